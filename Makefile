@@ -1,0 +1,53 @@
+# Portal mesh: every target creates/updates the virtualenv it needs.
+SHELL := /bin/bash
+PY_BOOT ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test test-fast gen gen-check lint fmt bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade uv==0.13.9
+	@$(UV) pip sync -q --python $(PY) requirements.lock
+	@$(UV) pip install -q --python $(PY) --no-deps -e .
+	@touch $(STAMP)
+
+## lock: re-resolve the pinned dependency set (requirements.lock) from pyproject.toml
+lock: venv
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+## gen: protobuf/grpc Python modules + .pyi + the Envoy descriptor set
+gen: venv
+	@$(PY) -m tools.gen
+
+## gen-check: fail when the committed generated code differs from a fresh `make gen`
+gen-check: venv
+	@$(PY) -m tools.gen --check
+
+lint: venv
+	@$(PY) -m tools.lint
+
+fmt: venv
+	@$(VENV)/bin/buf format -w proto/portal proto/eventbus
+	@$(VENV)/bin/ruff format services sandbox tests tools bench
+	@$(VENV)/bin/ruff check --fix services sandbox tests tools bench
+
+## run: the whole stack (Postgres/Redis checks, sandboxes, four services, Envoy), Ctrl-C stops it
+run: venv
+	@$(PY) -m tools.supervisor $(if $(REPLICAS),--replicas $(REPLICAS),)
+
+## test: drift check + buf lint + the whole test suite (unit, service, e2e)
+test: venv gen-check
+	@$(VENV)/bin/buf lint
+	@$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: venv
+	@$(PY) -m bench $(BENCH)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .run
