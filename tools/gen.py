@@ -42,7 +42,12 @@ def generate(out: Path) -> None:
         if not files:
             continue
         _run_protoc(
-            [f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}", *files]
+            [
+                f"--python_out={out}",
+                f"--pyi_out={out}",
+                f"--grpc_python_out={out}",
+                *files,
+            ]
         )
         # Regular packages, so `from portal.billing.v1 import billing_pb2` works everywhere.
         for folder in [out / package, *(out / package).rglob("*")]:

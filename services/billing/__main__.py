@@ -1,0 +1,17 @@
+"""``python -m services.billing``: run the billing service until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.billing.server import build_server
+from services.billing.settings import BillingSettings
+from services.common.server import serve
+
+
+def main() -> None:
+    asyncio.run(serve("billing", BillingSettings(), build_server))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""``python -m services.commerce``: run the commerce service until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.commerce.server import build_server
+from services.commerce.settings import CommerceSettings
+from services.common.server import serve
+
+
+def main() -> None:
+    asyncio.run(serve("commerce", CommerceSettings(), build_server))
+
+
+if __name__ == "__main__":
+    main()

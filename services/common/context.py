@@ -1,0 +1,13 @@
+"""Per-RPC context, set by the interceptors and read by handlers and clients (contextvars)."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+request_id: ContextVar[str] = ContextVar("request_id", default="")
+# The authenticated portal user id; empty on public methods.
+user_id: ContextVar[str] = ContextVar("user_id", default="")
+
+
+def current_user_id() -> str:
+    return user_id.get()

@@ -1,0 +1,147 @@
+"""The error model: typed domain errors, each with its gRPC code and ``ErrorInfo.reason``.
+
+Domain code raises these; only the error-mapping interceptor turns them into a gRPC status with a
+``google.rpc.ErrorInfo`` detail (and ``google.rpc.BadRequest`` for field violations). Envoy renders
+that status as the JSON error shape of API.md. Messages are written for end users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import grpc
+
+DOMAIN = "portal"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class PortalError(Exception):
+    """Base of every error a client may see. Subclasses fix the code, reason and message."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    reason: str = "INTERNAL"
+    default_message: str = "Something went wrong on our side. Please try again later."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        violations: Sequence[FieldViolation] = (),
+    ) -> None:
+        self.message = message or self.default_message
+        self.metadata = dict(metadata or {})
+        self.violations = tuple(violations)
+        super().__init__(self.message)
+
+
+class ValidationFailed(PortalError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "VALIDATION_FAILED"
+    default_message = "Some fields are missing or invalid."
+
+    @classmethod
+    def of(cls, field: str, description: str) -> ValidationFailed:
+        return cls(f"{description}", violations=[FieldViolation(field, description)])
+
+
+class CustomerNumberRequired(PortalError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "CUSTOMER_NUMBER_REQUIRED"
+    default_message = "Please enter your customer number."
+
+
+class CustomerNumberNotFound(PortalError):
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "CUSTOMER_NUMBER_NOT_FOUND"
+    default_message = "We could not find an account with that customer number."
+
+
+class AccountAlreadyRegistered(PortalError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+    reason = "ACCOUNT_ALREADY_REGISTERED"
+    default_message = "This account already has a portal login. Please sign in instead."
+
+
+class EmailAlreadyRegistered(PortalError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+    reason = "EMAIL_ALREADY_REGISTERED"
+    default_message = "That e-mail address is already registered."
+
+
+class InvalidCredentials(PortalError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "INVALID_CREDENTIALS"
+    default_message = "The e-mail address or password is incorrect."
+
+
+class Unauthenticated(PortalError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "UNAUTHENTICATED"
+    default_message = "Please sign in again."
+
+
+class WhmcsAccountNotLinkable(PortalError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "WHMCS_ACCOUNT_NOT_LINKABLE"
+    default_message = "This billing account cannot be linked automatically. Please contact support."
+
+
+class NotFound(PortalError):
+    """Absent *or someone else's*: the two must be indistinguishable."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "NOT_FOUND"
+    default_message = "Not found."
+
+
+class PaymentMethodRequired(PortalError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "PAYMENT_METHOD_REQUIRED"
+    default_message = "Please add a payment method before placing an order."
+
+
+class NotEligible(PortalError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "NOT_ELIGIBLE"
+    default_message = "Your account is not eligible for this product."
+
+
+class ProductUnavailable(PortalError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "PRODUCT_UNAVAILABLE"
+    default_message = "This product is not available to order."
+
+
+class RateLimited(PortalError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RATE_LIMITED"
+    default_message = "Too many attempts. Please wait a moment and try again."
+
+
+class UpstreamUnavailable(PortalError):
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "UPSTREAM_UNAVAILABLE"
+    default_message = "This service is temporarily unavailable. Please try again later."
+
+
+class InvalidSignature(PortalError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "INVALID_SIGNATURE"
+    default_message = "The request signature is missing or invalid."
+
+
+class Unimplemented(PortalError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+    reason = "UNIMPLEMENTED"
+    default_message = "This feature is not available yet."
+
+
+class Internal(PortalError):
+    """What every unexpected exception becomes; its details only go to the log."""

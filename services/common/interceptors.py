@@ -1,0 +1,174 @@
+"""Server interceptors: request context first, then (later) auth, then error mapping.
+
+All of them wrap the handler's behaviour inside the RPC's own task, so contextvars bound here are
+visible to the handler and to every log line it writes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from services.common import context
+from services.common.errors import DOMAIN, Internal, PortalError
+
+log = structlog.get_logger("rpc")
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
+Wrap = Callable[[Behavior, str], Behavior]
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, wrap: Wrap) -> Any:
+    """Return a copy of ``handler`` whose behaviour is ``wrap(behaviour)``."""
+    if handler is None:
+        return None
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            wrap(handler.unary_unary, method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            wrap(handler.unary_stream, method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    # Client- and bidi-streaming RPCs are not part of our contract: pass them through untouched.
+    return handler
+
+
+class _WrappingInterceptor(grpc.aio.ServerInterceptor):
+    def wrap(self, behavior: Behavior, method: str) -> Behavior:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        return _wrap_handler(handler, handler_call_details.method, self.wrap)
+
+
+def _metadata(ctx: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in (ctx.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+class RequestContextInterceptor(_WrappingInterceptor):
+    """Binds the request id (``x-request-id`` from Envoy, or a new one) and the method to the logs,
+    and logs one ``rpc_finished`` line per call with its duration and status code."""
+
+    def wrap(self, behavior: Behavior, method: str) -> Behavior:
+        def bind(ctx: grpc.aio.ServicerContext) -> float:
+            rid = _metadata(ctx).get("x-request-id") or uuid.uuid4().hex
+            context.request_id.set(rid)
+            structlog.contextvars.bind_contextvars(request_id=rid, method=method)
+            return time.perf_counter()
+
+        # Health probes (Envoy asks every second) would drown everything else.
+        emit = log.debug if method.startswith("/grpc.health.v1.") else log.info
+
+        def finish(ctx: grpc.aio.ServicerContext, started: float) -> None:
+            code = ctx.code() if hasattr(ctx, "code") else None
+            emit(
+                "rpc_finished",
+                code=getattr(code, "name", None) or "OK",
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+
+        if inspect.isasyncgenfunction(behavior):
+
+            async def stream(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                started = bind(ctx)
+                try:
+                    async for item in behavior(request, ctx):
+                        yield item
+                finally:
+                    finish(ctx, started)
+
+            return stream
+
+        async def unary(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+            started = bind(ctx)
+            try:
+                return await behavior(request, ctx)
+            finally:
+                finish(ctx, started)
+
+        return unary
+
+
+def status_for(error: PortalError) -> status_pb2.Status:
+    """The ``google.rpc.Status`` (with ErrorInfo, and BadRequest if any) for a domain error."""
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)
+    details = [any_pb2.Any()]
+    details[0].Pack(info)
+    if error.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad)
+        details.append(packed)
+    return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
+
+
+async def _abort(ctx: grpc.aio.ServicerContext, error: PortalError) -> None:
+    status = status_for(error)
+    await ctx.abort(
+        error.code,
+        error.message,
+        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
+    )
+
+
+def _as_portal_error(exc: Exception, method: str) -> PortalError:
+    if isinstance(exc, PortalError):
+        if isinstance(exc, Internal):
+            log.error("rpc_internal_error", error=exc.message)
+        return exc
+    # The traceback goes to the log; the client gets a generic message.
+    log.exception("rpc_unexpected_error", error_type=type(exc).__name__, rpc=method)
+    return Internal()
+
+
+class ErrorMappingInterceptor(_WrappingInterceptor):
+    """Typed domain errors → gRPC status with ErrorInfo; anything else → INTERNAL, generic."""
+
+    def wrap(self, behavior: Behavior, method: str) -> Behavior:
+        if inspect.isasyncgenfunction(behavior):
+
+            async def stream(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                try:
+                    async for item in behavior(request, ctx):
+                        yield item
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _abort(ctx, _as_portal_error(exc, method))
+
+            return stream
+
+        async def unary(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+            try:
+                return await behavior(request, ctx)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _abort(ctx, _as_portal_error(exc, method))
+
+        return unary

@@ -1,0 +1,97 @@
+"""Server bootstrap shared by the four services: interceptors, health, reflection, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
+from services.common.logging import configure_logging
+from services.common.settings import ServiceSettings
+
+log = structlog.get_logger("server")
+
+Closer = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class GrpcServer:
+    """A built, not yet started, gRPC server and what its shutdown must close."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    services: Sequence[str]
+    closers: list[Closer] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.server.start()
+        for name in ("", *self.services):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float) -> None:
+        """Health → NOT_SERVING, let in-flight RPCs finish for ``grace`` s, then close clients."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for close in reversed(self.closers):
+            try:
+                await close()
+            except Exception:
+                log.exception("shutdown_close_failed")
+
+
+def create_server(
+    settings: ServiceSettings,
+    *,
+    services: Sequence[str],
+    register: Callable[[grpc.aio.Server], None],
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    reuse_port: bool = False,
+) -> GrpcServer:
+    """Build a server with our interceptor chain, grpc.health.v1 and reflection.
+
+    Interceptor order: request context (outermost) → ``interceptors`` (auth) → error mapping.
+    ``SO_REUSEPORT`` is off unless asked for, so a second process on a taken port fails loudly.
+    """
+    server = grpc.aio.server(
+        interceptors=[RequestContextInterceptor(), *interceptors, ErrorMappingInterceptor()],
+        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
+    )
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [
+            *services,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    return GrpcServer(server=server, port=port, health=health_servicer, services=services)
+
+
+async def serve(
+    name: str, settings: ServiceSettings, build: Callable[[ServiceSettings], Awaitable[GrpcServer]]
+) -> None:
+    """Run one service until SIGTERM/SIGINT, then shut down gracefully."""
+    configure_logging(name, settings.log_level, settings.log_json)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    grpc_server = await build(settings)
+    await grpc_server.start()
+    log.info("service_started", host=settings.host, port=grpc_server.port)
+    await stop.wait()
+    log.info("service_stopping", grace_s=settings.shutdown_grace)
+    await grpc_server.stop(settings.shutdown_grace)
+    log.info("service_stopped")

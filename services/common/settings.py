@@ -1,0 +1,47 @@
+"""Configuration: one pydantic-settings class per service over this shared base.
+
+Parsed once at start-up; a bad value stops the process with a clear message (fail fast).
+Service-specific variables carry the service's prefix (``BILLING_PORT``); the ones every process
+shares (``DATABASE_URL``, ``REDIS_URL``, ...) have no prefix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def shared(name: str, default: Any) -> Any:
+    """A field read from an unprefixed variable shared by every service."""
+    return Field(default=default, validation_alias=AliasChoices(name, name.lower()))
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set ``env_prefix`` and their default port."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    # Seconds in-flight RPCs get to finish on SIGTERM before they are cancelled.
+    shutdown_grace: float = 5.0
+    log_level: str = shared("LOG_LEVEL", "info")
+    # None: JSON when stderr is not a terminal, console otherwise.
+    log_json: bool | None = shared("LOG_JSON", None)
+
+    database_url: SecretStr = shared(
+        "DATABASE_URL", SecretStr("postgresql://postgres@127.0.0.1:5432/portal")
+    )
+    redis_url: SecretStr = shared("REDIS_URL", SecretStr("redis://127.0.0.1:6379/0"))
+
+    # Access-token verification (tokens are issued by identity).
+    jwt_issuer: str = shared("JWT_ISSUER", "portal-identity")
+    jwt_audience: str = shared("JWT_AUDIENCE", "portal")
+    jwks_file: Path = shared("JWKS_FILE", Path(".run/keys/jwks.json"))
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Self:
+        return cls(**overrides)

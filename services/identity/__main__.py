@@ -1,0 +1,17 @@
+"""``python -m services.identity``: run the identity service until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.common.server import serve
+from services.identity.server import build_server
+from services.identity.settings import IdentitySettings
+
+
+def main() -> None:
+    asyncio.run(serve("identity", IdentitySettings(), build_server))
+
+
+if __name__ == "__main__":
+    main()

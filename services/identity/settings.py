@@ -1,0 +1,13 @@
+"""Identity settings: ``IDENTITY_*`` variables plus the shared ones."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings
+
+
+class IdentitySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
+
+    port: int = 50051

@@ -1,0 +1,17 @@
+"""``python -m services.support``: run the support service until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.common.server import serve
+from services.support.server import build_server
+from services.support.settings import SupportSettings
+
+
+def main() -> None:
+    asyncio.run(serve("support", SupportSettings(), build_server))
+
+
+if __name__ == "__main__":
+    main()
