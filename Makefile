@@ -12,7 +12,7 @@ venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade uv==0.13.9
+	@$(UV) --version 2>/dev/null | grep -q "uv 0.13.9" || $(PY) -m pip install -q uv==0.13.9 2>&1 | grep -v "^WARNING: Location" || true
 	@$(UV) pip sync -q --python $(PY) requirements.lock
 	@$(UV) pip install -q --python $(PY) --no-deps -e .
 	@touch $(STAMP)

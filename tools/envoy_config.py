@@ -1,0 +1,453 @@
+"""The gateway's Envoy configuration, rendered from the proto descriptors and a few settings.
+
+The routes, the jwt_authn rules and the transcoder's service list all come from
+``services.common.methods`` (i.e. from the protos), so a new RPC is routed and protected by
+declaring it, never by editing YAML. ``make gen`` writes ``envoy/envoy.yaml`` with the development
+defaults (committed, drift-checked, easy to read); the supervisor and the tests render their own
+copy with their ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.common.methods import PUBLIC_SERVICES, Auth, Method, all_methods
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "support": 50054}
+# Public auth routes that get the gateway's local rate limit (per Envoy instance).
+RATE_LIMITED = ("ValidateCustomerNumber", "SignUp", "LinkWhmcsAccount", "Login", "RefreshSession")
+JWT_PROVIDER = "portal"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_port: int = 9901
+    descriptor: Path = Path("gen/portal_descriptor.pb")
+    jwks_file: Path = Path(".run/keys/jwks.json")
+    jwt_issuer: str = "portal-identity"
+    jwt_audience: str = "portal"
+    cors_origins: tuple[str, ...] = ("http://localhost:3000",)
+    # process name → endpoints (several for replicas)
+    upstreams: dict[str, list[tuple[str, int]]] = field(
+        default_factory=lambda: {k: [("127.0.0.1", v)] for k, v in DEFAULT_PORTS.items()}
+    )
+    # Requests per fill interval per public auth route, for the whole gateway.
+    auth_rate_limit: int = 50
+    auth_rate_interval_s: int = 10
+
+
+def _error_body(code: int, reason: str, message: str) -> str:
+    """The JSON error shape of API.md, for replies Envoy produces itself."""
+    return json.dumps(
+        {
+            "code": code,
+            "message": message,
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": reason,
+                    "domain": "portal",
+                    "metadata": {},
+                }
+            ],
+        },
+        separators=(",", ":"),
+    )
+
+
+# HTTP status of an Envoy-made reply → (gRPC code, reason, message).
+LOCAL_REPLIES: list[tuple[int, int, str, str]] = [
+    (400, 3, "VALIDATION_FAILED", "The request is malformed."),
+    (401, 16, "UNAUTHENTICATED", "Please sign in again."),
+    (403, 7, "FORBIDDEN", "This request is not allowed."),
+    (404, 5, "NOT_FOUND", "Not found."),
+    (413, 3, "VALIDATION_FAILED", "The request is too large."),
+    (429, 8, "RATE_LIMITED", "Too many attempts. Please wait a moment and try again."),
+    (500, 13, "INTERNAL", "Something went wrong on our side. Please try again later."),
+    (
+        502,
+        14,
+        "UPSTREAM_UNAVAILABLE",
+        "This service is temporarily unavailable. Please try again later.",
+    ),
+    (
+        503,
+        14,
+        "UPSTREAM_UNAVAILABLE",
+        "This service is temporarily unavailable. Please try again later.",
+    ),
+    (
+        504,
+        14,
+        "UPSTREAM_UNAVAILABLE",
+        "This service is temporarily unavailable. Please try again later.",
+    ),
+]
+
+
+def _local_reply_config() -> dict[str, Any]:
+    def status_is(status: int) -> dict[str, Any]:
+        return {
+            "status_code_filter": {
+                "comparison": {
+                    "op": "EQ",
+                    "value": {"default_value": status, "runtime_key": f"local_reply_{status}"},
+                }
+            }
+        }
+
+    def native_grpc() -> list[dict[str, Any]]:
+        # A native gRPC call: gRPC content type and not rewritten by the transcoder (which
+        # records the REST path in x-envoy-original-path).
+        return [
+            {
+                "header_filter": {
+                    "header": {
+                        "name": "content-type",
+                        "string_match": {"prefix": "application/grpc"},
+                    }
+                }
+            },
+            {
+                "header_filter": {
+                    "header": {"name": "x-envoy-original-path", "present_match": False}
+                }
+            },
+        ]
+
+    grpc_mappers = [
+        {
+            "filter": {"and_filter": {"filters": [status_is(status), *native_grpc()]}},
+            # Becomes grpc-message: plain text for gRPC callers.
+            "body_format_override": {"text_format_source": {"inline_string": message}},
+        }
+        for status, _code, _reason, message in LOCAL_REPLIES
+    ]
+    json_mappers = [
+        {
+            "filter": status_is(status),
+            "body_format_override": {
+                "text_format_source": {"inline_string": _error_body(code, reason, message)},
+                "content_type": "application/json",
+            },
+        }
+        for status, code, reason, message in LOCAL_REPLIES
+    ]
+    return {"mappers": grpc_mappers + json_mappers}
+
+
+def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = [
+        {"match": {"path": "/healthz"}},
+        {"match": {"path": "/readyz"}},
+    ]
+    # Exact public methods first (no token), then the service prefixes (token required), then
+    # everything else (token required: secure by default, e.g. an unrouted path never skips it).
+    rules += [{"match": {"path": m.path}} for m in methods if not m.internal and not m.needs_token]
+    requires = {"requires": {"provider_name": JWT_PROVIDER}}
+    services = sorted({m.service for m in methods if not m.internal})
+    rules += [{"match": {"prefix": f"/{s}/"}, **requires} for s in services]
+    rules.append({"match": {"prefix": "/"}, **requires})
+    return rules
+
+
+def _jwt_filter(s: GatewaySettings) -> dict[str, Any]:
+    return {
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": {
+                JWT_PROVIDER: {
+                    "issuer": s.jwt_issuer,
+                    "audiences": [s.jwt_audience],
+                    "local_jwks": {"filename": str(s.jwks_file)},
+                    "forward": True,
+                    "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                    "clock_skew_seconds": 30,
+                }
+            },
+            "rules": _jwt_rules(all_methods()),
+        },
+    }
+
+
+def _transcoder(s: GatewaySettings) -> dict[str, Any]:
+    services = [d.full_name for ds in PUBLIC_SERVICES.values() for d in ds]
+    return {
+        "name": "envoy.filters.http.grpc_json_transcoder",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+            "proto_descriptor": str(s.descriptor),
+            "services": services,
+            "convert_grpc_status": True,
+            "match_incoming_request_route": False,
+            "case_insensitive_enum_parsing": True,
+            "print_options": {
+                "add_whitespace": False,
+                "always_print_primitive_fields": True,
+                "always_print_enums_as_ints": False,
+                "preserve_proto_field_names": False,
+            },
+            "request_validation_options": {
+                "reject_unknown_method": True,
+                "reject_unknown_query_parameters": True,
+            },
+        },
+    }
+
+
+def _health_filter(s: GatewaySettings) -> dict[str, Any]:
+    """``/readyz``: 200 only while every service cluster has all its hosts healthy."""
+    return {
+        "name": "envoy.filters.http.health_check",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck",
+            "pass_through_mode": False,
+            "headers": [{"name": ":path", "string_match": {"exact": "/readyz"}}],
+            "cluster_min_healthy_percentages": {name: {"value": 100.0} for name in s.upstreams},
+        },
+    }
+
+
+def _rate_limit_filter() -> dict[str, Any]:
+    return {
+        "name": "envoy.filters.http.local_ratelimit",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "stat_prefix": "gateway_rate_limit",
+        },
+    }
+
+
+def _route_rate_limit(s: GatewaySettings) -> dict[str, Any]:
+    bucket = {
+        "max_tokens": s.auth_rate_limit,
+        "tokens_per_fill": s.auth_rate_limit,
+        "fill_interval": f"{s.auth_rate_interval_s}s",
+    }
+    enabled = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
+    return {
+        "envoy.filters.http.local_ratelimit": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "stat_prefix": "auth_rate_limit",
+            "token_bucket": bucket,
+            "filter_enabled": enabled,
+            "filter_enforced": enabled,
+        }
+    }
+
+
+def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
+    no_transcoder = {
+        "envoy.filters.http.grpc_json_transcoder": {
+            "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+            "disabled": True,
+        }
+    }
+    routes: list[dict[str, Any]] = [
+        {
+            "match": {"path": "/healthz"},
+            "direct_response": {"status": 200, "body": {"inline_string": '{"status":"ok"}'}},
+            "response_headers_to_add": [
+                {"header": {"key": "content-type", "value": "application/json"}}
+            ],
+            "typed_per_filter_config": no_transcoder,
+        }
+    ]
+    for process, descriptors in PUBLIC_SERVICES.items():
+        for d in descriptors:
+            for name in RATE_LIMITED:
+                if name in d.methods_by_name:
+                    routes.append(
+                        {
+                            "match": {"path": f"/{d.full_name}/{name}"},
+                            "route": {"cluster": process, "timeout": "30s"},
+                            "typed_per_filter_config": _route_rate_limit(s),
+                        }
+                    )
+            streaming = [m.name for m in d.methods if m.server_streaming]
+            for name in streaming:
+                # Long-lived streams: no route timeout; Envoy's idle timeout still applies.
+                routes.append(
+                    {
+                        "match": {"path": f"/{d.full_name}/{name}"},
+                        "route": {"cluster": process, "timeout": "0s"},
+                    }
+                )
+            routes.append(
+                {
+                    "match": {"prefix": f"/{d.full_name}/"},
+                    "route": {"cluster": process, "timeout": "30s"},
+                }
+            )
+    return routes
+
+
+def _cors(s: GatewaySettings) -> dict[str, Any]:
+    return {
+        "envoy.filters.http.cors": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+            "allow_origin_string_match": [{"exact": o} for o in s.cors_origins],
+            "allow_methods": "GET, POST, PATCH, PUT, DELETE, OPTIONS",
+            "allow_headers": "authorization, content-type, x-request-id",
+            "expose_headers": "x-request-id",
+            "max_age": "600",
+        }
+    }
+
+
+ACCESS_LOG_FORMAT = {
+    "time": "%START_TIME%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    "method": "%REQ(:METHOD)%",
+    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "rpc": "%REQ(:PATH)%",
+    "status": "%RESPONSE_CODE%",
+    "grpc_status": "%GRPC_STATUS%",
+    "flags": "%RESPONSE_FLAGS%",
+    "duration_ms": "%DURATION%",
+    "upstream": "%UPSTREAM_CLUSTER%",
+    "bytes_sent": "%BYTES_SENT%",
+}
+
+
+def _listener(s: GatewaySettings) -> dict[str, Any]:
+    http_filters = [
+        _health_filter(s),
+        {
+            "name": "envoy.filters.http.cors",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"
+            },
+        },
+        _transcoder(s),
+        _rate_limit_filter(),
+        _jwt_filter(s),
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+            },
+        },
+    ]
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "gateway",
+        "codec_type": "AUTO",
+        "generate_request_id": True,
+        "always_set_request_id_in_response": True,
+        "access_log": [
+            {
+                "name": "envoy.access_loggers.stdout",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+                    "log_format": {"json_format": ACCESS_LOG_FORMAT},
+                },
+            }
+        ],
+        "local_reply_config": _local_reply_config(),
+        "route_config": {
+            "name": "portal",
+            "virtual_hosts": [
+                {
+                    "name": "portal",
+                    "domains": ["*"],
+                    "routes": _routes(s),
+                    "typed_per_filter_config": _cors(s),
+                }
+            ],
+        },
+        "http_filters": http_filters,
+    }
+    return {
+        "name": "gateway",
+        "address": {"socket_address": {"address": s.host, "port_value": s.port}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
+                ]
+            }
+        ],
+    }
+
+
+def _cluster(name: str, endpoints: list[tuple[str, int]], service: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": h, "port_value": p}}
+                            }
+                        }
+                        for h, p in endpoints
+                    ]
+                }
+            ],
+        },
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": "1s",
+                "no_traffic_interval": "1s",
+                "unhealthy_threshold": 1,
+                "healthy_threshold": 1,
+                "grpc_health_check": {"service_name": service},
+            }
+        ],
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
+    }
+
+
+def render(s: GatewaySettings) -> dict[str, Any]:
+    clusters = [
+        _cluster(process, s.upstreams[process], PUBLIC_SERVICES[process][0].full_name)
+        for process in PUBLIC_SERVICES
+    ]
+    return {
+        "admin": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": s.admin_port}}
+        },
+        "static_resources": {"listeners": [_listener(s)], "clusters": clusters},
+    }
+
+
+def write(s: GatewaySettings, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Generated by `make gen` (tools/envoy_config.py) from the protos. Do not edit.\n"
+    path.write_text(header + yaml.safe_dump(render(s), sort_keys=False, width=120))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "envoy" / "envoy.yaml")
+    args = parser.parse_args()
+    write(GatewaySettings(), args.out)
+
+
+if __name__ == "__main__":
+    main()
