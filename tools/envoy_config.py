@@ -17,13 +17,18 @@ from typing import Any
 
 import yaml
 
-from services.common.methods import PUBLIC_SERVICES, Auth, Method, all_methods
+from services.common.methods import PUBLIC_SERVICES, Method, all_methods
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "support": 50054}
 # Public auth routes that get the gateway's local rate limit (per Envoy instance).
 RATE_LIMITED = ("ValidateCustomerNumber", "SignUp", "LinkWhmcsAccount", "Login", "RefreshSession")
 JWT_PROVIDER = "portal"
+
+
+def _t(name: str) -> str:
+    """The ``@type`` URL of an Envoy config message."""
+    return f"type.googleapis.com/envoy.{name}"
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ def _jwt_filter(s: GatewaySettings) -> dict[str, Any]:
     return {
         "name": "envoy.filters.http.jwt_authn",
         "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "@type": _t("extensions.filters.http.jwt_authn.v3.JwtAuthentication"),
             "providers": {
                 JWT_PROVIDER: {
                     "issuer": s.jwt_issuer,
@@ -185,7 +190,7 @@ def _transcoder(s: GatewaySettings) -> dict[str, Any]:
     return {
         "name": "envoy.filters.http.grpc_json_transcoder",
         "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+            "@type": _t("extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"),
             "proto_descriptor": str(s.descriptor),
             "services": services,
             "convert_grpc_status": True,
@@ -210,7 +215,7 @@ def _health_filter(s: GatewaySettings) -> dict[str, Any]:
     return {
         "name": "envoy.filters.http.health_check",
         "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck",
+            "@type": _t("extensions.filters.http.health_check.v3.HealthCheck"),
             "pass_through_mode": False,
             "headers": [{"name": ":path", "string_match": {"exact": "/readyz"}}],
             "cluster_min_healthy_percentages": {name: {"value": 100.0} for name in s.upstreams},
@@ -222,7 +227,7 @@ def _rate_limit_filter() -> dict[str, Any]:
     return {
         "name": "envoy.filters.http.local_ratelimit",
         "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "@type": _t("extensions.filters.http.local_ratelimit.v3.LocalRateLimit"),
             "stat_prefix": "gateway_rate_limit",
         },
     }
@@ -237,7 +242,7 @@ def _route_rate_limit(s: GatewaySettings) -> dict[str, Any]:
     enabled = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
     return {
         "envoy.filters.http.local_ratelimit": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "@type": _t("extensions.filters.http.local_ratelimit.v3.LocalRateLimit"),
             "stat_prefix": "auth_rate_limit",
             "token_bucket": bucket,
             "filter_enabled": enabled,
@@ -249,7 +254,7 @@ def _route_rate_limit(s: GatewaySettings) -> dict[str, Any]:
 def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
     no_transcoder = {
         "envoy.filters.http.grpc_json_transcoder": {
-            "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+            "@type": _t("config.route.v3.FilterConfig"),
             "disabled": True,
         }
     }
@@ -295,7 +300,7 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
 def _cors(s: GatewaySettings) -> dict[str, Any]:
     return {
         "envoy.filters.http.cors": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+            "@type": _t("extensions.filters.http.cors.v3.CorsPolicy"),
             "allow_origin_string_match": [{"exact": o} for o in s.cors_origins],
             "allow_methods": "GET, POST, PATCH, PUT, DELETE, OPTIONS",
             "allow_headers": "authorization, content-type, x-request-id",
@@ -325,22 +330,18 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         _health_filter(s),
         {
             "name": "envoy.filters.http.cors",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"
-            },
+            "typed_config": {"@type": _t("extensions.filters.http.cors.v3.Cors")},
         },
         _transcoder(s),
         _rate_limit_filter(),
         _jwt_filter(s),
         {
             "name": "envoy.filters.http.router",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
-            },
+            "typed_config": {"@type": _t("extensions.filters.http.router.v3.Router")},
         },
     ]
     hcm = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "@type": _t("extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"),
         "stat_prefix": "gateway",
         "codec_type": "AUTO",
         "generate_request_id": True,
@@ -349,7 +350,7 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
             {
                 "name": "envoy.access_loggers.stdout",
                 "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+                    "@type": _t("extensions.access_loggers.stream.v3.StdoutAccessLog"),
                     "log_format": {"json_format": ACCESS_LOG_FORMAT},
                 },
             }
@@ -389,7 +390,7 @@ def _cluster(name: str, endpoints: list[tuple[str, int]], service: str) -> dict[
         "lb_policy": "ROUND_ROBIN",
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "@type": _t("extensions.upstreams.http.v3.HttpProtocolOptions"),
                 "explicit_http_config": {"http2_protocol_options": {}},
             }
         },
