@@ -353,6 +353,16 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
                     "@type": _t("extensions.access_loggers.stream.v3.StdoutAccessLog"),
                     "log_format": {"json_format": ACCESS_LOG_FORMAT},
                 },
+                # Probes (every second from orchestrators) would drown the real traffic.
+                "filter": {
+                    "header_filter": {
+                        "header": {
+                            "name": ":path",
+                            "string_match": {"safe_regex": {"regex": "^/(healthz|readyz)$"}},
+                            "invert_match": True,
+                        }
+                    }
+                },
             }
         ],
         "local_reply_config": _local_reply_config(),

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 GEN = ROOT / "gen"
 DESCRIPTOR = "portal_descriptor.pb"
+ENVOY_YAML = ROOT / "envoy" / "envoy.yaml"
 # Our own packages (generated into gen/); proto/google is only imported (its Python comes from
 # googleapis-common-protos).
 PACKAGES = ("portal", "eventbus")
@@ -77,6 +78,13 @@ def _diff(a: Path, b: Path) -> list[str]:
     return problems
 
 
+def _envoy_yaml(path: Path) -> None:
+    # Imported here: it reads the descriptors from the generated modules.
+    from tools.envoy_config import GatewaySettings, write
+
+    write(GatewaySettings(), path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if gen/ is out of date")
@@ -84,12 +92,16 @@ def main() -> None:
     if not args.check:
         shutil.rmtree(GEN, ignore_errors=True)
         generate(GEN)
+        _envoy_yaml(ENVOY_YAML)
         print(f"generated {sum(1 for _ in GEN.rglob('*.py*'))} files into gen/")
         return
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "gen"
         generate(fresh)
         problems = _diff(GEN, fresh)
+        _envoy_yaml(Path(tmp) / "envoy.yaml")
+        if (Path(tmp) / "envoy.yaml").read_text() != ENVOY_YAML.read_text():
+            problems.append("differs: envoy/envoy.yaml")
     if problems:
         print("gen/ is out of date; run `make gen` and commit:", *problems, sep="\n  ")
         sys.exit(1)

