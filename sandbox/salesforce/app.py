@@ -51,8 +51,15 @@ def build_app(state: SalesforceState) -> web.Application:
 
     app = web.Application(middlewares=[middleware], client_max_size=8 * 1024 * 1024)
     state.control.add_routes(app)
-    app.router.add_post("/services/oauth2/token", lambda r: _token(state, r))
-    app.router.add_route("*", "/services/data/{tail:.*}", lambda r: _data(state, r))
+
+    async def token(request: web.Request) -> web.Response:
+        return await _token(state, request)
+
+    async def data(request: web.Request) -> web.Response:
+        return await _data(state, request)
+
+    app.router.add_post("/services/oauth2/token", token)
+    app.router.add_route("*", "/services/data/{tail:.*}", data)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app
 
