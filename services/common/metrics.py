@@ -1,0 +1,45 @@
+"""Prometheus metrics shared by the library and the services (one definition each).
+
+Exposed over HTTP by each service (see the production-shape work); tests read them through
+``REGISTRY`` / ``value()``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+# -- cache -------------------------------------------------------------------------------------
+CACHE_REQUESTS = Counter(
+    "portal_cache_requests_total",
+    "Cache lookups by policy entry and result (hit, miss, error, bypass).",
+    ["entry", "result"],
+)
+CACHE_ERRORS = Counter(
+    "portal_cache_errors_total", "Redis errors and timeouts by operation.", ["operation"]
+)
+CACHE_BREAKER_OPEN = Gauge(
+    "portal_cache_breaker_open", "1 while the cache's circuit breaker is open (Redis skipped)."
+)
+
+# -- upstream systems (whmcs, salesforce, salesforce_pubsub, freebit) ---------------------------
+UPSTREAM_CALLS = Counter(
+    "portal_upstream_calls_total",
+    "Calls to systems of record by system, operation and outcome.",
+    ["system", "operation", "outcome"],
+)
+UPSTREAM_LATENCY = Histogram(
+    "portal_upstream_latency_seconds",
+    "Latency of calls to systems of record.",
+    ["system", "operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+UPSTREAM_BREAKER_OPEN = Gauge(
+    "portal_upstream_breaker_open", "1 while a system's circuit breaker is open.", ["system"]
+)
+
+
+def value(
+    name: str, labels: dict[str, str] | None = None, registry: CollectorRegistry = REGISTRY
+) -> float:
+    """Current value of one sample (0 when absent); for tests and benchmarks."""
+    return registry.get_sample_value(name, labels or {}) or 0.0
