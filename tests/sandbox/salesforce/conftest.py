@@ -14,11 +14,11 @@ import httpx
 import pytest
 import pytest_asyncio
 import requests
+from eventbus.v1 import pubsub_api_pb2 as pb
+from eventbus.v1 import pubsub_api_pb2_grpc
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 
-from eventbus.v1 import pubsub_api_pb2 as pb
-from eventbus.v1 import pubsub_api_pb2_grpc
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 
 KEY, SECRET = "portal-dev", "portal-dev-secret"
@@ -146,12 +146,68 @@ def bitmap_fields(schema_json: str, bitmaps: list[str]) -> list[str]:
     return names
 
 
+class Subscription:
+    """A Subscribe stream driven by a queue of FetchRequests."""
+
+    def __init__(
+        self,
+        stub: pubsub_api_pb2_grpc.PubSubStub,
+        metadata: Any,
+        topic: str,
+        num_requested: int = 10,
+        preset: int = pb.LATEST,
+        replay_id: bytes = b"",
+    ) -> None:
+        self.topic = topic
+        self.queue: asyncio.Queue[pb.FetchRequest | None] = asyncio.Queue()
+        self.queue.put_nowait(
+            pb.FetchRequest(
+                topic_name=topic,
+                replay_preset=preset,
+                replay_id=replay_id,
+                num_requested=num_requested,
+            )
+        )
+        self.call = stub.Subscribe(self._requests(), metadata=metadata)
+
+    async def _requests(self) -> AsyncIterator[pb.FetchRequest]:
+        while (req := await self.queue.get()) is not None:
+            yield req
+
+    def request(self, n: int) -> None:
+        self.queue.put_nowait(pb.FetchRequest(topic_name=self.topic, num_requested=n))
+
+    async def next(self, timeout: float = 3.0) -> pb.FetchResponse:
+        resp = await asyncio.wait_for(self.call.read(), timeout)
+        assert resp is not grpc.aio.EOF, "stream ended"
+        return resp
+
+    async def ready(self) -> None:
+        """Wait for the first keep-alive: the server has then taken its starting position."""
+        resp = await self.next()
+        assert not resp.events
+
+    async def events(self, count: int, timeout: float = 3.0) -> list[pb.ConsumerEvent]:
+        out: list[pb.ConsumerEvent] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(out) < count:
+            resp = await self.next(max(deadline - loop.time(), 0.01))
+            out.extend(resp.events)
+        return out
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+        self.call.cancel()
+
+
 class Helpers:
     make_client = staticmethod(make_client)
     fetch_token = staticmethod(fetch_token)
     decode_event = staticmethod(decode_event)
     bitmap_fields = staticmethod(bitmap_fields)
     start = staticmethod(start_salesforce)
+    Subscription = Subscription
 
 
 @pytest.fixture
