@@ -23,6 +23,8 @@ ACTIONS: dict[str, Handler] = {
     **products.ACTIONS,
     **sso.ACTIONS,
 }
+ACTION_KEY = web.RequestKey("action", str)
+RESULT_KEY = web.RequestKey("result", str)
 AUTH_FAILED = {"result": "error", "message": "Authentication Failed"}
 
 
@@ -61,15 +63,15 @@ def make_api_handler(ctx: Ctx, control: Control) -> Any:
         form = await request.post()
         p = Params((k, v) for k, v in form.items() if isinstance(v, str))
         action = p.text("action")
-        request["action"] = action
+        request[ACTION_KEY] = action
         fault = control.take(action)
         if fault is not None:
             faulty = await _fault_response(fault)
             if faulty is not None:
-                request["result"] = f"fault:{fault.mode}"
+                request[RESULT_KEY] = f"fault:{fault.mode}"
                 return faulty
         if not _authenticated(ctx, p):
-            request["result"] = "auth_failed"
+            request[RESULT_KEY] = "auth_failed"
             return _json(AUTH_FAILED, 403)
         handler = ACTIONS.get(action)
         try:
@@ -77,9 +79,9 @@ def make_api_handler(ctx: Ctx, control: Control) -> Any:
                 raise ApiError("Command Not Found")
             body = handler(ctx, p)
         except ApiError as exc:
-            request["result"] = "error"
+            request[RESULT_KEY] = "error"
             return _json({"result": "error", "message": exc.message})
-        request["result"] = "success"
+        request[RESULT_KEY] = "success"
         return _json(body)
 
     return api

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.control import Control
-from sandbox.whmcs.api import make_api_handler
+from sandbox.whmcs.api import ACTION_KEY, RESULT_KEY, make_api_handler
 from sandbox.whmcs.context import Ctx, SsoBook
 from sandbox.whmcs.hooks import HookDispatcher
 from sandbox.whmcs.pages import make_page_handlers
@@ -32,8 +32,8 @@ async def access_log(
     response = await handler(request)
     log.info(
         "%s %s action=%s status=%d result=%s ms=%.1f",
-        request.method, request.path, request.get("action", "-"), response.status,
-        request.get("result", "-"), (time.perf_counter() - started) * 1000,
+        request.method, request.path, request.get(ACTION_KEY, "-"), response.status,
+        request.get(RESULT_KEY, "-"), (time.perf_counter() - started) * 1000,
     )  # fmt: skip
     return response
 

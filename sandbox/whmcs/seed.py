@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from sandbox.whmcs.models import (
     Client,
@@ -64,11 +65,17 @@ ALL_EMAIL_PREFERENCES = {
 }
 
 
+@lru_cache(maxsize=8)
+def _seed_hash(password: str) -> str:
+    """Seed passwords are hashed once per process; resets stay cheap."""
+    return hash_password(password)
+
+
 def seed_clients(today: date) -> list[Client]:
     return [
         Client(
             id=1, firstname="Hanako", lastname="Yamada", email="hanako.yamada@example.jp",
-            password_hash=hash_password("demo-password-1"), address1="1-2-3 Jingumae",
+            password_hash=_seed_hash("demo-password-1"), address1="1-2-3 Jingumae",
             city="Shibuya-ku", state="Tokyo", postcode="150-0001", phonenumber="+81.312345678",
             datecreated=today - timedelta(days=400),
             customfields={CUSTOMER_NUMBER_FIELD: "AC-000101"},
@@ -76,7 +83,7 @@ def seed_clients(today: date) -> list[Client]:
         ),
         Client(
             id=2, firstname="Kenji", lastname="Sato", email="kenji.sato@example.jp",
-            password_hash=hash_password("demo-password-2"), address1="4-5-6 Umeda",
+            password_hash=_seed_hash("demo-password-2"), address1="4-5-6 Umeda",
             city="Kita-ku", state="Osaka", postcode="530-0001", phonenumber="+81.612345678",
             datecreated=today - timedelta(days=200),
             customfields={CUSTOMER_NUMBER_FIELD: "AC-000103"},
@@ -84,7 +91,7 @@ def seed_clients(today: date) -> list[Client]:
         ),
         Client(
             id=3, firstname="No", lastname="Number", email="no.number@example.jp",
-            password_hash=hash_password("demo-password-3"), address1="7-8-9 Sakae",
+            password_hash=_seed_hash("demo-password-3"), address1="7-8-9 Sakae",
             city="Naka-ku", state="Aichi", postcode="460-0008", phonenumber="+81.522345678",
             datecreated=today - timedelta(days=30),
             email_preferences=dict(ALL_EMAIL_PREFERENCES),

@@ -63,7 +63,7 @@ def make_sso_handler(ctx: Ctx) -> Any:
             return html_page("Access Denied", "This login link has expired.", 401)
         token.used = True
         session = ctx.sso.open_session(token.client_id)
-        response = web.HTTPFound(f"{ctx.public_url}/{token.path}")
+        response = web.Response(status=302, headers={"Location": f"{ctx.public_url}/{token.path}"})
         response.set_cookie(SESSION_COOKIE, session, httponly=True, path="/", samesite="Lax")
         return response
 

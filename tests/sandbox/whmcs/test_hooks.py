@@ -1,0 +1,153 @@
+"""Hook webhooks: signed JSON posted to the portal, retried with backoff, same id on retries."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from aiohttp import web
+
+from sandbox.whmcs import RunningWhmcs, start_whmcs
+
+from .conftest import Api
+
+SECRET = "test-hook-secret"
+
+
+@dataclass
+class Receiver:
+    url: str = ""
+    fail_first: int = 0
+    received: list[tuple[float, bytes, dict[str, str]]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append((time.monotonic(), body, dict(request.headers)))
+        if len(self.received) <= self.fail_first:
+            return web.Response(status=500, text="boom")
+        return web.json_response({"ok": True})
+
+    def events(self) -> list[dict]:
+        return [json.loads(body) for _, body, _ in self.received]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/v1/webhooks/whmcs", rec.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    rec.url = f"http://127.0.0.1:{port}/v1/webhooks/whmcs"
+    yield rec
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def hooked(receiver: Receiver) -> AsyncIterator[RunningWhmcs]:
+    running = await start_whmcs(
+        port=0, webhook_url=receiver.url, webhook_secret=SECRET, webhook_base_delay=0.05
+    )
+    yield running
+    await running.stop()
+
+
+async def _api(running: RunningWhmcs) -> tuple[httpx.AsyncClient, Api]:
+    client = httpx.AsyncClient(base_url=running.url)
+    return client, Api(client)
+
+
+def _valid(body: bytes, headers: dict[str, str]) -> bool:
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(headers["X-Portal-Signature"], expected)
+
+
+async def test_invoice_paid_hook_is_signed(hooked, receiver):
+    client, api = await _api(hooked)
+    async with client:
+        await api.ok("AddInvoicePayment", invoiceid=1003, transid="tx-9", gateway="stripe")
+    await asyncio.wait_for(hooked.hooks.wait_idle(), 5)
+    events = receiver.events()
+    assert sorted(e["event"] for e in events) == ["AddInvoicePayment", "InvoicePaid"]
+    paid = next(e for e in events if e["event"] == "InvoicePaid")
+    assert paid["clientId"] == "1" and paid["data"] == {"invoiceid": "1003"}
+    assert paid["occurredAt"].endswith("Z") and paid["id"]
+    for _, body, headers in receiver.received:
+        assert headers["Content-Type"] == "application/json"
+        assert _valid(body, headers)
+        assert not _valid(body + b" ", headers)
+
+
+async def test_retry_with_backoff_keeps_the_event_id(hooked, receiver):
+    receiver.fail_first = 2
+    client, api = await _api(hooked)
+    async with client:
+        await api.ok("UpdateClient", clientid=1, city="Minato-ku")
+        await asyncio.wait_for(hooked.hooks.wait_idle(), 5)
+        log = (await client.get("/__sandbox/webhooks")).json()["deliveries"]
+    assert len(receiver.received) == 3
+    ids = {e["id"] for e in receiver.events()}
+    assert len(ids) == 1
+    times = [t for t, _, _ in receiver.received]
+    assert times[1] - times[0] >= 0.05 and times[2] - times[1] >= 0.1  # doubling backoff
+    event = receiver.events()[0]
+    assert event["event"] == "ClientEdit" and event["data"]["city"] == "Minato-ku"
+    assert event["data"]["olddata"]["city"] == "Shibuya-ku"
+    assert "password" not in json.dumps(event).lower()
+    assert log == [
+        {
+            **log[0],
+            "id": next(iter(ids)),
+            "attempts": 3,
+            "status": "delivered",
+            "responses": [500, 500, 200],
+        }
+    ]
+
+
+async def test_gives_up_after_max_attempts(receiver):
+    receiver.fail_first = 100
+    running = await start_whmcs(
+        port=0, webhook_url=receiver.url, webhook_base_delay=0.01, webhook_max_attempts=3
+    )
+    try:
+        client, api = await _api(running)
+        async with client:
+            await api.ok("UpdateInvoice", invoiceid=1003, status="Cancelled")
+        await asyncio.wait_for(running.hooks.wait_idle(), 5)
+        [delivery] = running.hooks.deliveries
+        assert delivery.event == "InvoiceCancelled"
+        assert delivery.status == "failed" and delivery.attempts == 3
+        assert len(receiver.received) == 3
+    finally:
+        await running.stop()
+
+
+async def test_order_lifecycle_events(hooked, receiver):
+    client, api = await _api(hooked)
+    async with client:
+        order = await api.ok(
+            "AddOrder", [("clientid", "2"), ("paymentmethod", "mailin"), ("pid[0]", "301")]
+        )
+        await api.ok("AcceptOrder", orderid=order["orderid"], autosetup="1")
+    await asyncio.wait_for(hooked.hooks.wait_idle(), 5)
+    events = {e["event"]: e for e in receiver.events()}
+    assert set(events) == {"InvoiceCreated", "AfterModuleCreate", "AcceptOrder"}
+    assert events["InvoiceCreated"]["data"]["invoiceid"] == order["invoiceid"]
+    assert events["AcceptOrder"]["data"] == {"orderid": order["orderid"]}
+    assert events["AfterModuleCreate"]["data"]["params"]["serviceid"] == order["serviceids"]
+
+
+async def test_disabled_hooks_send_nothing(whmcs, api):
+    await api.ok("UpdateClient", clientid=1, city="Minato-ku")
+    assert whmcs.hooks.deliveries == []
