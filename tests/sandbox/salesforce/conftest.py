@@ -177,8 +177,8 @@ class Subscription:
     def request(self, n: int) -> None:
         self.queue.put_nowait(pb.FetchRequest(topic_name=self.topic, num_requested=n))
 
-    async def next(self, timeout: float = 3.0) -> pb.FetchResponse:
-        resp = await asyncio.wait_for(self.call.read(), timeout)
+    async def next(self, wait_s: float = 3.0) -> pb.FetchResponse:
+        resp = await asyncio.wait_for(self.call.read(), wait_s)
         assert resp is not grpc.aio.EOF, "stream ended"
         return resp
 
@@ -187,10 +187,10 @@ class Subscription:
         resp = await self.next()
         assert not resp.events
 
-    async def events(self, count: int, timeout: float = 3.0) -> list[pb.ConsumerEvent]:
+    async def events(self, count: int, wait_s: float = 3.0) -> list[pb.ConsumerEvent]:
         out: list[pb.ConsumerEvent] = []
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + wait_s
         while len(out) < count:
             resp = await self.next(max(deadline - loop.time(), 0.01))
             out.extend(resp.events)
