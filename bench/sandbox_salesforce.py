@@ -33,26 +33,42 @@ async def main() -> None:
     store = running.store
     account_ids = [r["Id"] for r in store.live("Account")]
     for i in range(1000):
-        store.create("Order", {
-            "AccountId": account_ids[i % len(account_ids)], "EffectiveDate": "2026-11-27",
-            "Status": STATUSES[i % 4], "Portal_Request_Key__c": f"bench-{i:04d}"})
+        store.create(
+            "Order",
+            {
+                "AccountId": account_ids[i % len(account_ids)],
+                "EffectiveDate": "2026-11-27",
+                "Status": STATUSES[i % 4],
+                "Portal_Request_Key__c": f"bench-{i:04d}",
+            },
+        )
     store.drain()
     async with httpx.AsyncClient(base_url=running.rest_url) as client:
-        token = (await client.post("/services/oauth2/token", data={
-            "grant_type": "client_credentials", "client_id": "portal-dev",
-            "client_secret": "portal-dev-secret"})).json()["access_token"]
+        token = (
+            await client.post(
+                "/services/oauth2/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": "portal-dev",
+                    "client_secret": "portal-dev-secret",
+                },
+            )
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         for label, soql in QUERIES.items():
             timings = []
             for _ in range(200):
                 started = time.perf_counter()
-                resp = await client.get("/services/data/v62.0/query/", params={"q": soql},
-                                        headers=headers)
+                resp = await client.get(
+                    "/services/data/v62.0/query/", params={"q": soql}, headers=headers
+                )
                 timings.append((time.perf_counter() - started) * 1000)
                 assert resp.status_code == 200, resp.text
             size = resp.json()["totalSize"]
-            print(f"{label}: totalSize={size} median={statistics.median(timings):.2f} ms "
-                  f"p95={sorted(timings)[189]:.2f} ms")
+            print(
+                f"{label}: totalSize={size} median={statistics.median(timings):.2f} ms "
+                f"p95={sorted(timings)[189]:.2f} ms"
+            )
     await running.stop()
 
 

@@ -1,349 +1,55 @@
-"""Seed data (sandbox/SEED.md): demo accounts and contacts, the Portal Pricebook catalog, a case."""
+"""Seed data loader: demo accounts/contacts, the Portal Pricebook catalog and a closed case.
+
+The data itself lives in ``seed_data.json`` beside this module (agreement: sandbox/SEED.md).
+"""
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from .store import Store
 
-ACCOUNTS: list[dict[str, Any]] = [
-    {
-        "SF_Account_No__c": "AC-000101",
-        "Name": "Hanako Yamada",
-        "Portal_Status__c": "Not Registered",
-        "Portal_Eligible_Categories__c": "Internet;SIM;VPN",
-        "BillingStreet": "1-2-3 Shibuya",
-        "BillingCity": "Shibuya-ku",
-        "BillingState": "Tokyo",
-        "BillingPostalCode": "150-0002",
-        "BillingCountry": "Japan",
-        "contact": ("Hanako", "Yamada", "hanako.yamada@example.jp"),
-    },
-    {
-        "SF_Account_No__c": "AC-000102",
-        "Name": "Taro Suzuki",
-        "Portal_Status__c": "Not Registered",
-        "Portal_Eligible_Categories__c": "Internet",
-        "BillingStreet": "4-5-6 Umeda",
-        "BillingCity": "Kita-ku",
-        "BillingState": "Osaka",
-        "BillingPostalCode": "530-0001",
-        "BillingCountry": "Japan",
-        "contact": ("Taro", "Suzuki", "taro.suzuki@example.jp"),
-    },
-    {
-        "SF_Account_No__c": "AC-000103",
-        "Name": "Kenji Sato",
-        "Portal_Status__c": "Active",
-        "Portal_Registration_Source__c": "WHMCS Link",
-        "WH_Account__c": "#2 - Kenji Sato",
-        "Portal_Eligible_Categories__c": "Internet;SIM",
-        "BillingStreet": "7-8-9 Sakae",
-        "BillingCity": "Naka-ku",
-        "BillingState": "Aichi",
-        "BillingPostalCode": "460-0008",
-        "BillingCountry": "Japan",
-        "contact": ("Kenji", "Sato", "kenji.sato@example.jp"),
-    },
-    {
-        "SF_Account_No__c": "AC-000104",
-        "Name": "Yuki Ito",
-        "Portal_Status__c": "Not Registered",
-        "Portal_Eligible_Categories__c": "SIM",
-        "BillingStreet": "2-1 Tenjin",
-        "BillingCity": "Chuo-ku",
-        "BillingState": "Fukuoka",
-        "BillingPostalCode": "810-0001",
-        "BillingCountry": "Japan",
-        "contact": ("Yuki", "Ito", "yuki.ito@example.jp"),
-    },
-]
+DATA_FILE = Path(__file__).with_name("seed_data.json")
 
-# (Name, SKU, category, item class, billing cycle, WHMCS pid, SIM plan, display order, JPY price,
-#  shown in catalog, orderable, active)
-PRODUCTS: list[
-    tuple[str, str, str, str, str, int | None, str | None, int, int, bool, bool, bool]
-] = [
-    (
-        "Internet Silver Home 1G",
-        "INTERNET-SILVER-HOME-1G",
-        "Internet",
-        "Service",
-        "Monthly",
-        181,
-        None,
-        10,
-        4980,
-        True,
-        True,
-        True,
-    ),
-    (
-        "Internet Gold Home 1G",
-        "INTERNET-GOLD-HOME-1G",
-        "Internet",
-        "Service",
-        "Monthly",
-        182,
-        None,
-        20,
-        5980,
-        True,
-        True,
-        True,
-    ),
-    (
-        "Internet Platinum Home 1G",
-        "INTERNET-PLATINUM-HOME-1G",
-        "Internet",
-        "Service",
-        "Monthly",
-        183,
-        None,
-        30,
-        7480,
-        True,
-        True,
-        True,
-    ),
-    (
-        "Internet Platinum Home 10G",
-        "INTERNET-PLATINUM-HOME-10G",
-        "Internet",
-        "Service",
-        "Monthly",
-        None,
-        None,
-        35,
-        9800,
-        True,
-        False,
-        True,
-    ),
-    (
-        "Internet Bronze Home 100M",
-        "INTERNET-BRONZE-HOME-100M",
-        "Internet",
-        "Service",
-        "Monthly",
-        None,
-        None,
-        5,
-        3980,
-        True,
-        True,
-        False,
-    ),
-    (
-        "Internet Installation (single)",
-        "INTERNET-INSTALL-SINGLE",
-        "Internet",
-        "Installation",
-        "Onetime",
-        242,
-        None,
-        40,
-        22000,
-        True,
-        True,
-        True,
-    ),
-    (
-        "Internet Installation (weekend)",
-        "INTERNET-INSTALL-WEEKEND",
-        "Internet",
-        "Installation",
-        "Onetime",
-        245,
-        None,
-        41,
-        27500,
-        True,
-        True,
-        True,
-    ),
-    (
-        "Home Phone add-on",
-        "INTERNET-ADDON-HOME-PHONE",
-        "Internet",
-        "Add-on",
-        "Monthly",
-        246,
-        None,
-        50,
-        550,
-        True,
-        True,
-        True,
-    ),
-    (
-        "SIM Data 3GB",
-        "SIM-DATA-3G",
-        "SIM",
-        "Service",
-        "Monthly",
-        301,
-        "PNEW_3G",
-        110,
-        990,
-        True,
-        True,
-        True,
-    ),
-    (
-        "SIM Data 10GB",
-        "SIM-DATA-10G",
-        "SIM",
-        "Service",
-        "Monthly",
-        302,
-        "PNEW_10G",
-        120,
-        1980,
-        True,
-        True,
-        True,
-    ),
-    (
-        "SIM Voice 10GB",
-        "SIM-VOICE-10G",
-        "SIM",
-        "Service",
-        "Monthly",
-        303,
-        "PNEW_V10G",
-        130,
-        2480,
-        True,
-        True,
-        True,
-    ),
-    (
-        "SIM Activation Fee",
-        "SIM-ACTIVATION-FEE",
-        "SIM",
-        "Activation",
-        "Onetime",
-        None,
-        None,
-        190,
-        3300,
-        False,
-        True,
-        True,
-    ),
-    (
-        "VPN Standard",
-        "VPN-STANDARD",
-        "VPN",
-        "Service",
-        "Monthly",
-        401,
-        None,
-        210,
-        1100,
-        True,
-        True,
-        True,
-    ),
-    (
-        "Staff Test Product",
-        "STAFF-TEST-PRODUCT",
-        "Other",
-        "Service",
-        "Monthly",
-        None,
-        None,
-        999,
-        1,
-        False,
-        False,
-        True,
-    ),
-]
+
+@cache
+def seed_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    return data
 
 
 def load(store: Store, pricebook_name: str) -> None:
     """Create the seed records; no CDC events are emitted for them."""
+    data = seed_data()
     standard = store.create("Pricebook2", {"Name": "Standard Price Book", "IsActive": True})
     store.records["Pricebook2"][standard]["IsStandard"] = True
     portal = store.create(
         "Pricebook2",
-        {
-            "Name": pricebook_name,
-            "IsActive": True,
-            "Description": "Products sold through the portal",
-        },
+        {"Name": pricebook_name, "IsActive": True, "Description": "Products sold in the portal"},
     )
-    for account in ACCOUNTS:
-        fields = {k: v for k, v in account.items() if k != "contact"}
+    accounts: dict[str, str] = {}
+    for account in data["accounts"]:
+        fields = {k: v for k, v in account.items() if k != "Contact"}
         account_id = store.create("Account", fields)
-        first, last, email = account["contact"]
-        store.create(
-            "Contact",
-            {"AccountId": account_id, "FirstName": first, "LastName": last, "Email": email},
+        accounts[account["SF_Account_No__c"]] = account_id
+        store.create("Contact", {"AccountId": account_id, **account["Contact"]})
+    for product in data["products"]:
+        fields = {k: v for k, v in product.items() if k != "UnitPrice"}
+        fields.update(
+            ProductCode=product["StockKeepingUnit"],
+            Description=f"{product['Name']} ({product['Product2Categories1__c']})",
         )
-    for (
-        name,
-        sku,
-        category,
-        item_class,
-        cycle,
-        pid,
-        plan,
-        order,
-        price,
-        shown,
-        orderable,
-        active,
-    ) in PRODUCTS:
-        product_id = store.create(
-            "Product2",
-            {
-                "Name": name,
-                "StockKeepingUnit": sku,
-                "ProductCode": sku,
-                "Description": f"{name} ({category})",
-                "IsActive": active,
-                "Product2Categories1__c": category,
-                "Portal_Catalog__c": shown,
-                "Portal_Accessible__c": orderable,
-                "Item_Class__c": item_class,
-                "Billing_Cycle__c": cycle,
-                "WH_Product_ID__c": pid,
-                "SIM_Plan_Code__c": plan,
-                "Display_Order__c": order,
-            },
-        )
+        product_id = store.create("Product2", fields)
         for book in (standard, portal):
-            store.create(
-                "PricebookEntry",
-                {
-                    "Pricebook2Id": book,
-                    "Product2Id": product_id,
-                    "UnitPrice": price,
-                    "IsActive": active,
-                },
-            )
-    hanako = store.find_external("Account", "SF_Account_No__c", "AC-000101")[0]["Id"]
-    case_id = store.create(
-        "Case",
-        {
-            "AccountId": hanako,
-            "Subject": "Router light blinking red",
-            "Status": "Closed",
-            "Priority": "Medium",
-            "Origin": "Phone",
-            "Type": "Internet",
-            "Description": "Customer reported the ONU light blinking red after a power cut.",
-        },
-    )
-    store.create(
-        "CaseComment",
-        {
-            "ParentId": case_id,
-            "IsPublished": True,
-            "CommentBody": "Resolved by restarting the ONU.",
-        },
-    )
+            entry = {"Pricebook2Id": book, "Product2Id": product_id}
+            entry.update(UnitPrice=product["UnitPrice"], IsActive=product["IsActive"])
+            store.create("PricebookEntry", entry)
+    for case in data["cases"]:
+        fields = {k: v for k, v in case.items() if k not in ("Account", "Comments")}
+        case_id = store.create("Case", {"AccountId": accounts[case["Account"]], **fields})
+        for comment in case["Comments"]:
+            store.create("CaseComment", {"ParentId": case_id, **comment})
     store.drain()

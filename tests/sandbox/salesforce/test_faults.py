@@ -7,13 +7,12 @@ import time
 
 import grpc
 import pytest
+from eventbus.v1 import pubsub_api_pb2 as pb
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceGeneralError,
     SalesforceRefusedRequest,
 )
-
-from eventbus.v1 import pubsub_api_pb2 as pb
 
 Q = "SELECT Id FROM Account"
 
@@ -89,10 +88,16 @@ async def test_rate_limit(client, run_sync, http):
 
 
 async def _order(http, bearer) -> str:
-    acc = (await http.get("/services/data/v62.0/sobjects/Account/SF_Account_No__c/AC-000104",
-                          headers=bearer)).json()
-    resp = await http.post("/services/data/v62.0/sobjects/Order", headers=bearer, json={
-        "AccountId": acc["Id"], "EffectiveDate": "2026-11-27"})
+    acc = (
+        await http.get(
+            "/services/data/v62.0/sobjects/Account/SF_Account_No__c/AC-000104", headers=bearer
+        )
+    ).json()
+    resp = await http.post(
+        "/services/data/v62.0/sobjects/Order",
+        headers=bearer,
+        json={"AccountId": acc["Id"], "EffectiveDate": "2026-11-27"},
+    )
     return str(resp.json()["id"])
 
 
@@ -125,8 +130,9 @@ async def test_drop_stream_ends_active_subscription(http, pubsub, metadata, h):
 async def test_unavailable_on_pubsub_rpcs(http, pubsub, metadata, h):
     await _arm(http, mode="unavailable", action="pubsub:GetTopic")
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await pubsub.GetTopic(pb.TopicRequest(topic_name="/data/OrderChangeEvent"),
-                              metadata=metadata)
+        await pubsub.GetTopic(
+            pb.TopicRequest(topic_name="/data/OrderChangeEvent"), metadata=metadata
+        )
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     await _arm(http, mode="unavailable", action="pubsub:Subscribe")
     sub = h.Subscription(pubsub, metadata, "/data/OrderChangeEvent")
@@ -134,8 +140,9 @@ async def test_unavailable_on_pubsub_rpcs(http, pubsub, metadata, h):
         await sub.next()
     sub.close()
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-    info = await pubsub.GetTopic(pb.TopicRequest(topic_name="/data/OrderChangeEvent"),
-                                 metadata=metadata)
+    info = await pubsub.GetTopic(
+        pb.TopicRequest(topic_name="/data/OrderChangeEvent"), metadata=metadata
+    )
     assert info.schema_id
 
 
@@ -145,17 +152,26 @@ async def test_gap_events_replace_normal_ones(http, bearer, pubsub, metadata, h)
         await sub.ready()
         await _arm(http, mode="gap", action="sobjects:Order:PATCH")
         order_id = await _order(http, bearer)  # not a PATCH: normal CREATE
-        resp = await http.patch(f"/services/data/v62.0/sobjects/Order/{order_id}",
-                                headers=bearer, json={"Status": "Approved"})
+        resp = await http.patch(
+            f"/services/data/v62.0/sobjects/Order/{order_id}",
+            headers=bearer,
+            json={"Status": "Approved"},
+        )
         assert resp.status_code == 204
         await _arm(http, mode="gap", overflow=True)
-        await http.patch(f"/services/data/v62.0/sobjects/Order/{order_id}", headers=bearer,
-                         json={"Status": "Activated"})
+        await http.patch(
+            f"/services/data/v62.0/sobjects/Order/{order_id}",
+            headers=bearer,
+            json={"Status": "Activated"},
+        )
         events = await sub.events(3)
     finally:
         sub.close()
-    schema = (await pubsub.GetSchema(pb.SchemaRequest(schema_id=events[0].event.schema_id),
-                                     metadata=metadata)).schema_json
+    schema = (
+        await pubsub.GetSchema(
+            pb.SchemaRequest(schema_id=events[0].event.schema_id), metadata=metadata
+        )
+    ).schema_json
     decoded = [h.decode_event(schema, e) for e in events]
     kinds = [d["ChangeEventHeader"]["changeType"] for d in decoded]
     assert kinds == ["CREATE", "GAP_UPDATE", "GAP_OVERFLOW"]

@@ -31,20 +31,25 @@ def test_full_grammar():
     assert q.sobject == "Order" and q.fields == ["Id", "Account.Name"]
     assert isinstance(q.where, BoolOp) and q.where.op == "and" and len(q.where.items) == 5
     assert [(o.path, o.descending, o.nulls_last) for o in q.order_by] == [
-        ("CreatedDate", True, True), ("OrderNumber", False, None)]
+        ("CreatedDate", True, True),
+        ("OrderNumber", False, None),
+    ]
     assert (q.limit, q.offset) == (10, 5)
     assert parse("SELECT COUNT() FROM Case").count_only
 
 
-@pytest.mark.parametrize("text", [
-    "SELECT FROM Account",
-    "SELECT Id FROM Account LIMIT -1",
-    "SELECT Id FROM Account WHERE a = 1 AND b = 2 OR c = 3",
-    "SELECT Id FROM Account WHERE Name = 'x' extra",
-    "SELECT Id, (SELECT Id FROM Contacts) FROM Account",
-    "SELECT Id FROM Account WHERE Name = 'trailing\\'",
-    "SELECT Id FROM Account WHERE Name = \"double\"",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT FROM Account",
+        "SELECT Id FROM Account LIMIT -1",
+        "SELECT Id FROM Account WHERE a = 1 AND b = 2 OR c = 3",
+        "SELECT Id FROM Account WHERE Name = 'x' extra",
+        "SELECT Id, (SELECT Id FROM Contacts) FROM Account",
+        "SELECT Id FROM Account WHERE Name = 'trailing\\'",
+        'SELECT Id FROM Account WHERE Name = "double"',
+    ],
+)
 def test_malformed(text):
     with pytest.raises(SfError) as err:
         parse(text)
