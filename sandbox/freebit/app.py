@@ -23,6 +23,7 @@ from sandbox.freebit.state import Registry
 
 log = logging.getLogger("sandbox.freebit")
 AUTH_PATH = "authOem"
+RESULT_KEY = web.RequestKey("result", str)
 _NOT_FOR_AUTH = FAULT_MODES - {"expire_session"}
 
 
@@ -34,7 +35,7 @@ async def access_log(
     response = await handler(request)
     log.info(
         "%s %s status=%d result=%s ms=%.1f",
-        request.method, request.path, response.status, request.get("result", "-"),
+        request.method, request.path, response.status, request.get(RESULT_KEY, "-"),
         (time.perf_counter() - started) * 1000,
     )  # fmt: skip
     return response
@@ -94,12 +95,12 @@ class FreebitApi:
             if fault is not None:
                 faulty = await _apply_fault(fault, self.registry, body)
                 if faulty is not None:
-                    request["result"] = f"fault:{fault.mode}"
+                    request[RESULT_KEY] = f"fault:{fault.mode}"
                     return faulty
             result = self._dispatch(path, body)
         except FreebitError as exc:
             result = exc.result.body()
-        request["result"] = result["resultCode"]
+        request[RESULT_KEY] = result["resultCode"]
         return web.json_response(result)
 
     def _dispatch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
