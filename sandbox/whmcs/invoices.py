@@ -47,7 +47,8 @@ def _list_row(ctx: Ctx, inv: Invoice) -> dict[str, Any]:
 def get_invoices(ctx: Ctx, p: Params) -> dict[str, Any]:
     rows = list(ctx.store.invoices.values())
     if p.text("userid"):
-        rows = [i for i in rows if i.userid == p.int("userid")]
+        userid = p.int("userid")
+        rows = [i for i in rows if i.userid == userid]
     status = p.text("status")
     if status == "Overdue":
         today = ctx.today()

@@ -168,7 +168,8 @@ def get_orders(ctx: Ctx, p: Params) -> dict[str, Any]:
     if p.text("id"):
         rows = [o for o in rows if o.id == p.int("id")]
     if p.text("userid"):
-        rows = [o for o in rows if o.userid == p.int("userid")]
+        userid = p.int("userid")
+        rows = [o for o in rows if o.userid == userid]
     if p.text("status"):
         rows = [o for o in rows if o.status == p.text("status")]
     start = max(p.int("limitstart"), 0)

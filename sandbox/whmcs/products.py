@@ -89,7 +89,8 @@ def _service_row(ctx: Ctx, s: Service) -> dict[str, Any]:
 def get_clients_products(ctx: Ctx, p: Params) -> dict[str, Any]:
     rows = sorted(ctx.store.services.values(), key=lambda s: s.id)
     if p.text("clientid"):
-        rows = [s for s in rows if s.userid == p.int("clientid")]
+        clientid = p.int("clientid")
+        rows = [s for s in rows if s.userid == clientid]
     if p.text("serviceid"):
         rows = [s for s in rows if s.id == p.int("serviceid")]
     if p.text("pid"):
