@@ -145,3 +145,30 @@ class Unimplemented(PortalError):
 
 class Internal(PortalError):
     """What every unexpected exception becomes; its details only go to the log."""
+
+
+class UpstreamRejected(PortalError):
+    """A system of record refused a call for a business reason the caller did not handle.
+
+    Internal: domain code catches the subclasses it expects (e.g. :class:`DuplicateRecord`); an
+    unhandled one is our bug, so the client sees the generic ``INTERNAL`` answer and the upstream's
+    own code and text (``system``, ``upstream_code``, ``detail``) go only to the log.
+    """
+
+    def __init__(self, system: str, upstream_code: str = "", detail: str = "") -> None:
+        super().__init__()
+        self.system = system
+        self.upstream_code = upstream_code
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.system} rejected the call: {self.upstream_code} {self.detail}".strip()
+
+
+class DuplicateRecord(UpstreamRejected):
+    """A unique field already holds that value upstream (Salesforce ``DUPLICATE_VALUE``)."""
+
+
+class ReplayIdInvalid(UpstreamRejected):
+    """The stored Pub/Sub replay id is outside retention or corrupted: resubscribe from LATEST
+    after a full cache flush and a reconciliation pass."""
