@@ -24,6 +24,7 @@ DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "suppor
 # Public auth routes that get the gateway's local rate limit (per Envoy instance).
 RATE_LIMITED = ("ValidateCustomerNumber", "SignUp", "LinkWhmcsAccount", "Login", "RefreshSession")
 JWT_PROVIDER = "portal"
+PREFLIGHT_CLUSTER = "cors_preflight_refused"
 
 
 def _t(name: str) -> str:
@@ -73,7 +74,9 @@ def _error_body(code: int, reason: str, message: str) -> str:
 LOCAL_REPLIES: list[tuple[int, int, str, str]] = [
     (400, 3, "VALIDATION_FAILED", "The request is malformed."),
     (401, 16, "UNAUTHENTICATED", "Please sign in again."),
-    (403, 7, "FORBIDDEN", "This request is not allowed."),
+    # jwt_authn answers 403 for a well-formed token with the wrong audience; in this gateway
+    # nothing else answers 403, and for the client it is just a token we don't accept: 401.
+    (403, 16, "UNAUTHENTICATED", "Please sign in again."),
     (404, 5, "NOT_FOUND", "Not found."),
     (413, 3, "VALIDATION_FAILED", "The request is too large."),
     (429, 8, "RATE_LIMITED", "Too many attempts. Please wait a moment and try again."),
@@ -129,9 +132,13 @@ def _local_reply_config() -> dict[str, Any]:
             },
         ]
 
+    def rewrite(status: int) -> dict[str, Any]:
+        return {"status_code": 401} if status == 403 else {}
+
     grpc_mappers = [
         {
             "filter": {"and_filter": {"filters": [status_is(status), *native_grpc()]}},
+            **rewrite(status),
             # Becomes grpc-message: plain text for gRPC callers.
             "body_format_override": {"text_format_source": {"inline_string": message}},
         }
@@ -140,6 +147,7 @@ def _local_reply_config() -> dict[str, Any]:
     json_mappers = [
         {
             "filter": status_is(status),
+            **rewrite(status),
             "body_format_override": {
                 "text_format_source": {"inline_string": _error_body(code, reason, message)},
                 "content_type": "application/json",
@@ -147,11 +155,35 @@ def _local_reply_config() -> dict[str, Any]:
         }
         for status, code, reason, message in LOCAL_REPLIES
     ]
-    return {"mappers": grpc_mappers + json_mappers}
+    refused_preflight = {
+        "filter": {
+            "and_filter": {
+                "filters": [
+                    status_is(503),
+                    {
+                        "header_filter": {
+                            "header": {"name": ":method", "string_match": {"exact": "OPTIONS"}}
+                        }
+                    },
+                ]
+            }
+        },
+        "status_code": 403,
+        "body_format_override": {
+            "text_format_source": {
+                "inline_string": _error_body(7, "FORBIDDEN", "This origin is not allowed.")
+            },
+            "content_type": "application/json",
+        },
+    }
+    return {"mappers": [refused_preflight, *grpc_mappers, *json_mappers]}
 
 
 def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
+    options = {"name": ":method", "string_match": {"exact": "OPTIONS"}}
     rules: list[dict[str, Any]] = [
+        # Preflights only ever reach the refused-preflight cluster; no token to check.
+        {"match": {"prefix": "/", "headers": [options]}},
         {"match": {"path": "/healthz"}},
         {"match": {"path": "/readyz"}},
     ]
@@ -260,13 +292,24 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
     }
     routes: list[dict[str, Any]] = [
         {
+            # CORS preflights: the cors filter answers them for allowed origins (policy of the
+            # virtual host). It skips direct-response routes, so this one points at a cluster
+            # with no endpoints: a preflight from any other origin ends there, as a 403.
+            "match": {
+                "prefix": "/",
+                "headers": [{"name": ":method", "string_match": {"exact": "OPTIONS"}}],
+            },
+            "route": {"cluster": PREFLIGHT_CLUSTER},
+            "typed_per_filter_config": no_transcoder,
+        },
+        {
             "match": {"path": "/healthz"},
             "direct_response": {"status": 200, "body": {"inline_string": '{"status":"ok"}'}},
             "response_headers_to_add": [
                 {"header": {"key": "content-type", "value": "application/json"}}
             ],
             "typed_per_filter_config": no_transcoder,
-        }
+        },
     ]
     for process, descriptors in PUBLIC_SERVICES.items():
         for d in descriptors:
@@ -294,6 +337,11 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
                     "route": {"cluster": process, "timeout": "30s"},
                 }
             )
+    # Everything else: the REST path matches here before the transcoder rewrites it (which lets
+    # the cors filter find the virtual host's policy); after transcoding a public RPC matches a
+    # service route above. Whatever is still here (internal services, reflection, unknown gRPC
+    # paths) is answered 404 and never routed.
+    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404}})
     return routes
 
 
@@ -328,11 +376,13 @@ ACCESS_LOG_FORMAT = {
 def _listener(s: GatewaySettings) -> dict[str, Any]:
     http_filters = [
         _health_filter(s),
+        _transcoder(s),
+        # After the transcoder: the cors filter reads its policy from the matched route, and
+        # only after transcoding does a REST call match a (service) route.
         {
             "name": "envoy.filters.http.cors",
             "typed_config": {"@type": _t("extensions.filters.http.cors.v3.Cors")},
         },
-        _transcoder(s),
         _rate_limit_filter(),
         _jwt_filter(s),
         {
@@ -438,6 +488,14 @@ def render(s: GatewaySettings) -> dict[str, Any]:
         _cluster(process, s.upstreams[process], PUBLIC_SERVICES[process][0].full_name)
         for process in PUBLIC_SERVICES
     ]
+    clusters.append(
+        {
+            "name": PREFLIGHT_CLUSTER,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": PREFLIGHT_CLUSTER, "endpoints": []},
+        }
+    )
     return {
         "admin": {
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": s.admin_port}}
