@@ -1,0 +1,333 @@
+"""``Cache``: per-user, policy-driven, fail-open read-through cache of protobuf messages.
+
+A hit is ONE round trip: an ``MGET`` of the value and its generation counters (the scope's family
+generation and the "every user" one), all in one cluster slot. A value is stored as
+``<generations>|<message bytes>`` and only counts as a hit if the generations it was written under
+are still the current ones; ``invalidate`` replaces a generation with a fresh random token, so every
+value written before it is unreachable from then on and expires by its TTL (or is overwritten).
+Tokens are random, not counters, so a generation key that expires (after ``GENERATION_TTL``, longer
+than any value lives) can never come back with an old value's token.
+
+A miss goes through single-flight (one loader call per key per process; the others await it) and a
+short Redis lock (``SET NX PX``) across processes: who does not get the lock polls for the value
+until ``lock_wait``, then loads itself. The value is written by a script only if the generations
+are unchanged, so a slow loader never overwrites fresher data.
+
+Redis failures never reach the caller: each call has a deadline (``timeout``), errors are logged
+(``cache_error``) and counted, the request is served by the loader, and a circuit breaker
+(``breaker.py``) skips Redis while it is down. Loader errors propagate unchanged and are not cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable, Hashable
+from contextlib import suppress
+from typing import Any, TypeVar, cast
+
+import structlog
+from google.protobuf.message import DecodeError, Message
+from redis.asyncio import RedisCluster
+
+from services.common.cache.breaker import CircuitBreaker
+from services.common.cache.client import RedisClient, redis_from_url
+from services.common.cache.keys import (
+    Keys,
+    family_key,
+    global_key,
+    keys_for,
+    schema_hash,
+    slot_tags,
+)
+from services.common.cache.policy import GENERATION_TTL, Entry, Family
+from services.common.cache.scope import CLUSTER_SLOTS, SHARED_CATALOG, Scope
+from services.common.metrics import CACHE_ERRORS, CACHE_REQUESTS
+
+log = structlog.get_logger(__name__)
+
+M = TypeVar("M", bound=Message)
+S = TypeVar("S", bound=Scope)
+T = TypeVar("T")
+
+# KEYS: value, lock, generation keys...  ARGV: record, ttl ms, lock token, expected generations...
+_STORE = """
+local ok = true
+for i = 3, #KEYS do
+  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i + 1] then ok = false end
+end
+if ok then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return ok and 1 or 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+async def _mget(client: RedisClient, keys: tuple[str, ...]) -> list[bytes | None]:
+    return cast(list[bytes | None], await client.mget(keys))
+
+
+class _Unavailable(Exception):
+    """A Redis call failed or timed out (already logged and counted)."""
+
+
+def _check_scope(expected: type[Scope], scope: Scope) -> None:
+    if type(scope) is not expected:
+        raise TypeError(f"this entry takes a {expected.__name__}, got {type(scope).__name__}")
+
+
+class Cache:
+    def __init__(
+        self,
+        client: RedisClient | None,
+        *,
+        service: str,
+        timeout: float = 0.05,
+        lock_ttl: float = 3.0,
+        lock_wait: float = 1.0,
+        poll_interval: float = 0.02,
+        max_concurrency: int = 64,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self._client = client
+        self.service = service
+        self.timeout = timeout
+        self._lock_ttl_ms = int(lock_ttl * 1000)
+        self._lock_wait = lock_wait
+        self._poll = poll_interval
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self.breaker = breaker or CircuitBreaker()
+        self._cluster = isinstance(client, RedisCluster)
+        self._inflight: dict[tuple[str, bytes], asyncio.Task[Any]] = {}
+        self._reads: dict[str, asyncio.Future[list[bytes | None] | None]] = {}
+        self._counters: dict[tuple[str, str], Any] = {}
+
+    @classmethod
+    def from_url(cls, url: str, *, service: str, **options: Any) -> Cache:
+        return cls(redis_from_url(url), service=service, **options)
+
+    @classmethod
+    def disabled(cls, service: str = "test") -> Cache:
+        """A cache that always calls the loader (no Redis); for tests and local tools."""
+        return cls(None, service=service)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def get_or_load(
+        self,
+        entry: Entry[S],
+        scope: S,
+        loader: Callable[[], Awaitable[M]],
+        message_type: type[M],
+        *,
+        variant: str = "",
+    ) -> M:
+        """The cached message for (entry, scope, variant), else ``await loader()``, cached."""
+        _check_scope(entry.family.scope, scope)
+        client = self._client
+        if client is None or not self.breaker.allow():
+            self._count(entry, "bypass")
+            return await loader()
+        schema = schema_hash(cast(Hashable, message_type), entry.version)
+        keys = keys_for(entry, scope, schema, variant, cluster=self._cluster)
+        raw = await self._read(entry, keys, client)
+        if raw is None:
+            self._count(entry, "error")
+            return await loader()
+        head = b".".join(g or b"" for g in raw[1:])
+        found = self._decode(entry, raw[0], head, message_type)
+        if found is not None:
+            self._count(entry, "hit")
+            return found
+        self._count(entry, "miss")
+        flight = (keys.value, head)
+        task = self._inflight.get(flight)
+        if task is None:
+            fill = self._fill(entry, keys, raw[1:], head, loader, message_type)
+            task = asyncio.create_task(fill)
+            self._inflight[flight] = task
+            task.add_done_callback(lambda t: self._landed(flight, t))
+        return cast(M, await asyncio.shield(task))
+
+    async def _read(
+        self, entry: Entry[Any], keys: Keys, client: RedisClient
+    ) -> list[bytes | None] | None:
+        """MGET value + generations; concurrent reads of one key share one call. None: failed."""
+        reading = self._reads.get(keys.value)
+        if reading is not None:
+            return await asyncio.shield(reading)
+        reading = self._reads[keys.value] = asyncio.get_running_loop().create_future()
+        raw: list[bytes | None] | None = None
+        try:
+            raw = await self._call("get", entry, lambda: _mget(client, keys.read))
+        except _Unavailable:
+            pass
+        finally:
+            del self._reads[keys.value]
+            reading.set_result(raw)  # on cancellation too: the others then serve live
+        return raw
+
+    def _landed(self, flight: tuple[str, bytes], task: asyncio.Task[Any]) -> None:
+        if self._inflight.get(flight) is task:
+            del self._inflight[flight]
+        if not task.cancelled():
+            task.exception()  # retrieved here so an unawaited failure is not logged as lost
+
+    async def _fill(
+        self,
+        entry: Entry[Any],
+        keys: Keys,
+        gens: list[bytes | None],
+        head: bytes,
+        loader: Callable[[], Awaitable[M]],
+        message_type: type[M],
+    ) -> M:
+        try:
+            token, found = await self._lock_or_wait(entry, keys, head, message_type)
+        except _Unavailable:
+            return await loader()
+        if found is not None:
+            return found
+        try:
+            value = await loader()
+        except BaseException:
+            if token:
+                await self._release(entry, keys.lock, token)
+            raise
+        await self._store(entry, keys, gens, head + b"|" + value.SerializeToString(), token)
+        return value
+
+    async def _lock_or_wait(
+        self, entry: Entry[Any], keys: Keys, head: bytes, message_type: type[M]
+    ) -> tuple[str, M | None]:
+        """("token", None): we hold the lock; ("", msg): another process filled it; ("", None):
+        the holder did not fill it within ``lock_wait``: load without the lock."""
+        client = self._client
+        assert client is not None
+        deadline = asyncio.get_running_loop().time() + self._lock_wait
+        while True:
+            token = secrets.token_hex(8)
+            if await self._call("lock", entry, lambda: self._try_lock(client, keys, token)):  # noqa: B023
+                return token, None
+            while asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(self._poll)
+                raw, lock = await self._call("poll", entry, lambda: _mget(client, keys.poll))
+                found = self._decode(entry, raw, head, message_type)
+                if found is not None:
+                    return "", found
+                if lock is None:
+                    break  # the holder gave up (loader error) or its lock expired: contend again
+            else:
+                return "", None
+
+    async def _try_lock(self, client: RedisClient, keys: Keys, token: str) -> bool:
+        return bool(await client.set(keys.lock, token, nx=True, px=self._lock_ttl_ms))
+
+    async def _store(
+        self, entry: Entry[Any], keys: Keys, gens: list[bytes | None], record: bytes, token: str
+    ) -> None:
+        client = self._client
+        assert client is not None
+        argv = [record, entry.ttl * 1000, token, *(g or b"" for g in gens)]
+        n = 2 + len(keys.generations)
+        with suppress(_Unavailable):
+            await self._call(
+                "set",
+                entry,
+                lambda: client.eval(_STORE, n, keys.value, keys.lock, *keys.generations, *argv),  # type: ignore[arg-type]
+            )
+
+    async def _release(self, entry: Entry[Any], lock: str, token: str) -> None:
+        client = self._client
+        assert client is not None
+        with suppress(_Unavailable):
+            await self._call("unlock", entry, lambda: client.eval(_RELEASE, 1, lock, token))
+
+    def _decode(
+        self, entry: Entry[Any], raw: bytes | None, head: bytes, message_type: type[M]
+    ) -> M | None:
+        if raw is None:
+            return None
+        stored_head, _, payload = raw.partition(b"|")
+        if stored_head != head:
+            return None
+        try:
+            return message_type.FromString(payload)
+        except DecodeError as exc:
+            self._log_error("decode", entry.name, exc)
+            return None
+
+    # -- invalidation ------------------------------------------------------------------------------
+    async def invalidate(self, scope: S, family: Family[S], *more: Family[S]) -> bool:
+        """Drop every cached value of ``family`` (and ``more``) for this scope, in one round trip.
+
+        Returns False if Redis could not be reached (logged and counted; values then live until
+        their TTL). Tried even while the breaker is open: a lost invalidation means stale reads.
+        """
+        families = (family, *more)
+        for fam in families:
+            _check_scope(fam.scope, scope)
+        keys = [family_key(scope, fam) for fam in families]
+        return await self._bump("invalidate", family.name, keys, self.timeout)
+
+    async def invalidate_all(self, family: Family[Any]) -> bool:
+        """Drop ``family`` for every user (CDC ``GAP_*`` event, lost replay position)."""
+        if family.scope is type(SHARED_CATALOG):
+            return await self.invalidate(SHARED_CATALOG, family)
+        if self._cluster:
+            slot_tags()  # build the slot table before the deadline starts
+            keys = [global_key(family, slot) for slot in range(CLUSTER_SLOTS)]
+        else:
+            keys = [global_key(family, None)]
+        return await self._bump("invalidate_all", family.name, keys, max(self.timeout, 2.0))
+
+    async def _bump(self, op: str, name: str, keys: list[str], deadline: float) -> bool:
+        client = self._client
+        if client is None:
+            return True
+        token = secrets.token_hex(8)
+        try:
+            async with asyncio.timeout(deadline):
+                pipe = client.pipeline(transaction=False)
+                for key in keys:
+                    pipe.set(key, token, ex=GENERATION_TTL)
+                await pipe.execute()
+        except Exception as exc:  # any Redis trouble: never raised to the caller
+            self._failed(op, name, exc)
+            return False
+        self.breaker.success()
+        return True
+
+    # -- plumbing ------------------------------------------------------------------------------
+    async def _call(self, op: str, entry: Entry[Any], fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self._slots:
+                    result = await fn()
+        except Exception as exc:  # any Redis trouble: never raised to the caller
+            self._failed(op, entry.name, exc)
+            raise _Unavailable from exc
+        self.breaker.success()
+        return result
+
+    def _failed(self, op: str, name: str, exc: Exception) -> None:
+        self.breaker.failure()
+        CACHE_ERRORS.labels(op).inc()
+        self._log_error(op, name, exc)
+
+    def _log_error(self, op: str, name: str, exc: Exception) -> None:
+        log.warning(
+            "cache_error", operation=op, entry=name, error=type(exc).__name__, cache=self.service
+        )
+
+    def _count(self, entry: Entry[Any], result: str) -> None:
+        counter = self._counters.get((entry.name, result))
+        if counter is None:
+            counter = self._counters[entry.name, result] = CACHE_REQUESTS.labels(entry.name, result)
+        counter.inc()

@@ -1,0 +1,153 @@
+"""The freshness policy: ONE table, the single source of truth (ARCHITECTURE.md, "Cache").
+
+Services name an entry (``policy.INVOICES_LIST``), never a number. Each entry declares the
+scope type its keys take (``Entry[UserScope]`` vs ``Entry[SharedCatalogScope]``), so mypy rejects
+building a key for account data without a user, and the family whose generation drops it.
+
+Event-driven entries are cleared by CDC / webhooks / our own writes (``Cache.invalidate``);
+their TTL is only the safety net (12 h) for a missed event. A CDC ``GAP_*`` event or a lost replay
+position drops the whole family for every user (``Cache.invalidate_all``).
+
+Support cases are deliberately absent: they are always read live from Salesforce (a case a customer
+just opened or an agent just answered must show at once), so there is no entry to name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from services.common.cache.scope import (
+    CustomerNumberScope,
+    Scope,
+    SharedCatalogScope,
+    UserScope,
+)
+
+S = TypeVar("S", bound=Scope)
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+SAFETY_TTL = 12 * HOUR
+"""TTL of event-driven entries: the bound on staleness if an invalidation event is lost."""
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Family(Generic[S]):
+    """Entries dropped together by one generation bump (e.g. every invoice page of a user)."""
+
+    name: str
+    scope: type[S]
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"bad family name {self.name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(Generic[S]):
+    """One cached resource: where its keys live, how long they live, which family drops them.
+
+    ``version`` is bumped by hand to discard old values whose meaning changed without the message
+    schema changing (the schema itself is hashed into the key automatically).
+    """
+
+    name: str
+    service: str
+    resource: str
+    family: Family[S]
+    ttl: int
+    event_driven: bool = False
+    version: int = 1
+
+    @property
+    def scope(self) -> type[S]:
+        return self.family.scope
+
+    def __post_init__(self) -> None:
+        if not (_NAME.match(self.service) and _NAME.match(self.resource)):
+            raise ValueError(f"bad service/resource in entry {self.name!r}")
+        if not 0 < self.ttl <= SAFETY_TTL:
+            raise ValueError(f"entry {self.name!r}: TTL must be in (0, {SAFETY_TTL}] s")
+
+
+# -- families ------------------------------------------------------------------------------------
+CATALOG = Family("catalog", SharedCatalogScope)
+ELIGIBILITY = Family("eligibility", UserScope)
+ORDERS = Family("orders", UserScope)
+INVOICES = Family("invoices", UserScope)
+SUBSCRIPTIONS = Family("subscriptions", UserScope)
+PAYMENTS = Family("payments", UserScope)
+PROFILE = Family("profile", UserScope)
+ACCOUNT_LINKS = Family("account_links", UserScope)
+SIGNUP_LOOKUP = Family("signup_lookup", CustomerNumberScope)
+
+# -- the table -----------------------------------------------------------------------------------
+# Catalog: Product2/PricebookEntry CDC; "volatile" bits (stock/availability flags) 60 s.
+CATALOG_PRODUCTS = Entry(
+    "catalog.products", "commerce", "products", CATALOG, SAFETY_TTL, event_driven=True
+)
+CATALOG_PRICES = Entry(
+    "catalog.prices", "commerce", "prices", CATALOG, SAFETY_TTL, event_driven=True
+)
+CATALOG_VOLATILE = Entry("catalog.volatile", "commerce", "volatile", CATALOG, MINUTE)
+# Eligibility per account: Account CDC (Portal_Eligible_Categories__c).
+ELIGIBILITY_ACCOUNT = Entry(
+    "eligibility.account", "commerce", "eligibility", ELIGIBILITY, SAFETY_TTL, event_driven=True
+)
+# Orders: Order/OrderItem CDC + cleared when the portal creates or provisions an order.
+ORDERS_LIST = Entry("orders.list", "commerce", "orders", ORDERS, SAFETY_TTL, event_driven=True)
+ORDER_DETAIL = Entry("orders.detail", "commerce", "order", ORDERS, SAFETY_TTL, event_driven=True)
+# Billing (WHMCS): TTLs, plus WHMCS webhooks and our writes clear the family.
+INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 90)
+INVOICE_DETAIL = Entry("invoices.detail", "billing", "invoice", INVOICES, 5 * MINUTE)
+SUBSCRIPTIONS_LIST = Entry(
+    "subscriptions.list", "billing", "subscriptions", SUBSCRIPTIONS, 5 * MINUTE
+)
+SUBSCRIPTION_DETAIL = Entry(
+    "subscriptions.detail", "billing", "subscription", SUBSCRIPTIONS, 10 * MINUTE
+)
+PAYMENT_METHODS = Entry("payments.methods", "billing", "pay_methods", PAYMENTS, 15 * MINUTE)
+PAYMENT_GATEWAYS = Entry("payments.gateways", "billing", "gateways", PAYMENTS, HOUR)
+WHMCS_PROFILE = Entry("profile.whmcs", "billing", "profile", PROFILE, 30 * MINUTE)
+# Sign-up: Salesforce account by customer number, 30 s to keep the form responsive.
+SIGNUP_CUSTOMER_LOOKUP = Entry(
+    "signup.customer_lookup", "identity", "customer_lookup", SIGNUP_LOOKUP, 30
+)
+# Account links (identity's AccountDirectory: user -> WHMCS client id / Salesforce account id),
+# read on nearly every billing/commerce request. 5 min: the mapping changes only on sign-up/link
+# (identity invalidates the family on those writes), so the TTL only bounds how long a change made
+# outside the portal (an admin re-link in Postgres) can route a user to the old ids; 5 min keeps
+# that window short while still absorbing almost every directory call. Lookups that find no link
+# raise NotFound in the loader and are never cached, so a fresh sign-up is visible immediately.
+ACCOUNT_LINKS_USER = Entry(
+    "account_links.user", "identity", "account_links", ACCOUNT_LINKS, 5 * MINUTE
+)
+# Support cases: never cached (read live from Salesforce); intentionally no entry.
+
+ENTRIES: tuple[Entry[Any], ...] = (
+    CATALOG_PRODUCTS,
+    CATALOG_PRICES,
+    CATALOG_VOLATILE,
+    ELIGIBILITY_ACCOUNT,
+    ORDERS_LIST,
+    ORDER_DETAIL,
+    INVOICES_LIST,
+    INVOICE_DETAIL,
+    SUBSCRIPTIONS_LIST,
+    SUBSCRIPTION_DETAIL,
+    PAYMENT_METHODS,
+    PAYMENT_GATEWAYS,
+    WHMCS_PROFILE,
+    SIGNUP_CUSTOMER_LOOKUP,
+    ACCOUNT_LINKS_USER,
+)
+POLICY: Mapping[str, Entry[Any]] = {entry.name: entry for entry in ENTRIES}
+FAMILIES: Mapping[str, Family[Any]] = {entry.family.name: entry.family for entry in ENTRIES}
+MAX_TTL = max(entry.ttl for entry in ENTRIES)
+GENERATION_TTL = 2 * MAX_TTL
+"""Generation counters outlive every entry they guard (see ``keys``); must stay > ``MAX_TTL``."""
