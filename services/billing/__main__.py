@@ -10,7 +10,7 @@ from services.common.server import serve
 
 
 def main() -> None:
-    asyncio.run(serve("billing", BillingSettings(), build_server))
+    asyncio.run(serve("billing", BillingSettings.load(), build_server))
 
 
 if __name__ == "__main__":

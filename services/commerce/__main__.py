@@ -10,7 +10,7 @@ from services.common.server import serve
 
 
 def main() -> None:
-    asyncio.run(serve("commerce", CommerceSettings(), build_server))
+    asyncio.run(serve("commerce", CommerceSettings.load(), build_server))
 
 
 if __name__ == "__main__":

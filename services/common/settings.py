@@ -7,10 +7,11 @@ shares (``DATABASE_URL``, ``REDIS_URL``, ...) have no prefix.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,4 +45,18 @@ class ServiceSettings(BaseSettings):
 
     @classmethod
     def load(cls, **overrides: Any) -> Self:
-        return cls(**overrides)
+        """Parse the environment once; on a bad value print what is wrong and exit (status 2)."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            problems = [f"  {cls._env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
+            print("invalid configuration:", *problems, sep="\n", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    @classmethod
+    def _env_name(cls, loc: tuple[int | str, ...]) -> str:
+        name = str(loc[0]).lower() if loc else ""
+        field = cls.model_fields.get(name)
+        shared_var = field is not None and field.validation_alias is not None
+        prefix = "" if shared_var else str(cls.model_config.get("env_prefix", ""))
+        return f"{prefix}{name}".upper()

@@ -10,7 +10,7 @@ from services.identity.settings import IdentitySettings
 
 
 def main() -> None:
-    asyncio.run(serve("identity", IdentitySettings(), build_server))
+    asyncio.run(serve("identity", IdentitySettings.load(), build_server))
 
 
 if __name__ == "__main__":

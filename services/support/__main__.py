@@ -10,7 +10,7 @@ from services.support.settings import SupportSettings
 
 
 def main() -> None:
-    asyncio.run(serve("support", SupportSettings(), build_server))
+    asyncio.run(serve("support", SupportSettings.load(), build_server))
 
 
 if __name__ == "__main__":

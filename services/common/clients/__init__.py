@@ -6,15 +6,32 @@ metrics and logs).
 """
 
 from services.common.clients.resilience import BreakerOpen, CircuitBreaker, Policy, Upstream
+from services.common.clients.salesforce import (
+    QueryPage,
+    SalesforceClient,
+    SalesforceConfig,
+    Session,
+)
+from services.common.clients.soql import Like, SoqlError, ident, like_contains, like_prefix, soql
 from services.common.clients.whmcs import WhmcsClient, WhmcsConfig
 from services.common.clients.whmcs_wire import WhmcsRejected
 
 __all__ = [
     "BreakerOpen",
     "CircuitBreaker",
+    "Like",
     "Policy",
+    "QueryPage",
+    "SalesforceClient",
+    "SalesforceConfig",
+    "Session",
+    "SoqlError",
     "Upstream",
     "WhmcsClient",
     "WhmcsConfig",
     "WhmcsRejected",
+    "ident",
+    "like_contains",
+    "like_prefix",
+    "soql",
 ]

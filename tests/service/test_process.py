@@ -1,0 +1,61 @@
+"""Each service as a real process: fail-fast configuration and graceful SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tools.stack import ROOT, free_port
+
+SERVICES = ["identity", "billing", "commerce", "support"]
+
+
+async def _spawn(service: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        f"services.{service}",
+        cwd=ROOT,
+        env={**os.environ, "LOG_JSON": "true", **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_bad_configuration_stops_the_process_with_a_clear_message(service: str) -> None:
+    process = await _spawn(service, {f"{service.upper()}_PORT": "not-a-port"})
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    text = stderr.decode()
+    assert f"{service.upper()}_PORT" in text and "valid integer" in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_sigterm_drains_and_exits_cleanly(service: str) -> None:
+    port = free_port()
+    process = await _spawn(service, {f"{service.upper()}_PORT": str(port)})
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await asyncio.wait_for(channel.channel_ready(), 30)
+            response = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="")
+            )
+            assert response.status == health_pb2.HealthCheckResponse.SERVING
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0
+    events = [json.loads(line)["event"] for line in stderr.decode().splitlines() if line]
+    assert events[0] == "service_started"
+    assert events[-2:] == ["service_stopping", "service_stopped"]

@@ -1,0 +1,108 @@
+"""The gateway configuration: valid for this Envoy, and derived correctly from the protos."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.common.methods import METHODS, Auth
+from tools.devkeys import ensure_keys
+from tools.envoy_config import GatewaySettings, render, write
+from tools.stack import ROOT, envoy_binary
+
+
+def _validate(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_committed_gateway_config_is_valid() -> None:
+    result = _validate(ROOT / "envoy" / "envoy.yaml")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "OK" in result.stdout
+
+
+def test_rendered_config_with_replicas_and_other_ports_is_valid(tmp_path: Path) -> None:
+    jwks = ensure_keys(tmp_path / "keys")
+    settings = GatewaySettings(
+        port=18080,
+        admin_port=19901,
+        jwks_file=jwks,
+        descriptor=ROOT / "gen" / "portal_descriptor.pb",
+        upstreams={
+            n: [("127.0.0.1", 6000 + i), ("127.0.0.1", 7000 + i)]
+            for i, n in enumerate(["identity", "billing", "commerce", "support"])
+        },
+    )
+    result = _validate(write(settings, tmp_path / "envoy.yaml"))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_broken_config_is_refused(tmp_path: Path) -> None:
+    config = render(GatewaySettings())
+    config["static_resources"]["clusters"][0]["lb_policy"] = "NO_SUCH_POLICY"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert _validate(path).returncode != 0
+
+
+def _jwt_rules() -> list[dict]:
+    listener = render(GatewaySettings())["static_resources"]["listeners"][0]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    jwt = next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.jwt_authn")
+    return jwt["typed_config"]["rules"]
+
+
+def _first_rule(path: str) -> dict:
+    for rule in _jwt_rules():
+        match = rule["match"]
+        if match.get("headers"):
+            continue  # the preflight rule (OPTIONS only)
+        if match.get("path") == path or path.startswith(match.get("prefix", "\0")):
+            return rule
+    raise AssertionError(f"no rule for {path}")
+
+
+@pytest.mark.parametrize("method", sorted(METHODS.values(), key=lambda m: m.path), ids=str)
+def test_every_method_gets_the_token_check_its_proto_declares(method: object) -> None:
+    rule = _first_rule(method.path)  # type: ignore[attr-defined]
+    assert ("requires" in rule) == method.needs_token or method.internal  # type: ignore[attr-defined]
+
+
+def test_public_methods_are_exactly_the_ones_api_md_marks_public() -> None:
+    public = {m.path for m in METHODS.values() if not m.internal and not m.needs_token}
+    prefix = "/portal.identity.v1.IdentityService/"
+    assert public == {
+        prefix + name
+        for name in [
+            "ValidateCustomerNumber",
+            "SignUp",
+            "LinkWhmcsAccount",
+            "Login",
+            "RefreshSession",
+            "Logout",
+            "GetJwks",
+        ]
+    } | {"/portal.billing.v1.BillingService/HandleWhmcsWebhook"}
+    webhook = METHODS["/portal.billing.v1.BillingService/HandleWhmcsWebhook"]
+    assert webhook.auth == Auth.AUTH_SIGNED_WEBHOOK
+
+
+def test_internal_services_and_reflection_have_no_route() -> None:
+    listener = render(GatewaySettings())["static_resources"]["listeners"][0]
+    routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"][
+        "virtual_hosts"
+    ][0]["routes"]
+    routed = [r["match"].get("prefix") or r["match"].get("path") for r in routes if "route" in r]
+    for internal in ["AccountDirectoryService", "BillingInternalService", "ServerReflection"]:
+        assert not any(internal in (p or "") for p in routed)
+    # Anything unmatched ends in the 404 catch-all, never in a cluster.
+    assert routes[-1] == {"match": {"prefix": "/"}, "direct_response": {"status": 404}}
