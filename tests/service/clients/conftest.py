@@ -16,7 +16,13 @@ import pytest_asyncio
 from sandbox.freebit import RunningFreebit, start_freebit
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.whmcs import RunningWhmcs, start_whmcs
-from services.common.clients import Policy, WhmcsClient, WhmcsConfig
+from services.common.clients import (
+    Policy,
+    SalesforceClient,
+    SalesforceConfig,
+    WhmcsClient,
+    WhmcsConfig,
+)
 
 FAST = Policy(
     timeout_s=1.0,
@@ -91,3 +97,25 @@ async def whmcs(whmcs_sandbox: RunningWhmcs, whmcs_control: Control) -> AsyncIte
 @pytest.fixture
 def fast_policy() -> Policy:
     return FAST
+
+
+@pytest_asyncio.fixture
+async def sf_control(sf_sandbox: RunningSalesforce) -> Control:
+    control = Control(sf_sandbox.rest_url)
+    await control.reset()
+    return control
+
+
+def sf_config(sandbox: RunningSalesforce, **overrides: Any) -> SalesforceConfig:
+    args: dict[str, Any] = dict(
+        url=sandbox.rest_url, timeout_s=1.0, connect_timeout_s=1.0, policy=FAST, max_workers=4
+    )
+    args.update(overrides)
+    return SalesforceConfig(**args)
+
+
+@pytest_asyncio.fixture
+async def sf(sf_sandbox: RunningSalesforce, sf_control: Control) -> AsyncIterator[SalesforceClient]:
+    client = SalesforceClient(sf_config(sf_sandbox))
+    yield client
+    await client.aclose()
