@@ -51,9 +51,7 @@ def _start_system_postgres() -> bool:
     if ctl is None or not clusters:
         return False
     version = clusters[-1].parent.name
-    subprocess.run(
-        [ctl, "--skip-systemctl-redirect", version, "main", "start"], check=False
-    )
+    subprocess.run([ctl, "--skip-systemctl-redirect", version, "main", "start"], check=False)
     return True
 
 
