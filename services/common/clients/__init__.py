@@ -5,6 +5,8 @@ in ``resilience`` (timeouts, tenacity retries for reads, a circuit breaker, a co
 metrics and logs).
 """
 
+from services.common.clients.freebit import FreebitClient, FreebitConfig
+from services.common.clients.freebit_codes import FreebitRejected
 from services.common.clients.resilience import BreakerOpen, CircuitBreaker, Policy, Upstream
 from services.common.clients.salesforce import (
     QueryPage,
@@ -19,6 +21,9 @@ from services.common.clients.whmcs_wire import WhmcsRejected
 __all__ = [
     "BreakerOpen",
     "CircuitBreaker",
+    "FreebitClient",
+    "FreebitConfig",
+    "FreebitRejected",
     "Like",
     "Policy",
     "QueryPage",

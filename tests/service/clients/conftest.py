@@ -17,6 +17,8 @@ from sandbox.freebit import RunningFreebit, start_freebit
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.whmcs import RunningWhmcs, start_whmcs
 from services.common.clients import (
+    FreebitClient,
+    FreebitConfig,
     Policy,
     SalesforceClient,
     SalesforceConfig,
@@ -117,5 +119,21 @@ def sf_config(sandbox: RunningSalesforce, **overrides: Any) -> SalesforceConfig:
 @pytest_asyncio.fixture
 async def sf(sf_sandbox: RunningSalesforce, sf_control: Control) -> AsyncIterator[SalesforceClient]:
     client = SalesforceClient(sf_config(sf_sandbox))
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def freebit_control(freebit_sandbox: RunningFreebit) -> Control:
+    control = Control(freebit_sandbox.url)
+    await control.reset()
+    return control
+
+
+@pytest_asyncio.fixture
+async def freebit(
+    freebit_sandbox: RunningFreebit, freebit_control: Control
+) -> AsyncIterator[FreebitClient]:
+    client = FreebitClient(FreebitConfig(url=freebit_sandbox.url, timeout_s=1.0, policy=FAST))
     yield client
     await client.aclose()
