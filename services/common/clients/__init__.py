@@ -5,8 +5,10 @@ in ``resilience`` (timeouts, tenacity retries for reads, a circuit breaker, a co
 metrics and logs).
 """
 
+from services.common.clients.cdc import ChangeEvent, KeepAlive
 from services.common.clients.freebit import FreebitClient, FreebitConfig
 from services.common.clients.freebit_codes import FreebitRejected
+from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
 from services.common.clients.resilience import BreakerOpen, CircuitBreaker, Policy, Upstream
 from services.common.clients.salesforce import (
     QueryPage,
@@ -20,15 +22,19 @@ from services.common.clients.whmcs_wire import WhmcsRejected
 
 __all__ = [
     "BreakerOpen",
+    "ChangeEvent",
     "CircuitBreaker",
     "FreebitClient",
     "FreebitConfig",
     "FreebitRejected",
+    "KeepAlive",
     "Like",
     "Policy",
+    "PubSubConfig",
     "QueryPage",
     "SalesforceClient",
     "SalesforceConfig",
+    "SalesforcePubSubClient",
     "Session",
     "SoqlError",
     "Upstream",

@@ -194,6 +194,11 @@ class Upstream:
         self._record(operation, "ok", started, attempt, None)
         return result
 
+    def record(self, operation: str, outcome: str, why: str | None = None) -> None:
+        """Count (and log, unless ``ok``) an outcome of something that is not a single call,
+        e.g. a long-lived stream ending or reconnecting."""
+        self._record(operation, outcome, None, 0, why)
+
     def _record(
         self, operation: str, outcome: str, started: float | None, attempt: int, why: str | None
     ) -> None:

@@ -25,6 +25,7 @@ from services.common.clients import (
     WhmcsClient,
     WhmcsConfig,
 )
+from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
 
 FAST = Policy(
     timeout_s=1.0,
@@ -135,5 +136,23 @@ async def freebit(
     freebit_sandbox: RunningFreebit, freebit_control: Control
 ) -> AsyncIterator[FreebitClient]:
     client = FreebitClient(FreebitConfig(url=freebit_sandbox.url, timeout_s=1.0, policy=FAST))
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def pubsub(
+    sf_sandbox: RunningSalesforce, sf: SalesforceClient
+) -> AsyncIterator[SalesforcePubSubClient]:
+    config = PubSubConfig(
+        target=sf_sandbox.pubsub_target,
+        rpc_timeout_s=2.0,
+        idle_timeout_s=3.0,
+        reconnect_initial_s=0.05,
+        reconnect_max_s=0.2,
+        max_reconnects=5,
+        policy=FAST,
+    )
+    client = SalesforcePubSubClient(config, sf)
     yield client
     await client.aclose()
