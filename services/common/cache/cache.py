@@ -102,6 +102,9 @@ class Cache:
         self.breaker = breaker or CircuitBreaker()
         self._cluster = isinstance(client, RedisCluster)
         self._inflight: dict[tuple[str, bytes], asyncio.Task[Any]] = {}
+        self._connecting: asyncio.Future[bool] | None = None
+        self._ready = False
+        self._connect_deadline = 0.0
         self._reads: dict[str, asyncio.Future[list[bytes | None] | None]] = {}
         self._counters: dict[tuple[str, str], Any] = {}
 
@@ -113,6 +116,46 @@ class Cache:
     def disabled(cls, service: str = "test") -> Cache:
         """A cache that always calls the loader (no Redis); for tests and local tools."""
         return cls(None, service=service)
+
+    async def connect(self, deadline: float = 2.0) -> bool:
+        """Open a connection (and learn a cluster's slot map) before serving; best-effort.
+
+        Call it at start-up. Otherwise the first request starts it and waits at most ``timeout``
+        for it (serving live meanwhile): a cold cluster client's discovery takes longer than one
+        cache call may, and must neither slow requests nor open the breaker. Returns False
+        (logged, counted) if Redis is unreachable.
+        """
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect(deadline))
+        ok = await asyncio.shield(self._connecting)
+        self._ready = True  # connected, or failed: from now on the breaker decides
+        return ok
+
+    async def _warm(self) -> bool:
+        """Wait for the first connect, all together, until ``timeout`` after it started."""
+        loop = asyncio.get_running_loop()
+        if self._connecting is None:
+            self._connect_deadline = loop.time() + self.timeout
+        try:
+            async with asyncio.timeout_at(self._connect_deadline):
+                await self.connect()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _connect(self, deadline: float) -> bool:
+        client = self._client
+        if client is None:
+            return True
+        try:
+            async with asyncio.timeout(deadline):
+                if isinstance(client, RedisCluster):
+                    await client.initialize()
+                await client.ping()
+        except Exception as exc:  # any Redis trouble: never raised to the caller
+            self._failed("connect", "-", exc)
+            return False
+        return True
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -131,7 +174,7 @@ class Cache:
         """The cached message for (entry, scope, variant), else ``await loader()``, cached."""
         _check_scope(entry.family.scope, scope)
         client = self._client
-        if client is None or not self.breaker.allow():
+        if client is None or not (self._ready or await self._warm()) or not self.breaker.allow():
             self._count(entry, "bypass")
             return await loader()
         schema = schema_hash(cast(Hashable, message_type), entry.version)

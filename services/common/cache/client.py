@@ -40,9 +40,8 @@ def redis_from_url(
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": socket_timeout,
         "decode_responses": False,
-        # No CLIENT SETINFO on connect: two fewer round trips when a burst opens connections.
-        "lib_name": None,
-        "lib_version": None,
+        # No CLIENT SETINFO on connect: less work when a burst opens connections.
+        "driver_info": None,
     }
     if cluster:
         return RedisCluster.from_url(url, max_connections=max_connections, **common)

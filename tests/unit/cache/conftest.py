@@ -23,6 +23,10 @@ class FakeRedis:
         if self.mode == "hang":
             await asyncio.Event().wait()
 
+    async def ping(self) -> bool:
+        await self._gate()
+        return True
+
     async def mget(self, keys: Any) -> list[bytes | None]:
         await self._gate()
         return [self.data.get(k) for k in keys]
