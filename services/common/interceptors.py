@@ -46,7 +46,9 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, wrap: Wrap) -> An
     return handler
 
 
-class _WrappingInterceptor(grpc.aio.ServerInterceptor):
+class WrappingInterceptor(grpc.aio.ServerInterceptor):
+    """Base: subclasses return a wrapped behaviour for each method from :meth:`wrap`."""
+
     def wrap(self, behavior: Behavior, method: str) -> Behavior:
         raise NotImplementedError
 
@@ -63,7 +65,7 @@ def _metadata(ctx: grpc.aio.ServicerContext) -> dict[str, str]:
     return {k: v for k, v in (ctx.invocation_metadata() or ()) if isinstance(v, str)}
 
 
-class RequestContextInterceptor(_WrappingInterceptor):
+class RequestContextInterceptor(WrappingInterceptor):
     """Binds the request id (``x-request-id`` from Envoy, or a new one) and the method to the logs,
     and logs one ``rpc_finished`` line per call with its duration and status code."""
 
@@ -127,7 +129,8 @@ def status_for(error: PortalError) -> status_pb2.Status:
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 
-async def _abort(ctx: grpc.aio.ServicerContext, error: PortalError) -> None:
+async def abort_with(ctx: grpc.aio.ServicerContext, error: PortalError) -> None:
+    """End the RPC with ``error`` in our status shape (ErrorInfo, BadRequest)."""
     status = status_for(error)
     await ctx.abort(
         error.code,
@@ -146,7 +149,7 @@ def _as_portal_error(exc: Exception, method: str) -> PortalError:
     return Internal()
 
 
-class ErrorMappingInterceptor(_WrappingInterceptor):
+class ErrorMappingInterceptor(WrappingInterceptor):
     """Typed domain errors → gRPC status with ErrorInfo; anything else → INTERNAL, generic."""
 
     def wrap(self, behavior: Behavior, method: str) -> Behavior:
@@ -159,7 +162,7 @@ class ErrorMappingInterceptor(_WrappingInterceptor):
                 except grpc.aio.AbortError:
                     raise
                 except Exception as exc:
-                    await _abort(ctx, _as_portal_error(exc, method))
+                    await abort_with(ctx, _as_portal_error(exc, method))
 
             return stream
 
@@ -169,6 +172,26 @@ class ErrorMappingInterceptor(_WrappingInterceptor):
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
-                await _abort(ctx, _as_portal_error(exc, method))
+                await abort_with(ctx, _as_portal_error(exc, method))
 
         return unary
+
+
+def wrap_before(
+    behavior: Behavior, before: Callable[[grpc.aio.ServicerContext], Awaitable[None]]
+) -> Behavior:
+    """Run ``before(ctx)`` ahead of a unary or server-streaming behaviour."""
+    if inspect.isasyncgenfunction(behavior):
+
+        async def stream(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await before(ctx)
+            async for item in behavior(request, ctx):
+                yield item
+
+        return stream
+
+    async def unary(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        await before(ctx)
+        return await behavior(request, ctx)
+
+    return unary

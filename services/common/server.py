@@ -12,6 +12,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common.auth import AuthInterceptor, JwksSource, TokenVerifier
 from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
 from services.common.logging import configure_logging
 from services.common.settings import ServiceSettings
@@ -47,6 +48,16 @@ class GrpcServer:
                 log.exception("shutdown_close_failed")
 
 
+def token_verifier(settings: ServiceSettings) -> TokenVerifier:
+    source = JwksSource(url=settings.jwks_url, file=settings.jwks_file)
+    return TokenVerifier(
+        source,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        refresh_interval=settings.jwks_refresh_interval,
+    )
+
+
 def create_server(
     settings: ServiceSettings,
     *,
@@ -57,11 +68,17 @@ def create_server(
 ) -> GrpcServer:
     """Build a server with our interceptor chain, grpc.health.v1 and reflection.
 
-    Interceptor order: request context (outermost) → ``interceptors`` (auth) → error mapping.
+    Interceptor order: request context (outermost) → auth → ``interceptors`` → error mapping.
     ``SO_REUSEPORT`` is off unless asked for, so a second process on a taken port fails loudly.
     """
+    chain = [
+        RequestContextInterceptor(),
+        AuthInterceptor(token_verifier(settings)),
+        *interceptors,
+        ErrorMappingInterceptor(),
+    ]
     server = grpc.aio.server(
-        interceptors=[RequestContextInterceptor(), *interceptors, ErrorMappingInterceptor()],
+        interceptors=chain,
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
     register(server)

@@ -41,7 +41,11 @@ class ServiceSettings(BaseSettings):
     # Access-token verification (tokens are issued by identity).
     jwt_issuer: str = shared("JWT_ISSUER", "portal-identity")
     jwt_audience: str = shared("JWT_AUDIENCE", "portal")
+    # identity's JWKS endpoint; when unset the keys are read from JWKS_FILE.
+    jwks_url: str | None = shared("JWKS_URL", None)
     jwks_file: Path = shared("JWKS_FILE", Path(".run/keys/jwks.json"))
+    # Minimum seconds between two JWKS reloads triggered by an unknown key id.
+    jwks_refresh_interval: float = shared("JWKS_REFRESH_INTERVAL", 10.0)
 
     @classmethod
     def load(cls, **overrides: Any) -> Self:

@@ -4,6 +4,7 @@ defaults, health and reflection, with an in-process server on port 0."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,6 +21,8 @@ from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 from services.support.servicer import SupportServicer
 from tests.helpers.grpc_errors import bad_request, error_info, status_of
+from tests.helpers.tokens import sign
+from tools.devkeys import ensure_keys
 
 
 class RaisingSupport(SupportServicer):
@@ -48,13 +51,21 @@ class StreamingOrders(OrderServicer):
 
 
 @pytest.fixture(scope="module")
-async def server() -> AsyncIterator[GrpcServer]:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("keys")
+    ensure_keys(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+async def server(keys: Path) -> AsyncIterator[GrpcServer]:
     def register(srv: grpc.aio.Server) -> None:
         support_pb2_grpc.add_SupportServiceServicer_to_server(RaisingSupport(), srv)
         orders_pb2_grpc.add_OrderServiceServicer_to_server(StreamingOrders(), srv)
 
     names = [*service_names("support"), *service_names("commerce")]
-    built = create_server(ServiceSettings(port=0), services=names, register=register)
+    settings = ServiceSettings(port=0, jwks_file=keys / "jwks.json")
+    built = create_server(settings, services=names, register=register)
     await built.start()
     yield built
     await built.stop(grace=1)
@@ -66,14 +77,24 @@ async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
         yield ch
 
 
+@pytest.fixture
+def auth(keys: Path) -> tuple[tuple[str, str]]:
+    """A valid access token (these tests are about the frame, not about auth)."""
+    return (("authorization", f"Bearer {sign(keys)}"),)
+
+
 async def _fail(call: Any) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await call
     return err.value
 
 
-async def test_validation_error_carries_error_info_and_field_violations(channel: Any) -> None:
-    call = support_pb2_grpc.SupportServiceStub(channel).CreateCase(support_pb2.CreateCaseRequest())
+async def test_validation_error_carries_error_info_and_field_violations(
+    channel: Any, auth: Any
+) -> None:
+    call = support_pb2_grpc.SupportServiceStub(channel).CreateCase(
+        support_pb2.CreateCaseRequest(), metadata=auth
+    )
     err = await _fail(call)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     status = await status_of(call)
@@ -87,9 +108,9 @@ async def test_validation_error_carries_error_info_and_field_violations(channel:
     ]
 
 
-async def test_not_found_keeps_its_user_message(channel: Any) -> None:
+async def test_not_found_keeps_its_user_message(channel: Any, auth: Any) -> None:
     call = support_pb2_grpc.SupportServiceStub(channel).GetCase(
-        support_pb2.GetCaseRequest(case_id="500x")
+        support_pb2.GetCaseRequest(case_id="500x"), metadata=auth
     )
     err = await _fail(call)
     assert err.code() == grpc.StatusCode.NOT_FOUND
@@ -98,10 +119,10 @@ async def test_not_found_keeps_its_user_message(channel: Any) -> None:
     assert status is not None and error_info(status).reason == "NOT_FOUND"
 
 
-async def test_unexpected_exception_is_generic_internal_and_logged(channel: Any) -> None:
+async def test_unexpected_exception_is_generic_internal_and_logged(channel: Any, auth: Any) -> None:
     with structlog.testing.capture_logs() as logs:
         call = support_pb2_grpc.SupportServiceStub(channel).ListCases(
-            support_pb2.ListCasesRequest()
+            support_pb2.ListCasesRequest(), metadata=auth
         )
         err = await _fail(call)
     assert err.code() == grpc.StatusCode.INTERNAL
@@ -114,17 +135,19 @@ async def test_unexpected_exception_is_generic_internal_and_logged(channel: Any)
     assert logged[0]["exc_info"] is True
 
 
-async def test_request_id_comes_from_metadata_or_is_made(channel: Any) -> None:
+async def test_request_id_comes_from_metadata_or_is_made(channel: Any, auth: Any) -> None:
     stub = support_pb2_grpc.SupportServiceStub(channel)
     request = support_pb2.AddCaseCommentRequest(case_id="500x", body="hi")
-    given = await stub.AddCaseComment(request, metadata=(("x-request-id", "rid-42"),))
+    given = await stub.AddCaseComment(request, metadata=(*auth, ("x-request-id", "rid-42")))
     assert given.comment.id == "rid-42"
-    made = await stub.AddCaseComment(request)
+    made = await stub.AddCaseComment(request, metadata=auth)
     assert len(made.comment.id) == 32 and made.comment.id != "rid-42"
 
 
-async def test_streaming_error_after_a_message(channel: Any) -> None:
-    call = orders_pb2_grpc.OrderServiceStub(channel).WatchOrders(orders_pb2.WatchOrdersRequest())
+async def test_streaming_error_after_a_message(channel: Any, auth: Any) -> None:
+    call = orders_pb2_grpc.OrderServiceStub(channel).WatchOrders(
+        orders_pb2.WatchOrdersRequest(), metadata=auth
+    )
     received = []
     with pytest.raises(grpc.aio.AioRpcError) as err:
         async for message in call:
@@ -135,8 +158,12 @@ async def test_streaming_error_after_a_message(channel: Any) -> None:
     assert status is not None and error_info(status).reason == "UPSTREAM_UNAVAILABLE"
 
 
-async def test_rpcs_not_built_yet_answer_unimplemented_in_our_shape(channel: Any) -> None:
-    call = orders_pb2_grpc.OrderServiceStub(channel).ListOrders(orders_pb2.ListOrdersRequest())
+async def test_rpcs_not_built_yet_answer_unimplemented_in_our_shape(
+    channel: Any, auth: Any
+) -> None:
+    call = orders_pb2_grpc.OrderServiceStub(channel).ListOrders(
+        orders_pb2.ListOrdersRequest(), metadata=auth
+    )
     err = await _fail(call)
     assert err.code() == grpc.StatusCode.UNIMPLEMENTED
     status = await status_of(call)
@@ -146,7 +173,7 @@ async def test_rpcs_not_built_yet_answer_unimplemented_in_our_shape(channel: Any
     assert info.metadata["method"] == "portal.commerce.v1.OrderService/ListOrders"
 
 
-async def test_health_serves_every_registered_service(channel: Any) -> None:
+async def test_health_serves_every_registered_service(channel: Any, auth: Any) -> None:
     stub = health_pb2_grpc.HealthStub(channel)
     for name in ["", "portal.support.v1.SupportService", "portal.commerce.v1.OrderService"]:
         response = await stub.Check(health_pb2.HealthCheckRequest(service=name))

@@ -90,6 +90,7 @@ class Cache:
         lock_wait: float = 1.0,
         poll_interval: float = 0.02,
         max_concurrency: int = 64,
+        bulk_timeout: float = 10.0,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
@@ -98,6 +99,7 @@ class Cache:
         self._lock_ttl_ms = int(lock_ttl * 1000)
         self._lock_wait = lock_wait
         self._poll = poll_interval
+        self._bulk_timeout = bulk_timeout
         self._slots = asyncio.Semaphore(max_concurrency)
         self.breaker = breaker or CircuitBreaker()
         self._cluster = isinstance(client, RedisCluster)
@@ -105,7 +107,7 @@ class Cache:
         self._connecting: asyncio.Future[bool] | None = None
         self._ready = False
         self._connect_deadline = 0.0
-        self._reads: dict[str, asyncio.Future[list[bytes | None] | None]] = {}
+        self._reads: dict[str, list[asyncio.Future[list[bytes | None] | None]]] = {}
         self._counters: dict[tuple[str, str], Any] = {}
 
     @classmethod
@@ -201,19 +203,29 @@ class Cache:
     async def _read(
         self, entry: Entry[Any], keys: Keys, client: RedisClient
     ) -> list[bytes | None] | None:
-        """MGET value + generations; concurrent reads of one key share one call. None: failed."""
-        reading = self._reads.get(keys.value)
-        if reading is not None:
-            return await asyncio.shield(reading)
-        reading = self._reads[keys.value] = asyncio.get_running_loop().create_future()
+        """MGET value + generations; concurrent reads of one key share one call. None: failed.
+
+        The hot path: inlined (no helper, no future unless a second reader shows up)."""
+        followers = self._reads.get(keys.value)
+        if followers is not None:
+            mine = asyncio.get_running_loop().create_future()
+            followers.append(mine)
+            return await mine
+        followers = self._reads[keys.value] = []
         raw: list[bytes | None] | None = None
         try:
-            raw = await self._call("get", entry, lambda: _mget(client, keys.read))
-        except _Unavailable:
-            pass
+            async with asyncio.timeout(self.timeout):
+                async with self._slots:
+                    raw = await client.mget(keys.read)
+        except Exception as exc:  # any Redis trouble: never raised to the caller
+            self._failed("get", entry.name, exc)
+        else:
+            self.breaker.success()
         finally:
             del self._reads[keys.value]
-            reading.set_result(raw)  # on cancellation too: the others then serve live
+            for follower in followers:  # on cancellation too: they then serve live
+                if not follower.done():
+                    follower.set_result(raw)
         return raw
 
     def _landed(self, flight: tuple[str, bytes], task: asyncio.Task[Any]) -> None:
@@ -320,7 +332,12 @@ class Cache:
         return await self._bump("invalidate", family.name, keys, self.timeout)
 
     async def invalidate_all(self, family: Family[Any]) -> bool:
-        """Drop ``family`` for every user (CDC ``GAP_*`` event, lost replay position)."""
+        """Drop ``family`` for every user (CDC ``GAP_*`` event, lost replay position).
+
+        On a cluster this writes the family's generation copy in all 16384 slots (about 1 s,
+        bounded by ``bulk_timeout``); it belongs in the CDC consumer, not on a request path.
+        Idempotent: on False, retry.
+        """
         if family.scope is type(SHARED_CATALOG):
             return await self.invalidate(SHARED_CATALOG, family)
         if self._cluster:
@@ -328,7 +345,7 @@ class Cache:
             keys = [global_key(family, slot) for slot in range(CLUSTER_SLOTS)]
         else:
             keys = [global_key(family, None)]
-        return await self._bump("invalidate_all", family.name, keys, max(self.timeout, 2.0))
+        return await self._bump("invalidate_all", family.name, keys, self._bulk_timeout)
 
     async def _bump(self, op: str, name: str, keys: list[str], deadline: float) -> bool:
         client = self._client

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from binascii import crc_hqx
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from google.protobuf.message import Message
@@ -100,6 +100,7 @@ def global_key(family: Family[Any], slot: int | None) -> str:
     return f"portal:{{{tag}}}:_genall:{family.name}"
 
 
+@lru_cache(maxsize=8192)
 def keys_for(entry: Entry[Any], scope: Scope, schema: str, variant: str, *, cluster: bool) -> Keys:
     value = value_key(entry, scope, schema, variant)
     gens: tuple[str, ...] = (family_key(scope, entry.family),)

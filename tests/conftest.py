@@ -1,0 +1,17 @@
+"""Settings for the whole suite."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# Timing-based checks make property tests flaky on a loaded 2-core CI machine; the properties are
+# what we test, not how fast one example runs.
+settings.register_profile(
+    "portal",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "portal"))

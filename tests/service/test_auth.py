@@ -1,0 +1,229 @@
+"""The auth interceptor over real gRPC: every way a token can be wrong, key rotation, and the
+methods that need no token."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from portal.identity.v1 import (
+    account_directory_pb2,
+    account_directory_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+)
+from portal.support.v1 import support_pb2, support_pb2_grpc
+
+from services.common import context
+from services.common.methods import service_names
+from services.common.server import GrpcServer, create_server
+from services.common.settings import ServiceSettings
+from services.identity.servicer import AccountDirectoryServicer, IdentityServicer
+from services.support.servicer import SupportServicer
+from tests.helpers.grpc_errors import error_info, status_of
+from tests.helpers.tokens import sign
+from tools.devkeys import ensure_keys, public_jwk
+
+
+class WhoAmI(SupportServicer):
+    async def GetCase(self, request: Any, ctx: Any) -> Any:
+        return support_pb2.GetCaseResponse(case=support_pb2.Case(id=context.user_id.get()))
+
+
+class PublicLogin(IdentityServicer):
+    async def Login(self, request: Any, ctx: Any) -> Any:
+        return identity_pb2.LoginResponse(user=identity_pb2.User(id=context.user_id.get()))
+
+
+class Directory(AccountDirectoryServicer):
+    async def GetAccountLinks(self, request: Any, ctx: Any) -> Any:
+        links = account_directory_pb2.AccountLinks(user_id=request.user_id)
+        return account_directory_pb2.GetAccountLinksResponse(links=links)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("authkeys")
+    ensure_keys(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+async def server(keys: Path) -> AsyncIterator[GrpcServer]:
+    def register(srv: grpc.aio.Server) -> None:
+        support_pb2_grpc.add_SupportServiceServicer_to_server(WhoAmI(), srv)
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server(PublicLogin(), srv)
+        account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(Directory(), srv)
+
+    settings = ServiceSettings(port=0, jwks_file=keys / "jwks.json", jwks_refresh_interval=0.2)
+    names = [*service_names("support"), *service_names("identity")]
+    built = create_server(settings, services=names, register=register)
+    await built.start()
+    yield built
+    await built.stop(grace=1)
+
+
+@pytest.fixture
+async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        yield ch
+
+
+async def who(channel: Any, authorization: str | None) -> str:
+    metadata = (("authorization", authorization),) if authorization is not None else ()
+    response = await support_pb2_grpc.SupportServiceStub(channel).GetCase(
+        support_pb2.GetCaseRequest(case_id="x"), metadata=metadata
+    )
+    return str(response.case.id)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _kid(keys: Path) -> str:
+    return str(json.loads((keys / "jwks.json").read_text())["keys"][0]["kid"])
+
+
+def _claims(**extra: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "sub": "user-1",
+        "iss": "portal-identity",
+        "aud": "portal",
+        "iat": now,
+        "exp": now + 300,
+        **extra,
+    }
+
+
+def _unsigned(keys: Path, alg: str, secret: bytes | None = None) -> str:
+    header = _b64(json.dumps({"alg": alg, "typ": "JWT", "kid": _kid(keys)}).encode())
+    body = _b64(json.dumps(_claims()).encode())
+    signing_input = f"{header}.{body}".encode()
+    if secret is None:
+        return f"{header}.{body}."
+    signature = hmac.new(secret, signing_input, hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}"
+
+
+async def test_valid_token_binds_the_user(channel: Any, keys: Path) -> None:
+    assert await who(channel, f"Bearer {sign(keys, sub='user-42')}") == "user-42"
+
+
+def _bad_tokens(keys: Path) -> dict[str, str | None]:
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = (
+        serialization.load_pem_private_key((keys / "signing-key.pem").read_bytes(), None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    kid = _kid(keys)
+    return {
+        "missing": None,
+        "no bearer prefix": sign(keys),
+        "empty bearer": "Bearer ",
+        "malformed": "Bearer not.a.jwt",
+        "truncated": "Bearer " + sign(keys)[:-20],
+        "expired": "Bearer " + sign(keys, ttl=-120),
+        "not yet valid": "Bearer " + sign(keys, nbf=int(time.time()) + 600),
+        "wrong audience": "Bearer " + sign(keys, aud="another-api"),
+        "wrong issuer": "Bearer " + sign(keys, iss="https://evil.example"),
+        "wrong key, same kid": "Bearer "
+        + jwt.encode(_claims(), other, algorithm="ES256", headers={"kid": kid}),
+        "unknown kid": "Bearer "
+        + jwt.encode(_claims(), other, algorithm="ES256", headers={"kid": "nope"}),
+        "alg none": "Bearer " + _unsigned(keys, "none"),
+        "HS256 with the public key as secret": "Bearer " + _unsigned(keys, "HS256", public_pem),
+        "no sub": "Bearer " + sign(keys, sub=""),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "no bearer prefix",
+        "empty bearer",
+        "malformed",
+        "truncated",
+        "expired",
+        "not yet valid",
+        "wrong audience",
+        "wrong issuer",
+        "wrong key, same kid",
+        "unknown kid",
+        "alg none",
+        "HS256 with the public key as secret",
+        "no sub",
+    ],
+)
+async def test_bad_tokens_are_unauthenticated(channel: Any, keys: Path, case: str) -> None:
+    authorization = _bad_tokens(keys)[case]
+    metadata = (("authorization", authorization),) if authorization is not None else ()
+    call = support_pb2_grpc.SupportServiceStub(channel).GetCase(
+        support_pb2.GetCaseRequest(case_id="x"), metadata=metadata
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert err.value.details() == "Please sign in again."
+    status = await status_of(call)
+    assert status is not None and error_info(status).reason == "UNAUTHENTICATED"
+
+
+async def test_rotated_key_is_picked_up_without_restart(channel: Any, keys: Path) -> None:
+    rotated = keys.parent / "rotated"
+    rotated.mkdir(exist_ok=True)
+    new = ec.generate_private_key(ec.SECP256R1())
+    (rotated / "signing-key.pem").write_bytes(
+        new.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    jwks = json.loads((keys / "jwks.json").read_text())
+    (rotated / "jwks.json").write_text(json.dumps({"keys": [public_jwk(new)]}))
+    token = sign(rotated, sub="rotated-user")
+    # Publish current + next key, as identity does during a rotation.
+    (keys / "jwks.json").write_text(json.dumps({"keys": [*jwks["keys"], public_jwk(new)]}))
+    try:
+        await asyncio.sleep(0.25)  # past the refresh interval
+        assert await who(channel, f"Bearer {token}") == "rotated-user"
+        assert await who(channel, f"Bearer {sign(keys, sub='old-key-user')}") == "old-key-user"
+    finally:
+        (keys / "jwks.json").write_text(json.dumps(jwks))
+
+
+async def test_public_methods_need_no_token(channel: Any) -> None:
+    response = await identity_pb2_grpc.IdentityServiceStub(channel).Login(
+        identity_pb2.LoginRequest(email="a@example.jp", password="x" * 12)
+    )
+    assert response.user.id == ""  # no user bound on a public method
+
+
+async def test_internal_services_and_health_need_no_user_token(channel: Any) -> None:
+    response = await account_directory_pb2_grpc.AccountDirectoryServiceStub(
+        channel
+    ).GetAccountLinks(account_directory_pb2.GetAccountLinksRequest(user_id="u7"))
+    assert response.links.user_id == "u7"
+    health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
