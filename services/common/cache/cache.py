@@ -32,16 +32,15 @@ from redis.asyncio import RedisCluster
 
 from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.client import RedisClient, redis_from_url
+from services.common.cache.invalidation import Invalidation, check_scope
 from services.common.cache.keys import (
     Keys,
-    family_key,
-    global_key,
     keys_for,
     schema_hash,
-    slot_tags,
 )
-from services.common.cache.policy import GENERATION_TTL, Entry, Family
-from services.common.cache.scope import CLUSTER_SLOTS, SHARED_CATALOG, Scope
+from services.common.cache.policy import Entry
+from services.common.cache.record import RELEASE, STORE, mget, parse
+from services.common.cache.scope import Scope
 from services.common.metrics import CACHE_ERRORS, CACHE_REQUESTS
 
 log = structlog.get_logger(__name__)
@@ -50,36 +49,12 @@ M = TypeVar("M", bound=Message)
 S = TypeVar("S", bound=Scope)
 T = TypeVar("T")
 
-# KEYS: value, lock, generation keys...  ARGV: record, ttl ms, lock token, expected generations...
-_STORE = """
-local ok = true
-for i = 3, #KEYS do
-  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i + 1] then ok = false end
-end
-if ok then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return ok and 1 or 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-async def _mget(client: RedisClient, keys: tuple[str, ...]) -> list[bytes | None]:
-    return cast(list[bytes | None], await client.mget(keys))
-
 
 class _Unavailable(Exception):
     """A Redis call failed or timed out (already logged and counted)."""
 
 
-def _check_scope(expected: type[Scope], scope: Scope) -> None:
-    if type(scope) is not expected:
-        raise TypeError(f"this entry takes a {expected.__name__}, got {type(scope).__name__}")
-
-
-class Cache:
+class Cache(Invalidation):
     def __init__(
         self,
         client: RedisClient | None,
@@ -174,7 +149,7 @@ class Cache:
         variant: str = "",
     ) -> M:
         """The cached message for (entry, scope, variant), else ``await loader()``, cached."""
-        _check_scope(entry.family.scope, scope)
+        check_scope(entry.family.scope, scope)
         client = self._client
         if client is None or not (self._ready or await self._warm()) or not self.breaker.allow():
             self._count(entry, "bypass")
@@ -216,7 +191,7 @@ class Cache:
         try:
             async with asyncio.timeout(self.timeout):
                 async with self._slots:
-                    raw = await client.mget(keys.read)
+                    raw = cast(list[bytes | None], await client.mget(keys.read))
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed("get", entry.name, exc)
         else:
@@ -272,7 +247,7 @@ class Cache:
                 return token, None
             while asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(self._poll)
-                raw, lock = await self._call("poll", entry, lambda: _mget(client, keys.poll))
+                raw, lock = await self._call("poll", entry, lambda: mget(client, keys.poll))
                 found = self._decode(entry, raw, head, message_type)
                 if found is not None:
                     return "", found
@@ -295,74 +270,23 @@ class Cache:
             await self._call(
                 "set",
                 entry,
-                lambda: client.eval(_STORE, n, keys.value, keys.lock, *keys.generations, *argv),  # type: ignore[arg-type]
+                lambda: client.eval(STORE, n, keys.value, keys.lock, *keys.generations, *argv),  # type: ignore[arg-type]
             )
 
     async def _release(self, entry: Entry[Any], lock: str, token: str) -> None:
         client = self._client
         assert client is not None
         with suppress(_Unavailable):
-            await self._call("unlock", entry, lambda: client.eval(_RELEASE, 1, lock, token))
+            await self._call("unlock", entry, lambda: client.eval(RELEASE, 1, lock, token))
 
     def _decode(
         self, entry: Entry[Any], raw: bytes | None, head: bytes, message_type: type[M]
     ) -> M | None:
-        if raw is None:
-            return None
-        stored_head, _, payload = raw.partition(b"|")
-        if stored_head != head:
-            return None
         try:
-            return message_type.FromString(payload)
+            return parse(raw, head, message_type)
         except DecodeError as exc:
             self._log_error("decode", entry.name, exc)
             return None
-
-    # -- invalidation ------------------------------------------------------------------------------
-    async def invalidate(self, scope: S, family: Family[S], *more: Family[S]) -> bool:
-        """Drop every cached value of ``family`` (and ``more``) for this scope, in one round trip.
-
-        Returns False if Redis could not be reached (logged and counted; values then live until
-        their TTL). Tried even while the breaker is open: a lost invalidation means stale reads.
-        """
-        families = (family, *more)
-        for fam in families:
-            _check_scope(fam.scope, scope)
-        keys = [family_key(scope, fam) for fam in families]
-        return await self._bump("invalidate", family.name, keys, self.timeout)
-
-    async def invalidate_all(self, family: Family[Any]) -> bool:
-        """Drop ``family`` for every user (CDC ``GAP_*`` event, lost replay position).
-
-        On a cluster this writes the family's generation copy in all 16384 slots (about 1 s,
-        bounded by ``bulk_timeout``); it belongs in the CDC consumer, not on a request path.
-        Idempotent: on False, retry.
-        """
-        if family.scope is type(SHARED_CATALOG):
-            return await self.invalidate(SHARED_CATALOG, family)
-        if self._cluster:
-            slot_tags()  # build the slot table before the deadline starts
-            keys = [global_key(family, slot) for slot in range(CLUSTER_SLOTS)]
-        else:
-            keys = [global_key(family, None)]
-        return await self._bump("invalidate_all", family.name, keys, self._bulk_timeout)
-
-    async def _bump(self, op: str, name: str, keys: list[str], deadline: float) -> bool:
-        client = self._client
-        if client is None:
-            return True
-        token = secrets.token_hex(8)
-        try:
-            async with asyncio.timeout(deadline):
-                pipe = client.pipeline(transaction=False)
-                for key in keys:
-                    pipe.set(key, token, ex=GENERATION_TTL)
-                await pipe.execute()
-        except Exception as exc:  # any Redis trouble: never raised to the caller
-            self._failed(op, name, exc)
-            return False
-        self.breaker.success()
-        return True
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _call(self, op: str, entry: Entry[Any], fn: Callable[[], Awaitable[T]]) -> T:
