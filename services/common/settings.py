@@ -47,6 +47,33 @@ class ServiceSettings(BaseSettings):
     # Minimum seconds between two JWKS reloads triggered by an unknown key id.
     jwks_refresh_interval: float = shared("JWKS_REFRESH_INTERVAL", 10.0)
 
+    # Systems of record (defaults: the local sandboxes and their dev credentials).
+    salesforce_url: str = shared("SALESFORCE_URL", "http://127.0.0.1:8701")
+    salesforce_consumer_key: str = shared("SALESFORCE_CONSUMER_KEY", "portal-dev")
+    salesforce_consumer_secret: SecretStr = shared(
+        "SALESFORCE_CONSUMER_SECRET", SecretStr("portal-dev-secret")
+    )
+    salesforce_domain: str = shared("SALESFORCE_DOMAIN", "portal-dev.my")
+    salesforce_pubsub_target: str = shared("SALESFORCE_PUBSUB_TARGET", "127.0.0.1:8704")
+    salesforce_pubsub_tls: bool = shared("SALESFORCE_PUBSUB_TLS", False)
+    whmcs_url: str = shared("WHMCS_URL", "http://127.0.0.1:8702")
+    whmcs_identifier: str = shared("WHMCS_IDENTIFIER", "portal-dev")
+    whmcs_secret: SecretStr = shared("WHMCS_SECRET", SecretStr("portal-dev-secret"))
+    whmcs_webhook_secret: SecretStr = shared(
+        "WHMCS_WEBHOOK_SECRET", SecretStr("portal-dev-webhook-secret")
+    )
+    # WHMCS client custom field holding the Salesforce customer number.
+    whmcs_customer_number_field: int = shared("WHMCS_CUSTOMER_NUMBER_FIELD", 198)
+    freebit_url: str = shared("FREEBIT_URL", "http://127.0.0.1:8703")
+    freebit_oem_id: str = shared("FREEBIT_OEM_ID", "PORTALDEV")
+    freebit_oem_key: SecretStr = shared("FREEBIT_OEM_KEY", SecretStr("portal-dev-key"))
+
+    # The other services, for service-to-service gRPC (internal services live on these ports).
+    identity_target: str = shared("IDENTITY_TARGET", "127.0.0.1:50051")
+    billing_target: str = shared("BILLING_TARGET", "127.0.0.1:50052")
+    commerce_target: str = shared("COMMERCE_TARGET", "127.0.0.1:50053")
+    support_target: str = shared("SUPPORT_TARGET", "127.0.0.1:50054")
+
     @classmethod
     def load(cls, **overrides: Any) -> Self:
         """Parse the environment once; on a bad value print what is wrong and exit (status 2)."""

@@ -1,0 +1,63 @@
+"""Build the upstream clients and the cache from the service settings (one place, every service).
+
+Each factory returns a client plus an async closer; a service's ``server.py`` builds the ones it
+needs into its ``Deps`` and registers the closers for shutdown.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from services.common.cache import Cache
+from services.common.clients.freebit import FreebitClient, FreebitConfig
+from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
+from services.common.clients.salesforce import SalesforceClient, SalesforceConfig
+from services.common.clients.whmcs import WhmcsClient, WhmcsConfig
+from services.common.settings import ServiceSettings
+
+
+def whmcs(settings: ServiceSettings) -> WhmcsClient:
+    return WhmcsClient(
+        WhmcsConfig(
+            url=settings.whmcs_url,
+            identifier=settings.whmcs_identifier,
+            secret=settings.whmcs_secret,
+        )
+    )
+
+
+def salesforce(settings: ServiceSettings) -> SalesforceClient:
+    return SalesforceClient(
+        SalesforceConfig(
+            url=settings.salesforce_url,
+            consumer_key=settings.salesforce_consumer_key,
+            consumer_secret=settings.salesforce_consumer_secret,
+            domain=settings.salesforce_domain,
+        )
+    )
+
+
+def salesforce_pubsub(settings: ServiceSettings, rest: SalesforceClient) -> SalesforcePubSubClient:
+    config = PubSubConfig(
+        target=settings.salesforce_pubsub_target, tls=settings.salesforce_pubsub_tls
+    )
+    return SalesforcePubSubClient(config, rest)
+
+
+def freebit(settings: ServiceSettings) -> FreebitClient:
+    return FreebitClient(
+        FreebitConfig(
+            url=settings.freebit_url,
+            oem_id=settings.freebit_oem_id,
+            oem_key=settings.freebit_oem_key,
+        )
+    )
+
+
+def cache(settings: ServiceSettings, service: str) -> Cache:
+    return Cache.from_url(settings.redis_url.get_secret_value(), service=service)
+
+
+def channel(target: str) -> grpc.aio.Channel:
+    """A channel to another service's port (internal services are only served there)."""
+    return grpc.aio.insecure_channel(target)
