@@ -8,6 +8,12 @@ value written before it is unreachable from then on and expires by its TTL (or i
 Tokens are random, not counters, so a generation key that expires (after ``GENERATION_TTL``, longer
 than any value lives) can never come back with an old value's token.
 
+Why the generation is checked in the record rather than spelled into the key name: with it in the
+name, a lookup must know the generation before it can name the value, which is two round trips or a
+Lua script building key names it was not given (Redis Cluster wants every key a script touches
+declared). Checking it in the record gives the same guarantee (a value from before an invalidation
+is never served) with one plain single-slot MGET, and leaves no orphaned copies per generation.
+
 A miss goes through single-flight (one loader call per key per process; the others await it) and a
 short Redis lock (``SET NX PX``) across processes: who does not get the lock polls for the value
 until ``lock_wait``, then loads itself. The value is written by a script only if the generations
