@@ -128,7 +128,7 @@ async def test_breaker_opens_and_closes(freebit: FreebitClient, freebit_control)
         await freebit.traffic(MSISDN)
     with pytest.raises(BreakerOpen):
         await freebit.account_detail(MSISDN)
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(1.05)
     assert await freebit.traffic(MSISDN)
     assert freebit.upstream.breaker.state == "closed"
 

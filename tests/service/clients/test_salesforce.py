@@ -180,7 +180,7 @@ async def test_breaker_opens_and_closes(sf: SalesforceClient, sf_control) -> Non
     assert sf.upstream.breaker.state == "open"
     with pytest.raises(BreakerOpen):
         await sf.get_by_external_id("Account", "SF_Account_No__c", "AC-000101")
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(1.05)
     assert await _account_id(sf, "AC-000101")
     assert sf.upstream.breaker.state == "closed"
 

@@ -187,7 +187,7 @@ async def test_breaker_opens_then_closes_after_cooldown(whmcs, whmcs_control) ->
     with pytest.raises(BreakerOpen):
         await whmcs.get_payment_methods()
     assert await whmcs_control.calls() == before  # failed fast: WHMCS not called
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(1.05)
     assert len(await whmcs.get_payment_methods()) >= 3  # the half-open probe succeeds
     assert whmcs.upstream.breaker.state == "closed"
     assert value("portal_upstream_breaker_open", {"system": "whmcs"}) == 0
