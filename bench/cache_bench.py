@@ -77,6 +77,7 @@ async def hit_path(url: str) -> None:
     await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG, variant="1")  # warm
     key = keys_for(policy.INVOICES_LIST, scope, schema_hash(MSG), "1", cluster=False).value
     stored = await raw.get(key)
+    assert isinstance(stored, bytes), "the warm-up call did not fill the cache"
     await raw.set("bench:raw", stored)
 
     async def lib() -> object:

@@ -157,26 +157,35 @@ class Cache(Invalidation):
         """The cached message for (entry, scope, variant), else ``await loader()``, cached."""
         check_scope(entry.family.scope, scope)
         client = self._client
-        if client is None or not (self._ready or await self._warm()) or not self.breaker.allow():
-            self._count(entry, "bypass")
-            return await loader()
         schema = schema_hash(cast(Hashable, message_type), entry.version)
         keys = keys_for(entry, scope, schema, variant, cluster=self._cluster)
+        if client is None or not (self._ready or await self._warm()) or not self.breaker.allow():
+            self._count(entry, "bypass")
+            return await self._single_flight((keys.value, b"live"), loader)
         raw = await self._read(entry, keys, client)
         if raw is None:
             self._count(entry, "error")
-            return await loader()
+            return await self._single_flight((keys.value, b"live"), loader)
         head = b".".join(g or b"" for g in raw[1:])
         found = self._decode(entry, raw[0], head, message_type)
         if found is not None:
             self._count(entry, "hit")
             return found
         self._count(entry, "miss")
-        flight = (keys.value, head)
+        return await self._single_flight(
+            (keys.value, head), lambda: self._fill(entry, keys, raw[1:], head, loader, message_type)
+        )
+
+    async def _single_flight(
+        self, flight: tuple[str, bytes], load: Callable[[], Awaitable[M]]
+    ) -> M:
+        """One ``load`` per flight key in this process; concurrent callers share its outcome.
+
+        Also used when Redis is skipped or failing ("live" flights), so a Redis outage does not
+        turn into N identical upstream calls."""
         task = self._inflight.get(flight)
         if task is None:
-            fill = self._fill(entry, keys, raw[1:], head, loader, message_type)
-            task = asyncio.create_task(fill)
+            task = asyncio.ensure_future(load())
             self._inflight[flight] = task
             task.add_done_callback(lambda t: self._landed(flight, t))
         return cast(M, await asyncio.shield(task))

@@ -56,9 +56,9 @@ async def test_hit_after_miss_and_family_invalidation(fake_redis) -> None:
 async def test_wrong_scope_is_refused_at_run_time(fake_redis) -> None:
     cache = make(fake_redis)
     with pytest.raises(TypeError):
-        await cache.get_or_load(policy.INVOICES_LIST, SHARED_CATALOG, Loader(), MSG)  # type: ignore[arg-type]
+        await cache.get_or_load(policy.INVOICES_LIST, SHARED_CATALOG, Loader(), MSG)  # type: ignore[misc]
     with pytest.raises(TypeError):
-        await cache.invalidate(UserScope("u"), policy.CATALOG)  # type: ignore[arg-type]
+        await cache.invalidate(UserScope("u"), policy.CATALOG)  # type: ignore[misc]
 
 
 async def test_concurrent_misses_make_one_loader_call(fake_redis) -> None:
@@ -111,3 +111,33 @@ async def test_hanging_redis_is_bounded_then_skipped_by_the_breaker(fake_redis) 
     assert breaker.state == "open"
     assert fake_redis.calls == 3  # connect + two reads; the other four never touched Redis
     assert req("invoices.list", "bypass") == bypass + 4
+
+
+async def test_live_reads_are_single_flight_while_redis_is_down(fake_redis) -> None:
+    fake_redis.mode = "error"
+    breaker = CircuitBreaker(threshold=1, cooldown=60)
+    cache, load = make(fake_redis, breaker=breaker), Loader(delay=0.02)
+    scope = UserScope("down")
+    results = await asyncio.gather(
+        *(cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG) for _ in range(50))
+    )
+    assert load.calls == 1 and all(r == results[0] for r in results)
+    await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG)
+    assert load.calls == 2  # nothing is kept once the flight landed: the next read is live again
+
+
+async def test_a_cancelled_reader_does_not_strand_the_others(fake_redis) -> None:
+    fake_redis.mode = "hang"
+    cache, load = make(fake_redis, timeout=0.05, breaker=CircuitBreaker(threshold=100)), Loader()
+    await cache.connect(deadline=0.01)
+    scope = UserScope("cancel")
+    first = asyncio.create_task(cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG))
+    await asyncio.sleep(0.005)
+    others = [
+        asyncio.create_task(cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG))
+        for _ in range(5)
+    ]
+    await asyncio.sleep(0.005)
+    first.cancel()
+    done = await asyncio.wait_for(asyncio.gather(*others), timeout=1.0)
+    assert all(r.invoices for r in done) and load.calls == 1
