@@ -8,14 +8,10 @@ One :class:`Upstream` per system of record (``whmcs``, ``salesforce``, ``salesfo
    (``wait_random_exponential``). Writes are attempted exactly once: a timed-out write may have
    happened, and repeating it is the caller's decision (idempotency keys), not ours. tenacity is
    the de-facto standard, supports asyncio natively and composes with our own error types.
-2. **circuit breaker** (:class:`CircuitBreaker`, below, not purgatory): after ``threshold``
-   consecutive unavailable outcomes the breaker opens and calls fail fast with
-   :class:`BreakerOpen` for ``cooldown_s``; then exactly one probe call is let through (half-open)
-   and its outcome closes or re-opens it. purgatory 3.0 was evaluated and not used: its half-open
-   state admits every concurrent request (a thundering herd onto a recovering upstream), its
-   open-state TTL runs on the wall clock (``time.time()``, not monotonic, not injectable for
-   tests), and every call goes through an async unit-of-work/message bus for state that is just
-   two numbers in-process. The breaker here is ~50 lines and tested directly.
+2. **circuit breaker** (``services.common.breaker``, shared with the cache; why not purgatory is
+   said there): after ``threshold`` consecutive unavailable outcomes the breaker opens and calls
+   fail fast with :class:`BreakerOpen` for ``cooldown_s``; then exactly one probe call is let
+   through (half-open) and its outcome closes or re-opens it.
 3. **concurrency limit**: an ``asyncio.Semaphore`` per upstream (``max_concurrency``).
 4. **timeout**: ``asyncio.timeout(timeout_s)`` per attempt, on top of the transport's own.
 5. **telemetry**: ``UPSTREAM_CALLS`` (outcome ``ok``/``error``/``unavailable``/``breaker_open``)
@@ -41,13 +37,12 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from tenacity import wait_random_exponential as full_jitter
 
+from services.common.breaker import OPEN, CircuitBreaker
 from services.common.errors import PortalError, UpstreamUnavailable
 from services.common.metrics import UPSTREAM_BREAKER_OPEN, UPSTREAM_CALLS, UPSTREAM_LATENCY
 
 T = TypeVar("T")
 log = structlog.get_logger("upstream")
-
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
 @dataclass(frozen=True)
@@ -74,60 +69,6 @@ class Unreachable(UpstreamUnavailable):
     def __init__(self, detail: str) -> None:
         super().__init__()
         self.detail = detail
-
-
-class CircuitBreaker:
-    """Consecutive-failure breaker with a single half-open probe; ``clock`` is injectable."""
-
-    def __init__(
-        self,
-        threshold: int,
-        cooldown_s: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        on_change: Callable[[str], None] | None = None,
-    ) -> None:
-        self.threshold = threshold
-        self.cooldown_s = cooldown_s
-        self._clock = clock
-        self._on_change = on_change
-        self.state = CLOSED
-        self.failures = 0
-        self._opened_at = 0.0
-        self._probing = False
-
-    def allow(self) -> bool:
-        """May a call go ahead now? In half-open state only one probe at a time may."""
-        if self.state == OPEN and self._clock() - self._opened_at >= self.cooldown_s:
-            self._set(HALF_OPEN)
-        if self.state == CLOSED:
-            return True
-        if self.state == HALF_OPEN and not self._probing:
-            self._probing = True
-            return True
-        return False
-
-    def abandon(self) -> None:
-        """The call was cancelled before it finished: free the probe slot, record nothing."""
-        self._probing = False
-
-    def success(self) -> None:
-        self.failures = 0
-        self._probing = False
-        if self.state != CLOSED:
-            self._set(CLOSED)
-
-    def failure(self) -> None:
-        self._probing = False
-        self.failures += 1
-        if self.state == HALF_OPEN or self.failures >= self.threshold:
-            self._opened_at = self._clock()
-            self._set(OPEN)
-
-    def _set(self, state: str) -> None:
-        self.state = state
-        if self._on_change is not None:
-            self._on_change(state)
 
 
 class Upstream:
