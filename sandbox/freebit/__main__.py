@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import os
-import signal
 
 from sandbox.freebit.app import start_freebit
 from sandbox.freebit.settings import settings_from_env
+from sandbox.runner import configure_logging, serve_until_signalled
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,24 +21,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def serve(args: argparse.Namespace) -> None:
-    settings = settings_from_env().with_overrides({"activation_delay": args.activation_delay})
-    running = await start_freebit(args.host, args.port, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await running.stop()
-
-
 def main() -> None:
     args = parse_args()
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    asyncio.run(serve(args))
+    configure_logging(args.log_level)
+    settings = settings_from_env().with_overrides({"activation_delay": args.activation_delay})
+    asyncio.run(serve_until_signalled(start_freebit(args.host, args.port, settings)))
 
 
 if __name__ == "__main__":

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
-import signal
-import sys
 
-from .server import start_salesforce
-
-
-async def _main(host: str, port: int, pubsub_port: int) -> None:
-    running = await start_salesforce(host, port, pubsub_port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await running.stop()
+from sandbox.runner import configure_logging, serve_until_signalled
+from sandbox.salesforce.server import start_salesforce
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,12 +18,9 @@ def main(argv: list[str] | None = None) -> None:
         "--pubsub-port", type=int, default=int(os.environ.get("SF_SANDBOX_PUBSUB_PORT", "8704"))
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("SF_SANDBOX_LOG_LEVEL", "INFO"),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    asyncio.run(_main(args.host, args.port, args.pubsub_port))
+    configure_logging(os.environ.get("SF_SANDBOX_LOG_LEVEL", "INFO"))
+    started = start_salesforce(args.host, args.port, args.pubsub_port)
+    asyncio.run(serve_until_signalled(started))
 
 
 if __name__ == "__main__":

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import os
-import signal
 
+from sandbox.runner import configure_logging, serve_until_signalled
 from sandbox.whmcs.app import start_whmcs
 from sandbox.whmcs.settings import settings_from_env
 
@@ -24,26 +22,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def serve(args: argparse.Namespace) -> None:
+def main() -> None:
+    args = parse_args()
+    configure_logging(args.log_level)
     settings = settings_from_env().with_overrides(
         {"webhook_url": args.webhook_url, "public_url": args.public_url}
     )
-    running = await start_whmcs(args.host, args.port, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await running.stop()
-
-
-def main() -> None:
-    args = parse_args()
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    asyncio.run(serve(args))
+    asyncio.run(serve_until_signalled(start_whmcs(args.host, args.port, settings)))
 
 
 if __name__ == "__main__":
