@@ -119,6 +119,14 @@ class ProductUnavailable(PortalError):
     default_message = "This product is not available to order."
 
 
+class CaseClosed(PortalError):
+    """A comment on a support case that is already closed (not in API.md's table; see README)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "CASE_CLOSED"
+    default_message = "This case is closed. Please open a new case if you still need help."
+
+
 class RateLimited(PortalError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"
