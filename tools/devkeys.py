@@ -36,30 +36,79 @@ def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     }
 
 
-def ensure_keys(folder: Path) -> Path:
-    """Create ``signing-key.pem`` and ``jwks.json`` in ``folder`` unless they exist; return the
-    JWKS path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    pem, jwks = folder / "signing-key.pem", folder / "jwks.json"
-    if pem.exists() and jwks.exists():
-        return jwks
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem.write_bytes(
+CURRENT, NEXT, PREVIOUS = "signing-key.pem", "next-key.pem", "previous-key.pem"
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
     )
-    pem.chmod(0o600)
-    jwks.write_text(json.dumps({"keys": [public_jwk(key)]}, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _read_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+def write_jwks(folder: Path) -> Path:
+    """``jwks.json`` = [current, next, previous] (current first), as identity publishes it."""
+    keys = [public_jwk(_read_key(folder / n)) for n in (CURRENT, NEXT, PREVIOUS)
+            if (folder / n).exists()]  # fmt: skip
+    jwks = folder / "jwks.json"
+    text = json.dumps({"keys": keys}, indent=2)
+    if not jwks.exists() or jwks.read_text() != text:
+        tmp = folder / ".jwks.json.tmp"
+        tmp.write_text(text)
+        tmp.replace(jwks)
     return jwks
+
+
+def ensure_keys(folder: Path) -> Path:
+    """Create ``signing-key.pem`` (current) and ``next-key.pem`` (published ahead of its use) in
+    ``folder`` unless they exist, and ``jwks.json``; return the JWKS path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (CURRENT, NEXT):
+        if not (folder / name).exists():
+            _write_key(folder / name, ec.generate_private_key(ec.SECP256R1()))
+    return write_jwks(folder)
+
+
+def rotate(folder: Path) -> Path:
+    """One rotation step: previous <- current, current <- next, and a fresh next key.
+
+    The new current key was published (as "next") since the last rotation, so every verifier
+    already knows it; the old one stays published as "previous" until its tokens expired (run
+    :func:`retire` after the access-token lifetime). Identity picks the change up by itself.
+    """
+    ensure_keys(folder)
+    _write_key(folder / PREVIOUS, _read_key(folder / CURRENT))
+    _write_key(folder / CURRENT, _read_key(folder / NEXT))
+    _write_key(folder / NEXT, ec.generate_private_key(ec.SECP256R1()))
+    return write_jwks(folder)
+
+
+def retire(folder: Path) -> Path:
+    """Stop publishing the previous key (after every token it signed has expired)."""
+    (folder / PREVIOUS).unlink(missing_ok=True)
+    return write_jwks(folder)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", type=Path, default=Path(".run/keys"))
-    print(ensure_keys(parser.parse_args().dir))
+    parser.add_argument("action", nargs="?", choices=["ensure", "rotate", "retire"],
+                        default="ensure")  # fmt: skip
+    args = parser.parse_args()
+    step = {"ensure": ensure_keys, "rotate": rotate, "retire": retire}[args.action]
+    print(step(args.dir))
 
 
 if __name__ == "__main__":

@@ -140,3 +140,61 @@ async def enqueue(conn: Conn, kind: str, target_id: str, payload: dict[str, Any]
         kind, target_id, json.dumps(payload),
     )  # fmt: skip
     return int(value)
+
+
+# -- refresh tokens ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RefreshRow:
+    family_id: uuid.UUID
+    user_id: str
+    expires_at: datetime
+    rotated: bool
+    revoked: bool
+
+
+async def insert_refresh(
+    conn: Conn,
+    token_hash: bytes,
+    *,
+    family_id: uuid.UUID,
+    user_id: str,
+    expires_at: datetime,
+    parent_hash: bytes | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO identity.refresh_tokens "
+        "(token_hash, family_id, user_id, parent_hash, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        token_hash, family_id, uuid.UUID(user_id), parent_hash, expires_at,
+    )  # fmt: skip
+
+
+async def lock_refresh(conn: asyncpg.Connection, token_hash: bytes) -> RefreshRow | None:
+    """The token's row, locked for this transaction (two concurrent rotations serialise)."""
+    row = await conn.fetchrow(
+        "SELECT family_id, user_id::text, expires_at, rotated_at IS NOT NULL, "
+        "revoked_at IS NOT NULL FROM identity.refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+        token_hash,
+    )
+    return None if row is None else RefreshRow(*row.values())
+
+
+async def mark_rotated(conn: Conn, token_hash: bytes) -> None:
+    await conn.execute(
+        "UPDATE identity.refresh_tokens SET rotated_at = now() WHERE token_hash = $1", token_hash
+    )
+
+
+async def revoke_family(conn: Conn, family_id: uuid.UUID) -> int:
+    status = await conn.execute(
+        "UPDATE identity.refresh_tokens SET revoked_at = now() "
+        "WHERE family_id = $1 AND revoked_at IS NULL",
+        family_id,
+    )
+    return int(status.split()[-1])
+
+
+async def family_of(conn: Conn, token_hash: bytes) -> uuid.UUID | None:
+    value = await conn.fetchval(
+        "SELECT family_id FROM identity.refresh_tokens WHERE token_hash = $1", token_hash
+    )
+    return value if isinstance(value, uuid.UUID) else None

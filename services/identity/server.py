@@ -1,11 +1,15 @@
-"""Wiring of the identity service: migrations, the pool, the cache, the servicers, health."""
+"""Wiring of the identity service: migrations, pool, cache, keys, flows, servicers, background."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import asyncpg
 import grpc
+import structlog
 from portal.identity.v1 import account_directory_pb2_grpc, identity_pb2_grpc
 
 from services.common import upstreams
@@ -17,8 +21,15 @@ from services.common.migrations import migrate_service
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 from services.identity.directory import Directory
-from services.identity.servicer import DirectoryAdapter, IdentityServicer
+from services.identity.keys import Keys
+from services.identity.login import LoginFlow
+from services.identity.passwords import Passwords
+from services.identity.servicer import DirectoryAdapter, Flows, IdentityAdapter
+from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
+from services.identity.throttle import Limit, Throttle
+
+log = structlog.get_logger("identity")
 
 
 @dataclass(frozen=True)
@@ -26,24 +37,81 @@ class Deps:
     pool: asyncpg.Pool
     cache: Cache
     directory: Directory
+    keys: Keys
+    flows: Flows
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def aclose(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.pool.close()
         await self.cache.aclose()
+
+
+async def every(interval: float, step: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run ``step`` forever, ``interval`` s apart; an error is logged and the loop goes on."""
+    while True:
+        try:
+            await step()
+        except Exception:
+            log.exception("background_step_failed", task=name)
+        await asyncio.sleep(interval)
+
+
+def _passwords(s: IdentitySettings) -> Passwords:
+    return Passwords(
+        memory_kib=s.argon2_memory_kib,
+        time_cost=s.argon2_time_cost,
+        parallelism=s.argon2_parallelism,
+        concurrency=s.argon2_concurrency,
+    )
+
+
+def _flows(s: IdentitySettings, pool: asyncpg.Pool, keys: Keys) -> Flows:
+    sessions = Sessions(
+        pool, keys, s.jwt_issuer, s.jwt_audience, s.access_token_ttl, s.refresh_token_ttl
+    )
+    login = LoginFlow(
+        pool=pool,
+        passwords=_passwords(s),
+        throttle=Throttle(pool),
+        sessions=sessions,
+        per_account=Limit("login:acct", s.login_max_failures_per_account, s.login_window_s),
+        per_address=Limit("login:addr", s.login_max_failures_per_address, s.login_window_s),
+    )
+    return Flows(login=login, sessions=sessions, keys=keys)
 
 
 async def build_deps(settings: IdentitySettings, *, policy: Policy | None = None) -> Deps:
     """Everything the servicers need; ``policy`` overrides the upstreams' resilience (tests)."""
     await migrate_service(settings.database_url.get_secret_value(), "identity")
+    keys = Keys(
+        settings.signing_key_file, settings.jwks_file if settings.publish_jwks_file else None
+    )
     pool = await create_pool(settings, max_size=settings.db_pool_max)
     cache = upstreams.cache(settings, "identity")
     await cache.connect()
-    return Deps(pool=pool, cache=cache, directory=Directory(pool, cache))
+    deps = Deps(
+        pool=pool,
+        cache=cache,
+        directory=Directory(pool, cache),
+        keys=keys,
+        flows=_flows(settings, pool, keys),
+    )
+    deps.tasks.append(
+        asyncio.create_task(
+            every(settings.key_reload_interval, lambda: asyncio.to_thread(keys.reload), "keys")
+        )
+    )
+    return deps
 
 
 def create_identity_server(settings: IdentitySettings, deps: Deps) -> GrpcServer:
     def register(server: grpc.aio.Server) -> None:
-        identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(), server)
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityAdapter(deps.flows), server)
         account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(
             DirectoryAdapter(deps.directory), server
         )

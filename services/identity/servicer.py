@@ -6,7 +6,11 @@ without dependencies, e.g. by the auth tests); the adapters below implement them
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from portal.identity.v1 import (
     account_directory_pb2,
     account_directory_pb2_grpc,
@@ -14,8 +18,13 @@ from portal.identity.v1 import (
     identity_pb2_grpc,
 )
 
+from services.common.context import current_user_id
 from services.common.unimplemented import fill_unimplemented
+from services.identity import repo
 from services.identity.directory import Directory
+from services.identity.keys import Keys
+from services.identity.login import LoginFlow, SignedIn
+from services.identity.sessions import Session, Sessions
 
 
 @fill_unimplemented(identity_pb2.DESCRIPTOR.services_by_name["IdentityService"])
@@ -57,3 +66,93 @@ class DirectoryAdapter(AccountDirectoryServicer):
     ) -> account_directory_pb2.GetUserByWhmcsClientResponse:
         links = await self._directory.user_of_whmcs_client(request.whmcs_client_id)
         return account_directory_pb2.GetUserByWhmcsClientResponse(links=links)
+
+
+def _ts(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def user_pb(user: repo.UserRow) -> identity_pb2.User:
+    return identity_pb2.User(
+        id=user.id,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        customer_number=user.customer_number,
+        created_at=_ts(user.created_at),
+    )
+
+
+def session_pb(session: Session) -> identity_pb2.Session:
+    return identity_pb2.Session(
+        access_token=session.access_token,
+        refresh_token=session.refresh_token,
+        access_token_expires_at=_ts(session.access_expires_at),
+        refresh_token_expires_at=_ts(session.refresh_expires_at),
+    )
+
+
+def client_address(context: grpc.aio.ServicerContext) -> str:
+    """The caller's address: the last ``x-forwarded-for`` hop (added by the proxy nearest to us),
+    else the TCP peer (``ipv4:1.2.3.4:5678`` -> ``1.2.3.4``)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-forwarded-for" and isinstance(value, str) and value.strip():
+            return value.split(",")[-1].strip()
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]").replace("%5B", "").replace("%5D", "")
+    return rest.rsplit(":", 1)[0] if rest else peer
+
+
+@dataclass(frozen=True)
+class Flows:
+    login: LoginFlow
+    sessions: Sessions
+    keys: Keys
+
+
+class IdentityAdapter(IdentityServicer):
+    """``portal.identity.v1.IdentityService``."""
+
+    def __init__(self, flows: Flows) -> None:
+        self._flows = flows
+
+    @staticmethod
+    def _signed_in(done: SignedIn) -> tuple[identity_pb2.User, identity_pb2.Session]:
+        return user_pb(done.user), session_pb(done.session)
+
+    async def Login(
+        self, request: identity_pb2.LoginRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.LoginResponse:
+        done = await self._flows.login.login(
+            request.email, request.password, client_address(context)
+        )
+        user, session = self._signed_in(done)
+        return identity_pb2.LoginResponse(user=user, session=session)
+
+    async def RefreshSession(
+        self, request: identity_pb2.RefreshSessionRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.RefreshSessionResponse:
+        session = await self._flows.sessions.rotate(request.refresh_token)
+        return identity_pb2.RefreshSessionResponse(session=session_pb(session))
+
+    async def Logout(
+        self, request: identity_pb2.LogoutRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.LogoutResponse:
+        await self._flows.sessions.revoke(request.refresh_token)
+        return identity_pb2.LogoutResponse()
+
+    async def GetMe(
+        self, request: identity_pb2.GetMeRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.GetMeResponse:
+        user = await self._flows.login.user(current_user_id())
+        return identity_pb2.GetMeResponse(user=user_pb(user))
+
+    async def GetJwks(
+        self, request: identity_pb2.GetJwksRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.GetJwksResponse:
+        keys = [identity_pb2.JsonWebKey(**jwk) for jwk in self._flows.keys.ring.jwks]
+        return identity_pb2.GetJwksResponse(keys=keys)

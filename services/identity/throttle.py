@@ -1,0 +1,60 @@
+"""Fixed-window attempt counters in Postgres (``identity.throttle``), shared by all replicas.
+
+Postgres rather than Redis: the counters guard credentials, so they must not vanish when Redis is
+flushed or down (the cache is allowed to fail open; throttling is not), and the write is one
+upsert on a row per key. Keys: ``login:acct:<email>`` and ``login:addr:<ip>`` count failed logins,
+``lookup:addr:<ip>`` and ``signup:addr:<ip>`` count attempts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.common.errors import RateLimited
+
+_HIT = """
+INSERT INTO identity.throttle AS t (key, hits, window_start) VALUES ($1, 1, now())
+ON CONFLICT (key) DO UPDATE SET
+    hits = CASE WHEN t.window_start < now() - make_interval(secs => $2) THEN 1
+                ELSE t.hits + 1 END,
+    window_start = CASE WHEN t.window_start < now() - make_interval(secs => $2) THEN now()
+                        ELSE t.window_start END
+RETURNING hits"""
+_COUNT = """SELECT hits FROM identity.throttle
+            WHERE key = $1 AND window_start >= now() - make_interval(secs => $2)"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    prefix: str
+    limit: int
+    window_s: int
+
+
+class Throttle:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def count(self, rule: Limit, subject: str) -> int:
+        hits = await self._pool.fetchval(_COUNT, f"{rule.prefix}:{subject}", float(rule.window_s))
+        return int(hits or 0)
+
+    async def hit(self, rule: Limit, subject: str) -> int:
+        hits = await self._pool.fetchval(_HIT, f"{rule.prefix}:{subject}", float(rule.window_s))
+        return int(hits)
+
+    async def check(self, rule: Limit, subject: str) -> None:
+        """RATE_LIMITED if ``subject`` already used up its window."""
+        if subject and await self.count(rule, subject) >= rule.limit:
+            raise RateLimited()
+
+    async def consume(self, rule: Limit, subject: str) -> None:
+        """Count one attempt; RATE_LIMITED if it goes over the limit."""
+        if subject and await self.hit(rule, subject) > rule.limit:
+            raise RateLimited()
+
+    async def clear(self, rule: Limit, subject: str) -> None:
+        await self._pool.execute("DELETE FROM identity.throttle WHERE key = $1",
+                                 f"{rule.prefix}:{subject}")  # fmt: skip
