@@ -1,12 +1,49 @@
-"""gRPC adapters of the support service. RPCs not defined here answer UNIMPLEMENTED."""
+"""gRPC adapters of the support service: proto → domain call → proto, nothing else."""
 
 from __future__ import annotations
 
-from portal.support.v1 import support_pb2, support_pb2_grpc
+import grpc
+from portal.support.v1 import support_pb2 as pb
+from portal.support.v1 import support_pb2_grpc
 
-from services.common.unimplemented import fill_unimplemented
+from services.common import context
+from services.support import validation, wire
+from services.support.cases import SupportCases
 
 
-@fill_unimplemented(support_pb2.DESCRIPTOR.services_by_name["SupportService"])
 class SupportServicer(support_pb2_grpc.SupportServiceServicer):
-    """``portal.support.v1.SupportService``: thin adapters proto → domain → proto."""
+    """``portal.support.v1.SupportService``."""
+
+    def __init__(self, cases: SupportCases) -> None:
+        self._cases = cases
+
+    async def CreateCase(
+        self, request: pb.CreateCaseRequest, ctx: grpc.aio.ServicerContext
+    ) -> pb.CreateCaseResponse:
+        new = validation.new_case(
+            request.subject, request.description, request.category, request.priority
+        )
+        created = await self._cases.create(context.user_id.get(), new)
+        return pb.CreateCaseResponse(case=wire.case(created))
+
+    async def ListCases(
+        self, request: pb.ListCasesRequest, ctx: grpc.aio.ServicerContext
+    ) -> pb.ListCasesResponse:
+        page = await self._cases.list(
+            context.user_id.get(), request.status, request.page_size, request.page_token
+        )
+        return pb.ListCasesResponse(
+            cases=[wire.case(c) for c in page.cases], next_page_token=page.next_page_token
+        )
+
+    async def GetCase(
+        self, request: pb.GetCaseRequest, ctx: grpc.aio.ServicerContext
+    ) -> pb.GetCaseResponse:
+        found = await self._cases.get(context.user_id.get(), request.case_id)
+        return pb.GetCaseResponse(case=wire.case(found))
+
+    async def AddCaseComment(
+        self, request: pb.AddCaseCommentRequest, ctx: grpc.aio.ServicerContext
+    ) -> pb.AddCaseCommentResponse:
+        added = await self._cases.add_comment(context.user_id.get(), request.case_id, request.body)
+        return pb.AddCaseCommentResponse(comment=wire.comment(added))

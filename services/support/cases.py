@@ -1,0 +1,130 @@
+"""The support cases of the caller's account, live from Salesforce (never cached).
+
+Every read is filtered by the caller's ``AccountId`` in the query itself, so another account's case
+is indistinguishable from a missing one (``NotFound``), and a malformed id never reaches
+Salesforce. Upstream outages surface as ``UpstreamUnavailable`` from the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from services.common.errors import CaseClosed, FieldViolation, NotFound, ValidationFailed
+from services.support import mapping, queries, validation
+from services.support.case_ids import normalize_case_id
+from services.support.model import Caller, Case, CasePage, Comment, NewCase
+from services.support.page_tokens import PageCursor, PageTokens
+
+log = structlog.get_logger("cases")
+
+Record = dict[str, Any]
+MAX_OFFSET = 2000  # SOQL refuses larger OFFSETs; the listing ends there
+
+
+class Salesforce(Protocol):
+    async def query(self, soql: str, *, include_deleted: bool = False) -> list[Record]: ...
+    async def get(self, sobject: str, record_id: str, fields: Sequence[str] = ()) -> Record: ...
+    async def create(self, sobject: str, data: Mapping[str, Any]) -> str: ...
+
+
+class Directory(Protocol):
+    async def caller(self, user_id: str) -> Caller: ...
+
+
+@dataclass(frozen=True)
+class SupportCases:
+    salesforce: Salesforce
+    directory: Directory
+    tokens: PageTokens
+
+    async def create(self, user_id: str, new: NewCase) -> Case:
+        caller = await self.directory.caller(user_id)
+        contact_id = await self._contact_id(caller)
+        fields = {
+            "AccountId": caller.sf_account_id,
+            "Subject": new.subject,
+            "Description": new.description or None,
+            "Status": "New",
+            "Origin": "Portal Website",
+            "Type": mapping.CATEGORY_VALUE[new.category],
+            "Priority": mapping.PRIORITY_VALUE[new.priority],
+        }
+        if contact_id:
+            fields["ContactId"] = contact_id
+        case_id = await self._create("Case", fields)
+        log.info("case_created", case_id=case_id, with_contact=bool(contact_id))
+        record = await self.salesforce.get("Case", case_id, mapping.CASE_FIELDS)
+        return mapping.case_from_record(record)
+
+    async def list(self, user_id: str, status: int, page_size: int, token: str) -> CasePage:
+        status = validation.status_filter(status)
+        size = validation.page_size(page_size)
+        caller = await self.directory.caller(user_id)
+        account = caller.sf_account_id
+        offset = self.tokens.decode(token, account_id=account, status=status).offset if token else 0
+        soql = queries.cases_of(account, status, size + 1, offset)
+        records = await self.salesforce.query(soql)
+        cases = tuple(mapping.case_from_record(r) for r in records[:size])
+        next_offset = offset + size
+        more = len(records) > size and next_offset <= MAX_OFFSET
+        token_out = self.tokens.encode(PageCursor(account, status, next_offset)) if more else ""
+        return CasePage(cases, token_out)
+
+    async def get(self, user_id: str, raw_id: str) -> Case:
+        caller = await self.directory.caller(user_id)
+        record = await self._owned_case(caller, raw_id)
+        records = await self.salesforce.query(queries.published_comments(record["Id"]))
+        comments = tuple(mapping.comment_from_record(r) for r in records)
+        return mapping.case_from_record(record, comments)
+
+    async def add_comment(self, user_id: str, raw_id: str, body: str) -> Comment:
+        body = validation.comment_body(body)
+        caller = await self.directory.caller(user_id)
+        record = await self._owned_case(caller, raw_id)
+        if record.get("IsClosed"):
+            raise CaseClosed()
+        fields = {
+            "ParentId": record["Id"],
+            "CommentBody": mapping.stored_comment_body(body),
+            "IsPublished": True,
+        }
+        comment_id = await self._create("CaseComment", fields)
+        log.info("case_comment_added", case_id=record["Id"], comment_id=comment_id)
+        stored = await self.salesforce.get("CaseComment", comment_id, mapping.COMMENT_FIELDS)
+        return mapping.comment_from_record(stored)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    async def _contact_id(self, caller: Caller) -> str | None:
+        if not caller.email:
+            return None
+        found = await self.salesforce.query(queries.contact_of(caller.sf_account_id, caller.email))
+        return str(found[0]["Id"]) if found else None
+
+    async def _owned_case(self, caller: Caller, raw_id: str) -> Record:
+        case_id = normalize_case_id(raw_id)
+        if case_id is None:
+            raise NotFound("Case not found.")
+        found = await self.salesforce.query(queries.case_of(caller.sf_account_id, case_id))
+        if not found:
+            raise NotFound("Case not found.")
+        return found[0]
+
+    async def _create(self, sobject: str, fields: Mapping[str, Any]) -> str:
+        """Create a record; Salesforce's field errors are reported on the request's fields."""
+        try:
+            return await self.salesforce.create(sobject, fields)
+        except ValidationFailed as exc:
+            raise _on_request_fields(exc) from None
+
+
+def _on_request_fields(exc: ValidationFailed) -> ValidationFailed:
+    violations = [
+        FieldViolation(mapping.REQUEST_FIELD.get(v.field, v.field), v.description)
+        for v in exc.violations
+    ]
+    log.info("salesforce_validation_failed", fields=[v.field for v in violations])
+    return ValidationFailed(violations=violations)
