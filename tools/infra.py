@@ -2,7 +2,8 @@
 
 Order of preference: the URLs given in ``DATABASE_URL``/``REDIS_URL``; servers already listening
 on the default ports; the machine's own Postgres cluster (``pg_ctlcluster``); throwaway instances
-started from the installed binaries into ``.run/`` (stopped with the stack).
+started from the installed binaries into ``.run/`` (children of the supervisor, stopped with the
+stack). With no binaries installed at all it says so and stops.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,16 +57,88 @@ def _start_system_postgres() -> bool:
     return True
 
 
+async def wait_for(probe: Callable[[], Awaitable[bool]], within: float = 10.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        if await probe():
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
 async def ensure_postgres(url: str) -> None:
+    """Postgres answers at ``url``, or the machine's own cluster is started for the default URL.
+    Raises when neither works (the supervisor then tries a throwaway instance)."""
     if await postgres_answers(url):
         return
-    if url == DEFAULT_DATABASE_URL and _start_system_postgres():
-        for _ in range(50):
-            if await postgres_answers(url):
-                return
-            await asyncio.sleep(0.2)
+    if (
+        url == DEFAULT_DATABASE_URL
+        and _start_system_postgres()
+        and await wait_for(lambda: postgres_answers(url))
+    ):
+        return
     raise RuntimeError(
         f"Postgres does not answer at {urlsplit(url).netloc}: start it or set DATABASE_URL"
+    )
+
+
+def _postgres_bindir() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return candidates[-1].parent if candidates else None
+
+
+def _as_postgres_user(argv: list[str]) -> list[str]:
+    """Postgres refuses to run as root: drop to the ``postgres`` user when we are root."""
+    if os.geteuid() != 0:
+        return argv
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *argv]
+
+
+def postgres_command(url: str, run_dir: Path) -> list[str] | None:
+    """The argv of a throwaway Postgres for ``url`` (data in ``run_dir``, initialised on first
+    use, trust auth on 127.0.0.1 only), or None when no Postgres binaries are installed."""
+    bindir = _postgres_bindir()
+    if bindir is None:
+        return None
+    data = run_dir / "data"
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(run_dir, "postgres", "postgres")
+            shutil.chown(data, "postgres", "postgres")
+        subprocess.run(
+            _as_postgres_user(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+    port = urlsplit(url).port or 5432
+    return _as_postgres_user(
+        [
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(data),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ]
     )
 
 

@@ -33,6 +33,38 @@ def _sink(tty: bool) -> LineSink:
     return sink
 
 
+async def _ensure_postgres(stack: Stack, url: str) -> None:
+    try:
+        await infra.ensure_postgres(url)
+        return
+    except RuntimeError:
+        argv = infra.postgres_command(url, ROOT / ".run" / "postgres")
+        if argv is None:
+            raise RuntimeError(
+                "Postgres does not answer and no Postgres is installed: install it "
+                "(apt-get install postgresql) or set DATABASE_URL"
+            ) from None
+    print("starting a throwaway Postgres in .run/postgres", flush=True)
+    await stack.start_child("postgres", argv)
+    if not await infra.wait_for(lambda: infra.postgres_answers(url), within=30):
+        raise RuntimeError("the throwaway Postgres did not come up")
+
+
+async def _ensure_redis(stack: Stack, url: str) -> None:
+    if await infra.redis_answers(url):
+        return
+    argv = infra.redis_command(url, ROOT / ".run" / "redis")
+    if argv is None:
+        raise RuntimeError(
+            "Redis does not answer and redis-server is not installed: install it "
+            "(apt-get install redis-server) or set REDIS_URL"
+        )
+    print("starting a throwaway Redis in .run/redis", flush=True)
+    await stack.start_child("redis", argv)
+    if not await infra.wait_for(lambda: infra.redis_answers(url), within=10):
+        raise RuntimeError("the throwaway Redis did not come up")
+
+
 async def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     database_url, redis_url = infra.urls_from_env()
@@ -43,16 +75,8 @@ async def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await infra.ensure_postgres(database_url)
-        if not await infra.redis_answers(redis_url):
-            argv = infra.redis_command(redis_url, ROOT / ".run" / "redis")
-            if argv is None:
-                raise RuntimeError("Redis does not answer and redis-server is not installed")
-            await stack.start_child("redis", argv)
-            for _ in range(50):
-                if await infra.redis_answers(redis_url):
-                    break
-                await asyncio.sleep(0.1)
+        await _ensure_postgres(stack, database_url)
+        await _ensure_redis(stack, redis_url)
         await infra.create_database(database_url)
         await stack.start(within=args.timeout)
     except Exception as exc:
