@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import grpc
 from portal.commerce.v1 import catalog_pb2, catalog_pb2_grpc, orders_pb2, orders_pb2_grpc
 
+from services.commerce.catalog import Catalog
+from services.common import context
 from services.common.unimplemented import fill_unimplemented
 
 
 @fill_unimplemented(catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"])
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     """``portal.commerce.v1.CatalogService``: thin adapters proto → domain → proto."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    async def ListProducts(
+        self, request: catalog_pb2.ListProductsRequest, ctx: grpc.aio.ServicerContext
+    ) -> catalog_pb2.ListProductsResponse:
+        products = await self._catalog.list_products(context.user_id.get(), request.category)
+        return catalog_pb2.ListProductsResponse(products=products)
+
+    async def GetProduct(
+        self, request: catalog_pb2.GetProductRequest, ctx: grpc.aio.ServicerContext
+    ) -> catalog_pb2.GetProductResponse:
+        product = await self._catalog.product(context.user_id.get(), request.product_id)
+        return catalog_pb2.GetProductResponse(product=product)
+
+    async def GetEligibility(
+        self, request: catalog_pb2.GetEligibilityRequest, ctx: grpc.aio.ServicerContext
+    ) -> catalog_pb2.GetEligibilityResponse:
+        categories = await self._catalog.eligible_categories(context.user_id.get())
+        return catalog_pb2.GetEligibilityResponse(eligible_categories=categories)
 
 
 @fill_unimplemented(orders_pb2.DESCRIPTOR.services_by_name["OrderService"])

@@ -11,3 +11,20 @@ class CommerceSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="COMMERCE_", extra="ignore", frozen=True)
 
     port: int = 50053
+
+    # The Salesforce pricebook the portal sells from (Pricebook2.Name).
+    pricebook_name: str = "Portal Pricebook"
+    # Deadline of a call to identity's / billing's internal services.
+    internal_timeout_s: float = 3.0
+
+    # CDC consumer: off only in tests that drive the handlers themselves.
+    cdc_enabled: bool = True
+    # How often a standby replica tries to take the consumer lock.
+    cdc_standby_retry_s: float = 2.0
+    # Events asked for per Pub/Sub fetch.
+    cdc_batch: int = 100
+
+    # WatchOrders: a heartbeat message every this many seconds on an idle stream.
+    watch_heartbeat_s: float = 15.0
+
+    db_pool_max: int = 10

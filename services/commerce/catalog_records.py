@@ -1,0 +1,129 @@
+"""The portal catalog as read from Salesforce: one SOQL over PricebookEntry, and its mapping.
+
+The cached form is a ``google.protobuf.Struct`` (``{"items": [...]}``): the public ``Product``
+plus what checkout needs and the contract does not show (the PricebookEntry id, the SIM plan code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from portal.commerce.v1 import catalog_pb2
+from portal.common.v1 import types_pb2
+
+from services.commerce.records import CURRENCY, money, text
+from services.common.clients.soql import soql
+
+FIELDS = (
+    "Id",
+    "UnitPrice",
+    "Product2Id",
+    "Product2.Name",
+    "Product2.StockKeepingUnit",
+    "Product2.Description",
+    "Product2.Product2Categories1__c",
+    "Product2.Item_Class__c",
+    "Product2.Billing_Cycle__c",
+    "Product2.Portal_Accessible__c",
+    "Product2.SIM_Plan_Code__c",
+    "Product2.Display_Order__c",
+)
+
+Category = catalog_pb2.ProductCategory
+UNSPECIFIED = catalog_pb2.PRODUCT_CATEGORY_UNSPECIFIED
+CATEGORIES: dict[str, Category] = {
+    "Internet": catalog_pb2.PRODUCT_CATEGORY_INTERNET,
+    "SIM": catalog_pb2.PRODUCT_CATEGORY_SIM,
+    "VPN": catalog_pb2.PRODUCT_CATEGORY_VPN,
+    "Other": catalog_pb2.PRODUCT_CATEGORY_OTHER,
+}
+CATEGORY_NAMES = {value: name for name, value in CATEGORIES.items()}
+ITEM_CLASSES = {
+    "Service": catalog_pb2.ITEM_CLASS_SERVICE,
+    "Installation": catalog_pb2.ITEM_CLASS_INSTALLATION,
+    "Add-on": catalog_pb2.ITEM_CLASS_ADD_ON,
+    "Activation": catalog_pb2.ITEM_CLASS_ACTIVATION,
+}
+BILLING_CYCLES = {
+    "Monthly": types_pb2.BILLING_CYCLE_MONTHLY,
+    "Onetime": types_pb2.BILLING_CYCLE_ONE_TIME,
+    "One Time": types_pb2.BILLING_CYCLE_ONE_TIME,
+    "Quarterly": types_pb2.BILLING_CYCLE_QUARTERLY,
+    "Semi-Annually": types_pb2.BILLING_CYCLE_SEMI_ANNUALLY,
+    "Annually": types_pb2.BILLING_CYCLE_ANNUALLY,
+    "Free": types_pb2.BILLING_CYCLE_FREE,
+}
+
+
+def catalog_query(pricebook_name: str) -> str:
+    """Active entries of the pricebook whose product is active and shown in the portal."""
+    return soql(
+        f"SELECT {', '.join(FIELDS)} FROM PricebookEntry "  # noqa: S608 (constant field list)
+        "WHERE Pricebook2.Name = {} AND IsActive = true AND Product2.IsActive = true "
+        "AND Product2.Portal_Catalog__c = true ORDER BY Product2.Display_Order__c ASC",
+        pricebook_name,
+    )
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    product: catalog_pb2.Product  # eligible/ineligible_reason unset: they are per caller
+    pricebook_entry_id: str
+    sim_plan_code: str
+
+    @property
+    def is_sim_plan(self) -> bool:
+        return bool(self.sim_plan_code)
+
+
+def item_from_record(record: dict[str, Any]) -> CatalogItem:
+    p = record.get("Product2") or {}
+    product = catalog_pb2.Product(
+        id=text(record, "Product2Id"),
+        sku=text(p, "StockKeepingUnit"),
+        name=text(p, "Name"),
+        description=text(p, "Description"),
+        category=CATEGORIES.get(text(p, "Product2Categories1__c"), UNSPECIFIED),
+        item_class=ITEM_CLASSES.get(text(p, "Item_Class__c"), catalog_pb2.ITEM_CLASS_UNSPECIFIED),
+        billing_cycle=BILLING_CYCLES.get(
+            text(p, "Billing_Cycle__c"), types_pb2.BILLING_CYCLE_UNSPECIFIED
+        ),
+        unit_price=money(record.get("UnitPrice")),
+        currency_code=CURRENCY,
+        orderable=bool(p.get("Portal_Accessible__c")),
+    )
+    return CatalogItem(product, text(record, "Id"), text(p, "SIM_Plan_Code__c"))
+
+
+def to_struct(items: list[CatalogItem]) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    rows = [
+        {
+            "product": json_format.MessageToDict(i.product),
+            "pricebookEntryId": i.pricebook_entry_id,
+            "simPlanCode": i.sim_plan_code,
+        }
+        for i in items
+    ]
+    out.update({"items": rows})  # type: ignore[dict-item]
+    return out
+
+
+def from_struct(message: struct_pb2.Struct) -> list[CatalogItem]:
+    rows = json_format.MessageToDict(message).get("items", [])
+    return [
+        CatalogItem(
+            json_format.ParseDict(row["product"], catalog_pb2.Product()),
+            str(row.get("pricebookEntryId", "")),
+            str(row.get("simPlanCode", "")),
+        )
+        for row in rows
+    ]
+
+
+def categories_of(value: str | None) -> list[Category]:
+    """``Portal_Eligible_Categories__c`` (a multi-select: ``"Internet;SIM"``) as enum values."""
+    names = [part.strip() for part in (value or "").split(";")]
+    return sorted({CATEGORIES[n] for n in names if n in CATEGORIES})

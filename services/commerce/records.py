@@ -1,0 +1,33 @@
+"""Small conversions shared by the catalog and order mappings (no I/O)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+CURRENCY = "JPY"
+_CENTS = Decimal("0.01")
+
+
+def money(value: Any) -> str:
+    """A Salesforce number (a double in JSON: ``5980.0``) as a decimal string ``"5980.00"``."""
+    if value is None or value == "":
+        return "0.00"
+    return str(Decimal(str(value)).quantize(_CENTS, rounding=ROUND_HALF_UP))
+
+
+def text(record: dict[str, Any], name: str) -> str:
+    value = record.get(name)
+    return "" if value is None else str(value)
+
+
+def whole(value: Any) -> int:
+    """A Salesforce double that holds a whole number (``Quantity`` ``2.0``)."""
+    return int(Decimal(str(value or 0)))
+
+
+def is_salesforce_id(value: str, prefix: str) -> bool:
+    """``value`` looks like a 15/18-character id of the object with key ``prefix``."""
+    return (
+        len(value) in (15, 18) and value.startswith(prefix) and value.isascii() and value.isalnum()
+    )

@@ -1,0 +1,193 @@
+"""The commerce service in-process on port 0, over a Postgres database of its own, a throwaway
+Redis, the in-process Salesforce sandbox (reset before every test) and small real gRPC servicers
+standing in for identity's AccountDirectoryService and billing's BillingInternalService."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+import redis.asyncio as aioredis
+from portal.billing.v1 import billing_pb2_grpc
+from portal.identity.v1 import account_directory_pb2_grpc
+
+from sandbox.salesforce import RunningSalesforce, start_salesforce
+from services.commerce.server import Deps, build_deps, create_commerce_server
+from services.commerce.settings import CommerceSettings
+from services.common.clients import Policy, SalesforceClient, SalesforceConfig
+from services.common.migrations import migrate_service
+from services.common.server import GrpcServer
+from tests.helpers.tokens import sign
+from tests.service.cache.conftest import RedisProcess
+from tests.service.commerce.peers import Control, FakeBilling, FakeDirectory, Peers
+from tools import infra
+from tools.devkeys import ensure_keys
+
+FAST = Policy(
+    timeout_s=2.0,
+    read_attempts=2,
+    backoff_initial_s=0.01,
+    backoff_max_s=0.05,
+    breaker_threshold=50,
+    breaker_cooldown_s=0.5,
+)
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    base, _ = infra.urls_from_env()
+    url = infra.with_database(base, f"portal_commerce_{uuid.uuid4().hex[:10]}")
+    await infra.ensure_postgres(url)
+    await infra.create_database(url)
+    await migrate_service(url, "commerce")
+    yield url
+    await infra.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = RedisProcess(tmp_path_factory.mktemp("commerce-redis")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def sf_sandbox() -> AsyncIterator[RunningSalesforce]:
+    running = await start_salesforce(keepalive_s=1.0)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("commerce-keys")
+    ensure_keys(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+async def peers() -> AsyncIterator[Peers]:
+    directory, billing = FakeDirectory(), FakeBilling()
+    server = grpc.aio.server()
+    account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(directory, server)
+    billing_pb2_grpc.add_BillingInternalServiceServicer_to_server(billing, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield Peers(f"127.0.0.1:{port}", directory, billing)
+    await server.stop(0)
+
+
+@pytest.fixture
+async def sf_control(sf_sandbox: RunningSalesforce, peers: Peers) -> Control:
+    control = Control(sf_sandbox.rest_url)
+    await control.reset()
+    peers.clear()
+    return control
+
+
+@pytest.fixture
+async def sf(sf_sandbox: RunningSalesforce) -> AsyncIterator[SalesforceClient]:
+    """A Salesforce client of the test itself (to change and inspect records)."""
+    client = SalesforceClient(SalesforceConfig(url=sf_sandbox.rest_url, policy=FAST))
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database_url)
+    await conn.execute("TRUNCATE commerce.cdc_replay, commerce.orders")
+    yield conn
+    await conn.close()
+
+
+def make_settings(
+    database_url: str,
+    redis_url: str,
+    keys_dir: Path,
+    sf: RunningSalesforce,
+    peers: Peers,
+    **kw: Any,
+) -> CommerceSettings:
+    values: dict[str, Any] = dict(
+        port=0,
+        database_url=database_url,
+        redis_url=redis_url,
+        jwks_file=keys_dir / "jwks.json",
+        salesforce_url=sf.rest_url,
+        salesforce_pubsub_target=sf.pubsub_target,
+        identity_target=peers.target,
+        billing_target=peers.target,
+        watch_heartbeat_s=0.5,
+        cdc_standby_retry_s=0.2,
+    )
+    values.update(kw)
+    return CommerceSettings(**values)
+
+
+@pytest.fixture
+def settings(
+    database_url: str,
+    redis_url: str,
+    keys_dir: Path,
+    sf_sandbox: RunningSalesforce,
+    peers: Peers,
+    sf_control: Control,
+    db: asyncpg.Connection,
+) -> CommerceSettings:
+    return make_settings(database_url, redis_url, keys_dir, sf_sandbox, peers)
+
+
+@pytest.fixture
+async def deps(settings: CommerceSettings, redis_url: str) -> AsyncIterator[Deps]:
+    flush = aioredis.from_url(redis_url)
+    await flush.flushdb()
+    await flush.aclose()
+    built = await build_deps(settings, policy=FAST)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+async def server(settings: CommerceSettings, deps: Deps) -> AsyncIterator[GrpcServer]:
+    built = create_commerce_server(settings, deps)
+    await built.start()
+    yield built
+    await built.stop(grace=1)
+
+
+@pytest.fixture
+async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        yield ch
+
+
+class Customer:
+    """A portal user linked to a seed Salesforce account, with an access token."""
+
+    def __init__(self, user_id: str, account_id: str, keys_dir: Path) -> None:
+        self.user_id, self.account_id, self._keys = user_id, account_id, keys_dir
+
+    def metadata(self, ttl: int = 300) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {sign(self._keys, self.user_id, ttl=ttl)}"),)
+
+
+@pytest.fixture
+async def customer_of(
+    sf: SalesforceClient, peers: Peers, keys_dir: Path, sf_control: Control
+) -> Any:
+    async def make(number: str = "AC-000101", *, pay_method: bool = True) -> Customer:
+        rows = await sf.query(f"SELECT Id FROM Account WHERE SF_Account_No__c = '{number}'")
+        user = Customer(str(uuid.uuid4()), rows[0]["Id"], keys_dir)
+        peers.directory.link(user.user_id, user.account_id)
+        peers.billing.set_profile(user.user_id, has_payment_method=pay_method)
+        return user
+
+    return make
