@@ -1,0 +1,77 @@
+"""Who is who: identity's ``AccountDirectoryService`` over gRPC (portal user ↔ WHMCS client).
+
+``client_of`` runs on every billing request, so the links go through the shared per-user entry
+``policy.ACCOUNT_LINKS_USER`` (the same keys identity's own directory fills and invalidates when a
+mapping is written): a cached request makes no directory call. The reverse lookup (webhooks) is
+live. gRPC failures become typed errors: NOT_FOUND → ``NotFound``, anything else →
+``UpstreamUnavailable`` (the caller sees the friendly 503, details go to the log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+import structlog
+from portal.identity.v1 import account_directory_pb2 as dpb
+from portal.identity.v1 import account_directory_pb2_grpc
+
+from services.common.cache import Cache, UserScope, policy
+from services.common.errors import NotFound, UpstreamUnavailable
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class NoBillingAccount(NotFound):
+    default_message = "No billing account is linked to this login."
+
+
+@dataclass(frozen=True)
+class Accounts:
+    stub: account_directory_pb2_grpc.AccountDirectoryServiceStub
+    cache: Cache
+    timeout_s: float = 3.0
+
+    async def client_of(self, user_id: str) -> int:
+        """The caller's WHMCS client id; ``NoBillingAccount`` when the user has none."""
+        if not user_id:
+            raise NoBillingAccount()
+        links = await self.cache.get_or_load(
+            policy.ACCOUNT_LINKS_USER,
+            UserScope(user_id),
+            lambda: self._links(user_id),
+            dpb.AccountLinks,
+        )
+        if links.whmcs_client_id <= 0:
+            raise NoBillingAccount()
+        return links.whmcs_client_id
+
+    async def user_of(self, client_id: int) -> str | None:
+        """The portal user of a WHMCS client, ``None`` when no portal user is mapped to it."""
+        request = dpb.GetUserByWhmcsClientRequest(whmcs_client_id=client_id)
+        try:
+            response = await _call(self.stub.GetUserByWhmcsClient(request, timeout=self.timeout_s))
+        except NotFound:
+            return None
+        return response.links.user_id or None
+
+    async def _links(self, user_id: str) -> dpb.AccountLinks:
+        request = dpb.GetAccountLinksRequest(user_id=user_id)
+        try:
+            response = await _call(self.stub.GetAccountLinks(request, timeout=self.timeout_s))
+        except NotFound:
+            raise NoBillingAccount() from None
+        return response.links
+
+
+async def _call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            raise NotFound() from None
+        log.warning("directory_call_failed", code=exc.code().name)
+        raise UpstreamUnavailable() from None

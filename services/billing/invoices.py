@@ -1,0 +1,86 @@
+"""Invoices: one page of the caller's invoices (newest first) and one invoice with its items.
+
+Pages are read from WHMCS page by page (``limitstart``/``limitnum``, WHMCS filters by status), so
+a page is one upstream call; each page is cached per user and variant (filter, offset, size) in
+``INVOICES_LIST`` (90 s) and a single invoice in ``INVOICE_DETAIL`` (5 min); both are in the
+``invoices`` family that webhooks and our writes drop. Ownership is checked on the fetched invoice:
+someone else's invoice and a missing one both make one upstream call and raise the same
+``NotFound``; nothing is cached for either.
+"""
+
+from __future__ import annotations
+
+from portal.billing.v1 import billing_pb2 as pb
+
+from services.billing import mapping
+from services.billing.core import Billing
+from services.billing.paging import Position, next_token, page_size
+from services.common.cache import UserScope, policy
+from services.common.errors import NotFound, ValidationFailed
+
+KIND = "invoices"
+
+
+class InvoiceNotFound(NotFound):
+    default_message = "Invoice not found."
+
+
+def _filter(status: pb.InvoiceStatus) -> str:
+    if status == pb.INVOICE_STATUS_UNSPECIFIED:
+        return ""
+    name = mapping.INVOICE_FILTER.get(status)
+    if name is None:
+        raise ValidationFailed.of("status", "Unknown invoice status.")
+    return name
+
+
+async def list_invoices(
+    b: Billing, user_id: str, status: pb.InvoiceStatus, size: int, token: str
+) -> pb.ListInvoicesResponse:
+    wanted = _filter(status)
+    size = page_size(size)
+    position = Position(b.tokens.decode(user_id, KIND, token, wanted), wanted)
+    client_id = await b.accounts.client_of(user_id)
+
+    async def load() -> pb.ListInvoicesResponse:
+        page = await b.whmcs.get_invoices(
+            client_id,
+            status=wanted or None,
+            limitstart=position.offset,
+            limitnum=size,
+            orderby="date",
+            order="desc",
+        )
+        rows = [mapping.invoice(r, today=b.today(), default_currency=b.currency) for r in page.rows]
+        return pb.ListInvoicesResponse(invoices=rows, total_size=page.total)
+
+    variant = f"s={wanted}:o={position.offset}:n={size}"
+    response = await b.cache.get_or_load(
+        policy.INVOICES_LIST, UserScope(user_id), load, pb.ListInvoicesResponse, variant=variant
+    )
+    returned = len(response.invoices)
+    response.next_page_token = next_token(
+        b.tokens, user_id, KIND, position, returned, response.total_size
+    )
+    return response
+
+
+async def get_invoice(b: Billing, user_id: str, invoice_id: str) -> pb.Invoice:
+    """The caller's invoice; ``InvoiceNotFound`` when absent, malformed or someone else's."""
+    number = mapping.numeric_id(invoice_id)
+    if number is None:
+        raise InvoiceNotFound()
+    client_id = await b.accounts.client_of(user_id)
+
+    async def load() -> pb.Invoice:
+        try:
+            row = await b.whmcs.get_invoice(number)
+        except NotFound:
+            raise InvoiceNotFound() from None
+        if mapping.numeric_id(row.get("userid")) != client_id:
+            raise InvoiceNotFound()
+        return mapping.invoice(row, today=b.today(), default_currency=b.currency)
+
+    return await b.cache.get_or_load(
+        policy.INVOICE_DETAIL, UserScope(user_id), load, pb.Invoice, variant=str(number)
+    )

@@ -1,0 +1,50 @@
+"""Pay methods (the caller's, 15 min) and payment gateways (1 h), both in the ``payments`` family.
+
+WHMCS lists pay methods in the client's order of preference, so the first one is the default
+(what checkout charges and what fulfillment passes to AddOrder as ``paymentmethod``).
+"""
+
+from __future__ import annotations
+
+from portal.billing.v1 import billing_pb2 as pb
+
+from services.billing import mapping
+from services.billing.core import Billing
+from services.common.cache import UserScope, policy
+
+
+async def pay_methods(b: Billing, user_id: str) -> pb.ListPaymentMethodsResponse:
+    client_id = await b.accounts.client_of(user_id)
+
+    async def load() -> pb.ListPaymentMethodsResponse:
+        rows = await b.whmcs.get_pay_methods(client_id)
+        return pb.ListPaymentMethodsResponse(
+            payment_methods=[mapping.payment_method(r) for r in rows]
+        )
+
+    return await b.cache.get_or_load(
+        policy.PAYMENT_METHODS, UserScope(user_id), load, pb.ListPaymentMethodsResponse
+    )
+
+
+async def gateways(b: Billing, user_id: str) -> pb.ListPaymentGatewaysResponse:
+    """WHMCS's gateways are the same for everyone; cached per user like every billing entry (the
+    ``payments`` family is per user), which keeps one user's cache drop from touching others."""
+
+    async def load() -> pb.ListPaymentGatewaysResponse:
+        rows = await b.whmcs.get_payment_methods()
+        return pb.ListPaymentGatewaysResponse(gateways=[mapping.gateway(r) for r in rows])
+
+    return await b.cache.get_or_load(
+        policy.PAYMENT_GATEWAYS, UserScope(user_id), load, pb.ListPaymentGatewaysResponse
+    )
+
+
+async def has_pay_method(b: Billing, user_id: str) -> bool:
+    return len((await pay_methods(b, user_id)).payment_methods) > 0
+
+
+async def default_gateway(b: Billing, user_id: str) -> str:
+    """The WHMCS payment module of the default pay method, ``""`` when there is none."""
+    methods = (await pay_methods(b, user_id)).payment_methods
+    return methods[0].gateway_name if methods else ""

@@ -1,0 +1,145 @@
+"""WHMCS hook events (``contracts/whmcs.md``): verify, parse, de-duplicate, drop cache families.
+
+1. ``X-Portal-Signature: sha256=<hex>`` must be the HMAC-SHA256 of the raw body with the shared
+   secret (constant-time compare) → else ``INVALID_SIGNATURE``.
+2. The body must be an event (``id``, ``event``, ``occurredAt`` RFC 3339, ``clientId``) whose
+   ``occurredAt`` is within ``window`` of now → else ``VALIDATION_FAILED`` (a captured request
+   cannot be replayed after the window, and inside it the id ledger catches it).
+3. A repeated id is acknowledged and ignored.
+4. ``clientId`` → portal user (identity's directory); the families the event touches are dropped.
+   Unknown events and clients without a portal user are acknowledged and logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from services.billing import mapping
+from services.billing.accounts import Accounts
+from services.billing.dedupe import EventLedger
+from services.common.cache import Cache, Family, UserScope, policy
+from services.common.errors import InvalidSignature, UpstreamUnavailable, ValidationFailed
+
+log = structlog.get_logger(__name__)
+
+_INVOICES = (policy.INVOICES,)
+_SERVICES = (policy.SUBSCRIPTIONS,)
+FAMILIES: Mapping[str, tuple[Family[UserScope], ...]] = {
+    "InvoiceCreated": _INVOICES,
+    "InvoicePaid": _INVOICES,
+    "InvoiceUnpaid": _INVOICES,
+    "InvoiceCancelled": _INVOICES,
+    "AddInvoicePayment": _INVOICES,
+    "ClientEdit": (policy.PROFILE, policy.SUBSCRIPTIONS),
+    "ServiceEdit": _SERVICES,
+    "AfterModuleCreate": _SERVICES,
+    # An accepted order brings new services and usually its first invoice.
+    "AcceptOrder": (policy.SUBSCRIPTIONS, policy.INVOICES),
+}
+MAX_ID_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    name: str
+    occurred_at: datetime
+    client_id: int
+    data: Mapping[str, Any]
+
+
+def verify(secret: bytes, body: bytes, signature: str) -> None:
+    scheme, _, given = signature.strip().partition("=")
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    if scheme != "sha256" or not hmac.compare_digest(given.lower().encode(), expected.encode()):
+        raise InvalidSignature()
+
+
+def parse(body: bytes, now: datetime, window: timedelta) -> Event:
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed.of("body", "The event is not valid JSON.") from None
+    if not isinstance(raw, dict):
+        raise ValidationFailed.of("body", "The event must be a JSON object.")
+    event_id, name = raw.get("id"), raw.get("event")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID_LENGTH:
+        raise ValidationFailed.of("id", "The event id is missing or invalid.")
+    if not isinstance(name, str) or not name:
+        raise ValidationFailed.of("event", "The event name is missing.")
+    client_id = mapping.numeric_id(raw.get("clientId"))
+    if client_id is None:
+        raise ValidationFailed.of("clientId", "The client id is missing or invalid.")
+    occurred = _instant(raw.get("occurredAt"))
+    if occurred is None or abs(now - occurred) > window:
+        raise ValidationFailed.of("occurredAt", "The event is too old or its time is invalid.")
+    data = raw.get("data")
+    return Event(event_id, name, occurred, client_id, data if isinstance(data, dict) else {})
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def families_for(event: Event) -> tuple[Family[UserScope], ...]:
+    """The families an event drops; any event naming a pay method also drops ``payments``."""
+    families = FAMILIES.get(event.name, ())
+    if "paymethodid" in event.data:
+        families = (*families, policy.PAYMENTS)
+    return families
+
+
+@dataclass(frozen=True)
+class WebhookHandler:
+    secret: bytes
+    window: timedelta
+    ledger: EventLedger
+    accounts: Accounts
+    cache: Cache
+
+    async def handle(self, body: bytes, signature: str, now: datetime) -> bool:
+        """Process one delivery; returns True when it was a duplicate (ignored)."""
+        verify(self.secret, body, signature)
+        event = parse(body, now, self.window)
+        if not await self.ledger.first_time(event.id):
+            log.info("webhook_duplicate", hook=event.name, event_id=event.id)
+            return True
+        try:
+            await self._apply(event)
+        except BaseException:
+            await self.ledger.forget(event.id)
+            raise
+        return False
+
+    async def _apply(self, event: Event) -> None:
+        families = families_for(event)
+        if not families:
+            log.info("webhook_ignored", hook=event.name, event_id=event.id, reason="unknown")
+            return
+        user_id = await self.accounts.user_of(event.client_id)
+        if user_id is None:
+            log.info("webhook_ignored", hook=event.name, event_id=event.id, reason="unmapped")
+            return
+        first, *more = families
+        if not await self.cache.invalidate(UserScope(user_id), first, *more):
+            raise UpstreamUnavailable()  # the hook module retries; stale reads are worse
+        log.info(
+            "webhook_applied",
+            hook=event.name,
+            event_id=event.id,
+            families=[f.name for f in families],
+        )

@@ -1,0 +1,126 @@
+"""The billing service in-process on port 0 with the real Redis, an in-process WHMCS sandbox
+(reset before every test) and a directory: a small real gRPC ``AccountDirectoryService`` (a test
+double of identity over real gRPC) mapping this run's users to WHMCS clients.
+
+User ids are unique per test, so cached values of earlier tests or runs are never seen.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from sandbox.whmcs import RunningWhmcs, start_whmcs
+from services.billing.server import Deps, build_deps, create_billing_server
+from services.billing.settings import BillingSettings
+from services.common.clients import Policy
+from services.common.server import GrpcServer
+from tests.service.billing.helpers import Caller, Directory, SandboxControl, start_directory
+from tools import infra
+from tools.devkeys import ensure_keys
+
+FAST = Policy(
+    timeout_s=2.0,
+    read_attempts=2,
+    backoff_initial_s=0.01,
+    backoff_max_s=0.05,
+    breaker_threshold=50,
+    breaker_cooldown_s=0.5,
+)
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
+@pytest.fixture(scope="session")
+async def whmcs_sandbox() -> AsyncIterator[RunningWhmcs]:
+    running = await start_whmcs(port=0, webhook_url="")
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def whmcs(whmcs_sandbox: RunningWhmcs) -> SandboxControl:
+    control = SandboxControl(whmcs_sandbox.url)
+    await control.reset()
+    return control
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("billing-keys")
+    ensure_keys(folder)
+    return folder
+
+
+@pytest.fixture
+async def directory() -> AsyncIterator[Directory]:
+    run = uuid.uuid4().hex[:10]
+    users = {f"hanako-{run}": 1, f"kenji-{run}": 2, f"nolink-{run}": 0}
+    running = await start_directory(users)
+    yield running
+    await running.stop()
+
+
+def make_settings(
+    keys_dir: Path, whmcs: RunningWhmcs, directory: Directory, **overrides: Any
+) -> BillingSettings:
+    _, redis_url = infra.urls_from_env()
+    values: dict[str, Any] = dict(
+        port=0,
+        redis_url=redis_url,
+        jwks_file=keys_dir / "jwks.json",
+        whmcs_url=whmcs.url,
+        whmcs_webhook_secret=WEBHOOK_SECRET,
+        identity_target=f"127.0.0.1:{directory.port}",
+    )
+    values.update(overrides)
+    return BillingSettings(**values)
+
+
+@pytest.fixture
+async def deps(
+    keys_dir: Path, whmcs_sandbox: RunningWhmcs, whmcs: SandboxControl, directory: Directory
+) -> AsyncIterator[Deps]:
+    built = await build_deps(make_settings(keys_dir, whmcs_sandbox, directory), policy=FAST)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+async def server(
+    keys_dir: Path, whmcs_sandbox: RunningWhmcs, directory: Directory, deps: Deps
+) -> AsyncIterator[GrpcServer]:
+    built = create_billing_server(make_settings(keys_dir, whmcs_sandbox, directory), deps)
+    await built.start()
+    yield built
+    await built.stop(grace=1)
+
+
+@pytest.fixture
+async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        yield ch
+
+
+def _caller(channel: grpc.aio.Channel, keys_dir: Path, directory: Directory, who: str) -> Caller:
+    user_id = next(u for u in directory.users if u.startswith(who))
+    return Caller(channel, keys_dir, user_id)
+
+
+@pytest.fixture
+def hanako(channel: grpc.aio.Channel, keys_dir: Path, directory: Directory) -> Caller:
+    return _caller(channel, keys_dir, directory, "hanako-")
+
+
+@pytest.fixture
+def kenji(channel: grpc.aio.Channel, keys_dir: Path, directory: Directory) -> Caller:
+    return _caller(channel, keys_dir, directory, "kenji-")
+
+
+@pytest.fixture
+def nolink(channel: grpc.aio.Channel, keys_dir: Path, directory: Directory) -> Caller:
+    return _caller(channel, keys_dir, directory, "nolink-")
