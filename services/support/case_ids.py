@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-_SHAPE = re.compile(r"^500[A-Za-z0-9]{12}(?:[A-Z0-5]{3})?$", re.IGNORECASE)
+_SHAPE = re.compile(r"500[A-Za-z0-9]{12}(?:[A-Z0-5]{3})?", re.IGNORECASE | re.ASCII)
 _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
@@ -20,7 +20,7 @@ def _suffix(base15: str) -> str:
 
 def normalize_case_id(raw: str) -> str | None:
     """The 18-character form of a well-formed Case id, or None."""
-    if not _SHAPE.match(raw):
+    if not _SHAPE.fullmatch(raw):
         return None
     base = raw[:15]
     full = base + _suffix(base)
