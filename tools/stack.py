@@ -53,6 +53,10 @@ class Ports:
     salesforce_pubsub: int = 8704
     whmcs: int = 8702
     freebit: int = 8703
+    identity_metrics: int = 9101
+    billing_metrics: int = 9102
+    commerce_metrics: int = 9103
+    support_metrics: int = 9104
 
     @classmethod
     def free(cls) -> Ports:
@@ -93,6 +97,7 @@ class StackConfig:
         }
         for name in SERVICES:
             env[f"{name.upper()}_PORT"] = str(p.service(name))
+            env[f"{name.upper()}_METRICS_PORT"] = str(p.service(f"{name}_metrics"))
             env[f"{name.upper()}_TARGET"] = f"127.0.0.1:{p.service(name)}"
         return env
 
@@ -262,7 +267,14 @@ class Stack:
             ("gateway (REST + gRPC)", self.config.gateway_url),
             ("envoy admin", f"http://127.0.0.1:{p.admin}"),
         ]
-        rows += [(f"{name} (gRPC)", f"127.0.0.1:{p.service(name)}") for name in SERVICES]
+        rows += [
+            (
+                f"{name} (gRPC, metrics)",
+                f"127.0.0.1:{p.service(name)}, "
+                f"http://127.0.0.1:{p.service(name + '_metrics')}/metrics",
+            )
+            for name in SERVICES
+        ]
         pubsub = f"127.0.0.1:{p.salesforce_pubsub}"
         sandboxes = {
             "salesforce": f"http://127.0.0.1:{p.salesforce} (Pub/Sub {pubsub})",

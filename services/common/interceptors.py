@@ -19,6 +19,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from services.common import context
 from services.common.errors import DOMAIN, Internal, PortalError
+from services.common.metrics import RPC_HANDLED, RPC_LATENCY
 
 log = structlog.get_logger("rpc")
 
@@ -81,11 +82,11 @@ class RequestContextInterceptor(WrappingInterceptor):
 
         def finish(ctx: grpc.aio.ServicerContext, started: float) -> None:
             code = ctx.code() if hasattr(ctx, "code") else None
-            emit(
-                "rpc_finished",
-                code=getattr(code, "name", None) or "OK",
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+            name = getattr(code, "name", None) or "OK"
+            elapsed = time.perf_counter() - started
+            RPC_HANDLED.labels(method, name).inc()
+            RPC_LATENCY.labels(method).observe(elapsed)
+            emit("rpc_finished", code=name, duration_ms=round(elapsed * 1000, 2))
 
         if inspect.isasyncgenfunction(behavior):
 

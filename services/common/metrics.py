@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+# -- RPCs served -------------------------------------------------------------------------------
+RPC_HANDLED = Counter(
+    "portal_rpc_handled_total", "RPCs served, by method and gRPC status code.", ["method", "code"]
+)
+RPC_LATENCY = Histogram(
+    "portal_rpc_latency_seconds",
+    "Time to serve an RPC (a stream: until it ends), by method.",
+    ["method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
 # -- cache -------------------------------------------------------------------------------------
 CACHE_REQUESTS = Counter(
     "portal_cache_requests_total",

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
+import prometheus_client
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -107,7 +108,14 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     grpc_server = await build(settings)
     await grpc_server.start()
-    log.info("service_started", host=settings.host, port=grpc_server.port)
+    if settings.metrics_port:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
+    log.info(
+        "service_started",
+        host=settings.host,
+        port=grpc_server.port,
+        metrics_port=settings.metrics_port or None,
+    )
     await stop.wait()
     log.info("service_stopping", grace_s=settings.shutdown_grace)
     await grpc_server.stop(settings.shutdown_grace)

@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 0
+    # Prometheus metrics over HTTP (GET /metrics) on this port; 0 = not exposed.
+    metrics_port: int = 0
     # Seconds in-flight RPCs get to finish on SIGTERM before they are cancelled.
     shutdown_grace: float = 5.0
     log_level: str = shared("LOG_LEVEL", "info")
