@@ -1,0 +1,10 @@
+"""Fulfillment (issue 8): Salesforce order approval → WHMCS order → Freebit SIM activation →
+Salesforce write-back, exactly once, inside the commerce process.
+
+``handle = await start_fulfillment(settings)``; ``await handle.stop()``. See README "Fulfillment".
+"""
+
+from services.commerce.fulfillment.service import Fulfillment, start_fulfillment
+from services.commerce.fulfillment.settings import FulfillmentSettings
+
+__all__ = ["Fulfillment", "FulfillmentSettings", "start_fulfillment"]

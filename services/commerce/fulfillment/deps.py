@@ -1,0 +1,38 @@
+"""What the fulfillment steps work with (passed in, never module globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.commerce.fulfillment.peers import WhmcsClients
+from services.commerce.fulfillment.settings import FulfillmentSettings
+from services.common.clients import FreebitClient, SalesforceClient, WhmcsClient
+
+# Called with (step, sf_order_id) at every step boundary and right after AddOrder answered.
+# Production passes None; tests raise from it to simulate a crash at that point.
+StepHook = Callable[[str, str], Awaitable[None]]
+# Called with the order id after each fulfillment write to Salesforce (cache invalidation etc.).
+OrderChanged = Callable[[str], Awaitable[None]]
+
+
+async def _nothing(_order_id: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: FulfillmentSettings
+    pool: asyncpg.Pool
+    salesforce: SalesforceClient
+    whmcs: WhmcsClient
+    freebit: FreebitClient
+    directory: WhmcsClients
+    step_hook: StepHook | None = None
+    order_changed: OrderChanged = _nothing
+
+    async def at(self, step: str, order_id: str) -> None:
+        if self.step_hook is not None:
+            await self.step_hook(step, order_id)

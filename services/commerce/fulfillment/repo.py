@@ -1,0 +1,180 @@
+"""SQL of the fulfillment state machine (``commerce.fulfillments``), the replay row and the
+MSISDN sequence. Every state change is one statement guarded by the expected current state, so a
+stale worker can never move a row it no longer owns backwards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from services.commerce.fulfillment.model import FAILED, FINAL, Row
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+RETRY_CHANNEL = "fulfillment_retry"
+
+_REQUEST = """
+INSERT INTO commerce.fulfillments AS f (sf_order_id) VALUES ($1)
+ON CONFLICT (sf_order_id) DO UPDATE SET
+    state = CASE
+        WHEN f.state = 'skipped' THEN 'activating'
+        WHEN {failed_revived} THEN f.failed_step
+        ELSE f.state END,
+    attempts = CASE WHEN {revived} THEN 0 ELSE f.attempts END,
+    retry_since = CASE WHEN {revived} THEN NULL ELSE f.retry_since END,
+    updated_at = now()
+RETURNING f.*"""
+_FAILED_REVIVED = "(f.state = 'failed' AND ($2 OR f.failed_at < $3))"
+_REQUEST = _REQUEST.format(
+    failed_revived=_FAILED_REVIVED, revived=f"(f.state = 'skipped' OR {_FAILED_REVIVED})"
+)
+
+
+async def request(
+    conn: Conn, order_id: str, *, reset: bool = False, requested_at: datetime | None = None
+) -> Row:
+    """Ask for an order to be fulfilled: a new row, or a failed one revived when staff reset it
+    (``reset``) or re-approved it after the failure (``requested_at`` later than ``failed_at``).
+    A done or running row is returned as it is."""
+    record = await conn.fetchrow(_REQUEST, order_id, reset, requested_at)
+    assert record is not None
+    return Row.of(record)
+
+
+async def get(conn: Conn, order_id: str) -> Row | None:
+    record = await conn.fetchrow(
+        "SELECT * FROM commerce.fulfillments WHERE sf_order_id = $1", order_id
+    )
+    return None if record is None else Row.of(record)
+
+
+async def advance(conn: Conn, order_id: str, current: str, to: str, **fields: Any) -> bool:
+    """Move ``current`` → ``to`` (and set ``fields``); False when the row is no longer there."""
+    names = list(fields)
+    sets = "".join(f", {name} = ${i + 4}" for i, name in enumerate(names))
+    done = ", done_at = now()" if to == "done" else ""
+    result = await conn.execute(
+        "UPDATE commerce.fulfillments SET state = $3, attempts = 0, retry_since = NULL, "  # noqa: S608
+        f"last_error = NULL, error_code = NULL, updated_at = now(){done}{sets} "
+        "WHERE sf_order_id = $1 AND state = $2",
+        order_id, current, to, *(fields[n] for n in names),
+    )  # fmt: skip
+    return str(result).endswith(" 1")
+
+
+async def set_fields(conn: Conn, order_id: str, current: str, **fields: Any) -> None:
+    """Record facts of the current step (e.g. the WHMCS client) without moving on."""
+    names = list(fields)
+    sets = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(names))
+    await conn.execute(
+        f"UPDATE commerce.fulfillments SET {sets}, updated_at = now() "  # noqa: S608
+        "WHERE sf_order_id = $1 AND state = $2",
+        order_id, current, *(fields[n] for n in names),
+    )  # fmt: skip
+
+
+async def note_transient(
+    conn: Conn, order_id: str, current: str, error: str
+) -> tuple[Row, float] | None:
+    """One more failed attempt of ``current`` because an upstream was unavailable; returns the
+    row and for how many seconds this step has been failing."""
+    record = await conn.fetchrow(
+        "UPDATE commerce.fulfillments SET attempts = attempts + 1, last_error = $3, "
+        "retry_since = coalesce(retry_since, now()), updated_at = now() "
+        "WHERE sf_order_id = $1 AND state = $2 "
+        "RETURNING *, extract(epoch FROM now() - retry_since)::float8 AS stuck_for",
+        order_id, current, error,
+    )  # fmt: skip
+    return None if record is None else (Row.of(record), float(record["stuck_for"]))
+
+
+async def fail(conn: Conn, order_id: str, current: str, code: str, message: str) -> bool:
+    result = await conn.execute(
+        "UPDATE commerce.fulfillments SET state = 'failed', failed_step = $2, error_code = $3, "
+        "last_error = $4, failed_at = now(), updated_at = now() "
+        "WHERE sf_order_id = $1 AND state = $2",
+        order_id, current, code, message,
+    )  # fmt: skip
+    return str(result).endswith(" 1")
+
+
+async def skip(conn: Conn, order_id: str, current: str, why: str) -> None:
+    await conn.execute(
+        "UPDATE commerce.fulfillments SET state = 'skipped', last_error = $3, updated_at = now() "
+        "WHERE sf_order_id = $1 AND state = $2",
+        order_id, current, why,
+    )  # fmt: skip
+
+
+async def open_orders(conn: Conn) -> list[str]:
+    """Orders with work left (neither done, failed nor skipped), oldest first."""
+    rows = await conn.fetch(
+        "SELECT sf_order_id FROM commerce.fulfillments WHERE state <> ALL($1::text[]) "
+        "ORDER BY created_at",
+        sorted(FINAL),
+    )
+    return [r["sf_order_id"] for r in rows]
+
+
+async def listing(conn: Conn, state: str | None = None, limit: int = 100) -> list[Row]:
+    rows = await conn.fetch(
+        "SELECT * FROM commerce.fulfillments WHERE ($1::text IS NULL OR state = $1) "
+        "ORDER BY updated_at DESC LIMIT $2",
+        state, limit,
+    )  # fmt: skip
+    return [Row.of(r) for r in rows]
+
+
+async def retry(conn: Conn, order_id: str) -> Row | None:
+    """Operator retry: a failed order resumes at its failed step, a running one gets a fresh
+    transient-retry budget. Notifies the active worker."""
+    record = await conn.fetchrow(
+        "UPDATE commerce.fulfillments SET state = CASE WHEN state = $2 THEN failed_step "
+        "ELSE state END, attempts = 0, retry_since = NULL, updated_at = now() "
+        "WHERE sf_order_id = $1 AND state NOT IN ('done', 'skipped') RETURNING *",
+        order_id, FAILED,
+    )  # fmt: skip
+    if record is not None:
+        await conn.execute("SELECT pg_notify($1, $2)", RETRY_CHANNEL, order_id)
+    return None if record is None else Row.of(record)
+
+
+async def allocate_msisdn(conn: Conn, order_id: str, prefix: str) -> str:
+    """The order's MSISDN, drawn once from ``msisdn_seq`` and kept in the row."""
+    value = await conn.fetchval(
+        "UPDATE commerce.fulfillments SET msisdn = coalesce(msisdn, "
+        "$2 || lpad(nextval('commerce.msisdn_seq')::text, 8, '0')), updated_at = now() "
+        "WHERE sf_order_id = $1 RETURNING msisdn",
+        order_id, prefix,
+    )  # fmt: skip
+    return str(value)
+
+
+async def load_replay(conn: Conn, consumer: str) -> bytes | None:
+    value = await conn.fetchval(
+        "SELECT replay_id FROM commerce.fulfillment_replay WHERE consumer = $1", consumer
+    )
+    return bytes(value) if value is not None else None
+
+
+async def store_replay(conn: Conn, consumer: str, replay_id: bytes) -> None:
+    await conn.execute(
+        "INSERT INTO commerce.fulfillment_replay (consumer, replay_id) VALUES ($1, $2) "
+        "ON CONFLICT (consumer) DO UPDATE SET replay_id = EXCLUDED.replay_id, updated_at = now()",
+        consumer, replay_id,
+    )  # fmt: skip
+
+
+async def forget_replay(conn: Conn, consumer: str) -> None:
+    await conn.execute("DELETE FROM commerce.fulfillment_replay WHERE consumer = $1", consumer)
+
+
+async def revive(conn: Conn, order_id: str) -> Row | None:
+    """A failed order whose activation staff reset: back to its failed step (None: no row)."""
+    record = await conn.fetchrow(
+        "UPDATE commerce.fulfillments SET state = failed_step, attempts = 0, retry_since = NULL, "
+        "updated_at = now() WHERE sf_order_id = $1 AND state = 'failed' RETURNING *",
+        order_id,
+    )
+    return Row.of(record) if record is not None else await get(conn, order_id)

@@ -1,0 +1,41 @@
+"""Fulfillment settings: ``FULFILLMENT_*`` variables (the shared ones come from the commerce
+settings the worker is started with)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FulfillmentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FULFILLMENT_", extra="ignore", frozen=True)
+
+    enabled: bool = True
+    topic: str = "/data/OrderChangeEvent"
+    # Name of this consumer's replay row (fulfillment_replay.consumer).
+    consumer: str = "fulfillment"
+    batch: int = 100
+    # Orders worked on at the same time by the active worker.
+    concurrency: int = 16
+    # How often a standby replica tries to take the lock / the leader checks it still holds it.
+    standby_retry_s: float = 2.0
+    # Periodic safety sweep (reconciliation SOQL + open rows); 0 turns it off.
+    sweep_interval_s: float = 300.0
+
+    # Transient upstream outages: retry the step with backoff, give up after this long.
+    retry_initial_s: float = 1.0
+    retry_max_s: float = 60.0
+    give_up_after_s: float = 1800.0
+
+    # Freebit asynchronous completion: poll the account detail with backoff, bounded.
+    activation_poll_initial_s: float = 2.0
+    activation_poll_max_s: float = 60.0
+    activation_timeout_s: float = 1800.0
+
+    # MSISDNs of new lines: prefix + 8 digits from commerce.msisdn_seq (see the migration).
+    msisdn_prefix: str = "070"
+    # Freebit master account for physical-SIM registration (PA02-01).
+    freebit_master_account: str = "PORTALMASTER"
+    freebit_master_password: SecretStr = SecretStr("portal-dev-master")
+    esim_sim_kind: str = "E2"
+    esim_contract_line: str = "5G"

@@ -1,0 +1,99 @@
+"""The WHMCS steps: find-or-create the order (by its ``sfOrderId=<id>`` note), then accept it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.commerce.fulfillment.deps import Deps
+from services.commerce.fulfillment.model import (
+    PAYMENT_METHOD_MISSING,
+    WHMCS_CLIENT_MISSING,
+    WHMCS_ERROR,
+    FulfillmentFailed,
+    Order,
+    Row,
+)
+from services.common.clients import WhmcsClient
+from services.common.clients.whmcs import OrderLine
+from services.common.clients.whmcs_wire import as_int
+from services.common.errors import NotFound, UpstreamRejected
+
+PAGE = 100
+
+
+def note_of(order_id: str) -> str:
+    return f"sfOrderId={order_id}"
+
+
+async def find_order(whmcs: WhmcsClient, client_id: int, order_id: str) -> dict[str, Any] | None:
+    """The client's WHMCS order carrying our note, if an earlier attempt created it."""
+    start, note = 0, note_of(order_id)
+    while True:
+        page = await whmcs.get_orders(user_id=client_id, limitstart=start, limitnum=PAGE)
+        for found in page.rows:
+            if str(found.get("notes") or "").strip() == note:
+                return found
+        start += len(page.rows)
+        if not page.rows or start >= page.total:
+            return None
+
+
+async def client_of(deps: Deps, row: Row, order: Order) -> int:
+    client = row.whmcs_client_id or await deps.directory.of_sf_account(order.account_id)
+    if not client:
+        raise FulfillmentFailed(
+            WHMCS_CLIENT_MISSING, "No billing account is linked to this Salesforce account."
+        )
+    return client
+
+
+async def gateway_of(whmcs: WhmcsClient, client_id: int) -> str:
+    """The payment module of the client's default (first) pay method."""
+    methods = await whmcs.get_pay_methods(client_id)
+    gateway = next((str(m["gateway_name"]) for m in methods if m.get("gateway_name")), "")
+    if not gateway:
+        raise FulfillmentFailed(
+            PAYMENT_METHOD_MISSING,
+            f"WHMCS client {client_id} has no payment method on file; provisioning is paused "
+            "until one is added and the order is approved again.",
+        )
+    return gateway
+
+
+def _lines(order: Order) -> list[OrderLine]:
+    return [OrderLine(pid=i.wh_product_id or 0, billingcycle=i.billing_cycle, qty=i.quantity)
+            for i in order.whmcs_items]  # fmt: skip
+
+
+async def place_order(deps: Deps, row: Row, order: Order) -> dict[str, Any]:
+    """ORDERING: the existing WHMCS order with our note, or a new one."""
+    client = await client_of(deps, row, order)
+    existing = await find_order(deps.whmcs, client, order.id)
+    if existing is not None:
+        ids = [as_int(li.get("relid")) for li in existing.get("lineitems", [])]
+        return {"whmcs_client_id": client, "whmcs_order_id": as_int(existing["id"]),
+                "service_ids": ids}  # fmt: skip
+    gateway = await gateway_of(deps.whmcs, client)
+    try:
+        placed = await deps.whmcs.add_order(
+            client, _lines(order), payment_method=gateway, notes=note_of(order.id), noemail=True
+        )
+    except NotFound:
+        raise FulfillmentFailed(WHMCS_ERROR, f"WHMCS client {client} was not found.") from None
+    except UpstreamRejected as exc:
+        raise FulfillmentFailed(WHMCS_ERROR, exc.detail or str(exc)) from None
+    await deps.at("whmcs_order_placed", order.id)
+    return {"whmcs_client_id": client, "whmcs_order_id": placed.order_id,
+            "service_ids": placed.service_ids}  # fmt: skip
+
+
+async def accept_order(deps: Deps, row: Row, order: Order) -> dict[str, Any]:
+    """ACCEPTING: AcceptOrder; an order already Active (an earlier attempt) counts as done."""
+    assert row.whmcs_order_id is not None
+    try:
+        await deps.whmcs.accept_order(row.whmcs_order_id)
+    except UpstreamRejected as exc:
+        page = await deps.whmcs.get_orders(order_id=row.whmcs_order_id)
+        if not (page.rows and page.rows[0].get("status") == "Active"):
+            raise FulfillmentFailed(WHMCS_ERROR, exc.detail or str(exc)) from None
+    return {}

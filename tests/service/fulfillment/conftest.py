@@ -1,0 +1,155 @@
+"""Fulfillment against real Postgres (a database of its own), the in-process Salesforce, WHMCS and
+Freebit sandboxes, and identity's real AccountDirectoryService servicer over gRPC on port 0."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+from portal.identity.v1 import account_directory_pb2_grpc
+
+from sandbox.freebit import RunningFreebit, start_freebit
+from sandbox.salesforce import RunningSalesforce, start_salesforce
+from sandbox.whmcs import RunningWhmcs, start_whmcs
+from services.commerce.fulfillment import Fulfillment, FulfillmentSettings, start_fulfillment
+from services.commerce.fulfillment.peers import WhmcsClients
+from services.commerce.fulfillment.service import Clients
+from services.common.cache import Cache
+from services.common.clients import (
+    FreebitClient,
+    FreebitConfig,
+    Policy,
+    SalesforceClient,
+    SalesforceConfig,
+    SalesforcePubSubClient,
+    WhmcsClient,
+    WhmcsConfig,
+)
+from services.common.clients.pubsub import PubSubConfig
+from services.common.migrations import migrate_service
+from services.common.settings import ServiceSettings
+from services.identity import repo as identity_repo
+from services.identity.directory import Directory
+from services.identity.servicer import DirectoryAdapter
+from tests.service.fulfillment.portal import ACCOUNTS, Control, Portal
+from tools import infra
+
+FAST = Policy(timeout_s=2.0, read_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.05,
+              breaker_threshold=50, breaker_cooldown_s=0.5)  # fmt: skip
+QUICK = FulfillmentSettings(
+    standby_retry_s=0.2, sweep_interval_s=0, retry_initial_s=0.05, retry_max_s=0.2,
+    give_up_after_s=1.5, activation_poll_initial_s=0.05, activation_poll_max_s=0.2,
+    activation_timeout_s=5.0,
+)  # fmt: skip
+# Sandbox account → WHMCS client: client 1 has a card, client 3 has no pay method; Yuki is unlinked.
+LINKS = {"hanako": 1, "taro": 3}
+StartWorker = Callable[..., Awaitable[Fulfillment]]
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    base, _ = infra.urls_from_env()
+    url = infra.with_database(base, f"portal_fulfillment_{uuid.uuid4().hex[:10]}")
+    await infra.ensure_postgres(url)
+    await infra.create_database(url)
+    await migrate_service(url, "commerce")
+    await migrate_service(url, "identity")
+    yield url
+    await infra.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    assert created is not None
+    yield created
+    await created.close()
+
+
+@pytest.fixture(scope="session")
+async def sandboxes() -> AsyncIterator[tuple[RunningSalesforce, RunningWhmcs, RunningFreebit]]:
+    sf = await start_salesforce(port=0, pubsub_port=0, keepalive_s=0.3)
+    whmcs = await start_whmcs(port=0, webhook_url="")
+    freebit = await start_freebit(port=0, activation_delay=0.1)
+    yield sf, whmcs, freebit
+    for running in (sf, whmcs, freebit):
+        await running.stop()
+
+
+@pytest.fixture(scope="session")
+async def directory_target(pool: asyncpg.Pool) -> AsyncIterator[str]:
+    """identity's real AccountDirectoryService servicer over our database."""
+    server = grpc.aio.server()
+    adapter = DirectoryAdapter(Directory(pool, Cache.disabled("identity")))
+    account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(adapter, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop(0)
+
+
+@pytest.fixture
+async def controls(sandboxes: Any) -> tuple[Control, Control, Control]:
+    sf, whmcs, freebit = sandboxes
+    found = (Control(sf.rest_url), Control(whmcs.url), Control(freebit.url))
+    for control in found:
+        await control.reset()
+    return found
+
+
+def _clients(sandboxes: Any, directory_target: str) -> Clients:
+    sf_box, whmcs_box, freebit_box = sandboxes
+    sf = SalesforceClient(SalesforceConfig(url=sf_box.rest_url, policy=FAST, max_workers=4))
+    pubsub = SalesforcePubSubClient(
+        PubSubConfig(target=sf_box.pubsub_target, reconnect_initial_s=0.05, policy=FAST), sf
+    )
+    whmcs = WhmcsClient(WhmcsConfig(url=whmcs_box.url, policy=FAST))
+    freebit = FreebitClient(FreebitConfig(url=freebit_box.url, policy=FAST))
+    channel = grpc.aio.insecure_channel(directory_target)
+    closers = (sf.aclose, pubsub.aclose, whmcs.aclose, freebit.aclose, channel.close)
+    return Clients(sf, pubsub, whmcs, freebit, WhmcsClients.over(channel), closers)
+
+
+@pytest.fixture
+async def portal(
+    sandboxes: Any, controls: Any, pool: asyncpg.Pool, directory_target: str
+) -> AsyncIterator[Portal]:
+    """Fresh sandboxes, empty fulfillment tables, identity links for the seeded accounts."""
+    clients = _clients(sandboxes, directory_target)
+    found = Portal(clients.salesforce, clients.whmcs, clients.freebit)
+    await pool.execute("TRUNCATE commerce.fulfillments, commerce.fulfillment_replay")
+    await pool.execute("TRUNCATE identity.users CASCADE")
+    for who, client_id in LINKS.items():
+        new = identity_repo.NewUser(
+            f"{who}@example.jp", "x", who, "test", client_id, await found.account_id(who),
+            ACCOUNTS[who], "WHMCS Link",
+        )  # fmt: skip
+        await identity_repo.insert_user(pool, new)
+    yield found
+    for close in clients.closers:
+        await close()
+
+
+@pytest.fixture
+async def start_worker(
+    sandboxes: Any, database_url: str, directory_target: str, portal: Portal
+) -> AsyncIterator[StartWorker]:
+    """Start fulfillment workers (each with its own clients); all stopped after the test."""
+    started: list[Fulfillment] = []
+
+    async def start(**kwargs: Any) -> Fulfillment:
+        fs = kwargs.pop("settings", QUICK)
+        handle = await start_fulfillment(
+            ServiceSettings(database_url=database_url), fs,
+            clients=_clients(sandboxes, directory_target), **kwargs,
+        )  # fmt: skip
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in started:
+        await handle.stop()

@@ -1,0 +1,58 @@
+"""Approve orders in Salesforce and see WHMCS, Freebit and the Salesforce write-back."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.service.fulfillment.conftest import StartWorker
+from tests.service.fulfillment.portal import ESIM_EID, Portal
+
+
+async def test_internet_order_is_fulfilled(portal: Portal, start_worker: StartWorker) -> None:
+    changed: list[str] = []
+
+    async def record(order_id: str) -> None:
+        changed.append(order_id)
+
+    worker = await start_worker(order_changed=record)
+    await asyncio.wait_for(worker.leading.wait(), 5)
+    order_id = await portal.create_order(
+        "hanako", ["INTERNET-GOLD-HOME-1G", "INTERNET-INSTALL-SINGLE"]
+    )
+    await portal.approve(order_id)
+
+    order = await portal.settled(order_id)
+    assert order["Activation_Status__c"] == "Activated"
+    assert order["Status"] == "Activated"
+    [whmcs_order] = await portal.whmcs_orders(1, order_id)
+    assert order["WHMCS_Order_ID__c"] == str(whmcs_order["id"])
+    assert whmcs_order["status"] == "Active"
+    assert whmcs_order["paymentmethod"] == "stripe"  # client 1's default pay method (a card)
+    services = {li["relid"] for li in whmcs_order["lineitems"]}
+    products = (await portal.whmcs.get_clients_products(1, limitnum=100)).rows
+    assert {int(p["id"]) for p in products if p["status"] == "Active"} >= services
+    items = await portal.items(order_id)
+    assert {int(i["WHMCS_Service_ID__c"]) for i in items} == services
+    assert order_id in changed
+
+
+async def test_esim_and_physical_sim_orders(portal: Portal, start_worker: StartWorker) -> None:
+    await start_worker()
+    esim = await portal.create_order(
+        "hanako", ["SIM-DATA-10G"], SIM_Type__c="eSIM", EID__c=ESIM_EID
+    )
+    physical = await portal.create_order("hanako", ["SIM-VOICE-10G"], SIM_Type__c="Physical")
+    await portal.approve(esim)
+    await portal.approve(physical)
+
+    for order_id, plan, kind in ((esim, "PNEW_10G", "esim"), (physical, "PNEW_V10G", "physical")):
+        order = await portal.settled(order_id)
+        assert order["Activation_Status__c"] == "Activated", order
+        msisdn = order["SIM_Account__c"]
+        assert msisdn.startswith("070") and len(msisdn) == 11
+        line = await portal.freebit.account_detail(msisdn)
+        assert (line["state"], line["planCode"], line["simType"]) == ("active", plan, kind)
+        assert len(await portal.whmcs_orders(1, order_id)) == 1
+    assert (await portal.freebit.account_detail((await portal.order(esim))["SIM_Account__c"]))[
+        "eid"
+    ] == ESIM_EID
