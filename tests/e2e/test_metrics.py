@@ -32,8 +32,12 @@ async def test_metrics_endpoint(stack: Stack, service: str) -> None:
 
 def _handled(text: str, method: str) -> float:
     """portal_rpc_handled_total of one method, over all status codes."""
-    prefix = f'portal_rpc_handled_total{{method="{method}",'
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
+    label = f'method="{method}"'
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("portal_rpc_handled_total{") and label in line
+    )
 
 
 async def test_rpcs_through_the_gateway_are_counted(
