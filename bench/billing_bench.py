@@ -1,0 +1,152 @@
+"""Billing through the gateway: cached ``GET /v1/invoices`` vs a no-op transcoded RPC; cold path.
+
+Starts the whole stack (Envoy, the four services, the sandboxes) on free ports with a throwaway
+database, links the demo customer (WHMCS client 1) and then measures, bounded (~1 min):
+
+- **hot**: 32 concurrent connections for ``DURATION`` s each, alternately on the cached
+  ``GET /v1/invoices`` (Envoy → jwt_authn → transcoder → billing: token check, account links and
+  the invoice page from Redis, no WHMCS call) and on ``GET /.well-known/jwks.json`` (Envoy →
+  transcoder → identity's GetJwks: public, no token, no I/O: it returns the in-memory key set), the
+  "no-op" baseline of the same gateway and transcoding path. With ``wrk`` installed it drives the
+  load (``--latency``); otherwise an httpx asyncio pool of 32 connections does.
+- **cold**: ``COLD`` sequential ``GET /v1/invoices?pageSize=<n>`` with a new page size each time, so
+  every call misses the cache and makes one WHMCS GetInvoices call (sandbox on the same box).
+
+Run: .venv/bin/python bench/billing_bench.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tools import infra
+from tools.stack import Ports, Stack, StackConfig
+
+CONNECTIONS, DURATION, ROUNDS, COLD = 32, 10.0, 2, 60
+HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def wrk(url: str, headers: dict[str, str]) -> Result:
+    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{int(DURATION)}s", "--latency"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(
+        rps, _wrk_ms(out, "50%"), _wrk_ms(out, "99%"), int(errors.group(1)) if errors else 0
+    )
+
+
+def _wrk_ms(out: str, label: str) -> float:
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+async def pool(url: str, headers: dict[str, str]) -> Result:
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=10) as http:
+        deadline = time.perf_counter() + DURATION
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                response = await http.get(url)
+                latencies.append(time.perf_counter() - start)
+                errors += response.status_code != 200
+
+        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    cuts = statistics.quantiles(latencies, n=100)
+    return Result(len(latencies) / DURATION, cuts[49] * 1000, cuts[98] * 1000, errors)
+
+
+async def load(url: str, headers: dict[str, str]) -> Result:
+    if shutil.which("wrk"):
+        return await asyncio.to_thread(wrk, url, headers)
+    return await pool(url, headers)
+
+
+async def token(gateway: httpx.AsyncClient) -> str:
+    for path in ("/v1/auth/link", "/v1/auth/login"):
+        response = await gateway.post(path, json=HANAKO)
+        if response.status_code == 200:
+            return str(response.json()["session"]["accessToken"])
+    raise RuntimeError(f"cannot sign in: {response.text}")
+
+
+async def cold(gateway: httpx.AsyncClient, headers: dict[str, str]) -> list[float]:
+    out = []
+    for n in range(1, COLD + 1):
+        start = time.perf_counter()
+        response = await gateway.get("/v1/invoices", params={"pageSize": n}, headers=headers)
+        out.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.text
+    return out
+
+
+def show(name: str, r: Result) -> None:
+    print(f"{name:<28} {r.rps:>9,.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
+          f"  non-200 {r.errors}")  # fmt: skip
+
+
+async def measure(stack: Stack) -> None:
+    base = stack.config.gateway_url
+    async with httpx.AsyncClient(base_url=base, timeout=10) as gateway:
+        headers = {"authorization": f"Bearer {await token(gateway)}"}
+        spread = await cold(gateway, headers)
+        cuts = statistics.quantiles(spread, n=100)
+        print(f"cold GET /v1/invoices (miss, 1 WHMCS call) x{COLD}: "
+              f"p50 {cuts[49] * 1000:.2f} ms  p99 {cuts[98] * 1000:.2f} ms")  # fmt: skip
+        print(f"load generator: {'wrk' if shutil.which('wrk') else 'httpx pool'}, "
+              f"{CONNECTIONS} connections, {DURATION:.0f} s per run")  # fmt: skip
+        ratios = []
+        for _ in range(ROUNDS):
+            await gateway.get("/v1/invoices", headers=headers)  # warm (90 s TTL)
+            invoices = await load(f"{base}/v1/invoices", headers)
+            noop = await load(f"{base}/.well-known/jwks.json", {})
+            show("GET /v1/invoices (cached)", invoices)
+            show("GET /.well-known/jwks.json", noop)
+            ratios.append(invoices.rps / noop.rps)
+        print("ratio req/s cached invoices / no-op: " + ", ".join(f"{r:.2f}" for r in ratios))
+
+
+async def main() -> None:
+    database_url, redis_url = infra.urls_from_env()
+    database_url = infra.with_database(database_url, f"portal_bench_{uuid.uuid4().hex[:10]}")
+    await infra.ensure_postgres(database_url)
+    await infra.create_database(database_url)
+    with tempfile.TemporaryDirectory() as run_dir:
+        config = StackConfig(database_url, redis_url, ports=Ports.free(), run_dir=Path(run_dir))
+        stack = Stack(config, sink=lambda _name, _line: None)
+        try:
+            await stack.start(within=90)
+            await measure(stack)
+        finally:
+            await stack.stop()
+            await infra.drop_database(database_url)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
