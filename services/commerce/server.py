@@ -8,10 +8,15 @@ import asyncpg
 import grpc
 from portal.commerce.v1 import catalog_pb2_grpc, orders_pb2_grpc
 
+from services.commerce.background import Background, invalidation_dispatcher
 from services.commerce.catalog import Catalog
+from services.commerce.cdc import Consumer
+from services.commerce.fulfillment import start_fulfillment
+from services.commerce.order_accounts import OrderAccounts
 from services.commerce.peers import Billing, Directory
 from services.commerce.servicer import CatalogServicer, OrderServicer
 from services.commerce.settings import CommerceSettings
+from services.commerce.watch import WatchHub, redis_for_pubsub
 from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import Policy, SalesforceClient
@@ -31,6 +36,8 @@ class Deps:
     directory: Directory
     billing: Billing
     catalog: Catalog
+    watch: WatchHub
+    background: Background
     closers: list[Closer] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -55,6 +62,16 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     identity_channel = upstreams.channel(settings.identity_target)
     billing_channel = upstreams.channel(settings.billing_target)
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
+    pubsub = upstreams.salesforce_pubsub(settings, salesforce)
+    watch = WatchHub(redis_for_pubsub(settings.redis_url.get_secret_value()))
+    accounts = OrderAccounts(pool, salesforce)
+    consumer = Consumer(
+        settings.database_url.get_secret_value(),
+        pubsub,
+        invalidation_dispatcher(cache, directory, accounts, watch),
+        standby_retry_s=settings.cdc_standby_retry_s,
+        batch=settings.cdc_batch,
+    )
     deps = Deps(
         settings=settings,
         pool=pool,
@@ -63,13 +80,18 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         directory=directory,
         billing=Billing.over(billing_channel, settings.internal_timeout_s),
         catalog=Catalog(salesforce, cache, directory, settings.pricebook_name),
+        watch=watch,
+        background=Background(consumer),
     )
     deps.closers += [
         pool.close,
         cache.aclose,
         salesforce.aclose,
+        pubsub.aclose,
+        watch.aclose,
         lambda: identity_channel.close(),
         lambda: billing_channel.close(),
+        deps.background.stop,
     ]
     return deps
 
@@ -87,4 +109,7 @@ async def build_server(settings: ServiceSettings) -> GrpcServer:
     deps = await build_deps(settings)
     built = create_commerce_server(settings, deps)
     built.closers.append(deps.aclose)
+    built.closers.append((await start_fulfillment(settings)).stop)  # issue 8: fulfillment
+    if settings.cdc_enabled:
+        deps.background.start()
     return built

@@ -4,6 +4,7 @@ standing in for identity's AccountDirectoryService and billing's BillingInternal
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -161,6 +162,15 @@ async def server(settings: CommerceSettings, deps: Deps) -> AsyncIterator[GrpcSe
     await built.start()
     yield built
     await built.stop(grace=1)
+
+
+@pytest.fixture
+async def cdc(deps: Deps) -> AsyncIterator[Deps]:
+    """The CDC consumer running and subscribed to every topic."""
+    deps.background.start()
+    await asyncio.wait_for(deps.background.consumer.ready.wait(), 10)
+    yield deps
+    await deps.background.stop()
 
 
 @pytest.fixture
