@@ -39,7 +39,7 @@ fmt: venv
 
 ## run: the whole stack (Postgres/Redis checks, sandboxes, four services, Envoy), Ctrl-C stops it
 run: venv
-	@$(PY) -m tools.supervisor
+	@$(PY) -m tools.supervisor $(if $(REPLICAS),--replicas $(REPLICAS),)
 
 ## test: drift check + buf lint + the whole test suite (unit, service, e2e)
 test: venv gen-check

@@ -250,7 +250,10 @@ def _health_filter(s: GatewaySettings) -> dict[str, Any]:
             "@type": _t("extensions.filters.http.health_check.v3.HealthCheck"),
             "pass_through_mode": False,
             "headers": [{"name": ":path", "string_match": {"exact": "/readyz"}}],
-            "cluster_min_healthy_percentages": {name: {"value": 100.0} for name in s.upstreams},
+            # Ready while every service has at least one healthy process.
+            "cluster_min_healthy_percentages": {
+                name: {"value": 100.0 / len(hosts)} for name, hosts in s.upstreams.items()
+            },
         },
     }
 

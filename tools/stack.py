@@ -73,6 +73,9 @@ class StackConfig:
     ports: Ports = field(default_factory=Ports)
     run_dir: Path = ROOT / ".run"
     with_sandboxes: bool = True
+    # Processes per service (several endpoints per Envoy cluster; replicas after the first get
+    # free ports).
+    replicas: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -98,7 +101,6 @@ class StackConfig:
         for name in SERVICES:
             env[f"{name.upper()}_PORT"] = str(p.service(name))
             env[f"{name.upper()}_METRICS_PORT"] = str(p.service(f"{name}_metrics"))
-            env[f"{name.upper()}_TARGET"] = f"127.0.0.1:{p.service(name)}"
         return env
 
 
@@ -106,6 +108,7 @@ class StackConfig:
 class Child:
     name: str
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the stack's environment
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
 
@@ -124,6 +127,20 @@ class Stack:
         self.config = config
         self.sink = sink
         self.children: dict[str, Child] = {}
+        p = config.ports
+        # service → [(gRPC port, metrics port)] of each replica
+        self.replicas: dict[str, list[tuple[int, int]]] = {
+            name: [(p.service(name), p.service(f"{name}_metrics"))]
+            + [(free_port(), free_port()) for _ in range(config.replicas - 1)]
+            for name in SERVICES
+        }
+
+    def targets(self) -> dict[str, str]:
+        """``<SVC>_TARGET`` for service-to-service calls: every replica (gRPC round-robins)."""
+        return {
+            f"{name.upper()}_TARGET": "ipv4:" + ",".join(f"127.0.0.1:{g}" for g, _ in ports)
+            for name, ports in self.replicas.items()
+        }
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -157,21 +174,20 @@ class Stack:
             if importlib.util.find_spec(f"sandbox.{name}.__main__") is not None
         }
 
-    def commands(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
+    def commands(self) -> list[Child]:
+        out: list[Child] = []
         if self.config.with_sandboxes:
-            out.update(self._sandbox_commands())
-        for name in SERVICES:
-            out[name] = [sys.executable, "-m", f"services.{name}"]
+            out += [Child(n, argv) for n, argv in self._sandbox_commands().items()]
+        for name, ports in self.replicas.items():
+            for i, (grpc_port, metrics_port) in enumerate(ports):
+                env = {f"{name.upper()}_PORT": str(grpc_port),
+                       f"{name.upper()}_METRICS_PORT": str(metrics_port)}  # fmt: skip
+                label = name if i == 0 else f"{name}-{i + 1}"
+                out.append(Child(label, [sys.executable, "-m", f"services.{name}"], env))
         envoy_yaml = self.render_envoy()
-        out["envoy"] = [
-            envoy_binary(),
-            "-c",
-            str(envoy_yaml),
-            "--log-level",
-            "warn",
-            "--disable-hot-restart",
-        ]
+        argv = [envoy_binary(), "-c", str(envoy_yaml), "--log-level", "warn",
+                "--disable-hot-restart"]  # fmt: skip
+        out.append(Child("envoy", argv))
         return out
 
     def render_envoy(self) -> Path:
@@ -184,18 +200,22 @@ class Stack:
             admin_port=p.admin,
             descriptor=ROOT / "gen" / "portal_descriptor.pb",
             jwks_file=jwks,
-            upstreams={name: [("127.0.0.1", p.service(name))] for name in SERVICES},
+            upstreams={
+                name: [("127.0.0.1", g) for g, _ in ports] for name, ports in self.replicas.items()
+            },
         )
         return write(settings, self.config.run_dir / f"envoy-{p.gateway}.yaml")
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start_child(self, name: str, argv: list[str]) -> Child:
-        child = self.children.get(name) or Child(name, argv)
+    async def start_child(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> Child:
+        child = self.children.get(name) or Child(name, argv, env or {})
         child.process = await asyncio.create_subprocess_exec(
-            *argv,
+            *child.argv,
             cwd=ROOT,
-            env=self.config.env(),
+            env={**self.config.env(), **self.targets(), **child.env},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -214,8 +234,8 @@ class Stack:
     async def start(self, within: float = 30.0) -> float:
         """Start everything and wait until ``/readyz`` is 200; return the seconds it took."""
         started = time.perf_counter()
-        for name, argv in self.commands().items():
-            await self.start_child(name, argv)
+        for child in self.commands():
+            await self.start_child(child.name, child.argv, child.env)
         await self.wait_ready(within)
         return time.perf_counter() - started
 
@@ -250,10 +270,14 @@ class Stack:
                 await asyncio.wait_for(child.pump, 2.0)
 
     async def stop(self) -> None:
-        # Gateway first (no new traffic), then services, then the sandboxes.
-        order = ["envoy", *SERVICES, *SANDBOXES]
-        names = [n for n in order if n in self.children]
-        names += [n for n in self.children if n not in names]
+        # Gateway first (no new traffic), then services (all replicas), then the sandboxes,
+        # then what the supervisor started for them (Postgres, Redis).
+        def rank(name: str) -> int:
+            base = name.split("-")[0]
+            order = ["envoy", *SERVICES, *SANDBOXES]
+            return order.index(base) if base in order else len(order)
+
+        names = sorted(self.children, key=rank)
         for name in names:
             await self.stop_child(name)
 

@@ -69,7 +69,8 @@ async def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     database_url, redis_url = infra.urls_from_env()
     sink = _sink(sys.stdout.isatty())
-    stack = Stack(StackConfig(database_url, redis_url, run_dir=ROOT / ".run"), sink=sink)
+    config = StackConfig(database_url, redis_url, run_dir=ROOT / ".run", replicas=args.replicas)
+    stack = Stack(config, sink=sink)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,6 +98,7 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for /readyz")
+    parser.add_argument("--replicas", type=int, default=1, help="processes per service")
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

@@ -59,5 +59,8 @@ def cache(settings: ServiceSettings, service: str) -> Cache:
 
 
 def channel(target: str) -> grpc.aio.Channel:
-    """A channel to another service's port (internal services are only served there)."""
-    return grpc.aio.insecure_channel(target)
+    """A channel to another service's port (internal services are only served there).
+
+    ``target`` may name several replicas (``ipv4:127.0.0.1:50052,127.0.0.1:50152``): calls are
+    spread over them round-robin, and a replica that goes away is skipped."""
+    return grpc.aio.insecure_channel(target, options=[("grpc.lb_policy_name", "round_robin")])

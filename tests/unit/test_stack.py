@@ -1,0 +1,44 @@
+"""The stack's process plan (no processes started): replicas, ports, the gateway's clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tools.stack import SERVICES, Ports, Stack, StackConfig
+
+
+def _stack(tmp_path: Path, replicas: int) -> Stack:
+    config = StackConfig("postgresql://x@127.0.0.1/db", "redis://127.0.0.1/0", ports=Ports.free(),
+                         run_dir=tmp_path, with_sandboxes=False, replicas=replicas)  # fmt: skip
+    return Stack(config)
+
+
+def test_replicas_get_their_own_ports_and_share_a_cluster(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, replicas=2)
+    children = {c.name: c for c in stack.commands()}
+    for name in SERVICES:
+        first, second = children[name], children[f"{name}-2"]
+        assert first.argv == second.argv == [first.argv[0], "-m", f"services.{name}"]
+        ports = {first.env[f"{name.upper()}_PORT"], second.env[f"{name.upper()}_PORT"]}
+        assert len(ports) == 2
+        target = stack.targets()[f"{name.upper()}_TARGET"]
+        assert target == "ipv4:" + ",".join(f"127.0.0.1:{p}" for p, _ in stack.replicas[name])
+    config = yaml.safe_load((tmp_path / f"envoy-{stack.config.ports.gateway}.yaml").read_text())
+    for cluster in config["static_resources"]["clusters"]:
+        if cluster["name"] in SERVICES:
+            endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+            got = {e["endpoint"]["address"]["socket_address"]["port_value"] for e in endpoints}
+            assert got == {g for g, _ in stack.replicas[cluster["name"]]}
+    listener = config["static_resources"]["listeners"][0]
+    filters = listener["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"]
+    health = next(f for f in filters if f["name"] == "envoy.filters.http.health_check")
+    minimum = health["typed_config"]["cluster_min_healthy_percentages"]
+    assert minimum == {name: {"value": 50.0} for name in SERVICES}
+
+
+def test_one_replica_needs_its_only_process(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, replicas=1)
+    names = [c.name for c in stack.commands()]
+    assert names == [*SERVICES, "envoy"]
