@@ -8,13 +8,18 @@ import structlog
 from portal.identity.v1 import account_directory_pb2, account_directory_pb2_grpc
 
 from services.common import context
-from services.common.errors import Internal, UpstreamUnavailable
+from services.common.errors import Internal, Unauthenticated, UpstreamUnavailable
 from services.support.model import Caller
 
 log = structlog.get_logger("directory")
 
 _UNAVAILABLE = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
 )
 
 
@@ -46,5 +51,7 @@ def _mapped(exc: grpc.aio.AioRpcError) -> Exception:
     log.warning("directory_call_failed", code=code.name)
     if code in _UNAVAILABLE:
         return UpstreamUnavailable()
-    # NOT_FOUND included: every authenticated user has links, so a miss is our inconsistency.
+    if code == grpc.StatusCode.NOT_FOUND:
+        # A valid token for a user identity no longer knows (removed since it was issued).
+        return Unauthenticated()
     return Internal()

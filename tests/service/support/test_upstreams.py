@@ -69,7 +69,9 @@ async def test_directory_away_is_upstream_unavailable(
         await built.stop(0)
 
 
-async def test_user_unknown_to_the_directory_is_internal(world: World) -> None:
+async def test_user_unknown_to_the_directory_must_sign_in_again(world: World) -> None:
+    before = await world.control.calls()
     call = world.stub.ListCases(pb.ListCasesRequest(), metadata=world.auth("user-nobody"))
     code, reason, _ = await failure(call)
-    assert (code, reason) == (grpc.StatusCode.INTERNAL, "INTERNAL")
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+    assert await world.control.calls() == before
