@@ -398,6 +398,10 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         "stat_prefix": "gateway",
         "codec_type": "AUTO",
         "generate_request_id": True,
+        # The gateway is the edge: append the real peer address to x-forwarded-for (services
+        # trust only the last hop, e.g. identity's per-address throttling), never a client's.
+        "use_remote_address": True,
+        "xff_num_trusted_hops": 0,
         "always_set_request_id_in_response": True,
         "access_log": [
             {

@@ -111,3 +111,10 @@ def test_internal_services_and_reflection_have_no_route() -> None:
         assert not any(internal in (p or "") for p in routed)
     # Anything unmatched ends in the 404 catch-all, never in a cluster.
     assert routes[-1] == {"match": {"prefix": "/"}, "direct_response": {"status": 404}}
+
+
+def test_the_gateway_is_the_edge_for_client_addresses() -> None:
+    listener = render(GatewaySettings())["static_resources"]["listeners"][0]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert hcm["use_remote_address"] is True
+    assert hcm["xff_num_trusted_hops"] == 0
