@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import asyncpg
 import grpc
@@ -15,18 +15,25 @@ from portal.identity.v1 import account_directory_pb2_grpc, identity_pb2_grpc
 from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import Policy
+from services.common.clients.salesforce import SalesforceClient
+from services.common.clients.whmcs import WhmcsClient
 from services.common.db import create_pool
 from services.common.methods import service_names
 from services.common.migrations import migrate_service
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
+from services.identity.accounts import Accounts
+from services.identity.customers import Customers
 from services.identity.directory import Directory
 from services.identity.keys import Keys
+from services.identity.link import LinkFlow
 from services.identity.login import LoginFlow
+from services.identity.outbox import Relay
 from services.identity.passwords import Passwords
 from services.identity.servicer import DirectoryAdapter, Flows, IdentityAdapter
 from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
+from services.identity.signup import SignUpFlow
 from services.identity.throttle import Limit, Throttle
 
 log = structlog.get_logger("identity")
@@ -38,6 +45,7 @@ class Deps:
     cache: Cache
     directory: Directory
     keys: Keys
+    upstreams: Upstreams
     flows: Flows
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -47,6 +55,8 @@ class Deps:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.upstreams.whmcs.aclose()
+        await self.upstreams.sf.aclose()
         await self.pool.close()
         await self.cache.aclose()
 
@@ -70,19 +80,59 @@ def _passwords(s: IdentitySettings) -> Passwords:
     )
 
 
-def _flows(s: IdentitySettings, pool: asyncpg.Pool, keys: Keys) -> Flows:
+@dataclass(frozen=True)
+class Upstreams:
+    whmcs: WhmcsClient
+    sf: SalesforceClient
+    relay: Relay
+
+
+def _flows(
+    s: IdentitySettings, pool: asyncpg.Pool, cache: Cache, keys: Keys, up: Upstreams
+) -> Flows:
     sessions = Sessions(
         pool, keys, s.jwt_issuer, s.jwt_audience, s.access_token_ttl, s.refresh_token_ttl
     )
+    passwords, throttle = _passwords(s), Throttle(pool)
     login = LoginFlow(
         pool=pool,
-        passwords=_passwords(s),
-        throttle=Throttle(pool),
+        passwords=passwords,
+        throttle=throttle,
         sessions=sessions,
         per_account=Limit("login:acct", s.login_max_failures_per_account, s.login_window_s),
         per_address=Limit("login:addr", s.login_max_failures_per_address, s.login_window_s),
     )
-    return Flows(login=login, sessions=sessions, keys=keys)
+    customers = Customers(pool, up.sf, cache)
+    accounts = Accounts(pool, sessions, Directory(pool, cache), customers, up.relay)
+    signup = SignUpFlow(
+        customers=customers,
+        accounts=accounts,
+        whmcs=up.whmcs,
+        passwords=passwords,
+        throttle=throttle,
+        lookup_limit=Limit("lookup:addr", s.lookup_max_per_address, s.lookup_window_s),
+        signup_limit=Limit("signup:addr", s.signup_max_per_address, s.signup_window_s),
+        customer_number_field=s.whmcs_customer_number_field,
+    )
+    link = LinkFlow(
+        customers=customers,
+        accounts=accounts,
+        whmcs=up.whmcs,
+        passwords=passwords,
+        throttle=throttle,
+        limit=Limit("link:addr", s.signup_max_per_address, s.signup_window_s),
+        customer_number_field=s.whmcs_customer_number_field,
+    )
+    return Flows(login=login, sessions=sessions, keys=keys, signup=signup, link=link)
+
+
+def _upstreams(s: IdentitySettings, pool: asyncpg.Pool, policy: Policy | None) -> Upstreams:
+    whmcs, sf = upstreams.whmcs(s), upstreams.salesforce(s)
+    if policy is not None:
+        whmcs = WhmcsClient(replace(whmcs.config, policy=policy))
+        sf = SalesforceClient(replace(sf.config, policy=policy))
+    relay = Relay(pool, sf, s.outbox_poll_interval, s.outbox_backoff_initial, s.outbox_backoff_max)
+    return Upstreams(whmcs, sf, relay)
 
 
 async def build_deps(settings: IdentitySettings, *, policy: Policy | None = None) -> Deps:
@@ -94,18 +144,21 @@ async def build_deps(settings: IdentitySettings, *, policy: Policy | None = None
     pool = await create_pool(settings, max_size=settings.db_pool_max)
     cache = upstreams.cache(settings, "identity")
     await cache.connect()
+    up = _upstreams(settings, pool, policy)
     deps = Deps(
         pool=pool,
         cache=cache,
         directory=Directory(pool, cache),
         keys=keys,
-        flows=_flows(settings, pool, keys),
+        upstreams=up,
+        flows=_flows(settings, pool, cache, keys, up),
     )
-    deps.tasks.append(
-        asyncio.create_task(
-            every(settings.key_reload_interval, lambda: asyncio.to_thread(keys.reload), "keys")
-        )
+    reload_keys = every(
+        settings.key_reload_interval, lambda: asyncio.to_thread(keys.reload), "keys"
     )
+    deps.tasks.append(asyncio.create_task(reload_keys))
+    if settings.outbox_relay:
+        deps.tasks.append(asyncio.create_task(up.relay.run()))
     return deps
 
 

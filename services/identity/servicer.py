@@ -23,8 +23,11 @@ from services.common.unimplemented import fill_unimplemented
 from services.identity import repo
 from services.identity.directory import Directory
 from services.identity.keys import Keys
+from services.identity.link import LinkFlow
 from services.identity.login import LoginFlow, SignedIn
 from services.identity.sessions import Session, Sessions
+from services.identity.signup import SignUpFlow
+from services.identity.validation import Address, SignUpForm
 
 
 @fill_unimplemented(identity_pb2.DESCRIPTOR.services_by_name["IdentityService"])
@@ -112,6 +115,17 @@ class Flows:
     login: LoginFlow
     sessions: Sessions
     keys: Keys
+    signup: SignUpFlow
+    link: LinkFlow
+
+
+def signup_form(request: identity_pb2.SignUpRequest) -> SignUpForm:
+    a = request.address
+    return SignUpForm(
+        customer_number=request.customer_number, email=request.email, password=request.password,
+        first_name=request.first_name, last_name=request.last_name, phone=request.phone,
+        address=Address(a.line1, a.line2, a.city, a.state, a.postcode, a.country),
+    )  # fmt: skip
 
 
 class IdentityAdapter(IdentityServicer):
@@ -123,6 +137,30 @@ class IdentityAdapter(IdentityServicer):
     @staticmethod
     def _signed_in(done: SignedIn) -> tuple[identity_pb2.User, identity_pb2.Session]:
         return user_pb(done.user), session_pb(done.session)
+
+    async def ValidateCustomerNumber(
+        self,
+        request: identity_pb2.ValidateCustomerNumberRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> identity_pb2.ValidateCustomerNumberResponse:
+        number = await self._flows.signup.validate_number(
+            request.customer_number, client_address(context)
+        )
+        return identity_pb2.ValidateCustomerNumberResponse(customer_number=number, registrable=True)
+
+    async def SignUp(
+        self, request: identity_pb2.SignUpRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.SignUpResponse:
+        done = await self._flows.signup.sign_up(signup_form(request), client_address(context))
+        user, session = self._signed_in(done)
+        return identity_pb2.SignUpResponse(user=user, session=session)
+
+    async def LinkWhmcsAccount(
+        self, request: identity_pb2.LinkWhmcsAccountRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.LinkWhmcsAccountResponse:
+        done = await self._flows.link.link(request.email, request.password, client_address(context))
+        user, session = self._signed_in(done)
+        return identity_pb2.LinkWhmcsAccountResponse(user=user, session=session)
 
     async def Login(
         self, request: identity_pb2.LoginRequest, context: grpc.aio.ServicerContext

@@ -40,7 +40,8 @@ class IdentitySettings(ServiceSettings):
     signup_window_s: int = 15 * 60
     signup_max_per_address: int = 20
 
-    # Outbox relay.
+    # Outbox relay (a background task in every replica; off only in tests that drive it).
+    outbox_relay: bool = True
     outbox_poll_interval: float = 1.0
     outbox_backoff_initial: float = 0.5
     outbox_backoff_max: float = 60.0

@@ -163,3 +163,16 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     yield conn
     await conn.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(database_url: str) -> None:
+    """Each test starts from empty identity tables (the sandboxes are reset alongside)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "TRUNCATE identity.users, identity.account_links, identity.refresh_tokens, "
+            "identity.outbox, identity.throttle"
+        )
+    finally:
+        await conn.close()

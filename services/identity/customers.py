@@ -1,0 +1,87 @@
+"""Salesforce Accounts by customer number (``SF_Account_No__c``), for sign-up and linking.
+
+The sign-up form asks on every keystroke-ish step, so the lookup is cached for 30 s
+(``policy.SIGNUP_CUSTOMER_LOOKUP``, scoped to the one customer number) as a ``Struct``; unknown
+numbers are cached too (an empty Struct). A successful sign-up/link drops the number's entry, and
+the portal's own mapping in Postgres is checked as well, so "already registered" never waits for
+the cache or for the outbox to reach Salesforce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from google.protobuf.struct_pb2 import Struct
+
+from services.common.cache import Cache, CustomerNumberScope, policy
+from services.common.clients.salesforce import SalesforceClient
+from services.common.clients.soql import soql
+from services.common.errors import (
+    AccountAlreadyRegistered,
+    CustomerNumberNotFound,
+    CustomerNumberRequired,
+)
+from services.identity import repo
+
+ACTIVE = "Active"
+_QUERY = (
+    "SELECT Id, Name, SF_Account_No__c, Portal_Status__c FROM Account "
+    "WHERE SF_Account_No__c = {} LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class SfAccount:
+    id: str
+    name: str
+    number: str
+    portal_status: str
+
+
+@dataclass(frozen=True)
+class Customers:
+    pool: asyncpg.Pool
+    sf: SalesforceClient
+    cache: Cache
+
+    async def _load(self, number: str) -> Struct:
+        records = await self.sf.query(soql(_QUERY, number))
+        found = Struct()
+        if records:
+            r = records[0]
+            found.update({"id": r["Id"], "name": r.get("Name") or "",
+                          "status": r.get("Portal_Status__c") or ""})  # fmt: skip
+        return found
+
+    async def find(self, number: str, *, cached: bool = True) -> SfAccount | None:
+        if cached:
+            scope = CustomerNumberScope(number)
+            found = await self.cache.get_or_load(
+                policy.SIGNUP_CUSTOMER_LOOKUP, scope, lambda: self._load(number), Struct
+            )
+        else:
+            found = await self._load(number)
+        if "id" not in found.fields:
+            return None
+        f = found.fields
+        return SfAccount(f["id"].string_value, f["name"].string_value, number,
+                         f["status"].string_value)  # fmt: skip
+
+    async def registrable(self, number: str, *, cached: bool = True) -> SfAccount:
+        """The account a new portal user may be created for, or the API's error for it."""
+        number = number.strip()
+        if not number:
+            raise CustomerNumberRequired()
+        account = await self.find(number, cached=cached)
+        if account is None:
+            raise CustomerNumberNotFound()
+        await self.refuse_registered(account)
+        return account
+
+    async def refuse_registered(self, account: SfAccount) -> None:
+        if account.portal_status == ACTIVE or await repo.links_of_sf_account(self.pool, account.id):
+            raise AccountAlreadyRegistered()
+
+    async def forget(self, number: str) -> None:
+        await self.cache.invalidate(CustomerNumberScope(number), policy.SIGNUP_LOOKUP)

@@ -1,0 +1,93 @@
+"""Sign-up: customer number -> WHMCS client -> portal user + mapping -> Salesforce (outbox).
+
+Nothing is left half-done: refusals happen before anything is written; WHMCS ``AddClient`` is
+the first write; if the Postgres transaction fails after it (a conflict, Postgres down) the new
+WHMCS client is closed (``UpdateClient status=Inactive``) before answering, so no orphan billing
+account remains. The Salesforce Account update travels through the outbox, so a Salesforce outage
+after the user exists delays it but does not fail the sign-up.
+
+WHMCS gets a random password, not the portal one: customers sign in to the portal only, and
+reach WHMCS pages through single-use SSO links, so their portal password is stored in one place
+(as an argon2id hash) and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+
+import structlog
+
+from services.common.clients.whmcs import WhmcsClient
+from services.common.errors import EmailAlreadyRegistered, PortalError
+from services.identity import repo
+from services.identity.accounts import Accounts
+from services.identity.customers import Customers, SfAccount
+from services.identity.login import SignedIn
+from services.identity.passwords import Passwords
+from services.identity.throttle import Limit, Throttle
+from services.identity.validation import SignUpForm, check
+
+log = structlog.get_logger("signup")
+
+
+@dataclass(frozen=True)
+class SignUpFlow:
+    customers: Customers
+    accounts: Accounts
+    whmcs: WhmcsClient
+    passwords: Passwords
+    throttle: Throttle
+    lookup_limit: Limit
+    signup_limit: Limit
+    customer_number_field: int
+
+    async def validate_number(self, number: str, address: str) -> str:
+        await self.throttle.consume(self.lookup_limit, address)
+        return (await self.customers.registrable(number)).number
+
+    async def sign_up(self, form: SignUpForm, address: str) -> SignedIn:
+        await self.throttle.consume(self.signup_limit, address)
+        if not form.customer_number.strip():
+            await self.customers.registrable("")  # CUSTOMER_NUMBER_REQUIRED before the rest
+        form = check(form)
+        account = await self.customers.registrable(form.customer_number, cached=False)
+        if await repo.email_taken(self.accounts.pool, form.email):
+            raise EmailAlreadyRegistered()
+        password_hash = await self.passwords.hash(form.password)
+        client_id = await self._add_client(form)
+        try:
+            return await self.accounts.create(self._new_user(form, password_hash, client_id,
+                                                             account), account)  # fmt: skip
+        except BaseException:
+            await asyncio.shield(self._close_client(client_id))
+            raise
+
+    def _new_user(
+        self, form: SignUpForm, password_hash: str, client_id: int, account: SfAccount
+    ) -> repo.NewUser:
+        return repo.NewUser(
+            email=form.email, password_hash=password_hash, first_name=form.first_name,
+            last_name=form.last_name, whmcs_client_id=client_id, sf_account_id=account.id,
+            customer_number=account.number, source="New Signup",
+        )  # fmt: skip
+
+    async def _add_client(self, form: SignUpForm) -> int:
+        a = form.address
+        client_id = await self.whmcs.add_client(
+            firstname=form.first_name, lastname=form.last_name, email=form.email,
+            address1=a.line1, address2=a.line2, city=a.city, state=a.state, postcode=a.postcode,
+            country=a.country, phonenumber=form.phone, password=secrets.token_urlsafe(24),
+            customfields={self.customer_number_field: form.customer_number}, noemail=True,
+        )  # fmt: skip
+        log.info("whmcs_client_added", whmcs_client_id=client_id)
+        return client_id
+
+    async def _close_client(self, client_id: int) -> None:
+        try:
+            await self.whmcs.update_client(client_id, status="Inactive")
+            log.warning("whmcs_client_closed_after_failed_signup", whmcs_client_id=client_id)
+        except PortalError as exc:
+            # Logged loudly for a person to close it: the sign-up still answers its own error.
+            log.error("whmcs_orphan_client", whmcs_client_id=client_id, error=type(exc).__name__)

@@ -1,0 +1,76 @@
+"""The Salesforce outbox: a Salesforce outage delays the Account update, never loses or doubles
+it, across a restart of the identity process and with two relays working at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+
+from services.identity.outbox import ACCOUNT_UPDATE, Relay
+from services.identity.server import Deps, build_deps
+from services.identity.settings import IdentitySettings
+from services.identity.validation import Address, SignUpForm
+from tests.service.identity.conftest import FAST, Control
+from tests.service.identity.helpers import unique_email
+from tests.service.identity.test_sessions import PASSWORD
+from tests.service.identity.test_signup import delivered, sf_account
+
+PATCH = "sobjects:Account:PATCH"
+
+
+def form(number: str) -> SignUpForm:
+    address = Address("1-2-3 Shibuya", "", "Shibuya-ku", "Tokyo", "150-0002", "JP")
+    return SignUpForm(number, unique_email("yuki"), PASSWORD, "Yuki", "Ito", "+81 3 1234 5678",
+                      address)  # fmt: skip
+
+
+async def test_salesforce_outage_and_restart(
+    settings: IdentitySettings, sf_control: Control, db: asyncpg.Connection
+) -> None:
+    await sf_control.fault("unavailable", action=PATCH, seconds=60)
+    first = await build_deps(settings, policy=FAST)
+    try:
+        done = await first.flows.signup.sign_up(form("AC-000104"), "10.7.0.1")
+        account = await sf_account(first, "AC-000104")
+        await asyncio.sleep(0.5)  # the relay tries and fails meanwhile
+        row = await db.fetchrow("SELECT * FROM identity.outbox WHERE target_id = $1", account["Id"])
+        assert row["delivered_at"] is None and row["attempts"] >= 1
+        assert account["Portal_Status__c"] == "Not Registered"
+    finally:
+        await first.aclose()  # the identity process stops while Salesforce is still down
+    await sf_control.fault("none")
+    before = (await sf_control.calls()).get(PATCH, 0)
+    second = await build_deps(settings, policy=FAST)  # ...and starts again
+    try:
+        await delivered(db, account["Id"])
+        account = await sf_account(second, "AC-000104")
+        assert account["Portal_Status__c"] == "Active"
+        assert account["WH_Account__c"].endswith(" - Yuki Ito")
+    finally:
+        await second.aclose()
+    third = await build_deps(settings, policy=FAST)  # another restart: nothing is re-sent
+    await asyncio.sleep(0.5)
+    await third.aclose()
+    assert (await sf_control.calls()).get(PATCH, 0) - before == 1
+    assert done.user.customer_number == "AC-000104"
+
+
+async def test_two_relays_deliver_each_row_once(
+    deps: Deps, sf_control: Control, db: asyncpg.Connection, settings: IdentitySettings
+) -> None:
+    account = await sf_account(deps, "AC-000104")
+    for i in range(12):
+        await db.execute(
+            "INSERT INTO identity.outbox (kind, target_id, payload) VALUES ($1, $2, $3::jsonb)",
+            ACCOUNT_UPDATE, account["Id"], json.dumps({"WH_Account__c": f"#{i} - Test"}),
+        )  # fmt: skip
+    sf = deps.upstreams.sf
+    relays = [Relay(deps.pool, sf), Relay(deps.pool, sf)]
+    counts = await asyncio.gather(*(r.drain() for r in relays))
+    rows = await db.fetch("SELECT attempts, delivered_at FROM identity.outbox")
+    # The service's own relay may have taken some rows too: every row once, all delivered.
+    assert all(r["delivered_at"] is not None and r["attempts"] == 1 for r in rows)
+    assert (await sf_control.calls()).get(PATCH, 0) == 12  # since the sandbox reset
+    assert sum(counts) <= 12
