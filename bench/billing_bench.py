@@ -22,6 +22,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -30,6 +31,8 @@ from pathlib import Path
 
 import httpx
 
+# ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import infra
 from tools.stack import Ports, Stack, StackConfig
 
