@@ -101,6 +101,8 @@ async def _settled(deps: Deps, row: Row, order: Order) -> bool:
         await repo.skip(deps.pool, order.id, row.state, f"Status is {order.status!r}")
         log.info("fulfillment_skipped", order_id=order.id, status=order.status)
         return True
+    if row.state != ACTIVATING and order.activation_status != "Activating":
+        await mark_activating(deps, row, order)  # a retried order shows progress again
     return False
 
 

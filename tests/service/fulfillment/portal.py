@@ -81,12 +81,14 @@ class Portal:
             soql("SELECT Id, WHMCS_Service_ID__c FROM OrderItem WHERE OrderId = {}", order_id)
         )
 
-    async def settled(self, order_id: str, within: float = 20.0) -> dict[str, Any]:
-        """The order once Activated or Failed."""
+    async def settled(
+        self, order_id: str, within: float = 20.0, states: tuple[str, ...] = ("Activated", "Failed")
+    ) -> dict[str, Any]:
+        """The order once Activated or Failed (or in one of ``states``)."""
         deadline = time.monotonic() + within
         while True:
             order = await self.order(order_id)
-            if order.get("Activation_Status__c") in ("Activated", "Failed"):
+            if order.get("Activation_Status__c") in states:
                 return order
             assert time.monotonic() < deadline, f"order still {order.get('Activation_Status__c')}"
             await asyncio.sleep(0.1)

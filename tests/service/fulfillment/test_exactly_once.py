@@ -1,0 +1,106 @@
+"""At-least-once delivery + idempotent steps + the state machine = one WHMCS order per order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from tests.service.fulfillment.conftest import StartWorker
+from tests.service.fulfillment.portal import Control, Portal
+
+INTERNET = ["INTERNET-GOLD-HOME-1G"]
+
+
+class Crash(BaseException):
+    """What the test hook raises: the worker's task dies there, as in a crash."""
+
+
+async def _activated_once(portal: Portal, order_id: str) -> None:
+    order = await portal.settled(order_id)
+    assert order["Activation_Status__c"] == "Activated", order
+    [whmcs_order] = await portal.whmcs_orders(1, order_id)
+    assert order["WHMCS_Order_ID__c"] == str(whmcs_order["id"])
+
+
+async def test_duplicate_delivery_and_dropped_stream(
+    portal: Portal, start_worker: StartWorker, controls: tuple[Control, Control, Control]
+) -> None:
+    worker = await start_worker()
+    await asyncio.wait_for(worker.leading.wait(), 5)
+    first = await portal.create_order("hanako", INTERNET)
+    await controls[0].fault("duplicate_delivery", count=3)
+    await portal.approve(first)
+    await _activated_once(portal, first)
+
+    await controls[0].fault("drop_stream", count=2)
+    second = await portal.create_order("hanako", ["VPN-STANDARD"])
+    await portal.approve(second)
+    await _activated_once(portal, second)
+    await _activated_once(portal, first)
+
+
+async def test_crash_after_add_order_then_restart(
+    portal: Portal, start_worker: StartWorker
+) -> None:
+    placed = asyncio.Event()
+
+    async def crash(step: str, order_id: str) -> None:
+        if step == "whmcs_order_placed":  # AddOrder answered, nothing committed yet
+            placed.set()
+            raise Crash()
+
+    first = await start_worker(step_hook=crash)
+    order_id = await portal.create_order("hanako", INTERNET)
+    await portal.approve(order_id)
+    await asyncio.wait_for(placed.wait(), 10)
+    await first.stop()
+    assert len(await portal.whmcs_orders(1, order_id)) == 1
+    assert (await portal.order(order_id))["Activation_Status__c"] == "Activating"
+
+    await start_worker()  # restart: resumes the open row, finds the order by its note
+    await _activated_once(portal, order_id)
+
+
+async def test_standby_takes_over_when_the_active_worker_dies(
+    portal: Portal, start_worker: StartWorker, pool: asyncpg.Pool
+) -> None:
+    reached = asyncio.Event()
+
+    async def stall_before_write_back(step: str, order_id: str) -> None:
+        if step == "writing_back":
+            reached.set()
+            await asyncio.Event().wait()  # hangs until the worker is stopped
+
+    active = await start_worker(step_hook=stall_before_write_back)
+    await asyncio.wait_for(active.leading.wait(), 5)
+    standby = await start_worker()
+    await asyncio.sleep(0.5)
+    assert not standby.leading.is_set()
+
+    order_id = await portal.create_order("hanako", INTERNET)
+    await portal.approve(order_id)
+    await asyncio.wait_for(reached.wait(), 10)
+    await active.stop()
+
+    await asyncio.wait_for(standby.leading.wait(), 5)
+    await _activated_once(portal, order_id)
+    state = await pool.fetchval(
+        "SELECT state FROM commerce.fulfillments WHERE sf_order_id = $1", order_id
+    )
+    assert state == "done"
+
+
+async def test_lost_replay_position_reconciles(
+    portal: Portal, start_worker: StartWorker, pool: asyncpg.Pool
+) -> None:
+    order_id = await portal.create_order("hanako", INTERNET)
+    await portal.approve(order_id)  # approved while no worker ran
+    await pool.execute(
+        "INSERT INTO commerce.fulfillment_replay (consumer, replay_id) VALUES ('fulfillment', $1)",
+        b"\x00" * 8,
+    )
+    await start_worker()
+    await _activated_once(portal, order_id)
+    stored = await pool.fetchval("SELECT replay_id FROM commerce.fulfillment_replay")
+    assert stored != b"\x00" * 8
