@@ -233,6 +233,9 @@ def _transcoder(s: GatewaySettings) -> dict[str, Any]:
                 "always_print_primitive_fields": True,
                 "always_print_enums_as_ints": False,
                 "preserve_proto_field_names": False,
+                # Server-streaming RPCs (WatchOrders) reach browsers as Server-Sent Events:
+                # each message is one `data: {json}` event instead of a growing JSON array.
+                "stream_sse_style_delimited": True,
             },
             "request_validation_options": {
                 "reject_unknown_method": True,

@@ -18,6 +18,7 @@ from services.common.clients.soql import soql
 
 FIELDS = (
     "Id",
+    "Pricebook2Id",
     "UnitPrice",
     "Product2Id",
     "Product2.Name",
@@ -72,6 +73,7 @@ class CatalogItem:
     product: catalog_pb2.Product  # eligible/ineligible_reason unset: they are per caller
     pricebook_entry_id: str
     sim_plan_code: str
+    pricebook_id: str = ""
 
     @property
     def is_sim_plan(self) -> bool:
@@ -94,7 +96,9 @@ def item_from_record(record: dict[str, Any]) -> CatalogItem:
         currency_code=CURRENCY,
         orderable=bool(p.get("Portal_Accessible__c")),
     )
-    return CatalogItem(product, text(record, "Id"), text(p, "SIM_Plan_Code__c"))
+    return CatalogItem(
+        product, text(record, "Id"), text(p, "SIM_Plan_Code__c"), text(record, "Pricebook2Id")
+    )
 
 
 def to_struct(items: list[CatalogItem]) -> struct_pb2.Struct:
@@ -104,6 +108,7 @@ def to_struct(items: list[CatalogItem]) -> struct_pb2.Struct:
             "product": json_format.MessageToDict(i.product),
             "pricebookEntryId": i.pricebook_entry_id,
             "simPlanCode": i.sim_plan_code,
+            "pricebookId": i.pricebook_id,
         }
         for i in items
     ]
@@ -118,6 +123,7 @@ def from_struct(message: struct_pb2.Struct) -> list[CatalogItem]:
             json_format.ParseDict(row["product"], catalog_pb2.Product()),
             str(row.get("pricebookEntryId", "")),
             str(row.get("simPlanCode", "")),
+            str(row.get("pricebookId", "")),
         )
         for row in rows
     ]

@@ -11,12 +11,15 @@ from portal.commerce.v1 import catalog_pb2_grpc, orders_pb2_grpc
 from services.commerce.background import Background, invalidation_dispatcher
 from services.commerce.catalog import Catalog
 from services.commerce.cdc import Consumer
+from services.commerce.checkout import Checkout
 from services.commerce.fulfillment import start_fulfillment
 from services.commerce.order_accounts import OrderAccounts
+from services.commerce.orders import Orders
 from services.commerce.peers import Billing, Directory
 from services.commerce.servicer import CatalogServicer, OrderServicer
 from services.commerce.settings import CommerceSettings
 from services.commerce.watch import WatchHub, redis_for_pubsub
+from services.commerce.watch_stream import OrderWatch
 from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import Policy, SalesforceClient
@@ -37,6 +40,8 @@ class Deps:
     billing: Billing
     catalog: Catalog
     watch: WatchHub
+    orders: Orders
+    checkout: Checkout
     background: Background
     closers: list[Closer] = field(default_factory=list)
 
@@ -72,15 +77,20 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         standby_retry_s=settings.cdc_standby_retry_s,
         batch=settings.cdc_batch,
     )
+    catalog = Catalog(salesforce, cache, directory, settings.pricebook_name)
+    orders = Orders(salesforce, cache, directory, accounts)
+    billing = Billing.over(billing_channel, settings.internal_timeout_s)
     deps = Deps(
         settings=settings,
         pool=pool,
         cache=cache,
         salesforce=salesforce,
         directory=directory,
-        billing=Billing.over(billing_channel, settings.internal_timeout_s),
-        catalog=Catalog(salesforce, cache, directory, settings.pricebook_name),
+        billing=billing,
+        catalog=catalog,
         watch=watch,
+        orders=orders,
+        checkout=Checkout(pool, salesforce, cache, directory, billing, catalog, orders),
         background=Background(consumer),
     )
     deps.closers += [
@@ -99,7 +109,9 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
 def create_commerce_server(settings: CommerceSettings, deps: Deps) -> GrpcServer:
     def register(server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(deps.catalog), server)
-        orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(), server)
+        watch = OrderWatch(deps.watch, deps.orders, deps.directory, settings.watch_heartbeat_s)
+        servicer = OrderServicer(deps.orders, deps.checkout, watch)
+        orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
 
     return create_server(settings, services=service_names("commerce"), register=register)
 

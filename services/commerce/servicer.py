@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 from portal.commerce.v1 import catalog_pb2, catalog_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 from services.commerce.catalog import Catalog
+from services.commerce.checkout import Checkout
+from services.commerce.orders import Orders
+from services.commerce.watch_stream import OrderWatch
 from services.common import context
 from services.common.unimplemented import fill_unimplemented
 
@@ -39,3 +44,30 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
 @fill_unimplemented(orders_pb2.DESCRIPTOR.services_by_name["OrderService"])
 class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     """``portal.commerce.v1.OrderService``: thin adapters proto → domain → proto."""
+
+    def __init__(self, orders: Orders, checkout: Checkout, watch: OrderWatch) -> None:
+        self._orders, self._checkout, self._watch = orders, checkout, watch
+
+    async def CreateOrder(
+        self, request: orders_pb2.CreateOrderRequest, ctx: grpc.aio.ServicerContext
+    ) -> orders_pb2.CreateOrderResponse:
+        order = await self._checkout.create(context.user_id.get(), request)
+        return orders_pb2.CreateOrderResponse(order=order)
+
+    async def ListOrders(
+        self, request: orders_pb2.ListOrdersRequest, ctx: grpc.aio.ServicerContext
+    ) -> orders_pb2.ListOrdersResponse:
+        return await self._orders.page(context.user_id.get(), request.page_size, request.page_token)
+
+    async def GetOrder(
+        self, request: orders_pb2.GetOrderRequest, ctx: grpc.aio.ServicerContext
+    ) -> orders_pb2.GetOrderResponse:
+        order = await self._orders.get(context.user_id.get(), request.order_id)
+        return orders_pb2.GetOrderResponse(order=order)
+
+    async def WatchOrders(
+        self, request: orders_pb2.WatchOrdersRequest, ctx: grpc.aio.ServicerContext
+    ) -> AsyncIterator[orders_pb2.WatchOrdersResponse]:
+        stream = self._watch.stream(context.user_id.get(), context.token_expires_at.get())
+        async for response in stream:
+            yield response

@@ -163,6 +163,7 @@ class AuthInterceptor(WrappingInterceptor):
                 log.info("token_refused", reason="missing" if token is None else "invalid")
                 await abort_with(ctx, exc)
             context.user_id.set(claims.user_id)
+            context.token_expires_at.set(claims.expires_at)
             structlog.contextvars.bind_contextvars(user_id=claims.user_id)
 
         return wrap_before(behavior, authenticate)

@@ -7,6 +7,8 @@ from contextvars import ContextVar
 request_id: ContextVar[str] = ContextVar("request_id", default="")
 # The authenticated portal user id; empty on public methods.
 user_id: ContextVar[str] = ContextVar("user_id", default="")
+# When the caller's access token expires (epoch seconds, the ``exp`` claim); 0 when no token.
+token_expires_at: ContextVar[int] = ContextVar("token_expires_at", default=0)
 
 
 def current_user_id() -> str:

@@ -154,7 +154,9 @@ class WatchOrdersRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WatchOrdersResponse(_message.Message):
-    __slots__ = ("order",)
+    __slots__ = ("order", "heartbeat")
     ORDER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     order: Order
-    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+    heartbeat: bool
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., heartbeat: _Optional[bool] = ...) -> None: ...

@@ -1,0 +1,128 @@
+"""Checkout: refuse early, then create the Order and its items in ONE all-or-none composite.
+
+Order of the checks (nothing is written to Salesforce before all pass): the request's shape →
+the caller's account → a request id already used (the same order back) → products orderable
+(PRODUCT_UNAVAILABLE) → SIM details → categories eligible (NOT_ELIGIBLE) → a WHMCS pay method
+(PAYMENT_METHOD_REQUIRED, with the billing-address snapshot from the same billing call).
+
+Idempotency: ``Portal_Request_Key__c`` (an external id, unique in Salesforce) is the request id
+scoped to the account. A retry finds the order in ``commerce.orders``; concurrent retries in one
+process share one attempt; across replicas (or after a timeout that hid a success) Salesforce
+refuses the second insert with DUPLICATE_VALUE and the existing order is returned instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import structlog
+from portal.commerce.v1 import orders_pb2
+
+from services.commerce import repo
+from services.commerce.catalog import Catalog
+from services.commerce.checkout_rules import (
+    Line,
+    composite_requests,
+    request_key,
+    resolve_lines,
+    shape_violations,
+    sim_violations,
+)
+from services.commerce.orders import Orders
+from services.commerce.peers import Billing, Directory
+from services.common.cache import Cache, UserScope, policy
+from services.common.clients.salesforce import SalesforceClient
+from services.common.errors import (
+    DuplicateRecord,
+    NotEligible,
+    PaymentMethodRequired,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+
+log = structlog.get_logger("checkout")
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+@dataclass
+class Checkout:
+    pool: asyncpg.Pool
+    salesforce: SalesforceClient
+    cache: Cache
+    directory: Directory
+    billing: Billing
+    catalog: Catalog
+    orders: Orders
+    _flights: dict[str, asyncio.Future[orders_pb2.Order]] = field(default_factory=dict)
+
+    async def create(
+        self, user_id: str, request: orders_pb2.CreateOrderRequest
+    ) -> orders_pb2.Order:
+        violations = shape_violations(request)
+        if violations:
+            raise ValidationFailed(violations=violations)
+        account_id = await self.directory.sf_account_of(user_id)
+        if account_id is None:
+            raise NotEligible("Your account cannot place orders online yet.")
+        key = request_key(account_id, request.request_id)
+        order = await self._single_flight(
+            key, lambda: self._create(user_id, account_id, key, request)
+        )
+        await self.cache.invalidate(UserScope(user_id), policy.ORDERS)
+        return order
+
+    async def _single_flight(
+        self, key: str, run: Callable[[], Awaitable[orders_pb2.Order]]
+    ) -> orders_pb2.Order:
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = self._flights[key] = asyncio.ensure_future(run())
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+        return await asyncio.shield(flight)
+
+    async def _create(
+        self, user_id: str, account_id: str, key: str, request: orders_pb2.CreateOrderRequest
+    ) -> orders_pb2.Order:
+        existing = await repo.order_by_request_key(self.pool, key)
+        if existing is not None:
+            return await self._read_back(account_id, existing)
+        lines = resolve_lines(request, await self.catalog.items())
+        sim_violations(request, lines)
+        await self._check_eligible(user_id, lines)
+        profile = await self.billing.checkout_profile(user_id)
+        if not profile.has_payment_method:
+            raise PaymentMethodRequired()
+        subs = composite_requests(
+            account_id=account_id, key=key, lines=lines, sim=request.sim,
+            address=profile.profile.address, today=datetime.now(TOKYO).date(),
+        )  # fmt: skip
+        order_id = await self._submit(key, subs)
+        await repo.record_created_order(self.pool, order_id, account_id, key)
+        log.info("order_created", order_id=order_id, lines=len(lines))
+        return await self._read_back(account_id, order_id)
+
+    async def _check_eligible(self, user_id: str, lines: list[Line]) -> None:
+        eligible = set(await self.catalog.eligible_categories(user_id))
+        for line in lines:
+            if line.item.product.category not in eligible:
+                raise NotEligible(metadata={"product_id": line.item.product.id})
+
+    async def _submit(self, key: str, subs: list[dict[str, object]]) -> str:
+        try:
+            responses = await self.salesforce.composite(subs, all_or_none=True)
+        except DuplicateRecord:
+            record = await self.salesforce.get_by_external_id("Order", "Portal_Request_Key__c", key)
+            log.info("order_request_repeated", order_id=record["Id"])
+            return str(record["Id"])
+        return str(responses[0]["body"]["id"])
+
+    async def _read_back(self, account_id: str, order_id: str) -> orders_pb2.Order:
+        order = await self.orders.fresh(account_id, order_id)
+        if order is None:  # created a moment ago: gone only if deleted in between
+            raise UpstreamUnavailable()
+        return order

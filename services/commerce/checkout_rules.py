@@ -1,0 +1,137 @@
+"""Checkout validation that needs no I/O: the request's shape, the lines against the catalog,
+the SIM details, and the Order / OrderItem records to create."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from portal.commerce.v1 import catalog_pb2, orders_pb2
+from portal.common.v1 import types_pb2
+
+from services.commerce.catalog_records import CatalogItem
+from services.commerce.records import is_salesforce_id
+from services.common.errors import FieldViolation, ProductUnavailable, ValidationFailed
+
+MAX_LINES, MAX_QUANTITY, MAX_REQUEST_ID = 20, 10, 64
+EID = re.compile(r"^\d{32}$")
+SIM_TYPES = {orders_pb2.SIM_TYPE_ESIM: "eSIM", orders_pb2.SIM_TYPE_PHYSICAL: "Physical"}
+
+
+@dataclass(frozen=True)
+class Line:
+    item: CatalogItem
+    quantity: int
+
+
+def shape_violations(request: orders_pb2.CreateOrderRequest) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    if not request.request_id.strip():
+        out.append(FieldViolation("request_id", "A request id is required."))
+    elif len(request.request_id) > MAX_REQUEST_ID:
+        out.append(FieldViolation("request_id", f"At most {MAX_REQUEST_ID} characters."))
+    if not 1 <= len(request.items) <= MAX_LINES:
+        out.append(FieldViolation("items", f"Order between 1 and {MAX_LINES} products."))
+    seen: set[str] = set()
+    for n, line in enumerate(request.items):
+        if not is_salesforce_id(line.product_id, "01t"):
+            out.append(FieldViolation(f"items[{n}].product_id", "Unknown product."))
+        elif line.product_id in seen:
+            out.append(FieldViolation(f"items[{n}].product_id", "Each product only once."))
+        seen.add(line.product_id)
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            out.append(FieldViolation(f"items[{n}].quantity", f"Between 1 and {MAX_QUANTITY}."))
+    return out
+
+
+def resolve_lines(
+    request: orders_pb2.CreateOrderRequest, catalog: Sequence[CatalogItem]
+) -> list[Line]:
+    """The catalog item of every line; hidden, inactive or not orderable: PRODUCT_UNAVAILABLE."""
+    by_id = {item.product.id: item for item in catalog}
+    lines = []
+    for line in request.items:
+        item = by_id.get(line.product_id)
+        if item is None or not item.product.orderable:
+            raise ProductUnavailable(metadata={"product_id": line.product_id})
+        lines.append(Line(item, line.quantity))
+    return lines
+
+
+def sim_violations(request: orders_pb2.CreateOrderRequest, lines: Sequence[Line]) -> None:
+    if not any(line.item.is_sim_plan for line in lines):
+        return
+    sim = request.sim
+    if sim.sim_type not in SIM_TYPES:
+        raise ValidationFailed.of("sim.sim_type", "Choose an eSIM or a physical SIM.")
+    if sim.sim_type == orders_pb2.SIM_TYPE_ESIM and not EID.match(sim.eid):
+        raise ValidationFailed.of("sim.eid", "The EID has 32 digits.")
+    if sim.sim_type == orders_pb2.SIM_TYPE_PHYSICAL and sim.eid:
+        raise ValidationFailed.of("sim.eid", "An EID is only for an eSIM.")
+
+
+def request_key(account_id: str, request_id: str) -> str:
+    """``Portal_Request_Key__c``: the caller's request id scoped to the account."""
+    key = f"{account_id}:{request_id}"
+    if len(key) <= 80:
+        return key
+    return f"{account_id}:sha256:{hashlib.sha256(request_id.encode()).hexdigest()[:48]}"
+
+
+def order_type(lines: Sequence[Line]) -> str:
+    """Only add-ons change an existing service; anything else is a new order."""
+    add_ons = all(line.item.product.item_class == catalog_pb2.ITEM_CLASS_ADD_ON for line in lines)
+    return "Change" if add_ons else "New"
+
+
+def billing_fields(address: types_pb2.Address) -> dict[str, str]:
+    street = "\n".join(part for part in (address.line1, address.line2) if part)
+    return {
+        "BillingStreet": street,
+        "BillingCity": address.city,
+        "BillingState": address.state,
+        "BillingPostalCode": address.postcode,
+        "BillingCountry": address.country,
+    }
+
+
+def composite_requests(
+    *,
+    account_id: str,
+    key: str,
+    lines: Sequence[Line],
+    sim: orders_pb2.SimDetails,
+    address: types_pb2.Address,
+    today: date,
+) -> list[dict[str, Any]]:
+    """The Order and its OrderItems, for ONE ``composite`` call with ``allOrNone``."""
+    order: dict[str, Any] = {
+        "AccountId": account_id,
+        "Status": "Pending Review",
+        "Activation_Status__c": "Not Started",
+        "EffectiveDate": today.isoformat(),
+        "Pricebook2Id": lines[0].item.pricebook_id,
+        "Order_Type__c": order_type(lines),
+        "Portal_Request_Key__c": key,
+        **billing_fields(address),
+    }
+    if any(line.item.is_sim_plan for line in lines):
+        order["SIM_Type__c"] = SIM_TYPES[sim.sim_type]
+        if sim.eid:
+            order["EID__c"] = sim.eid
+    subs = [{"method": "POST", "url": "sobjects/Order", "referenceId": "order", "body": order}]
+    for n, line in enumerate(lines):
+        item = {
+            "OrderId": "@{order.id}",
+            "PricebookEntryId": line.item.pricebook_entry_id,
+            "Quantity": line.quantity,
+            "UnitPrice": float(line.item.product.unit_price),
+        }
+        subs.append(
+            {"method": "POST", "url": "sobjects/OrderItem", "referenceId": f"item{n}", "body": item}
+        )
+    return subs

@@ -1,0 +1,119 @@
+"""The caller's orders, read from Salesforce and cached per user (``policy.ORDERS``).
+
+Every read is filtered to the caller's account in the SOQL itself, so another account's order is
+NOT_FOUND exactly like a missing one (and a malformed id never reaches Salesforce). The cache is
+event-driven: the CDC consumer drops the user's orders family on an Order/OrderItem change, and
+checkout drops it after creating an order. Orders read are remembered with their account
+(``commerce.orders``), so the consumer can resolve an UPDATE event without calling Salesforce.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from portal.commerce.v1 import orders_pb2
+
+from services.commerce.order_accounts import OrderAccounts
+from services.commerce.order_records import (
+    item_from_record,
+    items_query,
+    one_query,
+    order_from_record,
+    page_query,
+)
+from services.commerce.peers import Directory
+from services.commerce.records import is_salesforce_id
+from services.common.cache import Cache, UserScope, policy
+from services.common.clients.salesforce import SalesforceClient
+from services.common.errors import NotFound, ValidationFailed
+
+DEFAULT_PAGE, MAX_PAGE = 20, 100
+
+
+def page_bounds(page_size: int, page_token: str) -> tuple[int, int]:
+    """``(size, offset)``; a token is the base64 of ``o:<offset>``."""
+    if page_size < 0:
+        raise ValidationFailed.of("page_size", "The page size cannot be negative.")
+    size = min(page_size or DEFAULT_PAGE, MAX_PAGE)
+    if not page_token:
+        return size, 0
+    try:
+        raw = base64.urlsafe_b64decode(page_token.encode()).decode()
+        offset = int(raw.removeprefix("o:")) if raw.startswith("o:") else -1
+    except (ValueError, UnicodeDecodeError):
+        offset = -1
+    if not 0 <= offset <= 2000:  # Salesforce's OFFSET limit
+        raise ValidationFailed.of("page_token", "The page token is not valid.")
+    return size, offset
+
+
+def token_for(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+@dataclass(frozen=True)
+class Orders:
+    salesforce: SalesforceClient
+    cache: Cache
+    directory: Directory
+    accounts: OrderAccounts
+
+    async def page(
+        self, user_id: str, page_size: int, page_token: str
+    ) -> orders_pb2.ListOrdersResponse:
+        size, offset = page_bounds(page_size, page_token)
+        return await self.cache.get_or_load(
+            policy.ORDERS_LIST,
+            UserScope(user_id),
+            lambda: self._load_page(user_id, size, offset),
+            orders_pb2.ListOrdersResponse,
+            variant=f"{size}:{offset}",
+        )
+
+    async def get(self, user_id: str, order_id: str) -> orders_pb2.Order:
+        if not is_salesforce_id(order_id, "801"):
+            raise NotFound("Order not found.")
+        response = await self.cache.get_or_load(
+            policy.ORDER_DETAIL,
+            UserScope(user_id),
+            lambda: self._load_one(user_id, order_id),
+            orders_pb2.GetOrderResponse,
+            variant=order_id,
+        )
+        return response.order
+
+    async def fresh(self, account_id: str, order_id: str) -> orders_pb2.Order | None:
+        """One order straight from Salesforce (after checkout), None if absent."""
+        orders = await self._read(one_query(account_id, order_id), account_id)
+        return orders[0] if orders else None
+
+    async def _load_page(
+        self, user_id: str, size: int, offset: int
+    ) -> orders_pb2.ListOrdersResponse:
+        account_id = await self.directory.sf_account_of(user_id)
+        if account_id is None:
+            return orders_pb2.ListOrdersResponse()
+        orders = await self._read(page_query(account_id, size + 1, offset), account_id)
+        more = len(orders) > size
+        return orders_pb2.ListOrdersResponse(
+            orders=orders[:size], next_page_token=token_for(offset + size) if more else ""
+        )
+
+    async def _load_one(self, user_id: str, order_id: str) -> orders_pb2.GetOrderResponse:
+        account_id = await self.directory.sf_account_of(user_id)
+        order = await self.fresh(account_id, order_id) if account_id else None
+        if order is None:
+            raise NotFound("Order not found.")
+        return orders_pb2.GetOrderResponse(order=order)
+
+    async def _read(self, query: str, account_id: str) -> list[orders_pb2.Order]:
+        records = await self.salesforce.query(query)
+        if not records:
+            return []
+        ids = [str(r["Id"]) for r in records]
+        items: dict[str, list[orders_pb2.OrderItem]] = {i: [] for i in ids}
+        for row in await self.salesforce.query(items_query(ids)):
+            items[str(row["OrderId"])].append(item_from_record(row))
+        await self.accounts.remember((i, account_id) for i in ids)
+        return [order_from_record(r, items[str(r["Id"])]) for r in records]
