@@ -1,0 +1,324 @@
+"""Identity end to end through Envoy (REST), checked in WHMCS, Salesforce and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.e2e.test_gateway import assert_error_shape
+from tests.helpers.tokens import sign
+from tools.stack import Stack
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "a long enough password"
+
+
+def xff() -> dict[str, str]:
+    return {"x-forwarded-for": f"10.20.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+
+
+def signup_body(number: str, email: str) -> dict[str, Any]:
+    return {
+        "customerNumber": number,
+        "email": email,
+        "password": PASSWORD,
+        "firstName": "Yuki",
+        "lastName": "Ito",
+        "phone": "+81 3 1234 5678",
+        "address": {
+            "line1": "1-2-3 Shibuya",
+            "city": "Shibuya-ku",
+            "state": "Tokyo",
+            "postcode": "150-0002",
+            "country": "JP",
+        },
+    }
+
+
+async def sandbox(stack: Stack, name: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    port = getattr(stack.config.ports, name)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        response = await (http.post(path, json=body) if body is not None else http.get(path))
+        return response.json()
+
+
+async def sf_account(stack: Stack, number: str) -> dict[str, Any]:
+    q = (
+        "SELECT Id, Portal_Status__c, Portal_Registration_Source__c, WH_Account__c FROM Account "
+        f"WHERE SF_Account_No__c = '{number}'"
+    )
+    port = stack.config.ports.salesforce
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        token = (
+            await http.post(
+                "/services/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                auth=("portal-dev", "portal-dev-secret"),
+            )
+        ).json()
+        response = await http.get(
+            "/services/data/v60.0/query/",
+            params={"q": q},
+            headers={"authorization": f"Bearer {token['access_token']}"},
+        )
+        return dict(response.json()["records"][0])
+
+
+async def new_account(stack: Stack) -> str:
+    """A fresh Salesforce Account with its own customer number, so these tests do not depend on
+    (or use up) the shared demo accounts other e2e modules register."""
+    number = f"AC-E2E{uuid.uuid4().hex[:8].upper()}"
+    port = stack.config.ports.salesforce
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        token = (
+            await http.post(
+                "/services/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                auth=("portal-dev", "portal-dev-secret"),
+            )
+        ).json()
+        response = await http.post(
+            "/services/data/v60.0/sobjects/Account/",
+            json={
+                "Name": "E2E Customer",
+                "SF_Account_No__c": number,
+                "Portal_Status__c": "Not Registered",
+            },
+            headers={"authorization": f"Bearer {token['access_token']}"},
+        )
+        assert response.status_code == 201, response.text
+    return number
+
+
+async def whmcs(stack: Stack, action: str, **params: Any) -> dict[str, Any]:
+    port = stack.config.ports.whmcs
+    form = {
+        "action": action,
+        "responsetype": "json",
+        "identifier": "portal-dev",
+        "secret": "portal-dev-secret",
+        **params,
+    }
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        return dict((await http.post("/includes/api.php", data=form)).json())
+
+
+async def db_value(stack: Stack, query: str, *args: Any) -> Any:
+    conn = await asyncpg.connect(stack.config.database_url)
+    try:
+        return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
+
+
+async def wait_for(check: Any, within: float = 20.0) -> None:
+    for _ in range(int(within / 0.2)):
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+async def restart_identity(stack: Stack) -> None:
+    """Restart the identity process and wait until the gateway reaches the new one (``/readyz``
+    may still show the old health state for a second)."""
+    await stack.restart_child("identity")
+    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=2) as http:
+
+        async def up() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return (await http.get("/.well-known/jwks.json")).status_code == 200
+            return False
+
+        await wait_for(up, within=30)
+
+
+async def test_validate_and_errors(gateway: httpx.AsyncClient, stack: Stack) -> None:
+    fresh = await new_account(stack)
+    ok = await gateway.post(
+        "/v1/auth/signup:validate", json={"customerNumber": fresh}, headers=xff()
+    )
+    assert ok.status_code == 200 and ok.json() == {
+        "customerNumber": fresh,
+        "registrable": True,
+    }
+    for number, status, code, reason in [
+        ("", 400, 3, "CUSTOMER_NUMBER_REQUIRED"),
+        ("AC-999999", 404, 5, "CUSTOMER_NUMBER_NOT_FOUND"),
+        ("AC-000103", 409, 6, "ACCOUNT_ALREADY_REGISTERED"),
+    ]:
+        r = await gateway.post(
+            "/v1/auth/signup:validate", json={"customerNumber": number}, headers=xff()
+        )
+        assert_error_shape(r, status, code, reason)
+
+
+async def test_sign_up_login_refresh_logout(gateway: httpx.AsyncClient, stack: Stack) -> None:
+    email = f"taro.{uuid.uuid4().hex[:8]}@example.jp"
+    number = await new_account(stack)
+    body = {**signup_body(number, email), "firstName": "Taro", "lastName": "Suzuki"}
+    r = await gateway.post("/v1/auth/signup", json=body, headers=xff())
+    assert r.status_code == 200, r.text
+    user, session = r.json()["user"], r.json()["session"]
+    assert user["customerNumber"] == number and set(session) == {
+        "accessToken",
+        "refreshToken",
+        "accessTokenExpiresAt",
+        "refreshTokenExpiresAt",
+    }
+    client_id = await db_value(
+        stack,
+        "SELECT whmcs_client_id FROM identity.account_links WHERE user_id = $1",
+        uuid.UUID(user["id"]),
+    )
+    client = (await whmcs(stack, "GetClientsDetails", clientid=client_id))["client"]
+    assert client["email"] == email
+    fields = client["customfields"]
+    fields = fields.get("customfield", fields) if isinstance(fields, dict) else fields
+    assert {"id": 198, "value": number} in [
+        {"id": int(f["id"]), "value": f["value"]} for f in fields
+    ]
+
+    async def active() -> bool:
+        return (await sf_account(stack, number))["Portal_Status__c"] == "Active"
+
+    await wait_for(active)
+    account = await sf_account(stack, number)
+    assert account["WH_Account__c"] == f"#{client_id} - Taro Suzuki"
+    assert account["Portal_Registration_Source__c"] == "New Signup"
+
+    me = await gateway.get("/v1/me", headers={"authorization": f"Bearer {session['accessToken']}"})
+    assert me.status_code == 200 and me.json()["user"]["id"] == user["id"]
+    login = await gateway.post(
+        "/v1/auth/login", json={"email": email, "password": PASSWORD}, headers=xff()
+    )
+    assert login.status_code == 200
+    wrong = await gateway.post(
+        "/v1/auth/login", json={"email": email, "password": "wrong pass!"}, headers=xff()
+    )
+    assert_error_shape(wrong, 401, 16, "INVALID_CREDENTIALS")
+    old = login.json()["session"]["refreshToken"]
+    new = await gateway.post("/v1/auth/refresh", json={"refreshToken": old})
+    assert new.status_code == 200
+    reuse = await gateway.post("/v1/auth/refresh", json={"refreshToken": old})
+    assert_error_shape(reuse, 401, 16, "UNAUTHENTICATED")
+    killed = await gateway.post(
+        "/v1/auth/refresh", json={"refreshToken": new.json()["session"]["refreshToken"]}
+    )
+    assert_error_shape(killed, 401, 16, "UNAUTHENTICATED")  # the family was revoked
+    out = await gateway.post("/v1/auth/logout", json={"refreshToken": session["refreshToken"]})
+    assert out.status_code == 200 and out.json() == {}
+    gone = await gateway.post("/v1/auth/refresh", json={"refreshToken": session["refreshToken"]})
+    assert_error_shape(gone, 401, 16, "UNAUTHENTICATED")
+    taken = await gateway.post(
+        "/v1/auth/signup", json=signup_body(await new_account(stack), email.upper()), headers=xff()
+    )
+    assert_error_shape(taken, 409, 6, "EMAIL_ALREADY_REGISTERED")
+
+
+async def test_link_and_refusals(gateway: httpx.AsyncClient, stack: Stack) -> None:
+    for email, password, status, code, reason in [
+        ("no.number@example.jp", "demo-password-3", 400, 9, "WHMCS_ACCOUNT_NOT_LINKABLE"),
+        ("hanako.yamada@example.jp", "nope-nope-nope", 401, 16, "INVALID_CREDENTIALS"),
+    ]:
+        r = await gateway.post(
+            "/v1/auth/link", json={"email": email, "password": password}, headers=xff()
+        )
+        assert_error_shape(r, status, code, reason)
+    hanako = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
+    r = await gateway.post("/v1/auth/link", headers=xff(), json=hanako)
+    if r.status_code == 409:  # another e2e module linked the shared demo customer first
+        assert_error_shape(r, 409, 6, "ACCOUNT_ALREADY_REGISTERED")
+        r = await gateway.post("/v1/auth/login", headers=xff(), json=hanako)
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["customerNumber"] == "AC-000101"
+    again = await gateway.post("/v1/auth/link", headers=xff(), json=hanako)
+    assert_error_shape(again, 409, 6, "ACCOUNT_ALREADY_REGISTERED")
+
+    async def linked() -> bool:
+        a = await sf_account(stack, "AC-000101")
+        return (
+            a["Portal_Status__c"] == "Active" and a["Portal_Registration_Source__c"] == "WHMCS Link"
+        )
+
+    await wait_for(linked)
+
+
+async def test_whmcs_down_then_salesforce_down_with_restart(
+    gateway: httpx.AsyncClient, stack: Stack
+) -> None:
+    email = f"yuki.{uuid.uuid4().hex[:8]}@example.jp"
+    number = await new_account(stack)
+    await sandbox(
+        stack,
+        "whmcs",
+        "/__sandbox/faults",
+        {"mode": "unavailable", "action": "AddClient", "seconds": 30},
+    )
+    try:
+        r = await gateway.post("/v1/auth/signup", json=signup_body(number, email), headers=xff())
+        assert_error_shape(r, 503, 14, "UPSTREAM_UNAVAILABLE")
+    finally:
+        await sandbox(stack, "whmcs", "/__sandbox/faults", {"mode": "none"})
+    assert await db_value(stack, "SELECT count(*) FROM identity.users WHERE email = $1", email) == 0
+
+    patch = "sobjects:Account:PATCH"
+    await sandbox(
+        stack,
+        "salesforce",
+        "/__sandbox/faults",
+        {"mode": "unavailable", "action": patch, "seconds": 60},
+    )
+    try:
+        r = await gateway.post("/v1/auth/signup", json=signup_body(number, email), headers=xff())
+        assert r.status_code == 200, r.text
+        await asyncio.sleep(1.0)
+        assert (await sf_account(stack, number))["Portal_Status__c"] == "Not Registered"
+        await restart_identity(stack)
+    finally:
+        await sandbox(stack, "salesforce", "/__sandbox/faults", {"mode": "none"})
+
+    async def active() -> bool:
+        return (await sf_account(stack, number))["Portal_Status__c"] == "Active"
+
+    await wait_for(active, within=60)  # delivered by the restarted process
+    before = (await sandbox(stack, "salesforce", "/__sandbox/stats"))["calls"].get(patch, 0)
+    await restart_identity(stack)
+    await asyncio.sleep(2.0)
+    after = (await sandbox(stack, "salesforce", "/__sandbox/stats"))["calls"].get(patch, 0)
+    assert after == before  # not sent again after another restart
+    delivered = await db_value(
+        stack,
+        "SELECT count(*) FROM identity.outbox o JOIN identity.account_links l "
+        "ON l.sf_account_id = o.target_id WHERE l.customer_number = $1 "
+        "AND o.delivered_at IS NOT NULL",
+        number,
+    )
+    assert delivered == 1
+
+
+async def test_tokens_at_the_edge_and_jwks(gateway: httpx.AsyncClient, keys_dir: Path) -> None:
+    jwks = await gateway.get("/.well-known/jwks.json")
+    assert jwks.status_code == 200
+    keys = jwks.json()["keys"]
+    assert [k["kid"] for k in keys] == [
+        k["kid"] for k in json.loads((keys_dir / "jwks.json").read_text())["keys"]
+    ]
+    assert len(keys) >= 2 and all(k["kty"] == "EC" and k["alg"] == "ES256" for k in keys)
+    token = sign(keys_dir)
+    head, body, sig = token.split(".")
+    tampered = f"{head}.{body[:-2]}AA.{sig}"
+    for bad in (tampered, sign(keys_dir, ttl=-120)):
+        r = await gateway.get("/v1/me", headers={"authorization": f"Bearer {bad}"})
+        assert_error_shape(r, 401, 16, "UNAUTHENTICATED")
+    # A valid signature for a user that does not exist is refused by the service itself.
+    r = await gateway.get("/v1/me", headers={"authorization": f"Bearer {token}"})
+    assert_error_shape(r, 401, 16, "UNAUTHENTICATED")
