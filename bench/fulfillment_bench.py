@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import grpc
 from portal.identity.v1 import account_directory_pb2_grpc
+from pydantic import SecretStr
 
 from sandbox.freebit import start_freebit
 from sandbox.salesforce import start_salesforce
@@ -172,7 +173,7 @@ async def main(n: int) -> None:
         )
 
         settings = ServiceSettings(
-            database_url=url, salesforce_url=sf_box.rest_url,
+            database_url=SecretStr(url), salesforce_url=sf_box.rest_url,
             salesforce_pubsub_target=sf_box.pubsub_target, whmcs_url=whmcs_box.url,
             freebit_url=freebit_box.url, identity_target=target,
         )  # fmt: skip

@@ -17,6 +17,7 @@ import grpc
 from portal.common.v1 import types_pb2
 from portal.identity.v1 import identity_pb2 as pb
 from portal.identity.v1 import identity_pb2_grpc
+from pydantic import SecretStr
 
 from sandbox.salesforce import start_salesforce
 from sandbox.whmcs import start_whmcs
@@ -116,8 +117,8 @@ async def main() -> None:
         await migrate_service(url, "identity")
         settings = IdentitySettings(
             port=0,
-            database_url=url,
-            redis_url=redis_url,
+            database_url=SecretStr(url),
+            redis_url=SecretStr(redis_url),
             signing_key_file=keys / "signing-key.pem",
             jwks_file=keys / "jwks.json",
             salesforce_url=sf.rest_url,
