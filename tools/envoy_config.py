@@ -405,6 +405,8 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         # trust only the last hop, e.g. identity's per-address throttling), never a client's.
         "use_remote_address": True,
         "xff_num_trusted_hops": 0,
+        # ...but keep a client's x-request-id (the front end correlates its logs with ours).
+        "preserve_external_request_id": True,
         "always_set_request_id_in_response": True,
         "access_log": [
             {
