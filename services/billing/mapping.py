@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from portal.billing.v1 import billing_pb2 as pb
 from portal.common.v1 import types_pb2
+
+from services.common.money import decimal_string
 
 Row = Mapping[str, Any]
 
@@ -86,15 +88,7 @@ def text(row: Row, key: str) -> str:
 
 def money(value: Any) -> str:
     """``"15.9"``/``15.9``/``15`` → ``"15.90"``; empty or unreadable → ``"0.00"``."""
-    if isinstance(value, bool) or value is None:
-        return "0.00"
-    try:
-        amount = Decimal(str(value).strip().replace(",", ""))
-    except InvalidOperation:
-        return "0.00"
-    if not amount.is_finite():
-        return "0.00"
-    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+    return decimal_string(value)
 
 
 def day(value: Any) -> str:

@@ -9,7 +9,6 @@ checkout drops it after creating an order. Orders read are remembered with their
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from portal.commerce.v1 import orders_pb2
@@ -24,32 +23,14 @@ from services.commerce.order_records import (
 )
 from services.commerce.peers import Directory
 from services.commerce.records import is_salesforce_id
+from services.common import pages
 from services.common.cache import Cache, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
-from services.common.errors import NotFound, ValidationFailed
+from services.common.errors import NotFound
+from services.common.pages import PageTokens
 
-DEFAULT_PAGE, MAX_PAGE = 20, 100
-
-
-def page_bounds(page_size: int, page_token: str) -> tuple[int, int]:
-    """``(size, offset)``; a token is the base64 of ``o:<offset>``."""
-    if page_size < 0:
-        raise ValidationFailed.of("page_size", "The page size cannot be negative.")
-    size = min(page_size or DEFAULT_PAGE, MAX_PAGE)
-    if not page_token:
-        return size, 0
-    try:
-        raw = base64.urlsafe_b64decode(page_token.encode()).decode()
-        offset = int(raw.removeprefix("o:")) if raw.startswith("o:") else -1
-    except (ValueError, UnicodeDecodeError):
-        offset = -1
-    if not 0 <= offset <= 2000:  # Salesforce's OFFSET limit
-        raise ValidationFailed.of("page_token", "The page token is not valid.")
-    return size, offset
-
-
-def token_for(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+# Salesforce's OFFSET stops at 2,000.
+MAX_OFFSET = 2000
 
 
 @dataclass(frozen=True)
@@ -58,11 +39,14 @@ class Orders:
     cache: Cache
     directory: Directory
     accounts: OrderAccounts
+    # Bound to the caller's user id (pages are cached per user too).
+    tokens: PageTokens
 
     async def page(
         self, user_id: str, page_size: int, page_token: str
     ) -> orders_pb2.ListOrdersResponse:
-        size, offset = page_bounds(page_size, page_token)
+        size = pages.page_size(page_size)
+        offset = self.tokens.decode(page_token, "orders", user_id, max_offset=MAX_OFFSET)
         return await self.cache.get_or_load(
             policy.ORDERS_LIST,
             UserScope(user_id),
@@ -96,9 +80,8 @@ class Orders:
             return orders_pb2.ListOrdersResponse()
         orders = await self._read(page_query(account_id, size + 1, offset), account_id)
         more = len(orders) > size
-        return orders_pb2.ListOrdersResponse(
-            orders=orders[:size], next_page_token=token_for(offset + size) if more else ""
-        )
+        after = self.tokens.encode(offset + size, "orders", user_id) if more else ""
+        return orders_pb2.ListOrdersResponse(orders=orders[:size], next_page_token=after)
 
     async def _load_one(self, user_id: str, order_id: str) -> orders_pb2.GetOrderResponse:
         account_id = await self.directory.sf_account_of(user_id)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
+from services.common.money import decimal_string
+
 CURRENCY = "JPY"
-_CENTS = Decimal("0.01")
 
 
 def money(value: Any) -> str:
     """A Salesforce number (a double in JSON: ``5980.0``) as a decimal string ``"5980.00"``."""
-    if value is None or value == "":
-        return "0.00"
-    return str(Decimal(str(value)).quantize(_CENTS, rounding=ROUND_HALF_UP))
+    return decimal_string(value)
 
 
 def text(record: dict[str, Any], name: str) -> str:

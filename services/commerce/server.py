@@ -26,6 +26,7 @@ from services.common.clients import Policy, SalesforceClient
 from services.common.db import create_pool
 from services.common.methods import service_names
 from services.common.migrations import migrate_service
+from services.common.pages import PageTokens
 from services.common.server import Closer, GrpcServer, create_server
 from services.common.settings import ServiceSettings
 
@@ -78,7 +79,8 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         batch=settings.cdc_batch,
     )
     catalog = Catalog(salesforce, cache, directory, settings.pricebook_name)
-    orders = Orders(salesforce, cache, directory, accounts)
+    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode())
+    orders = Orders(salesforce, cache, directory, accounts, tokens)
     billing = Billing.over(billing_channel, settings.internal_timeout_s)
     deps = Deps(
         settings=settings,

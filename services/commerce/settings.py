@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -28,3 +29,6 @@ class CommerceSettings(ServiceSettings):
     watch_heartbeat_s: float = 15.0
 
     db_pool_max: int = 10
+
+    # Signs ListOrders page tokens (a per-deployment secret in production).
+    page_token_secret: SecretStr = SecretStr("portal-dev-commerce-page-token-secret")

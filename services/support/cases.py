@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from services.common import pages
 from services.common.errors import CaseClosed, FieldViolation, NotFound, ValidationFailed
 from services.support import mapping, queries, validation
 from services.support.case_ids import normalize_case_id
@@ -62,7 +63,7 @@ class SupportCases:
 
     async def list(self, user_id: str, status: int, page_size: int, token: str) -> CasePage:
         status = validation.status_filter(status)
-        size = validation.page_size(page_size)
+        size = pages.page_size(page_size)
         caller = await self.directory.caller(user_id)
         account = caller.sf_account_id
         offset = self.tokens.decode(token, account_id=account, status=status).offset if token else 0

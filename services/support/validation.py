@@ -17,8 +17,6 @@ from services.support.model import NewCase
 SUBJECT_MAX = 255
 DESCRIPTION_MAX = 32_000
 COMMENT_MAX = 4_000
-PAGE_SIZE_DEFAULT = 20
-PAGE_SIZE_MAX = 100
 
 _CATEGORIES = frozenset(pb.CaseCategory.values())
 _PRIORITIES = frozenset(pb.CasePriority.values())
@@ -78,12 +76,6 @@ def comment_body(body: str) -> str:
     if _control_chars(body, multiline=True):
         raise ValidationFailed.of("body", "The comment contains invalid characters.")
     return body
-
-
-def page_size(requested: int) -> int:
-    if requested < 0:
-        raise ValidationFailed.of("page_size", "The page size must not be negative.")
-    return min(requested or PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX)
 
 
 def status_filter(status: int) -> int:

@@ -20,7 +20,6 @@ from services.commerce.checkout_rules import (
     shape_violations,
     sim_violations,
 )
-from services.commerce.orders import page_bounds, token_for
 from services.commerce.records import is_salesforce_id, money
 from services.common.clients.cdc import ChangeEvent
 from services.common.errors import ProductUnavailable, ValidationFailed
@@ -53,14 +52,6 @@ def test_eligible_categories_parse_a_multipicklist() -> None:
 def test_catalog_struct_round_trip() -> None:
     items = [item(), item("01tDp0000004C9DIAU", sim="PNEW_3G")]
     assert from_struct(to_struct(items)) == items
-
-
-def test_page_tokens() -> None:
-    assert page_bounds(0, "") == (20, 0) and page_bounds(500, "") == (100, 0)
-    assert page_bounds(5, token_for(10)) == (5, 10)
-    for bad in ("nope", token_for(-1), token_for(99999)):
-        with pytest.raises(ValidationFailed):
-            page_bounds(5, bad)
 
 
 def test_shape_violations() -> None:

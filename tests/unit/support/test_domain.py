@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from portal.support.v1 import support_pb2 as pb
 
+from services.common import pages
 from services.common.errors import FieldViolation, NotFound, ValidationFailed
 from services.support import mapping, validation
 from services.support.cases import SupportCases
@@ -34,7 +35,7 @@ def test_limits_are_inclusive() -> None:
 
 
 def test_page_size() -> None:
-    assert [validation.page_size(n) for n in (0, 1, 100, 101, 10_000)] == [20, 1, 100, 100, 100]
+    assert [pages.page_size(n) for n in (0, 1, 100, 101, 10_000)] == [20, 1, 100, 100, 100]
 
 
 def test_status_mapping_falls_back_on_is_closed() -> None:
