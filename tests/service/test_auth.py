@@ -31,24 +31,26 @@ from services.common import context
 from services.common.methods import service_names
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
-from services.identity.servicer import AccountDirectoryServicer, IdentityServicer
-from services.support.servicer import SupportServicer
+from services.common.unimplemented import fill_unimplemented
 from tests.helpers.grpc_errors import error_info, status_of
 from tests.helpers.tokens import sign
 from tools.devkeys import ensure_keys, public_jwk
 
 
-class WhoAmI(SupportServicer):
+@fill_unimplemented(support_pb2.DESCRIPTOR.services_by_name["SupportService"])
+class WhoAmI(support_pb2_grpc.SupportServiceServicer):
     async def GetCase(self, request: Any, ctx: Any) -> Any:
         return support_pb2.GetCaseResponse(case=support_pb2.Case(id=context.user_id.get()))
 
 
-class PublicLogin(IdentityServicer):
+@fill_unimplemented(identity_pb2.DESCRIPTOR.services_by_name["IdentityService"])
+class PublicLogin(identity_pb2_grpc.IdentityServiceServicer):
     async def Login(self, request: Any, ctx: Any) -> Any:
         return identity_pb2.LoginResponse(user=identity_pb2.User(id=context.user_id.get()))
 
 
-class Directory(AccountDirectoryServicer):
+@fill_unimplemented(account_directory_pb2.DESCRIPTOR.services_by_name["AccountDirectoryService"])
+class Directory(account_directory_pb2_grpc.AccountDirectoryServiceServicer):
     async def GetAccountLinks(self, request: Any, ctx: Any) -> Any:
         links = account_directory_pb2.AccountLinks(user_id=request.user_id)
         return account_directory_pb2.GetAccountLinksResponse(links=links)

@@ -14,18 +14,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from portal.commerce.v1 import orders_pb2, orders_pb2_grpc
 from portal.support.v1 import support_pb2, support_pb2_grpc
 
-from services.commerce.servicer import OrderServicer
 from services.common import context, errors
 from services.common.methods import service_names
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
-from services.support.servicer import SupportServicer
+from services.common.unimplemented import fill_unimplemented
 from tests.helpers.grpc_errors import bad_request, error_info, status_of
 from tests.helpers.tokens import sign
 from tools.devkeys import ensure_keys
 
 
-class RaisingSupport(SupportServicer):
+@fill_unimplemented(support_pb2.DESCRIPTOR.services_by_name["SupportService"])
+class RaisingSupport(support_pb2_grpc.SupportServiceServicer):
     """Each RPC exercises one path of the frame."""
 
     async def CreateCase(self, request: Any, ctx: Any) -> Any:
@@ -44,7 +44,8 @@ class RaisingSupport(SupportServicer):
         )
 
 
-class StreamingOrders(OrderServicer):
+@fill_unimplemented(orders_pb2.DESCRIPTOR.services_by_name["OrderService"])
+class StreamingOrders(orders_pb2_grpc.OrderServiceServicer):
     async def WatchOrders(self, request: Any, ctx: Any) -> AsyncIterator[Any]:
         yield orders_pb2.WatchOrdersResponse(order=orders_pb2.Order(id="801A"))
         raise errors.UpstreamUnavailable()
