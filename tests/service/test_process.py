@@ -7,14 +7,27 @@ import json
 import os
 import signal
 import sys
+import uuid
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tools import infra
 from tools.stack import ROOT, free_port
 
 SERVICES = ["identity", "billing", "commerce", "support"]
+
+
+@pytest.fixture(scope="module")
+async def database_url() -> AsyncIterator[str]:
+    """A database of this module's own (identity and commerce migrate at start)."""
+    base, _ = infra.urls_from_env()
+    url = infra.with_database(base, f"portal_proc_{uuid.uuid4().hex[:10]}")
+    await infra.create_database(url)
+    yield url
+    await infra.drop_database(url)
 
 
 async def _spawn(service: str, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -40,9 +53,10 @@ async def test_bad_configuration_stops_the_process_with_a_clear_message(service:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_sigterm_drains_and_exits_cleanly(service: str) -> None:
+async def test_sigterm_drains_and_exits_cleanly(service: str, database_url: str) -> None:
     port = free_port()
-    process = await _spawn(service, {f"{service.upper()}_PORT": str(port)})
+    env = {f"{service.upper()}_PORT": str(port), "DATABASE_URL": database_url}
+    process = await _spawn(service, env)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             await asyncio.wait_for(channel.channel_ready(), 30)
@@ -57,5 +71,6 @@ async def test_sigterm_drains_and_exits_cleanly(service: str) -> None:
             process.kill()
     assert process.returncode == 0
     events = [json.loads(line)["event"] for line in stderr.decode().splitlines() if line]
-    assert events[0] == "service_started"
-    assert events[-2:] == ["service_stopping", "service_stopped"]
+    # Background work (commerce's CDC consumer, with no Salesforce here) may log around these.
+    lifecycle = [e for e in events if e.startswith("service_")]
+    assert lifecycle == ["service_started", "service_stopping", "service_stopped"]
