@@ -1,0 +1,151 @@
+"""Fulfillment end to end: an order placed through the gateway, approved by staff in Salesforce,
+provisioned by the commerce worker in WHMCS, written back to Salesforce and streamed to the
+customer; and a failure the customer and staff can both see."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from services.common.clients import SalesforceClient, SalesforceConfig
+from services.common.clients.soql import soql
+from tests.helpers.logbook import LogBook
+from tools.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
+WHMCS_AUTH = {"identifier": "portal-dev", "secret": "portal-dev-secret", "responsetype": "json"}
+
+
+async def _token(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> str:
+    response = await gateway.post(path, json=body)
+    if response.status_code != 200:  # linked / signed up by another module already
+        credentials = {"email": body["email"], "password": body["password"]}
+        response = await gateway.post("/v1/auth/login", json=credentials)
+    assert response.status_code == 200, response.text
+    return str(response.json()["session"]["accessToken"])
+
+
+@pytest.fixture(scope="module")
+async def hanako(gateway: httpx.AsyncClient) -> dict[str, str]:
+    return {"authorization": f"Bearer {await _token(gateway, '/v1/auth/link', HANAKO)}"}
+
+
+@pytest.fixture(scope="module")
+async def sf(stack: Stack, logbook: LogBook) -> AsyncIterator[SalesforceClient]:
+    await logbook.wait_json("commerce", "cdc_ready", within=30)
+    client = SalesforceClient(
+        SalesforceConfig(url=f"http://127.0.0.1:{stack.config.ports.salesforce}")
+    )
+    yield client
+    await client.aclose()
+
+
+async def _whmcs_orders(stack: Stack, client_id: int) -> list[dict[str, Any]]:
+    form = {**WHMCS_AUTH, "action": "GetOrders", "userid": str(client_id), "limitnum": "250"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        body = (await http.post(f"http://127.0.0.1:{stack.config.ports.whmcs}/includes/api.php",
+                                data=form)).json()  # fmt: skip
+    orders = body.get("orders") or {}
+    return list(orders.get("order", [])) if isinstance(orders, dict) else []
+
+
+async def _until(probe: Any, done: Any, within: float) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.2)
+
+
+async def _sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    async for line in response.aiter_lines():
+        if line.startswith("data:"):
+            yield json.loads(line.removeprefix("data:").strip())
+
+
+async def test_approved_order_is_provisioned_once_and_streamed(
+    stack: Stack, gateway: httpx.AsyncClient, hanako: dict[str, str], sf: SalesforceClient
+) -> None:
+    products = (await gateway.get("/v1/catalog/products", headers=hanako)).json()["products"]
+    plan = next(p for p in products if p["sku"] == "INTERNET-GOLD-HOME-1G")
+    body = {"requestId": f"ful-{uuid.uuid4().hex[:10]}",
+            "items": [{"productId": plan["id"], "quantity": 1}]}  # fmt: skip
+    created = await gateway.post("/v1/orders", headers=hanako, json=body)
+    assert created.status_code == 200, created.text
+    order = created.json()["order"]
+    assert order["activationStatus"] == "ACTIVATION_STATUS_NOT_STARTED"
+
+    seen: list[str] = []
+    async with gateway.stream("GET", "/v1/orders:watch", headers=hanako, timeout=60) as stream:
+        events = _sse(stream)
+        assert (await anext(events)).get("heartbeat") is True
+        await sf.update("Order", order["id"], {"Status": "Approved"})  # staff approve it
+        async with asyncio.timeout(45):
+            async for event in events:
+                mine = event.get("order", {})
+                if mine.get("id") == order["id"]:
+                    seen.append(mine["activationStatus"])
+                    if mine["activationStatus"] == "ACTIVATION_STATUS_ACTIVATED":
+                        break
+    assert "ACTIVATION_STATUS_ACTIVATED" in seen
+
+    final = (await gateway.get(f"/v1/orders/{order['id']}", headers=hanako)).json()["order"]
+    assert final["status"] == "ORDER_STATUS_ACTIVATED"
+    assert final["activationStatus"] == "ACTIVATION_STATUS_ACTIVATED"
+    record = await sf.get("Order", order["id"])
+    assert record["WHMCS_Order_ID__c"]
+    mine = [o for o in await _whmcs_orders(stack, 1) if f"sfOrderId={order['id']}" in o["notes"]]
+    assert len(mine) == 1 and str(mine[0]["id"]) == str(record["WHMCS_Order_ID__c"])
+    assert mine[0]["status"] == "Active"
+
+
+async def test_missing_pay_method_fails_visibly(
+    gateway: httpx.AsyncClient, sf: SalesforceClient
+) -> None:
+    # A customer whose WHMCS client has no pay method; staff enter an order for them directly.
+    number = f"AC-FUL{uuid.uuid4().hex[:8].upper()}"
+    account_id = await sf.create(
+        "Account", {"Name": "Ren Aoki", "SF_Account_No__c": number,
+                    "Portal_Status__c": "Not Registered", "Portal_Eligible_Categories__c": "VPN"},
+    )  # fmt: skip
+    email = f"ren.{uuid.uuid4().hex[:8]}@example.jp"
+    signup = {"customerNumber": number, "email": email, "password": "ren-password-1",
+              "firstName": "Ren", "lastName": "Aoki", "phone": "+81-90-0000-0999",
+              "address": {"line1": "1-1 Chuo", "city": "Chiba", "state": "Chiba",
+                          "postcode": "260-0013", "country": "JP"}}  # fmt: skip
+    headers = {"authorization": f"Bearer {await _token(gateway, '/v1/auth/signup', signup)}"}
+    entry = (await sf.query(soql(
+        "SELECT Id, Pricebook2Id, UnitPrice FROM PricebookEntry "
+        "WHERE Product2.StockKeepingUnit = {} AND Pricebook2.Name = {}",
+        "VPN-STANDARD", "Portal Pricebook",
+    )))[0]  # fmt: skip
+    order_id = await sf.create("Order", {
+        "AccountId": account_id, "Status": "Pending Review", "Pricebook2Id": entry["Pricebook2Id"],
+        "EffectiveDate": date.today().isoformat(), "Activation_Status__c": "Not Started",
+    })  # fmt: skip
+    await sf.create("OrderItem", {"OrderId": order_id, "PricebookEntryId": entry["Id"],
+                                  "Quantity": 1, "UnitPrice": entry["UnitPrice"]})  # fmt: skip
+    await sf.update("Order", order_id, {"Status": "Approved"})
+
+    async def read() -> dict[str, Any]:
+        response = await gateway.get(f"/v1/orders/{order_id}", headers=headers)
+        return dict(response.json().get("order", {}))
+
+    order = await _until(read, lambda o: o.get("errorCode"), within=45)
+    assert order["activationStatus"] == "ACTIVATION_STATUS_FAILED"
+    assert order["errorCode"] == "PAYMENT_METHOD_MISSING"
+    assert order["errorMessage"]
+    record = await sf.get("Order", order_id)
+    assert record["Activation_Status__c"] == "Failed"
+    assert not record["WHMCS_Order_ID__c"]
