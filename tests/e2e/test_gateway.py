@@ -231,10 +231,10 @@ async def test_request_id_reaches_the_service_log(
     headers = {"authorization": f"Bearer {sign(keys_dir)}", "x-request-id": request_id}
     response = await gateway.get("/v1/payment-methods", headers=headers)
     assert response.headers["x-request-id"] == request_id
-    service_lines = await logbook.wait_json("billing", request_id)
+    service_lines = await logbook.wait_json("billing", request_id, within=20)
     assert service_lines and service_lines[0]["request_id"] == request_id
     assert service_lines[0]["method"] == "/portal.billing.v1.BillingService/ListPaymentMethods"
-    envoy_lines = await logbook.wait_json("envoy", request_id)
+    envoy_lines = await logbook.wait_json("envoy", request_id, within=20)
     assert envoy_lines and envoy_lines[0]["path"] == "/v1/payment-methods"
     assert envoy_lines[0]["status"] == response.status_code
     assert envoy_lines[0]["upstream"] == "billing"

@@ -7,27 +7,19 @@ import json
 import os
 import signal
 import sys
-import uuid
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tools import infra
+from tests.helpers.fixtures import private_database_fixture
 from tools.stack import ROOT, free_port
 
 SERVICES = ["identity", "billing", "commerce", "support"]
 
 
-@pytest.fixture(scope="module")
-async def database_url() -> AsyncIterator[str]:
-    """A database of this module's own (identity and commerce migrate at start)."""
-    base, _ = infra.urls_from_env()
-    url = infra.with_database(base, f"portal_proc_{uuid.uuid4().hex[:10]}")
-    await infra.create_database(url)
-    yield url
-    await infra.drop_database(url)
+# A database of this module's own (identity and commerce migrate at start).
+database_url = private_database_fixture("portal_proc", ensure_postgres=False, scope="module")
 
 
 async def _spawn(service: str, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -45,7 +37,7 @@ async def _spawn(service: str, env: dict[str, str]) -> asyncio.subprocess.Proces
 @pytest.mark.parametrize("service", SERVICES)
 async def test_bad_configuration_stops_the_process_with_a_clear_message(service: str) -> None:
     process = await _spawn(service, {f"{service.upper()}_PORT": "not-a-port"})
-    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    _, stderr = await asyncio.wait_for(process.communicate(), 90)
     assert process.returncode == 2
     text = stderr.decode()
     assert f"{service.upper()}_PORT" in text and "valid integer" in text
@@ -59,13 +51,13 @@ async def test_sigterm_drains_and_exits_cleanly(service: str, database_url: str)
     process = await _spawn(service, env)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            await asyncio.wait_for(channel.channel_ready(), 30)
+            await asyncio.wait_for(channel.channel_ready(), 90)
             response = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="")
             )
             assert response.status == health_pb2.HealthCheckResponse.SERVING
         process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        _, stderr = await asyncio.wait_for(process.communicate(), 90)
     finally:
         if process.returncode is None:
             process.kill()
