@@ -32,9 +32,11 @@ from services.common.methods import service_names
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 from services.common.unimplemented import fill_unimplemented
+from tests.helpers.fixtures import dev_keys_fixture
 from tests.helpers.grpc_errors import error_info, status_of
+from tests.helpers.grpc_servers import started
 from tests.helpers.tokens import sign
-from tools.devkeys import ensure_keys, public_jwk
+from tools.devkeys import public_jwk
 
 
 @fill_unimplemented(support_pb2.DESCRIPTOR.services_by_name["SupportService"])
@@ -56,11 +58,7 @@ class Directory(account_directory_pb2_grpc.AccountDirectoryServiceServicer):
         return account_directory_pb2.GetAccountLinksResponse(links=links)
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("authkeys")
-    ensure_keys(folder)
-    return folder
+keys = dev_keys_fixture("authkeys", scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +71,8 @@ async def server(keys: Path) -> AsyncIterator[GrpcServer]:
     settings = ServiceSettings(port=0, jwks_file=keys / "jwks.json", jwks_refresh_interval=0.2)
     names = [*service_names("support"), *service_names("identity")]
     built = create_server(settings, services=names, register=register)
-    await built.start()
-    yield built
-    await built.stop(grace=1)
-
-
-@pytest.fixture
-async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
-        yield ch
+    async with started(built):
+        yield built
 
 
 async def who(channel: Any, authorization: str | None) -> str:

@@ -19,9 +19,10 @@ from services.common.methods import service_names
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 from services.common.unimplemented import fill_unimplemented
+from tests.helpers.fixtures import dev_keys_fixture
 from tests.helpers.grpc_errors import bad_request, error_info, status_of
+from tests.helpers.grpc_servers import started
 from tests.helpers.tokens import sign
-from tools.devkeys import ensure_keys
 
 
 @fill_unimplemented(support_pb2.DESCRIPTOR.services_by_name["SupportService"])
@@ -51,11 +52,7 @@ class StreamingOrders(orders_pb2_grpc.OrderServiceServicer):
         raise errors.UpstreamUnavailable()
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("keys")
-    ensure_keys(folder)
-    return folder
+keys = dev_keys_fixture("keys", scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +64,8 @@ async def server(keys: Path) -> AsyncIterator[GrpcServer]:
     names = [*service_names("support"), *service_names("commerce")]
     settings = ServiceSettings(port=0, jwks_file=keys / "jwks.json")
     built = create_server(settings, services=names, register=register)
-    await built.start()
-    yield built
-    await built.stop(grace=1)
-
-
-@pytest.fixture
-async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
-        yield ch
+    async with started(built):
+        yield built
 
 
 @pytest.fixture

@@ -11,16 +11,9 @@ import asyncpg
 import pytest
 
 from services.common.migrations import Migration, MigrationError, load, migrate
-from tools import infra
+from tests.helpers.fixtures import private_database_fixture
 
-
-@pytest.fixture(scope="module")
-async def database_url() -> AsyncIterator[str]:
-    base, _ = infra.urls_from_env()
-    url = infra.with_database(base, f"portal_mig_{uuid.uuid4().hex[:10]}")
-    await infra.create_database(url)
-    yield url
-    await infra.drop_database(url)
+database_url = private_database_fixture("portal_mig", ensure_postgres=False, scope="module")
 
 
 @pytest.fixture

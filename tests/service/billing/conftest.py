@@ -15,45 +15,27 @@ from typing import Any
 import grpc
 import pytest
 
-from sandbox.whmcs import RunningWhmcs, start_whmcs
+from sandbox.whmcs import RunningWhmcs
 from services.billing.server import Deps, build_deps, create_billing_server
 from services.billing.settings import BillingSettings
-from services.common.clients import Policy
 from services.common.server import GrpcServer
-from tests.service.billing.helpers import Caller, Directory, SandboxControl, start_directory
+from tests.helpers.fixtures import dev_keys_fixture
+from tests.helpers.grpc_servers import started
+from tests.helpers.policies import FAST
+from tests.helpers.sandboxes import whmcs_sandbox_fixture
+from tests.service.billing.helpers import Caller, Directory, WhmcsControl, start_directory
 from tools import infra
-from tools.devkeys import ensure_keys
 
-FAST = Policy(
-    timeout_s=2.0,
-    read_attempts=2,
-    backoff_initial_s=0.01,
-    backoff_max_s=0.05,
-    breaker_threshold=50,
-    breaker_cooldown_s=0.5,
-)
 WEBHOOK_SECRET = "test-webhook-secret"
 
-
-@pytest.fixture(scope="session")
-async def whmcs_sandbox() -> AsyncIterator[RunningWhmcs]:
-    running = await start_whmcs(port=0, webhook_url="")
-    yield running
-    await running.stop()
+whmcs_sandbox = whmcs_sandbox_fixture(port=0, webhook_url="")
+keys_dir = dev_keys_fixture("billing-keys")
 
 
 @pytest.fixture
-async def whmcs(whmcs_sandbox: RunningWhmcs) -> SandboxControl:
-    control = SandboxControl(whmcs_sandbox.url)
-    await control.reset()
-    return control
-
-
-@pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("billing-keys")
-    ensure_keys(folder)
-    return folder
+async def whmcs(whmcs_sandbox: RunningWhmcs) -> WhmcsControl:
+    """The WHMCS sandbox, reset before the test."""
+    return await WhmcsControl.fresh(whmcs_sandbox.url)
 
 
 @pytest.fixture
@@ -83,7 +65,7 @@ def make_settings(
 
 @pytest.fixture
 async def deps(
-    keys_dir: Path, whmcs_sandbox: RunningWhmcs, whmcs: SandboxControl, directory: Directory
+    keys_dir: Path, whmcs_sandbox: RunningWhmcs, whmcs: WhmcsControl, directory: Directory
 ) -> AsyncIterator[Deps]:
     built = await build_deps(make_settings(keys_dir, whmcs_sandbox, directory), policy=FAST)
     yield built
@@ -94,16 +76,9 @@ async def deps(
 async def server(
     keys_dir: Path, whmcs_sandbox: RunningWhmcs, directory: Directory, deps: Deps
 ) -> AsyncIterator[GrpcServer]:
-    built = create_billing_server(make_settings(keys_dir, whmcs_sandbox, directory), deps)
-    await built.start()
-    yield built
-    await built.stop(grace=1)
-
-
-@pytest.fixture
-async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
-        yield ch
+    settings = make_settings(keys_dir, whmcs_sandbox, directory)
+    async with started(create_billing_server(settings, deps)) as built:
+        yield built
 
 
 def _caller(channel: grpc.aio.Channel, keys_dir: Path, directory: Directory, who: str) -> Caller:

@@ -20,28 +20,18 @@ from portal.identity.v1 import account_directory_pb2_grpc
 
 from tests.helpers import tokens
 from tests.helpers.grpc_errors import error_info, status_of
+from tests.helpers.sandboxes import SandboxControl
 
 
-class SandboxControl:
-    """The WHMCS sandbox's ``/__sandbox/`` surface and its API as WHMCS staff would use it."""
+class WhmcsControl(SandboxControl):
+    """The WHMCS sandbox's ``/__sandbox/`` surface (call counters as a ``Counter``, to subtract)
+    and its API as WHMCS staff would use it."""
 
     def __init__(self, base_url: str, identifier: str = "portal-dev") -> None:
-        self.base_url = base_url
+        super().__init__(base_url)
         self.identifier = identifier
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            response = await http.post(path, json=body)
-            assert response.status_code == 200, response.text
-            return dict(response.json())
-
-    async def reset(self) -> None:
-        await self._post("/__sandbox/reset", {})
-
-    async def fault(self, mode: str, **body: Any) -> None:
-        await self._post("/__sandbox/faults", {"mode": mode, **body})
-
-    async def calls(self) -> Counter[str]:
+    async def calls(self) -> Counter[str]:  # type: ignore[override]
         async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
             return Counter((await http.get("/__sandbox/stats")).json()["calls"])
 

@@ -6,7 +6,7 @@ import grpc
 from portal.billing.v1 import billing_pb2 as pb
 from portal.billing.v1 import billing_pb2_grpc
 
-from tests.service.billing.helpers import Caller, SandboxControl
+from tests.service.billing.helpers import Caller, WhmcsControl
 
 
 def stub(channel: grpc.aio.Channel) -> billing_pb2_grpc.BillingInternalServiceStub:
@@ -24,7 +24,7 @@ async def test_checkout_profile(channel: grpc.aio.Channel, hanako: Caller) -> No
 
 
 async def test_without_payment_method(
-    channel: grpc.aio.Channel, kenji: Caller, whmcs: SandboxControl
+    channel: grpc.aio.Channel, kenji: Caller, whmcs: WhmcsControl
 ) -> None:
     await whmcs.api("DeletePayMethod", clientid=2, paymethodid=3)  # as WHMCS staff would
     internal = stub(channel)

@@ -6,13 +6,13 @@ import grpc
 from portal.billing.v1 import billing_pb2 as pb
 from portal.common.v1 import types_pb2
 
-from tests.service.billing.helpers import Caller, SandboxControl
+from tests.service.billing.helpers import Caller, WhmcsControl
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_list_invoices_maps_whmcs(hanako: Caller, whmcs: SandboxControl) -> None:
+async def test_list_invoices_maps_whmcs(hanako: Caller, whmcs: WhmcsControl) -> None:
     response = await hanako.call("ListInvoices", pb.ListInvoicesRequest())
     assert response.total_size == 3
     assert [i.id for i in response.invoices] == ["1003", "1002", "1001"]  # newest first
@@ -57,7 +57,7 @@ async def test_bad_page_tokens_are_refused(hanako: Caller, kenji: Caller) -> Non
     assert (await hanako.fails("ListSubscriptions", subs))[1] == "VALIDATION_FAILED"
 
 
-async def test_page_size_is_capped(hanako: Caller, whmcs: SandboxControl) -> None:
+async def test_page_size_is_capped(hanako: Caller, whmcs: WhmcsControl) -> None:
     for n in range(3):
         await whmcs.api("CreateInvoice", userid=1, itemdescription1=f"Extra {n}", itemamount1="100")
     everything = await hanako.call("ListInvoices", pb.ListInvoicesRequest(page_size=1000))
@@ -82,7 +82,7 @@ async def test_foreign_missing_and_malformed_invoices_look_alike(
     assert foreign == missing == malformed == (NOT_FOUND, "NOT_FOUND", "Invoice not found.")
 
 
-async def test_payment_methods_and_gateways(hanako: Caller, whmcs: SandboxControl) -> None:
+async def test_payment_methods_and_gateways(hanako: Caller, whmcs: WhmcsControl) -> None:
     await whmcs.api("AddPayMethod", clientid=1, type="CreditCard", card_number="5555555555554444",
                     card_expiry="0930", gateway_module_name="stripe")  # fmt: skip
     methods = (
@@ -124,9 +124,7 @@ async def test_subscriptions(hanako: Caller, kenji: Caller) -> None:
         assert failure == (NOT_FOUND, "NOT_FOUND", "Subscription not found.")
 
 
-async def test_subscriptions_list_is_one_upstream_call(
-    hanako: Caller, whmcs: SandboxControl
-) -> None:
+async def test_subscriptions_list_is_one_upstream_call(hanako: Caller, whmcs: WhmcsControl) -> None:
     for pid in (181, 301, 401):
         await whmcs.api("AddOrder", clientid=1, paymentmethod="mailin", **{"pid[0]": pid})
     before = await whmcs.calls()
@@ -155,7 +153,7 @@ async def test_profile(hanako: Caller) -> None:
 
 
 async def test_second_read_inside_ttl_makes_no_upstream_call(
-    hanako: Caller, whmcs: SandboxControl
+    hanako: Caller, whmcs: WhmcsControl
 ) -> None:
     reads = [
         ("ListInvoices", pb.ListInvoicesRequest()),
@@ -179,9 +177,7 @@ async def test_user_without_billing_account(nolink: Caller) -> None:
     assert "billing account" in message
 
 
-async def test_whmcs_down_is_503_without_partial_data(
-    hanako: Caller, whmcs: SandboxControl
-) -> None:
+async def test_whmcs_down_is_503_without_partial_data(hanako: Caller, whmcs: WhmcsControl) -> None:
     await whmcs.fault("unavailable", seconds=30)
     try:
         for method, request in (

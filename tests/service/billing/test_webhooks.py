@@ -14,7 +14,7 @@ from tests.service.billing.conftest import WEBHOOK_SECRET
 from tests.service.billing.helpers import (
     Caller,
     Directory,
-    SandboxControl,
+    WhmcsControl,
     signature,
     webhook_body,
 )
@@ -46,12 +46,12 @@ async def refused(channel: grpc.aio.Channel, body: bytes, sig: str | None = None
     raise AssertionError("accepted")
 
 
-async def invoice_calls(whmcs: SandboxControl) -> int:
+async def invoice_calls(whmcs: WhmcsControl) -> int:
     return (await whmcs.calls())["GetInvoices"]
 
 
 async def test_signed_event_drops_the_invoices_of_that_user(
-    channel: grpc.aio.Channel, hanako: Caller, whmcs: SandboxControl
+    channel: grpc.aio.Channel, hanako: Caller, whmcs: WhmcsControl
 ) -> None:
     await hanako.call("ListInvoices", pb.ListInvoicesRequest())
     start = await invoice_calls(whmcs)
@@ -65,7 +65,7 @@ async def test_signed_event_drops_the_invoices_of_that_user(
 
 
 async def test_forged_missing_and_stale_events_change_nothing(
-    channel: grpc.aio.Channel, hanako: Caller, whmcs: SandboxControl
+    channel: grpc.aio.Channel, hanako: Caller, whmcs: WhmcsControl
 ) -> None:
     await hanako.call("ListInvoices", pb.ListInvoicesRequest())
     start = await invoice_calls(whmcs)
@@ -86,7 +86,7 @@ async def test_forged_missing_and_stale_events_change_nothing(
 
 
 async def test_duplicate_event_is_ignored(
-    channel: grpc.aio.Channel, hanako: Caller, whmcs: SandboxControl
+    channel: grpc.aio.Channel, hanako: Caller, whmcs: WhmcsControl
 ) -> None:
     body = webhook_body(1, "InvoiceCreated")
     assert (await deliver(channel, body)).duplicate is False
@@ -98,7 +98,7 @@ async def test_duplicate_event_is_ignored(
 
 
 async def test_events_drop_their_families(
-    channel: grpc.aio.Channel, hanako: Caller, whmcs: SandboxControl
+    channel: grpc.aio.Channel, hanako: Caller, whmcs: WhmcsControl
 ) -> None:
     reads = {
         "GetBillingProfile": (pb.GetBillingProfileRequest(), "GetClientsDetails"),
@@ -126,7 +126,7 @@ async def test_events_drop_their_families(
 
 
 async def test_unknown_events_and_unmapped_clients_are_acknowledged(
-    channel: grpc.aio.Channel, directory: Directory, hanako: Caller, whmcs: SandboxControl
+    channel: grpc.aio.Channel, directory: Directory, hanako: Caller, whmcs: WhmcsControl
 ) -> None:
     await hanako.call("ListInvoices", pb.ListInvoicesRequest())
     start = await invoice_calls(whmcs)

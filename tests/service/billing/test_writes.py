@@ -13,7 +13,7 @@ from portal.common.v1 import types_pb2
 
 from sandbox.whmcs import RunningWhmcs
 from tests.helpers.grpc_errors import bad_request, status_of
-from tests.service.billing.helpers import Caller, SandboxControl
+from tests.service.billing.helpers import Caller, WhmcsControl
 
 
 def update(mask: list[str], **fields: object) -> pb.UpdateBillingProfileRequest:
@@ -25,7 +25,7 @@ def update(mask: list[str], **fields: object) -> pb.UpdateBillingProfileRequest:
 
 
 async def test_update_writes_only_masked_fields(
-    hanako: Caller, whmcs: SandboxControl, whmcs_sandbox: RunningWhmcs
+    hanako: Caller, whmcs: WhmcsControl, whmcs_sandbox: RunningWhmcs
 ) -> None:
     await hanako.call("GetBillingProfile", pb.GetBillingProfileRequest())
     request = update(
@@ -64,7 +64,7 @@ async def test_camel_case_and_whole_address_paths(
     assert whmcs_sandbox.store.clients[1].country == "JP"
 
 
-async def test_invalid_fields_are_reported_together(hanako: Caller, whmcs: SandboxControl) -> None:
+async def test_invalid_fields_are_reported_together(hanako: Caller, whmcs: WhmcsControl) -> None:
     request = update(
         ["email", "phone", "address.country", "address.postcode", "first_name"],
         email="not-an-email", phone="call me", first_name="",
@@ -93,9 +93,7 @@ async def test_unknown_or_empty_mask_is_refused(hanako: Caller) -> None:
         assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_FAILED")
 
 
-async def test_profile_update_drops_subscriptions_too(
-    hanako: Caller, whmcs: SandboxControl
-) -> None:
+async def test_profile_update_drops_subscriptions_too(hanako: Caller, whmcs: WhmcsControl) -> None:
     await hanako.call("ListSubscriptions", pb.ListSubscriptionsRequest())
     await hanako.call("UpdateBillingProfile", update(["company_name"], company_name="Yamada KK"))
     before = await whmcs.calls()
@@ -103,7 +101,7 @@ async def test_profile_update_drops_subscriptions_too(
     assert (await whmcs.calls())["GetClientsProducts"] - before["GetClientsProducts"] == 1
 
 
-async def test_payment_link_opens_the_invoice_once(hanako: Caller, whmcs: SandboxControl) -> None:
+async def test_payment_link_opens_the_invoice_once(hanako: Caller, whmcs: WhmcsControl) -> None:
     started = datetime.now(UTC)
     link = await hanako.call(
         "CreateInvoicePaymentLink", pb.CreateInvoicePaymentLinkRequest(invoice_id="1003")

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
-from sandbox.freebit import RunningFreebit, start_freebit
-from sandbox.salesforce import RunningSalesforce, start_salesforce
-from sandbox.whmcs import RunningWhmcs, start_whmcs
+from sandbox.freebit import RunningFreebit
+from sandbox.salesforce import RunningSalesforce
+from sandbox.whmcs import RunningWhmcs
 from services.common.clients import (
     FreebitClient,
     FreebitConfig,
@@ -26,7 +25,14 @@ from services.common.clients import (
     WhmcsConfig,
 )
 from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
+from tests.helpers.sandboxes import (
+    SandboxControl,
+    freebit_sandbox_fixture,
+    salesforce_sandbox_fixture,
+    whmcs_sandbox_fixture,
+)
 
+# Not the suite's usual FAST policy: a low breaker threshold, as these tests open breakers.
 FAST = Policy(
     timeout_s=1.0,
     read_attempts=3,
@@ -38,60 +44,20 @@ FAST = Policy(
 )
 
 
-class Control:
-    """The sandbox's ``/__sandbox/`` surface."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            resp = await http.post(path, json=body)
-            assert resp.status_code == 200, resp.text
-            return dict(resp.json())
-
-    async def fault(self, mode: str, **body: Any) -> None:
-        await self._post("/__sandbox/faults", {"mode": mode, **body})
-
-    async def reset(self) -> None:
-        await self._post("/__sandbox/reset", {})
-
-    async def calls(self) -> dict[str, int]:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            resp = await http.get("/__sandbox/stats")
-            return dict(resp.json()["calls"])
-
-
-@pytest_asyncio.fixture(scope="session")
-async def whmcs_sandbox() -> AsyncIterator[RunningWhmcs]:
-    running = await start_whmcs(port=0, webhook_url="")
-    yield running
-    await running.stop()
-
-
-@pytest_asyncio.fixture(scope="session")
-async def sf_sandbox() -> AsyncIterator[RunningSalesforce]:
-    running = await start_salesforce(batch_size=3, keepalive_s=0.3)
-    yield running
-    await running.stop()
-
-
-@pytest_asyncio.fixture(scope="session")
-async def freebit_sandbox() -> AsyncIterator[RunningFreebit]:
-    running = await start_freebit(port=0, activation_delay=0.2, cancel_delay=0.2)
-    yield running
-    await running.stop()
+whmcs_sandbox = whmcs_sandbox_fixture(port=0, webhook_url="")
+sf_sandbox = salesforce_sandbox_fixture(batch_size=3, keepalive_s=0.3)
+freebit_sandbox = freebit_sandbox_fixture(port=0, activation_delay=0.2, cancel_delay=0.2)
 
 
 @pytest_asyncio.fixture
-async def whmcs_control(whmcs_sandbox: RunningWhmcs) -> Control:
-    control = Control(whmcs_sandbox.url)
-    await control.reset()
-    return control
+async def whmcs_control(whmcs_sandbox: RunningWhmcs) -> SandboxControl:
+    return await SandboxControl.fresh(whmcs_sandbox.url)
 
 
 @pytest_asyncio.fixture
-async def whmcs(whmcs_sandbox: RunningWhmcs, whmcs_control: Control) -> AsyncIterator[WhmcsClient]:
+async def whmcs(
+    whmcs_sandbox: RunningWhmcs, whmcs_control: SandboxControl
+) -> AsyncIterator[WhmcsClient]:
     client = WhmcsClient(WhmcsConfig(url=whmcs_sandbox.url, timeout_s=1.0, policy=FAST))
     yield client
     await client.aclose()
@@ -103,10 +69,8 @@ def fast_policy() -> Policy:
 
 
 @pytest_asyncio.fixture
-async def sf_control(sf_sandbox: RunningSalesforce) -> Control:
-    control = Control(sf_sandbox.rest_url)
-    await control.reset()
-    return control
+async def sf_control(sf_sandbox: RunningSalesforce) -> SandboxControl:
+    return await SandboxControl.fresh(sf_sandbox.rest_url)
 
 
 def sf_config(sandbox: RunningSalesforce, **overrides: Any) -> SalesforceConfig:
@@ -118,22 +82,22 @@ def sf_config(sandbox: RunningSalesforce, **overrides: Any) -> SalesforceConfig:
 
 
 @pytest_asyncio.fixture
-async def sf(sf_sandbox: RunningSalesforce, sf_control: Control) -> AsyncIterator[SalesforceClient]:
+async def sf(
+    sf_sandbox: RunningSalesforce, sf_control: SandboxControl
+) -> AsyncIterator[SalesforceClient]:
     client = SalesforceClient(sf_config(sf_sandbox))
     yield client
     await client.aclose()
 
 
 @pytest_asyncio.fixture
-async def freebit_control(freebit_sandbox: RunningFreebit) -> Control:
-    control = Control(freebit_sandbox.url)
-    await control.reset()
-    return control
+async def freebit_control(freebit_sandbox: RunningFreebit) -> SandboxControl:
+    return await SandboxControl.fresh(freebit_sandbox.url)
 
 
 @pytest_asyncio.fixture
 async def freebit(
-    freebit_sandbox: RunningFreebit, freebit_control: Control
+    freebit_sandbox: RunningFreebit, freebit_control: SandboxControl
 ) -> AsyncIterator[FreebitClient]:
     client = FreebitClient(FreebitConfig(url=freebit_sandbox.url, timeout_s=1.0, policy=FAST))
     yield client

@@ -11,43 +11,27 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import grpc
 import pytest
 import redis.asyncio as aioredis
 from portal.billing.v1 import billing_pb2_grpc
 from portal.identity.v1 import account_directory_pb2_grpc
 
-from sandbox.salesforce import RunningSalesforce, start_salesforce
+from sandbox.salesforce import RunningSalesforce
 from services.commerce.server import Deps, build_deps, create_commerce_server
 from services.commerce.settings import CommerceSettings
-from services.common.clients import Policy, SalesforceClient, SalesforceConfig
-from services.common.migrations import migrate_service
+from services.common.clients import SalesforceClient, SalesforceConfig
 from services.common.server import GrpcServer
+from tests.helpers.fixtures import dev_keys_fixture, private_database_fixture
+from tests.helpers.grpc_servers import serving, started
+from tests.helpers.policies import FAST
+from tests.helpers.sandboxes import SandboxControl, salesforce_sandbox_fixture
 from tests.helpers.tokens import sign
 from tests.service.cache.conftest import RedisProcess
-from tests.service.commerce.peers import Control, FakeBilling, FakeDirectory, Peers
-from tools import infra
-from tools.devkeys import ensure_keys
+from tests.service.commerce.peers import FakeBilling, FakeDirectory, Peers
 
-FAST = Policy(
-    timeout_s=2.0,
-    read_attempts=2,
-    backoff_initial_s=0.01,
-    backoff_max_s=0.05,
-    breaker_threshold=50,
-    breaker_cooldown_s=0.5,
-)
-
-
-@pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
-    base, _ = infra.urls_from_env()
-    url = infra.with_database(base, f"portal_commerce_{uuid.uuid4().hex[:10]}")
-    await infra.ensure_postgres(url)
-    await infra.create_database(url)
-    await migrate_service(url, "commerce")
-    yield url
-    await infra.drop_database(url)
+database_url = private_database_fixture("portal_commerce", migrate=("commerce",))
+sf_sandbox = salesforce_sandbox_fixture(keepalive_s=1.0)
+keys_dir = dev_keys_fixture("commerce-keys")
 
 
 @pytest.fixture(scope="session")
@@ -60,35 +44,19 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def sf_sandbox() -> AsyncIterator[RunningSalesforce]:
-    running = await start_salesforce(keepalive_s=1.0)
-    yield running
-    await running.stop()
-
-
-@pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("commerce-keys")
-    ensure_keys(folder)
-    return folder
-
-
-@pytest.fixture(scope="session")
 async def peers() -> AsyncIterator[Peers]:
     directory, billing = FakeDirectory(), FakeBilling()
-    server = grpc.aio.server()
-    account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(directory, server)
-    billing_pb2_grpc.add_BillingInternalServiceServicer_to_server(billing, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    yield Peers(f"127.0.0.1:{port}", directory, billing)
-    await server.stop(0)
+    async with serving(
+        (account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server, directory),
+        (billing_pb2_grpc.add_BillingInternalServiceServicer_to_server, billing),
+    ) as target:
+        yield Peers(target, directory, billing)
 
 
 @pytest.fixture
-async def sf_control(sf_sandbox: RunningSalesforce, peers: Peers) -> Control:
-    control = Control(sf_sandbox.rest_url)
-    await control.reset()
+async def sf_control(sf_sandbox: RunningSalesforce, peers: Peers) -> SandboxControl:
+    """The Salesforce sandbox reset, and the peers forgetting their users, before the test."""
+    control = await SandboxControl.fresh(sf_sandbox.rest_url)
     peers.clear()
     return control
 
@@ -140,7 +108,7 @@ def settings(
     keys_dir: Path,
     sf_sandbox: RunningSalesforce,
     peers: Peers,
-    sf_control: Control,
+    sf_control: SandboxControl,
     db: asyncpg.Connection,
 ) -> CommerceSettings:
     return make_settings(database_url, redis_url, keys_dir, sf_sandbox, peers)
@@ -158,10 +126,8 @@ async def deps(settings: CommerceSettings, redis_url: str) -> AsyncIterator[Deps
 
 @pytest.fixture
 async def server(settings: CommerceSettings, deps: Deps) -> AsyncIterator[GrpcServer]:
-    built = create_commerce_server(settings, deps)
-    await built.start()
-    yield built
-    await built.stop(grace=1)
+    async with started(create_commerce_server(settings, deps)) as built:
+        yield built
 
 
 @pytest.fixture
@@ -171,12 +137,6 @@ async def cdc(deps: Deps) -> AsyncIterator[Deps]:
     await asyncio.wait_for(deps.background.consumer.ready.wait(), 10)
     yield deps
     await deps.background.stop()
-
-
-@pytest.fixture
-async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
-        yield ch
 
 
 class Customer:
@@ -191,7 +151,7 @@ class Customer:
 
 @pytest.fixture
 async def customer_of(
-    sf: SalesforceClient, peers: Peers, keys_dir: Path, sf_control: Control
+    sf: SalesforceClient, peers: Peers, keys_dir: Path, sf_control: SandboxControl
 ) -> Any:
     async def make(number: str = "AC-000101", *, pay_method: bool = True) -> Customer:
         rows = await sf.query(f"SELECT Id FROM Account WHERE SF_Account_No__c = '{number}'")

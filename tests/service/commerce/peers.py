@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
-import httpx
 from portal.billing.v1 import billing_pb2, billing_pb2_grpc
 from portal.common.v1 import types_pb2
 from portal.identity.v1 import account_directory_pb2 as pb
@@ -100,25 +98,3 @@ class Peers:
         self.directory.calls.clear()
         self.directory.down = False
         self.billing.profiles.clear()
-
-
-class Control:
-    """The Salesforce sandbox's ``/__sandbox/`` surface."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    async def post(self, path: str, body: dict[str, Any]) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            response = await http.post(path, json=body)
-            assert response.status_code == 200, response.text
-
-    async def fault(self, mode: str, **body: Any) -> None:
-        await self.post("/__sandbox/faults", {"mode": mode, **body})
-
-    async def reset(self) -> None:
-        await self.post("/__sandbox/reset", {})
-
-    async def calls(self) -> dict[str, int]:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            return dict((await http.get("/__sandbox/stats")).json()["calls"])

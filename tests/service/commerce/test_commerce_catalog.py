@@ -11,7 +11,7 @@ from portal.commerce.v1 import catalog_pb2_grpc
 
 from services.common.clients import SalesforceClient
 from tests.helpers.grpc_errors import error_info, status_of
-from tests.service.commerce.peers import Control
+from tests.helpers.sandboxes import SandboxControl
 
 EXPECTED_SKUS = [
     "INTERNET-SILVER-HOME-1G",
@@ -85,7 +85,7 @@ async def test_get_product_and_not_found(
 
 
 async def test_catalog_is_cached(
-    channel: grpc.aio.Channel, customer_of: Any, sf_control: Control
+    channel: grpc.aio.Channel, customer_of: Any, sf_control: SandboxControl
 ) -> None:
     user = await customer_of()
     before = await sf_control.calls()

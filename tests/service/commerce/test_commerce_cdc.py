@@ -14,8 +14,8 @@ from portal.commerce.v1 import catalog_pb2_grpc
 from services.commerce.cdc.consumer import Consumer
 from services.commerce.server import Deps
 from services.common.clients import SalesforceClient
+from tests.helpers.sandboxes import SandboxControl
 from tests.service.commerce.helpers import eventually
-from tests.service.commerce.peers import Control
 
 
 def stub(channel: grpc.aio.Channel) -> catalog_pb2_grpc.CatalogServiceStub:
@@ -40,7 +40,7 @@ async def test_price_change_visible_within_2s_without_polling(
     cdc: Deps,
     customer_of: Any,
     sf: SalesforceClient,
-    sf_control: Control,
+    sf_control: SandboxControl,
 ) -> None:
     user = await customer_of()
     md = user.metadata()
@@ -99,7 +99,7 @@ async def test_unrelated_account_change_keeps_eligibility_cached(
     cdc: Deps,
     customer_of: Any,
     sf: SalesforceClient,
-    sf_control: Control,
+    sf_control: SandboxControl,
     peers: Any,
 ) -> None:
     user = await customer_of()
@@ -140,7 +140,7 @@ async def test_gap_event_drops_the_family(
     cdc: Deps,
     customer_of: Any,
     sf: SalesforceClient,
-    sf_control: Control,
+    sf_control: SandboxControl,
 ) -> None:
     user = await customer_of("AC-000104")
     md = user.metadata()

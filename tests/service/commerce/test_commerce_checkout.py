@@ -13,7 +13,7 @@ from portal.commerce.v1 import orders_pb2 as pb
 
 from services.common.clients import SalesforceClient
 from tests.helpers.grpc_errors import bad_request, error_info, status_of
-from tests.service.commerce.peers import Control
+from tests.helpers.sandboxes import SandboxControl
 
 EID = "8904" + "0" * 28
 
@@ -157,7 +157,7 @@ async def test_refusals_create_nothing(
     channel: grpc.aio.Channel,
     customer_of: Any,
     sf: SalesforceClient,
-    sf_control: Control,
+    sf_control: SandboxControl,
     number: str,
     sku: str,
     pay_method: bool,
@@ -198,7 +198,7 @@ async def test_same_request_id_five_times_concurrently_is_one_order(
 
 
 async def test_salesforce_down_is_unavailable_and_nothing_half_created(
-    channel: grpc.aio.Channel, customer_of: Any, sf: SalesforceClient, sf_control: Control
+    channel: grpc.aio.Channel, customer_of: Any, sf: SalesforceClient, sf_control: SandboxControl
 ) -> None:
     user = await customer_of()
     md = user.metadata()

@@ -13,8 +13,8 @@ from portal.commerce.v1 import orders_pb2_grpc
 from services.commerce.server import Deps
 from services.common.clients import SalesforceClient
 from tests.helpers.grpc_errors import error_info, status_of
+from tests.helpers.sandboxes import SandboxControl
 from tests.service.commerce.helpers import eventually
-from tests.service.commerce.peers import Control
 from tests.service.commerce.test_commerce_checkout import catalog
 
 
@@ -72,7 +72,7 @@ async def test_orders_cache_follows_salesforce_changes(
     cdc: Deps,
     customer_of: Any,
     sf: SalesforceClient,
-    sf_control: Control,
+    sf_control: SandboxControl,
 ) -> None:
     user = await customer_of()
     md = user.metadata()

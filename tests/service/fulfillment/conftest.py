@@ -3,7 +3,6 @@ Freebit sandboxes, and identity's real AccountDirectoryService servicer over gRP
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,7 +21,6 @@ from services.common.cache import Cache
 from services.common.clients import (
     FreebitClient,
     FreebitConfig,
-    Policy,
     SalesforceClient,
     SalesforceConfig,
     SalesforcePubSubClient,
@@ -30,16 +28,16 @@ from services.common.clients import (
     WhmcsConfig,
 )
 from services.common.clients.pubsub import PubSubConfig
-from services.common.migrations import migrate_service
 from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
 from services.identity.directory import Directory
 from services.identity.servicer import DirectoryAdapter
-from tests.service.fulfillment.portal import ACCOUNTS, Control, Portal
-from tools import infra
+from tests.helpers.fixtures import private_database_fixture
+from tests.helpers.grpc_servers import serving
+from tests.helpers.policies import FAST
+from tests.helpers.sandboxes import SandboxControl
+from tests.service.fulfillment.portal import ACCOUNTS, Portal
 
-FAST = Policy(timeout_s=2.0, read_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.05,
-              breaker_threshold=50, breaker_cooldown_s=0.5)  # fmt: skip
 QUICK = FulfillmentSettings(
     standby_retry_s=0.2, sweep_interval_s=0, retry_initial_s=0.05, retry_max_s=0.2,
     give_up_after_s=1.5, activation_poll_initial_s=0.05, activation_poll_max_s=0.2,
@@ -48,18 +46,10 @@ QUICK = FulfillmentSettings(
 # Sandbox account → WHMCS client: client 1 has a card, client 3 has no pay method; Yuki is unlinked.
 LINKS = {"hanako": 1, "taro": 3}
 StartWorker = Callable[..., Awaitable[Fulfillment]]
+Controls = tuple[SandboxControl, SandboxControl, SandboxControl]  # Salesforce, WHMCS, Freebit
 
 
-@pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
-    base, _ = infra.urls_from_env()
-    url = infra.with_database(base, f"portal_fulfillment_{uuid.uuid4().hex[:10]}")
-    await infra.ensure_postgres(url)
-    await infra.create_database(url)
-    await migrate_service(url, "commerce")
-    await migrate_service(url, "identity")
-    yield url
-    await infra.drop_database(url)
+database_url = private_database_fixture("portal_fulfillment", migrate=("commerce", "identity"))
 
 
 @pytest.fixture(scope="session")
@@ -83,22 +73,22 @@ async def sandboxes() -> AsyncIterator[tuple[RunningSalesforce, RunningWhmcs, Ru
 @pytest.fixture(scope="session")
 async def directory_target(pool: asyncpg.Pool) -> AsyncIterator[str]:
     """identity's real AccountDirectoryService servicer over our database."""
-    server = grpc.aio.server()
     adapter = DirectoryAdapter(Directory(pool, Cache.disabled("identity")))
-    account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(adapter, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    yield f"127.0.0.1:{port}"
-    await server.stop(0)
+    async with serving(
+        (account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server, adapter)
+    ) as target:
+        yield target
 
 
 @pytest.fixture
-async def controls(sandboxes: Any) -> tuple[Control, Control, Control]:
+async def controls(sandboxes: Any) -> Controls:
+    """The Salesforce, WHMCS and Freebit sandboxes, reset before the test (in that order)."""
     sf, whmcs, freebit = sandboxes
-    found = (Control(sf.rest_url), Control(whmcs.url), Control(freebit.url))
-    for control in found:
-        await control.reset()
-    return found
+    return (
+        await SandboxControl.fresh(sf.rest_url),
+        await SandboxControl.fresh(whmcs.url),
+        await SandboxControl.fresh(freebit.url),
+    )
 
 
 def _clients(sandboxes: Any, directory_target: str) -> Clients:

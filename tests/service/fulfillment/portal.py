@@ -9,28 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import httpx
-
 from services.common.clients import FreebitClient, SalesforceClient, WhmcsClient, soql
 
 ESIM_EID = "89049032000001000000000000001234"
 ACCOUNTS = {"hanako": "AC-000101", "taro": "AC-000102", "kenji": "AC-000103", "yuki": "AC-000104"}
-
-
-class Control:
-    """A sandbox's ``/__sandbox/`` surface."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    async def fault(self, mode: str, **body: Any) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            resp = await http.post("/__sandbox/faults", json={"mode": mode, **body})
-            assert resp.status_code == 200, resp.text
-
-    async def reset(self) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            assert (await http.post("/__sandbox/reset", json={})).status_code == 200
 
 
 @dataclass

@@ -6,8 +6,8 @@ import asyncio
 
 import asyncpg
 
-from tests.service.fulfillment.conftest import StartWorker
-from tests.service.fulfillment.portal import Control, Portal
+from tests.service.fulfillment.conftest import Controls, StartWorker
+from tests.service.fulfillment.portal import Portal
 
 INTERNET = ["INTERNET-GOLD-HOME-1G"]
 
@@ -24,7 +24,7 @@ async def _activated_once(portal: Portal, order_id: str) -> None:
 
 
 async def test_duplicate_delivery_and_dropped_stream(
-    portal: Portal, start_worker: StartWorker, controls: tuple[Control, Control, Control]
+    portal: Portal, start_worker: StartWorker, controls: Controls
 ) -> None:
     worker = await start_worker()
     await asyncio.wait_for(worker.leading.wait(), 5)

@@ -6,8 +6,8 @@ from datetime import date
 
 import asyncpg
 
-from tests.service.fulfillment.conftest import QUICK, StartWorker
-from tests.service.fulfillment.portal import ESIM_EID, Control, Portal
+from tests.service.fulfillment.conftest import QUICK, Controls, StartWorker
+from tests.service.fulfillment.portal import ESIM_EID, Portal
 
 
 async def _failed_with(portal: Portal, order_id: str, code: str) -> dict[str, object]:
@@ -66,7 +66,7 @@ async def test_whmcs_business_error(portal: Portal, start_worker: StartWorker) -
 
 
 async def test_freebit_business_error(
-    portal: Portal, start_worker: StartWorker, controls: tuple[Control, Control, Control]
+    portal: Portal, start_worker: StartWorker, controls: Controls
 ) -> None:
     await controls[2].fault("business_error", action="mvno/esim/addAcnt", result_code="400-310",
                             message="EID already in use")  # fmt: skip
@@ -85,7 +85,7 @@ async def test_freebit_business_error(
 
 
 async def test_short_outage_is_retried(
-    portal: Portal, start_worker: StartWorker, controls: tuple[Control, Control, Control]
+    portal: Portal, start_worker: StartWorker, controls: Controls
 ) -> None:
     settings = QUICK.model_copy(update={"give_up_after_s": 10.0})
     await start_worker(settings=settings)
@@ -97,7 +97,7 @@ async def test_short_outage_is_retried(
 
 
 async def test_long_outage_fails_after_the_budget(
-    portal: Portal, start_worker: StartWorker, controls: tuple[Control, Control, Control]
+    portal: Portal, start_worker: StartWorker, controls: Controls
 ) -> None:
     await start_worker()
     await controls[1].fault("unavailable", seconds=30, action="AddOrder")

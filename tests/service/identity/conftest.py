@@ -3,102 +3,42 @@ Redis and in-process Salesforce/WHMCS sandboxes (reset before every test)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import grpc
-import httpx
 import pytest
 
-from sandbox.salesforce import RunningSalesforce, start_salesforce
-from sandbox.whmcs import RunningWhmcs, start_whmcs
-from services.common.clients import Policy
-from services.common.migrations import migrate_service
+from sandbox.salesforce import RunningSalesforce
+from sandbox.whmcs import RunningWhmcs
 from services.common.server import GrpcServer
 from services.identity.server import Deps, build_deps, create_identity_server
 from services.identity.settings import IdentitySettings
-from tools import infra
-from tools.devkeys import ensure_keys
-
-FAST = Policy(
-    timeout_s=2.0,
-    read_attempts=2,
-    backoff_initial_s=0.01,
-    backoff_max_s=0.05,
-    breaker_threshold=50,
-    breaker_cooldown_s=0.5,
+from tests.helpers.fixtures import dev_keys_fixture, private_database_fixture
+from tests.helpers.grpc_servers import started
+from tests.helpers.policies import FAST
+from tests.helpers.sandboxes import (
+    SandboxControl,
+    salesforce_sandbox_fixture,
+    whmcs_sandbox_fixture,
 )
+from tools import infra
 
-
-class Control:
-    """A sandbox's ``/__sandbox/`` surface."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    async def post(self, path: str, body: dict[str, Any]) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            response = await http.post(path, json=body)
-            assert response.status_code == 200, response.text
-
-    async def fault(self, mode: str, **body: Any) -> None:
-        await self.post("/__sandbox/faults", {"mode": mode, **body})
-
-    async def reset(self) -> None:
-        await self.post("/__sandbox/reset", {})
-
-    async def calls(self) -> dict[str, int]:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            return dict((await http.get("/__sandbox/stats")).json()["calls"])
-
-
-@pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
-    base, _ = infra.urls_from_env()
-    url = infra.with_database(base, f"portal_identity_{uuid.uuid4().hex[:10]}")
-    await infra.ensure_postgres(url)
-    await infra.create_database(url)
-    await migrate_service(url, "identity")
-    yield url
-    await infra.drop_database(url)
-
-
-@pytest.fixture(scope="session")
-async def sf_sandbox() -> AsyncIterator[RunningSalesforce]:
-    running = await start_salesforce()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture(scope="session")
-async def whmcs_sandbox() -> AsyncIterator[RunningWhmcs]:
-    running = await start_whmcs(port=0, webhook_url="")
-    yield running
-    await running.stop()
+database_url = private_database_fixture("portal_identity", migrate=("identity",))
+sf_sandbox = salesforce_sandbox_fixture()
+whmcs_sandbox = whmcs_sandbox_fixture(port=0, webhook_url="")
+keys_dir = dev_keys_fixture("identity-keys")
 
 
 @pytest.fixture
-async def sf_control(sf_sandbox: RunningSalesforce) -> Control:
-    control = Control(sf_sandbox.rest_url)
-    await control.reset()
-    return control
+async def sf_control(sf_sandbox: RunningSalesforce) -> SandboxControl:
+    return await SandboxControl.fresh(sf_sandbox.rest_url)
 
 
 @pytest.fixture
-async def whmcs_control(whmcs_sandbox: RunningWhmcs) -> Control:
-    control = Control(whmcs_sandbox.url)
-    await control.reset()
-    return control
-
-
-@pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("identity-keys")
-    ensure_keys(folder)
-    return folder
+async def whmcs_control(whmcs_sandbox: RunningWhmcs) -> SandboxControl:
+    return await SandboxControl.fresh(whmcs_sandbox.url)
 
 
 def make_settings(
@@ -131,8 +71,8 @@ def settings(
     keys_dir: Path,
     sf_sandbox: RunningSalesforce,
     whmcs_sandbox: RunningWhmcs,
-    sf_control: Control,
-    whmcs_control: Control,
+    sf_control: SandboxControl,
+    whmcs_control: SandboxControl,
 ) -> IdentitySettings:
     return make_settings(database_url, keys_dir, sf_sandbox, whmcs_sandbox)
 
@@ -146,16 +86,8 @@ async def deps(settings: IdentitySettings) -> AsyncIterator[Deps]:
 
 @pytest.fixture
 async def server(settings: IdentitySettings, deps: Deps) -> AsyncIterator[GrpcServer]:
-    built = create_identity_server(settings, deps)
-    await built.start()
-    yield built
-    await built.stop(grace=1)
-
-
-@pytest.fixture
-async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
-        yield ch
+    async with started(create_identity_server(settings, deps)) as built:
+        yield built
 
 
 @pytest.fixture

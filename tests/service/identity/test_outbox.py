@@ -12,7 +12,8 @@ from services.identity.outbox import ACCOUNT_UPDATE, Relay
 from services.identity.server import Deps, build_deps
 from services.identity.settings import IdentitySettings
 from services.identity.validation import Address, SignUpForm
-from tests.service.identity.conftest import FAST, Control
+from tests.helpers.policies import FAST
+from tests.helpers.sandboxes import SandboxControl
 from tests.service.identity.helpers import unique_email
 from tests.service.identity.test_sessions import PASSWORD
 from tests.service.identity.test_signup import delivered, sf_account
@@ -27,7 +28,7 @@ def form(number: str) -> SignUpForm:
 
 
 async def test_salesforce_outage_and_restart(
-    settings: IdentitySettings, sf_control: Control, db: asyncpg.Connection
+    settings: IdentitySettings, sf_control: SandboxControl, db: asyncpg.Connection
 ) -> None:
     await sf_control.fault("unavailable", action=PATCH, seconds=60)
     first = await build_deps(settings, policy=FAST)
@@ -58,7 +59,7 @@ async def test_salesforce_outage_and_restart(
 
 
 async def test_two_relays_deliver_each_row_once(
-    deps: Deps, sf_control: Control, db: asyncpg.Connection, settings: IdentitySettings
+    deps: Deps, sf_control: SandboxControl, db: asyncpg.Connection, settings: IdentitySettings
 ) -> None:
     account = await sf_account(deps, "AC-000104")
     for i in range(12):

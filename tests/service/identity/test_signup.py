@@ -15,7 +15,7 @@ from services.common.clients.soql import soql
 from services.common.clients.whmcs_wire import custom_field
 from services.identity.server import Deps
 from tests.helpers.grpc_errors import bad_request, status_of
-from tests.service.identity.conftest import Control
+from tests.helpers.sandboxes import SandboxControl
 from tests.service.identity.helpers import fails_with, make_user, stub, unique_email
 
 PASSWORD = "a long enough password"
@@ -75,7 +75,7 @@ async def test_validate_customer_number(channel: grpc.aio.Channel) -> None:
 
 
 async def test_lookup_is_cached_and_rate_limited(
-    channel: grpc.aio.Channel, deps: Deps, sf_control: Control
+    channel: grpc.aio.Channel, deps: Deps, sf_control: SandboxControl
 ) -> None:
     await deps.flows.signup.customers.forget("AC-000104")
     s = stub(channel)
@@ -141,7 +141,7 @@ async def test_validation_errors_name_each_field(channel: grpc.aio.Channel) -> N
 
 
 async def test_email_taken_in_portal_or_in_whmcs(
-    channel: grpc.aio.Channel, deps: Deps, whmcs_control: Control
+    channel: grpc.aio.Channel, deps: Deps, whmcs_control: SandboxControl
 ) -> None:
     email = unique_email("taken")
     await make_user(deps, email, PASSWORD)
@@ -156,7 +156,7 @@ async def test_email_taken_in_portal_or_in_whmcs(
 
 
 async def test_whmcs_down_leaves_no_user(
-    channel: grpc.aio.Channel, db: asyncpg.Connection, whmcs_control: Control
+    channel: grpc.aio.Channel, db: asyncpg.Connection, whmcs_control: SandboxControl
 ) -> None:
     await whmcs_control.fault("unavailable", action="AddClient", seconds=30)
     req = request()
@@ -169,7 +169,7 @@ async def test_whmcs_down_leaves_no_user(
 
 
 async def test_postgres_conflict_after_add_client_closes_the_whmcs_client(
-    channel: grpc.aio.Channel, deps: Deps, db: asyncpg.Connection, whmcs_control: Control
+    channel: grpc.aio.Channel, deps: Deps, db: asyncpg.Connection, whmcs_control: SandboxControl
 ) -> None:
     # Two sign-ups for one customer number race: both pass the checks and both create a WHMCS
     # client (AddClient is slowed down so they overlap); the mapping's unique Salesforce account

@@ -14,28 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
 import pytest
 from portal.identity.v1 import account_directory_pb2 as dir_pb
 from portal.identity.v1 import account_directory_pb2_grpc as dir_grpc
 from portal.support.v1 import support_pb2_grpc
 
-from sandbox.salesforce import RunningSalesforce, start_salesforce
-from services.common.clients import Policy, SalesforceClient, SalesforceConfig
+from sandbox.salesforce import RunningSalesforce
+from services.common.clients import SalesforceClient, SalesforceConfig
 from services.common.server import GrpcServer
 from services.support.server import build_deps, create_support_server
 from services.support.settings import SupportSettings
+from tests.helpers.fixtures import dev_keys_fixture
+from tests.helpers.grpc_servers import serving, started
+from tests.helpers.policies import FAST
+from tests.helpers.sandboxes import SandboxControl, salesforce_sandbox_fixture
 from tests.helpers.tokens import sign
-from tools.devkeys import ensure_keys
 
-FAST = Policy(
-    timeout_s=2.0,
-    read_attempts=2,
-    backoff_initial_s=0.01,
-    backoff_max_s=0.05,
-    breaker_threshold=50,
-    breaker_cooldown_s=0.5,
-)
 SECRET = "test-page-token-secret"
 
 # user id -> (customer number, e-mail identity knows)
@@ -61,26 +55,6 @@ class FakeDirectory(dir_grpc.AccountDirectoryServiceServicer):
         return dir_pb.GetAccountLinksResponse(links=links)
 
 
-class Control:
-    """The sandbox's ``/__sandbox/`` surface."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    async def fault(self, mode: str, **body: Any) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            response = await http.post("/__sandbox/faults", json={"mode": mode, **body})
-            assert response.status_code == 200, response.text
-
-    async def reset(self) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            assert (await http.post("/__sandbox/reset", json={})).status_code == 200
-
-    async def calls(self) -> dict[str, int]:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            return dict((await http.get("/__sandbox/stats")).json()["calls"])
-
-
 @dataclass
 class World:
     """Everything a test touches: the stub, tokens per user, staff's Salesforce, the sandbox."""
@@ -88,7 +62,7 @@ class World:
     stub: support_pb2_grpc.SupportServiceStub
     keys_dir: Path
     staff: SalesforceClient
-    control: Control
+    control: SandboxControl
     accounts: dict[str, str]  # customer number -> Account Id
     directory: FakeDirectory
 
@@ -100,29 +74,17 @@ class World:
         return await self.staff.create("Case", {"AccountId": self.accounts[number], **body})
 
 
-@pytest.fixture(scope="session")
-async def sf_sandbox() -> AsyncIterator[RunningSalesforce]:
-    running = await start_salesforce(port=0, pubsub_port=0)
-    yield running
-    await running.stop()
-
-
-@pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("support-keys")
-    ensure_keys(folder)
-    return folder
+sf_sandbox = salesforce_sandbox_fixture(port=0, pubsub_port=0)
+keys_dir = dev_keys_fixture("support-keys")
 
 
 @pytest.fixture(scope="session")
 async def directory() -> AsyncIterator[tuple[FakeDirectory, int]]:
     servicer = FakeDirectory()
-    server = grpc.aio.server()
-    dir_grpc.add_AccountDirectoryServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    yield servicer, port
-    await server.stop(0)
+    async with serving(
+        (dir_grpc.add_AccountDirectoryServiceServicer_to_server, servicer)
+    ) as target:
+        yield servicer, int(target.rsplit(":", 1)[1])
 
 
 def support_settings(
@@ -147,13 +109,13 @@ async def support(
     deps = build_deps(settings, policy=FAST)
     built = create_support_server(settings, deps)
     built.closers.append(deps.aclose)
-    await built.start()
-    yield built
-    await built.stop(0)
+    async with started(built, grace=0):
+        yield built
 
 
 @pytest.fixture(scope="session")
 async def channel(support: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
+    """One channel to the session's support server (unlike the suite's per-test ``channel``)."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{support.port}") as chan:
         yield chan
 
@@ -173,8 +135,7 @@ async def world(
     staff: SalesforceClient,
     directory: tuple[FakeDirectory, int],
 ) -> World:
-    control = Control(sf_sandbox.rest_url)
-    await control.reset()
+    control = await SandboxControl.fresh(sf_sandbox.rest_url)
     rows = await staff.query("SELECT Id, SF_Account_No__c FROM Account")
     accounts = {str(r["SF_Account_No__c"]): str(r["Id"]) for r in rows}
     servicer = directory[0]

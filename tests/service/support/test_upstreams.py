@@ -13,7 +13,8 @@ from portal.support.v1 import support_pb2_grpc
 
 from sandbox.salesforce import RunningSalesforce
 from services.support.server import build_deps, create_support_server
-from tests.service.support.conftest import FAST, World, support_settings
+from tests.helpers.policies import FAST
+from tests.service.support.conftest import World, support_settings
 from tests.service.support.test_cases import failure
 from tools.stack import free_port
 
