@@ -21,18 +21,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.accounts import HANAKO, YUKI, auth_headers
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 DEV_WEBHOOK_SECRET = b"portal-dev-webhook-secret"
-HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
-YUKI = {
-    "customerNumber": "AC-000104", "email": "yuki.ito@example.jp", "password": "yuki-password-1",
-    "firstName": "Yuki", "lastName": "Ito", "phone": "+81-90-0000-0104",
-    "address": {"line1": "5-6-7 Nishiki", "city": "Naka-ku", "state": "Aichi",
-                "postcode": "460-0003", "country": "JP"},
-}  # fmt: skip
 
 
 class Whmcs:
@@ -76,31 +70,14 @@ async def whmcs(stack: Stack) -> AsyncIterator[Whmcs]:
         yield Whmcs(http)
 
 
-async def _session(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> str | None:
-    response = await gateway.post(path, json=body)
-    if response.status_code == 200:
-        return str(response.json()["session"]["accessToken"])
-    assert response.status_code in (400, 409), response.text  # already linked / signed up
-    return None
-
-
-async def _headers(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, str]:
-    token = await _session(gateway, path, body)
-    if token is None:  # another e2e test registered this customer first: sign in instead
-        login = {"email": body["email"], "password": body["password"]}
-        token = await _session(gateway, "/v1/auth/login", login)
-    assert token is not None
-    return {"authorization": f"Bearer {token}"}
-
-
 @pytest.fixture(scope="module")
 async def hanako(gateway: httpx.AsyncClient) -> dict[str, str]:
-    return await _headers(gateway, "/v1/auth/link", HANAKO)
+    return await auth_headers(gateway, "/v1/auth/link", HANAKO)
 
 
 @pytest.fixture(scope="module")
 async def yuki(gateway: httpx.AsyncClient) -> dict[str, str]:
-    return await _headers(gateway, "/v1/auth/signup", YUKI)
+    return await auth_headers(gateway, "/v1/auth/signup", YUKI)
 
 
 @pytest.fixture(scope="module")

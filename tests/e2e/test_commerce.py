@@ -19,41 +19,16 @@ import httpx
 import pytest
 
 from services.common.clients import SalesforceClient, SalesforceConfig
+from tests.helpers.accounts import HANAKO, YUKI, auth_headers
 from tests.helpers.logbook import LogBook
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
-YUKI = {
-    "customerNumber": "AC-000104", "email": "yuki.ito@example.jp", "password": "yuki-password-1",
-    "firstName": "Yuki", "lastName": "Ito", "phone": "+81-90-0000-0104",
-    "address": {"line1": "5-6-7 Nishiki", "city": "Naka-ku", "state": "Aichi",
-                "postcode": "460-0003", "country": "JP"},
-}  # fmt: skip
-
-
-async def _session(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> str | None:
-    response = await gateway.post(path, json=body)
-    if response.status_code == 200:
-        return str(response.json()["session"]["accessToken"])
-    assert response.status_code in (400, 409), response.text  # already linked / signed up
-    return None
-
-
-async def _headers(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, str]:
-    token = await _session(gateway, path, body)
-    if token is None:  # another e2e test registered this customer first: sign in instead
-        token = await _session(
-            gateway, "/v1/auth/login", {"email": body["email"], "password": body["password"]}
-        )
-    assert token is not None
-    return {"authorization": f"Bearer {token}"}
-
 
 @pytest.fixture(scope="module")
 async def hanako(gateway: httpx.AsyncClient) -> dict[str, str]:
-    return await _headers(gateway, "/v1/auth/link", HANAKO)
+    return await auth_headers(gateway, "/v1/auth/link", HANAKO)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +59,7 @@ async def newcomer(gateway: httpx.AsyncClient, sf: SalesforceClient) -> Newcomer
          "Portal_Eligible_Categories__c": "SIM"},
     )  # fmt: skip
     body = {**YUKI, "customerNumber": number, "email": f"kana.{uuid.uuid4().hex[:8]}@example.jp"}
-    return Newcomer(await _headers(gateway, "/v1/auth/signup", body), account_id)
+    return Newcomer(await auth_headers(gateway, "/v1/auth/signup", body), account_id)
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.accounts import HANAKO, customer_token
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
 TARO = {
     "customerNumber": "AC-000102",
     "email": "taro.suzuki@example.jp",
@@ -89,23 +89,6 @@ class Customer:
     account_id: str
 
 
-async def _session(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> str | None:
-    response = await gateway.post(path, json=body)
-    if response.status_code == 200:
-        return str(response.json()["session"]["accessToken"])
-    assert response.status_code in (400, 409), response.text  # already linked / signed up
-    return None
-
-
-async def _customer(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> str:
-    token = await _session(gateway, path, body)
-    if token is None:  # another e2e test registered this customer first: sign in instead
-        login = {"email": body["email"], "password": body["password"]}
-        token = await _session(gateway, "/v1/auth/login", login)
-    assert token is not None
-    return token
-
-
 @pytest.fixture(scope="module")
 async def staff(stack: Stack) -> AsyncIterator[Staff]:
     url = f"http://127.0.0.1:{stack.config.ports.salesforce}"
@@ -117,13 +100,13 @@ async def staff(stack: Stack) -> AsyncIterator[Staff]:
 
 @pytest.fixture(scope="module")
 async def hanako(gateway: httpx.AsyncClient, staff: Staff) -> Customer:
-    token = await _customer(gateway, "/v1/auth/link", HANAKO)
+    token = await customer_token(gateway, "/v1/auth/link", HANAKO)
     return Customer({"authorization": f"Bearer {token}"}, await staff.account_id("AC-000101"))
 
 
 @pytest.fixture(scope="module")
 async def taro(gateway: httpx.AsyncClient, staff: Staff) -> Customer:
-    token = await _customer(gateway, "/v1/auth/signup", TARO)
+    token = await customer_token(gateway, "/v1/auth/signup", TARO)
     return Customer({"authorization": f"Bearer {token}"}, await staff.account_id("AC-000102"))
 
 
