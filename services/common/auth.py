@@ -73,6 +73,7 @@ class TokenVerifier:
         audience: str,
         refresh_interval: float = 10.0,
         leeway: float = 30.0,
+        verified_cache_size: int = 4096,
     ) -> None:
         self._source = source
         self._issuer, self._audience, self._leeway = issuer, audience, leeway
@@ -80,6 +81,10 @@ class TokenVerifier:
         self._keys: dict[str, Any] = {}
         self._last_refresh = float("-inf")
         self._lock = asyncio.Lock()
+        # Tokens already verified, until they expire: an ES256 check per request is the biggest
+        # share of a cached read's CPU. Bounded; oldest entries go first.
+        self._verified: dict[str, Claims] = {}
+        self._verified_max = verified_cache_size
 
     async def refresh(self) -> None:
         async with self._lock:
@@ -104,6 +109,18 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> Claims:
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known.expires_at + self._leeway:
+                return known
+            del self._verified[token]
+        claims = await self._verify(token)
+        if len(self._verified) >= self._verified_max:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = claims
+        return claims
+
+    async def _verify(self, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -28,6 +28,8 @@ from portal.identity.v1 import (
 from portal.support.v1 import support_pb2, support_pb2_grpc
 
 from services.common import context
+from services.common.auth import JwksSource, TokenVerifier
+from services.common.errors import Unauthenticated
 from services.common.methods import service_names
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
@@ -220,3 +222,25 @@ async def test_internal_services_and_health_need_no_user_token(channel: Any) -> 
     assert response.links.user_id == "u7"
     health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
     assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_verified_tokens_are_remembered_only_until_they_expire(keys: Path) -> None:
+    source = JwksSource(file=keys / "jwks.json")
+    verifier = TokenVerifier(source, issuer="portal-identity", audience="portal", leeway=0)
+    token = sign(keys, sub="short-lived", ttl=1)
+    assert (await verifier.verify(token)).user_id == "short-lived"
+    assert (await verifier.verify(token)).user_id == "short-lived"  # from memory
+    await asyncio.sleep(1.2)
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
+
+
+async def test_the_verified_token_memory_is_bounded(keys: Path) -> None:
+    source = JwksSource(file=keys / "jwks.json")
+    verifier = TokenVerifier(
+        source, issuer="portal-identity", audience="portal", verified_cache_size=3
+    )
+    tokens = [sign(keys, sub=f"user-{i}") for i in range(5)]
+    for token in tokens:
+        await verifier.verify(token)
+    assert list(verifier._verified) == tokens[2:]
