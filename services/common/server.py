@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from services.common.auth import AuthInterceptor, JwksSource, TokenVerifier
 from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
 from services.common.logging import configure_logging
-from services.common.settings import ServiceSettings
+from services.common.settings import ConfigurationError, ServiceSettings
 
 log = structlog.get_logger("server")
 
@@ -106,7 +107,11 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    grpc_server = await build(settings)
+    try:
+        grpc_server = await build(settings)
+    except ConfigurationError as exc:
+        print(f"cannot start {name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     await grpc_server.start()
     if settings.metrics_port:
         prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)

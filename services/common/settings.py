@@ -15,6 +15,11 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ConfigurationError(RuntimeError):
+    """Something the service needs at start is missing or unusable (a key file, a secret...).
+    The service stops with this message and exit status 2, like a bad variable."""
+
+
 def shared(name: str, default: Any) -> Any:
     """A field read from an unprefixed variable shared by every service."""
     return Field(default=default, validation_alias=AliasChoices(name, name.lower()))

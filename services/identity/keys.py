@@ -28,6 +28,8 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from services.common.settings import ConfigurationError
+
 log = structlog.get_logger("keys")
 
 CURRENT, NEXT, PREVIOUS = "signing-key.pem", "next-key.pem", "previous-key.pem"
@@ -106,7 +108,13 @@ class Keys:
         self.folder = signing_key_file.parent
         self._jwks_file = jwks_file
         self._seen = _fingerprint(self.folder)
-        self.ring = load_ring(self.folder)
+        try:
+            self.ring = load_ring(self.folder)
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"no usable signing key in {self.folder} ({exc}); create one with "
+                f"`python -m tools.devkeys --dir {self.folder}` or point SIGNING_KEY_FILE at it"
+            ) from None
         self._publish()
 
     def _publish(self) -> None:
