@@ -5,27 +5,20 @@
 mapping is written): a cached request makes no directory call. On top of that, a found client id
 is remembered in the process for ``MEMO_SECONDS`` (a user's WHMCS client never changes once
 linked), which saves a cached read one Redis round trip. The reverse lookup (webhooks) is
-live. gRPC failures become typed errors: NOT_FOUND → ``NotFound``, anything else →
-``UpstreamUnavailable`` (the caller sees the friendly 503, details go to the log).
+live. gRPC failures become typed errors in ``services.common.peers``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-import grpc
-import structlog
 from portal.identity.v1 import account_directory_pb2 as dpb
-from portal.identity.v1 import account_directory_pb2_grpc
 
 from services.common.cache import Cache, UserScope, policy
-from services.common.errors import NotFound, UpstreamUnavailable
+from services.common.errors import NotFound
+from services.common.peers import AccountDirectory
 
-log = structlog.get_logger(__name__)
-T = TypeVar("T")
 MEMO_SECONDS = 30.0
 MEMO_MAX = 10_000
 
@@ -36,9 +29,8 @@ class NoBillingAccount(NotFound):
 
 @dataclass(frozen=True)
 class Accounts:
-    stub: account_directory_pb2_grpc.AccountDirectoryServiceStub
+    directory: AccountDirectory
     cache: Cache
-    timeout_s: float = 3.0
     # user id → (WHMCS client id, monotonic deadline)
     _memo: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False)
 
@@ -68,27 +60,11 @@ class Accounts:
 
     async def user_of(self, client_id: int) -> str | None:
         """The portal user of a WHMCS client, ``None`` when no portal user is mapped to it."""
-        request = dpb.GetUserByWhmcsClientRequest(whmcs_client_id=client_id)
-        try:
-            response = await _call(self.stub.GetUserByWhmcsClient(request, timeout=self.timeout_s))
-        except NotFound:
-            return None
-        return response.links.user_id or None
+        links = await self.directory.user_of_whmcs_client(client_id)
+        return (links.user_id or None) if links is not None else None
 
     async def _links(self, user_id: str) -> dpb.AccountLinks:
-        request = dpb.GetAccountLinksRequest(user_id=user_id)
-        try:
-            response = await _call(self.stub.GetAccountLinks(request, timeout=self.timeout_s))
-        except NotFound:
-            raise NoBillingAccount() from None
-        return response.links
-
-
-async def _call(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND:
-            raise NotFound() from None
-        log.warning("directory_call_failed", code=exc.code().name)
-        raise UpstreamUnavailable() from None
+        links = await self.directory.links(user_id)
+        if links is None:
+            raise NoBillingAccount()
+        return links

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import grpc
 from portal.billing.v1 import billing_pb2_grpc
-from portal.identity.v1 import account_directory_pb2_grpc
 
 from services.billing.accounts import Accounts
 from services.billing.core import Billing
@@ -21,6 +20,7 @@ from services.common.cache import Cache, RedisClient, redis_from_url
 from services.common.clients import Policy, WhmcsClient
 from services.common.clients.whmcs import WhmcsConfig
 from services.common.methods import service_names
+from services.common.peers import AccountDirectory
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 
@@ -59,7 +59,7 @@ async def build_deps(settings: BillingSettings, *, policy: Policy | None = None)
     await cache.connect()
     redis = redis_from_url(settings.redis_url.get_secret_value(), max_connections=16)
     channel = upstreams.channel(settings.identity_target)
-    accounts = Accounts(account_directory_pb2_grpc.AccountDirectoryServiceStub(channel), cache)
+    accounts = Accounts(AccountDirectory(channel), cache)
     whmcs = _whmcs(settings, policy)
     secret = settings.page_token_secret.get_secret_value().encode()
     billing = Billing(whmcs, cache, accounts, PageTokens(secret), settings.default_currency)
