@@ -6,37 +6,14 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-
-def _b64(n: int) -> str:
-    return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
-
-
-def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
-    numbers = key.public_key().public_numbers()
-    x, y = _b64(numbers.x), _b64(numbers.y)
-    # RFC 7638 thumbprint as the key id.
-    canonical = json.dumps({"crv": "P-256", "kty": "EC", "x": x, "y": y}, separators=(",", ":"))
-    kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=")
-    return {
-        "kty": "EC",
-        "crv": "P-256",
-        "x": x,
-        "y": y,
-        "kid": kid.decode(),
-        "use": "sig",
-        "alg": "ES256",
-    }
-
-
-CURRENT, NEXT, PREVIOUS = "signing-key.pem", "next-key.pem", "previous-key.pem"
+# One definition of the JWK (and its RFC 7638 key id) and of the key file names: identity's.
+from services.identity.keys import CURRENT, NEXT, PREVIOUS, public_jwk
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
