@@ -9,6 +9,7 @@ from __future__ import annotations
 import grpc
 
 from services.common.cache import Cache
+from services.common.client_interceptors import request_id_interceptors
 from services.common.clients.freebit import FreebitClient, FreebitConfig
 from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
 from services.common.clients.salesforce import SalesforceClient, SalesforceConfig
@@ -62,5 +63,10 @@ def channel(target: str) -> grpc.aio.Channel:
     """A channel to another service's port (internal services are only served there).
 
     ``target`` may name several replicas (``ipv4:127.0.0.1:50052,127.0.0.1:50152``): calls are
-    spread over them round-robin, and a replica that goes away is skipped."""
-    return grpc.aio.insecure_channel(target, options=[("grpc.lb_policy_name", "round_robin")])
+    spread over them round-robin, and a replica that goes away is skipped. Every call carries the
+    current request id as ``x-request-id``, so the callee's log lines share it."""
+    return grpc.aio.insecure_channel(
+        target,
+        options=[("grpc.lb_policy_name", "round_robin")],
+        interceptors=request_id_interceptors(),
+    )

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from services.common.client_interceptors import add_request_id_header
 from services.common.clients import freebit_codes as codes
 from services.common.clients.resilience import Policy, Unreachable, Upstream
 
@@ -42,7 +43,9 @@ class FreebitClient:
         self.config = config
         self._timeout = httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s)
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=self._timeout)
+        self._http = http or httpx.AsyncClient(
+            timeout=self._timeout, event_hooks={"request": [add_request_id_header]}
+        )
         self._base = config.url.rstrip("/") + "/emptool/api/"
         self._auth_key: str | None = None
         self._auth_lock = asyncio.Lock()

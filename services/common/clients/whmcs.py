@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from services.common.client_interceptors import add_request_id_header
 from services.common.clients.resilience import Policy, Unreachable, Upstream
 from services.common.clients.whmcs_wire import (
     SYSTEM,
@@ -83,7 +84,8 @@ class WhmcsClient:
         self.config = config
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s)
+            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
+            event_hooks={"request": [add_request_id_header]},
         )
         self._endpoint = config.url.rstrip("/") + "/includes/api.php"
         self._timeout = httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s)
