@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# One image for every Python process of the portal: the four services, the migration job, the
+# dev-key job and the three sandboxes. The command picks the process, e.g.
+#   docker run portal-mesh python -m services.billing
+# No secret is baked in: every credential comes from the environment (compose.yaml, a k8s Secret).
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# -- builder: the locked dependency set in a venv (uv, hashes checked) --------------------------
+FROM ${PYTHON_IMAGE} AS builder
+ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN pip install --no-cache-dir uv==0.13.9 \
+ && uv venv /opt/venv --python /usr/local/bin/python
+COPY requirements.lock /tmp/requirements.lock
+# Every wheel in the lock is pinned and hashed; `sync` installs exactly that set (no resolution).
+RUN uv pip sync --python /opt/venv/bin/python --require-hashes /tmp/requirements.lock
+
+# -- runtime: the venv and the source, nothing else -----------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app:/app/gen \
+    LOG_JSON=true
+RUN groupadd --system --gid 10001 portal \
+ && useradd --system --uid 10001 --gid portal --no-create-home --shell /usr/sbin/nologin portal \
+ && mkdir -p /keys && chown portal:portal /keys
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+# gen/: the generated stubs (`portal.*`, `eventbus.*` via PYTHONPATH); services/: the services,
+# their SQL migrations and the health-check CLI; sandbox/: the local stand-ins (with seed data);
+# tools/devkeys.py: the dev-key job of compose.yaml (tools/__init__.py makes it importable).
+COPY gen/ gen/
+COPY services/ services/
+COPY sandbox/ sandbox/
+COPY tools/__init__.py tools/devkeys.py tools/
+# A named volume mounted at /keys starts out owned by `portal` (the image's /keys is).
+USER portal:portal
+CMD ["python", "-m", "services.identity"]
