@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test test-fast gen gen-check lint fmt bench clean
+.PHONY: venv run test test-fast gen gen-check openapi lint fmt bench clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,10 @@ lock: venv
 ## gen: protobuf/grpc Python modules + .pyi + the Envoy descriptor set
 gen: venv
 	@$(PY) -m tools.gen
+
+## openapi: openapi/openapi.json (the REST surface, from the protos); also part of `make gen`
+openapi: venv
+	@$(PY) -m tools.openapi
 
 ## gen-check: fail when the committed generated code differs from a fresh `make gen`
 gen-check: venv

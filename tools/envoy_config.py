@@ -25,6 +25,10 @@ DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "suppor
 RATE_LIMITED = ("ValidateCustomerNumber", "SignUp", "LinkWhmcsAccount", "Login", "RefreshSession")
 JWT_PROVIDER = "portal"
 PREFLIGHT_CLUSTER = "cors_preflight_refused"
+# Paths Envoy answers itself, without a token.
+PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+# Envoy refuses direct-response files above this (its default is 4 KiB).
+MAX_DIRECT_RESPONSE_BYTES = 1024 * 1024
 
 
 def _t(name: str) -> str:
@@ -38,6 +42,9 @@ class GatewaySettings:
     port: int = 8080
     admin_port: int = 9901
     descriptor: Path = Path("gen/portal_descriptor.pb")
+    # The OpenAPI document and its docs page, served as direct responses (make openapi).
+    openapi_json: Path = Path("openapi/openapi.json")
+    docs_html: Path = Path("openapi/docs.html")
     jwks_file: Path = Path(".run/keys/jwks.json")
     jwt_issuer: str = "portal-identity"
     jwt_audience: str = "portal"
@@ -184,9 +191,8 @@ def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = [
         # Preflights only ever reach the refused-preflight cluster; no token to check.
         {"match": {"prefix": "/", "headers": [options]}},
-        {"match": {"path": "/healthz"}},
-        {"match": {"path": "/readyz"}},
     ]
+    rules += [{"match": {"path": p}} for p in PUBLIC_PATHS]
     # Exact public methods first (no token), then the service prefixes (token required), then
     # everything else (token required: secure by default, e.g. an unrouted path never skips it).
     rules += [{"match": {"path": m.path}} for m in methods if not m.internal and not m.needs_token]
@@ -289,13 +295,26 @@ def _route_rate_limit(s: GatewaySettings) -> dict[str, Any]:
     }
 
 
-def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
-    no_transcoder = {
-        "envoy.filters.http.grpc_json_transcoder": {
-            "@type": _t("config.route.v3.FilterConfig"),
-            "disabled": True,
-        }
+NO_TRANSCODER = {
+    "envoy.filters.http.grpc_json_transcoder": {
+        "@type": _t("config.route.v3.FilterConfig"),
+        "disabled": True,
     }
+}
+
+
+def _file_route(path: str, filename: Path, content_type: str) -> dict[str, Any]:
+    """A GET answered by Envoy itself with a file's content (read when the config loads)."""
+    return {
+        "match": {"path": path},
+        "direct_response": {"status": 200, "body": {"filename": str(filename)}},
+        "response_headers_to_add": [{"header": {"key": "content-type", "value": content_type}}],
+        "typed_per_filter_config": NO_TRANSCODER,
+    }
+
+
+def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
+    no_transcoder = NO_TRANSCODER
     routes: list[dict[str, Any]] = [
         {
             # CORS preflights: the cors filter answers them for allowed origins (policy of the
@@ -316,6 +335,8 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
             ],
             "typed_per_filter_config": no_transcoder,
         },
+        _file_route("/openapi.json", s.openapi_json, "application/json"),
+        _file_route("/docs", s.docs_html, "text/html; charset=utf-8"),
     ]
     for process, descriptors in PUBLIC_SERVICES.items():
         for d in descriptors:
@@ -430,6 +451,7 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         "local_reply_config": _local_reply_config(),
         "route_config": {
             "name": "portal",
+            "max_direct_response_body_size_bytes": MAX_DIRECT_RESPONSE_BYTES,
             "virtual_hosts": [
                 {
                     "name": "portal",

@@ -1,4 +1,5 @@
-"""``make gen``: protobuf + gRPC Python modules, ``.pyi`` stubs and the Envoy descriptor set.
+"""``make gen``: protobuf + gRPC Python modules, ``.pyi`` stubs, the Envoy descriptor set, the Envoy
+config and the OpenAPI document.
 
 ``--check`` regenerates into a scratch folder and fails when anything differs from ``gen/``.
 """
@@ -20,6 +21,7 @@ PROTO = ROOT / "proto"
 GEN = ROOT / "gen"
 DESCRIPTOR = "portal_descriptor.pb"
 ENVOY_YAML = ROOT / "envoy" / "envoy.yaml"
+OPENAPI_JSON = ROOT / "openapi" / "openapi.json"
 # Our own packages (generated into gen/); proto/google is only imported (its Python comes from
 # googleapis-common-protos).
 PACKAGES = ("portal", "eventbus")
@@ -85,6 +87,18 @@ def _envoy_yaml(path: Path) -> None:
     write(GatewaySettings(), path)
 
 
+def _openapi(path: Path, gen: Path) -> None:
+    # Imported here, like the Envoy config: it reads the generated modules and descriptor set.
+    from tools.openapi import write
+
+    write(path, gen / DESCRIPTOR)
+
+
+def _differs(fresh: Path, committed: Path) -> list[str]:
+    same = committed.exists() and fresh.read_text() == committed.read_text()
+    return [] if same else [f"differs: {committed.relative_to(ROOT)}"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if gen/ is out of date")
@@ -93,6 +107,7 @@ def main() -> None:
         shutil.rmtree(GEN, ignore_errors=True)
         generate(GEN)
         _envoy_yaml(ENVOY_YAML)
+        _openapi(OPENAPI_JSON, GEN)
         print(f"generated {sum(1 for _ in GEN.rglob('*.py*'))} files into gen/")
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,8 +115,9 @@ def main() -> None:
         generate(fresh)
         problems = _diff(GEN, fresh)
         _envoy_yaml(Path(tmp) / "envoy.yaml")
-        if (Path(tmp) / "envoy.yaml").read_text() != ENVOY_YAML.read_text():
-            problems.append("differs: envoy/envoy.yaml")
+        problems += _differs(Path(tmp) / "envoy.yaml", ENVOY_YAML)
+        _openapi(Path(tmp) / "openapi.json", fresh)
+        problems += _differs(Path(tmp) / "openapi.json", OPENAPI_JSON)
     if problems:
         print("gen/ is out of date; run `make gen` and commit:", *problems, sep="\n  ")
         sys.exit(1)

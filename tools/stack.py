@@ -199,6 +199,8 @@ class Stack:
             port=p.gateway,
             admin_port=p.admin,
             descriptor=ROOT / "gen" / "portal_descriptor.pb",
+            openapi_json=ROOT / "openapi" / "openapi.json",
+            docs_html=ROOT / "openapi" / "docs.html",
             jwks_file=jwks,
             upstreams={
                 name: [("127.0.0.1", g) for g, _ in ports] for name, ports in self.replicas.items()

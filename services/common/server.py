@@ -18,6 +18,7 @@ from services.common.auth import AuthInterceptor, JwksSource, TokenVerifier
 from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
 from services.common.logging import configure_logging
 from services.common.settings import ConfigurationError, ServiceSettings
+from services.common.tracing import configure_tracing
 
 log = structlog.get_logger("server")
 
@@ -103,6 +104,7 @@ async def serve(
 ) -> None:
     """Run one service until SIGTERM/SIGINT, then shut down gracefully."""
     configure_logging(name, settings.log_level, settings.log_json)
+    configure_tracing(name, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

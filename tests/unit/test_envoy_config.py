@@ -10,7 +10,7 @@ import yaml
 
 from services.common.methods import METHODS, Auth
 from tools.devkeys import ensure_keys
-from tools.envoy_config import GatewaySettings, render, write
+from tools.envoy_config import MAX_DIRECT_RESPONSE_BYTES, GatewaySettings, render, write
 from tools.stack import ROOT, envoy_binary
 
 
@@ -27,9 +27,10 @@ def _validate(path: Path, cwd: Path | None = None) -> subprocess.CompletedProces
 
 def test_committed_gateway_config_is_valid(tmp_path: Path) -> None:
     # Its paths are relative to the repository root, as `make run` has it: dev keys in
-    # .run/keys (made on first start) and the descriptor set in gen/.
+    # .run/keys (made on first start), the descriptor set in gen/, the OpenAPI files in openapi/.
     ensure_keys(tmp_path / ".run" / "keys")
     (tmp_path / "gen").symlink_to(ROOT / "gen")
+    (tmp_path / "openapi").symlink_to(ROOT / "openapi")
     result = _validate(ROOT / "envoy" / "envoy.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "OK" in result.stdout
@@ -42,6 +43,8 @@ def test_rendered_config_with_replicas_and_other_ports_is_valid(tmp_path: Path) 
         admin_port=19901,
         jwks_file=jwks,
         descriptor=ROOT / "gen" / "portal_descriptor.pb",
+        openapi_json=ROOT / "openapi" / "openapi.json",
+        docs_html=ROOT / "openapi" / "docs.html",
         upstreams={
             n: [("127.0.0.1", 6000 + i), ("127.0.0.1", 7000 + i)]
             for i, n in enumerate(["identity", "billing", "commerce", "support"])
@@ -118,3 +121,29 @@ def test_the_gateway_is_the_edge_for_client_addresses() -> None:
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["use_remote_address"] is True
     assert hcm["xff_num_trusted_hops"] == 0
+
+
+def _routes() -> list[dict]:
+    listener = render(GatewaySettings())["static_resources"]["listeners"][0]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    return hcm["route_config"]["virtual_hosts"][0]["routes"]
+
+
+@pytest.mark.parametrize(
+    ("path", "filename", "content_type"),
+    [
+        ("/openapi.json", "openapi/openapi.json", "application/json"),
+        ("/docs", "openapi/docs.html", "text/html; charset=utf-8"),
+    ],
+)
+def test_openapi_and_docs_are_public_files_served_by_envoy(
+    path: str, filename: str, content_type: str
+) -> None:
+    route = next(r for r in _routes() if r["match"].get("path") == path)
+    assert route["direct_response"] == {"status": 200, "body": {"filename": filename}}
+    headers = route["response_headers_to_add"]
+    assert headers == [{"header": {"key": "content-type", "value": content_type}}]
+    transcoder = route["typed_per_filter_config"]["envoy.filters.http.grpc_json_transcoder"]
+    assert transcoder["disabled"] is True
+    assert "requires" not in _first_rule(path)
+    assert (ROOT / filename).stat().st_size < MAX_DIRECT_RESPONSE_BYTES
