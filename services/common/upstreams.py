@@ -6,18 +6,26 @@ needs into its ``Deps`` and registers the closers for shutdown.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import grpc
 
-from services.common.cache import Cache
 from services.common.client_interceptors import request_id_interceptors
-from services.common.clients.freebit import FreebitClient, FreebitConfig
-from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
-from services.common.clients.salesforce import SalesforceClient, SalesforceConfig
-from services.common.clients.whmcs import WhmcsClient, WhmcsConfig
 from services.common.settings import ServiceSettings
+
+# The clients are imported where they are built: a service loads only the ones it uses (the
+# Salesforce one brings requests, zeep and lxml: tens of MB per process).
+if TYPE_CHECKING:
+    from services.common.cache import Cache
+    from services.common.clients.freebit import FreebitClient
+    from services.common.clients.pubsub import SalesforcePubSubClient
+    from services.common.clients.salesforce import SalesforceClient
+    from services.common.clients.whmcs import WhmcsClient
 
 
 def whmcs(settings: ServiceSettings) -> WhmcsClient:
+    from services.common.clients.whmcs import WhmcsClient, WhmcsConfig
+
     return WhmcsClient(
         WhmcsConfig(
             url=settings.whmcs_url,
@@ -28,6 +36,8 @@ def whmcs(settings: ServiceSettings) -> WhmcsClient:
 
 
 def salesforce(settings: ServiceSettings) -> SalesforceClient:
+    from services.common.clients.salesforce import SalesforceClient, SalesforceConfig
+
     return SalesforceClient(
         SalesforceConfig(
             url=settings.salesforce_url,
@@ -39,6 +49,8 @@ def salesforce(settings: ServiceSettings) -> SalesforceClient:
 
 
 def salesforce_pubsub(settings: ServiceSettings, rest: SalesforceClient) -> SalesforcePubSubClient:
+    from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
+
     config = PubSubConfig(
         target=settings.salesforce_pubsub_target, tls=settings.salesforce_pubsub_tls
     )
@@ -46,6 +58,8 @@ def salesforce_pubsub(settings: ServiceSettings, rest: SalesforceClient) -> Sale
 
 
 def freebit(settings: ServiceSettings) -> FreebitClient:
+    from services.common.clients.freebit import FreebitClient, FreebitConfig
+
     return FreebitClient(
         FreebitConfig(
             url=settings.freebit_url,
@@ -56,6 +70,8 @@ def freebit(settings: ServiceSettings) -> FreebitClient:
 
 
 def cache(settings: ServiceSettings, service: str) -> Cache:
+    from services.common.cache import Cache
+
     return Cache.from_url(settings.redis_url.get_secret_value(), service=service)
 
 
