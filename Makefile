@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test test-fast gen gen-check openapi lint fmt bench clean
+.PHONY: venv run test gen gen-check openapi lint fmt bench clean system-packages lock
 
 venv: $(STAMP)
 
@@ -45,8 +45,12 @@ fmt: venv
 run: venv
 	@$(PY) -m tools.supervisor $(if $(REPLICAS),--replicas $(REPLICAS),)
 
+## system-packages: Debian packages some tests drive (chromium, docker-compose); installs as root
+system-packages:
+	@bash tools/system_packages.sh
+
 ## test: drift check + buf lint + the whole test suite (unit, service, e2e)
-test: venv gen-check
+test: venv system-packages gen-check
 	@$(VENV)/bin/buf lint
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
 
