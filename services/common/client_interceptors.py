@@ -15,6 +15,7 @@ import httpx
 from services.common import context
 
 HEADER = "x-request-id"
+MAX_HTTP_ID = 128
 
 
 def _with_request_id(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
@@ -63,5 +64,7 @@ async def add_request_id_header(request: httpx.Request) -> None:
     """httpx ``request`` event hook: ``X-Request-Id`` on outbound calls to the systems of record
     (a correlation id only, so their logs can be matched with ours)."""
     rid = context.request_id.get()
-    if rid and HEADER not in request.headers:
+    # A client may pick its own id: pass on only a plausible one (bounded, printable ASCII).
+    plausible = 0 < len(rid) <= MAX_HTTP_ID and rid.isascii() and rid.isprintable()
+    if plausible and HEADER not in request.headers:
         request.headers[HEADER] = rid
