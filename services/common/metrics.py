@@ -49,6 +49,22 @@ UPSTREAM_BREAKER_OPEN = Gauge(
 )
 
 
+# -- fulfillment (commerce) ------------------------------------------------------------------------
+FULFILLMENT_STEPS = Counter(
+    "portal_fulfillment_steps_total",
+    "Fulfillment steps by step and outcome (done, failed, retry).",
+    ["step", "outcome"],
+)
+FULFILLMENT_FAILURES = Counter(
+    "portal_fulfillment_failures_total", "Orders marked Failed, by error code.", ["code"]
+)
+FULFILLMENT_LAG = Histogram(
+    "portal_fulfillment_lag_seconds",
+    "From an approval taken in to the Salesforce write-back of the activated order.",
+    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
+)
+
+
 def value(
     name: str, labels: dict[str, str] | None = None, registry: CollectorRegistry = REGISTRY
 ) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -35,6 +36,7 @@ from services.commerce.fulfillment.model import (
     next_step,
 )
 from services.common.errors import UpstreamUnavailable
+from services.common.metrics import FULFILLMENT_FAILURES, FULFILLMENT_LAG, FULFILLMENT_STEPS
 
 log = structlog.get_logger("fulfillment")
 Step = Callable[[Deps, Row, Order], Awaitable[dict[str, Any]]]
@@ -83,6 +85,10 @@ async def run(deps: Deps, order_id: str) -> None:
             to = next_step(row.state, sim=order.sim_item is not None)
             await repo.advance(deps.pool, order_id, row.state, to, **fields)
             log.info("fulfillment_step_done", order_id=order_id, step=row.state, next=to)
+            FULFILLMENT_STEPS.labels(row.state, "done").inc()
+            if to == DONE:
+                lag = (datetime.now(UTC) - row.created_at).total_seconds()
+                FULFILLMENT_LAG.observe(max(lag, 0.0))
         except FulfillmentFailed as failed:
             await _fail(deps, row, failed)
             return
@@ -109,6 +115,8 @@ async def _settled(deps: Deps, row: Row, order: Order) -> bool:
 async def _fail(deps: Deps, row: Row, failed: FulfillmentFailed) -> None:
     """Tell Salesforce first, then commit the failure: a crash in between repeats the step."""
     log.warning("fulfillment_failed", order_id=row.sf_order_id, step=row.state, code=failed.code)
+    FULFILLMENT_STEPS.labels(row.state, "failed").inc()
+    FULFILLMENT_FAILURES.labels(failed.code).inc()
     for attempt in range(3):
         try:
             await sforders.mark_failed(
@@ -136,5 +144,6 @@ async def _back_off(deps: Deps, row: Row, exc: UpstreamUnavailable) -> bool:
         return False
     delay = min(s.retry_max_s, s.retry_initial_s * 2 ** max(row.attempts - 1, 0))
     log.info("fulfillment_retry_later", order_id=row.sf_order_id, step=row.state, delay=delay)
+    FULFILLMENT_STEPS.labels(row.state, "retry").inc()
     await asyncio.sleep(random.uniform(delay / 2, delay))
     return True

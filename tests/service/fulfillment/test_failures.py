@@ -6,6 +6,7 @@ from datetime import date
 
 import asyncpg
 
+from services.common.metrics import value
 from tests.service.fulfillment.conftest import QUICK, Controls, StartWorker
 from tests.service.fulfillment.portal import ESIM_EID, Portal
 
@@ -20,11 +21,14 @@ async def _failed_with(portal: Portal, order_id: str, code: str) -> dict[str, ob
 async def test_missing_pay_method_then_staff_retry(
     portal: Portal, start_worker: StartWorker, pool: asyncpg.Pool
 ) -> None:
+    failures_before = value("portal_fulfillment_failures_total", {"code": "PAYMENT_METHOD_MISSING"})
     await start_worker()
     order_id = await portal.create_order("taro", ["INTERNET-SILVER-HOME-1G"])
     await portal.approve(order_id)
     order = await _failed_with(portal, order_id, "PAYMENT_METHOD_MISSING")
     assert "no payment method" in str(order["Activation_Error_Message__c"])
+    failures = value("portal_fulfillment_failures_total", {"code": "PAYMENT_METHOD_MISSING"})
+    assert failures == failures_before + 1
     assert await portal.whmcs_orders(3, order_id) == []
 
     await portal.whmcs.call("AddPayMethod", {"clientid": 3, "type": "BankAccount",

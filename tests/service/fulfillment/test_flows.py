@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services.common.metrics import value
 from tests.service.fulfillment.conftest import StartWorker
 from tests.service.fulfillment.portal import ESIM_EID, Portal
 
@@ -14,6 +15,9 @@ async def test_internet_order_is_fulfilled(portal: Portal, start_worker: StartWo
     async def record(order_id: str) -> None:
         changed.append(order_id)
 
+    written = {"step": "writing_back", "outcome": "done"}
+    written_before = value("portal_fulfillment_steps_total", written)
+    lag_before = value("portal_fulfillment_lag_seconds_count")
     worker = await start_worker(order_changed=record)
     await asyncio.wait_for(worker.leading.wait(), 5)
     order_id = await portal.create_order(
@@ -34,6 +38,9 @@ async def test_internet_order_is_fulfilled(portal: Portal, start_worker: StartWo
     items = await portal.items(order_id)
     assert {int(i["WHMCS_Service_ID__c"]) for i in items} == services
     assert order_id in changed
+    # Operators see it in the metrics: one more written-back order and its lag.
+    assert value("portal_fulfillment_steps_total", written) == written_before + 1
+    assert value("portal_fulfillment_lag_seconds_count") == lag_before + 1
 
 
 async def test_esim_and_physical_sim_orders(portal: Portal, start_worker: StartWorker) -> None:
