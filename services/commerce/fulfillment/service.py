@@ -45,14 +45,16 @@ class Fulfillment:
         """The hook commerce may call (or be called through) when an order changed."""
         await self.deps.order_changed(order_id)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Cancel the worker and close its clients; bounded, so a stuck close never blocks the
+        service's shutdown (the lease and any half-done step are Postgres's to recover)."""
         if self.task is not None:
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self.task, grace)
         for close in reversed(self.closers):
             with contextlib.suppress(Exception):
-                await close()
+                await asyncio.wait_for(close(), grace)
 
     async def _run(self) -> None:
         while True:
