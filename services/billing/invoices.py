@@ -10,6 +10,8 @@ someone else's invoice and a missing one both make one upstream call and raise t
 
 from __future__ import annotations
 
+from typing import Any
+
 from portal.billing.v1 import billing_pb2 as pb
 
 from services.billing import mapping
@@ -65,6 +67,18 @@ async def list_invoices(
     return response
 
 
+async def own_invoice_row(b: Billing, client_id: int, number: int) -> dict[str, Any]:
+    """The WHMCS invoice ``number`` if it belongs to ``client_id``; ``InvoiceNotFound`` when it
+    is absent or someone else's (the two are indistinguishable to the caller)."""
+    try:
+        row = await b.whmcs.get_invoice(number)
+    except NotFound:
+        raise InvoiceNotFound() from None
+    if mapping.numeric_id(row.get("userid")) != client_id:
+        raise InvoiceNotFound()
+    return row
+
+
 async def get_invoice(b: Billing, user_id: str, invoice_id: str) -> pb.Invoice:
     """The caller's invoice; ``InvoiceNotFound`` when absent, malformed or someone else's."""
     number = mapping.numeric_id(invoice_id)
@@ -73,12 +87,7 @@ async def get_invoice(b: Billing, user_id: str, invoice_id: str) -> pb.Invoice:
     client_id = await b.accounts.client_of(user_id)
 
     async def load() -> pb.Invoice:
-        try:
-            row = await b.whmcs.get_invoice(number)
-        except NotFound:
-            raise InvoiceNotFound() from None
-        if mapping.numeric_id(row.get("userid")) != client_id:
-            raise InvoiceNotFound()
+        row = await own_invoice_row(b, client_id, number)
         return mapping.invoice(row, today=b.today(), default_currency=b.currency)
 
     return await b.cache.get_or_load(

@@ -19,8 +19,8 @@ from portal.billing.v1 import billing_pb2 as pb
 
 from services.billing import mapping
 from services.billing.core import Billing
-from services.billing.invoices import InvoiceNotFound
-from services.common.errors import NotFound, PortalError
+from services.billing.invoices import InvoiceNotFound, own_invoice_row
+from services.common.errors import PortalError
 
 log = structlog.get_logger(__name__)
 
@@ -50,12 +50,7 @@ async def create_payment_link(
     if number is None:
         raise InvoiceNotFound()
     client_id = await b.accounts.client_of(user_id)
-    try:
-        row = await b.whmcs.get_invoice(number)
-    except NotFound:
-        raise InvoiceNotFound() from None
-    if mapping.numeric_id(row.get("userid")) != client_id:
-        raise InvoiceNotFound()
+    row = await own_invoice_row(b, client_id, number)  # read live: never from the cache
     if mapping.invoice_status(row, b.today()) not in PAYABLE:
         raise InvoiceNotPayable()
     token = await b.whmcs.create_sso_token(
