@@ -57,9 +57,8 @@ def get_invoices(ctx: Ctx, p: Params) -> dict[str, Any]:
         rows = [i for i in rows if i.status == status]
     key = _SORT.get(p.text("orderby").lower(), _SORT["duedate"])
     rows.sort(key=key, reverse=p.text("order").lower() != "asc")
-    start = max(p.int("limitstart"), 0)
-    limit = p.int("limitnum", 25) if p.text("limitnum") else 25
-    page = rows[start : start + max(limit, 0)]
+    start, limit = p.window()
+    page = rows[start : start + limit]
     return success(
         totalresults=len(rows),
         startnumber=start,

@@ -172,9 +172,8 @@ def get_orders(ctx: Ctx, p: Params) -> dict[str, Any]:
         rows = [o for o in rows if o.userid == userid]
     if p.text("status"):
         rows = [o for o in rows if o.status == p.text("status")]
-    start = max(p.int("limitstart"), 0)
-    limit = p.int("limitnum", 25) if p.text("limitnum") else 25
-    page = rows[start : start + max(limit, 0)]
+    start, limit = p.window()
+    page = rows[start : start + limit]
     return success(
         totalresults=len(rows),
         startnumber=start,

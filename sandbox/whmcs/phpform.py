@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import re
 from collections.abc import Iterable, Mapping
 
@@ -40,6 +41,12 @@ class Params:
 
     def int(self, name: str, default: int = 0) -> int:
         return php_int(self.flat.get(name), default)
+
+    def window(self) -> tuple[builtins.int, builtins.int]:
+        """``(limitstart, limitnum)`` of a list action, WHMCS's defaults 0 and 25."""
+        start = max(self.int("limitstart"), 0)
+        limit = self.int("limitnum", 25) if self.text("limitnum") else 25
+        return start, max(limit, 0)
 
     def flag(self, name: str) -> bool:
         return php_truthy(self.flat.get(name))

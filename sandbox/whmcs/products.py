@@ -95,9 +95,8 @@ def get_clients_products(ctx: Ctx, p: Params) -> dict[str, Any]:
         rows = [s for s in rows if s.id == p.int("serviceid")]
     if p.text("pid"):
         rows = [s for s in rows if s.pid == p.int("pid")]
-    start = max(p.int("limitstart"), 0)
-    limit = p.int("limitnum", 25) if p.text("limitnum") else 25
-    page = rows[start : start + max(limit, 0)]
+    start, limit = p.window()
+    page = rows[start : start + limit]
     return success(
         clientid=p.get("clientid"),
         serviceid=p.get("serviceid"),
