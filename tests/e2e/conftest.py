@@ -3,7 +3,6 @@ and Redis, on free ports with a database of its own, started once per test sessi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import httpx
 import pytest
 
 from tests.helpers.logbook import LogBook
-from tools import infra
-from tools.stack import Ports, Stack, StackConfig
+from tests.helpers.stacks import running_stack
+from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -24,19 +23,9 @@ def logbook() -> LogBook:
 
 @pytest.fixture(scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory, logbook: LogBook) -> AsyncIterator[Stack]:
-    database_url, redis_url = infra.urls_from_env()
-    database_url = infra.with_database(database_url, f"portal_e2e_{uuid.uuid4().hex[:10]}")
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
     run_dir: Path = tmp_path_factory.mktemp("run")
-    config = StackConfig(database_url, redis_url, ports=Ports.free(), run_dir=run_dir)
-    stack = Stack(config, sink=logbook)
-    try:
-        await stack.start(within=60)
+    async with running_stack(run_dir, logbook, wait_cdc=False) as stack:
         yield stack
-    finally:
-        await stack.stop()
-        await infra.drop_database(database_url)
 
 
 @pytest.fixture(scope="session")

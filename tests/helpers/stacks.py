@@ -1,0 +1,61 @@
+"""A whole stack of its own for a test module or session: real Envoy, the four services (one or
+more replicas each), the sandboxes, on free ports with a database of its own; optionally on a
+Redis or Postgres of its own (fault suites stop and restart those)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from tests.helpers.logbook import LogBook
+from tools import infra
+from tools.stack import Ports, Stack, StackConfig
+
+
+@asynccontextmanager
+async def running_stack(
+    run_dir: Path,
+    logbook: LogBook,
+    *,
+    prefix: str = "portal_e2e",
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    replicas: int = 1,
+    extra_env: dict[str, str] | None = None,
+    within: float = 60.0,
+    wait_cdc: bool = True,
+) -> AsyncIterator[Stack]:
+    """Start a stack and yield it once ``/readyz`` answers (and, with ``wait_cdc``, once
+    commerce's CDC consumer has subscribed); stop it and drop its database on leaving.
+
+    ``database_url``: a server to use instead of the environment's (its own database
+    ``<prefix>_<random>`` is still created on it). ``redis_url``: the Redis to use as is.
+    """
+    env_database, env_redis = infra.urls_from_env()
+    database_url = infra.with_database(
+        database_url or env_database, f"{prefix}_{uuid.uuid4().hex[:10]}"
+    )
+    await infra.ensure_postgres(database_url)
+    await infra.create_database(database_url)
+    config = StackConfig(
+        database_url,
+        redis_url or env_redis,
+        ports=Ports.free(),
+        run_dir=run_dir,
+        replicas=replicas,
+        extra_env=dict(extra_env or {}),
+    )
+    stack = Stack(config, sink=logbook)
+    try:
+        try:
+            await stack.start(within=within)
+        except (RuntimeError, TimeoutError) as exc:  # say why, not only who
+            raise RuntimeError(f"{exc}: {logbook.lines[-15:]}") from None
+        if wait_cdc:
+            assert await logbook.wait_json("commerce", '"cdc_ready"', within=30)
+        yield stack
+    finally:
+        await stack.stop()
+        await infra.drop_database(database_url)
