@@ -74,6 +74,16 @@ class ServiceSettings(BaseSettings):
     freebit_url: str = shared("FREEBIT_URL", "http://127.0.0.1:8703")
     freebit_oem_id: str = shared("FREEBIT_OEM_ID", "PORTALDEV")
     freebit_oem_key: SecretStr = shared("FREEBIT_OEM_KEY", SecretStr("portal-dev-key"))
+    # Read timeout (s) of one HTTP call to each system of record (connect timeouts are fixed).
+    # Slower answers count as an outage (UPSTREAM_UNAVAILABLE, a breaker failure).
+    whmcs_timeout_s: float = shared("WHMCS_TIMEOUT_S", 5.0)
+    salesforce_timeout_s: float = shared("SALESFORCE_TIMEOUT_S", 10.0)
+    freebit_timeout_s: float = shared("FREEBIT_TIMEOUT_S", 10.0)
+    # Circuit breaker of each upstream client (one per system per process): this many consecutive
+    # unavailable outcomes open it; while open, calls fail fast for the cool-down, then one probe
+    # decides (see services/common/clients/resilience.py).
+    upstream_breaker_threshold: int = shared("UPSTREAM_BREAKER_THRESHOLD", 5)
+    upstream_breaker_cooldown_s: float = shared("UPSTREAM_BREAKER_COOLDOWN_S", 30.0)
 
     # The other services, for service-to-service gRPC (internal services live on these ports).
     identity_target: str = shared("IDENTITY_TARGET", "127.0.0.1:50051")

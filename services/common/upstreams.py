@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from services.common.client_interceptors import request_id_interceptors
+from services.common.clients.resilience import Policy
 from services.common.settings import ServiceSettings
 
 # The clients are imported where they are built: a service loads only the ones it uses (the
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
     from services.common.clients.whmcs import WhmcsClient
 
 
+def policy(settings: ServiceSettings, timeout_s: float) -> Policy:
+    """The resilience policy of one upstream: ``timeout_s`` bounds one attempt as a whole (on top
+    of the transport's read timeout), the breaker knobs come from the settings."""
+    return Policy(
+        timeout_s=timeout_s,
+        breaker_threshold=settings.upstream_breaker_threshold,
+        breaker_cooldown_s=settings.upstream_breaker_cooldown_s,
+    )
+
+
 def whmcs(settings: ServiceSettings) -> WhmcsClient:
     from services.common.clients.whmcs import WhmcsClient, WhmcsConfig
 
@@ -31,6 +42,8 @@ def whmcs(settings: ServiceSettings) -> WhmcsClient:
             url=settings.whmcs_url,
             identifier=settings.whmcs_identifier,
             secret=settings.whmcs_secret,
+            timeout_s=settings.whmcs_timeout_s,
+            policy=policy(settings, settings.whmcs_timeout_s),
         )
     )
 
@@ -44,6 +57,9 @@ def salesforce(settings: ServiceSettings) -> SalesforceClient:
             consumer_key=settings.salesforce_consumer_key,
             consumer_secret=settings.salesforce_consumer_secret,
             domain=settings.salesforce_domain,
+            timeout_s=settings.salesforce_timeout_s,
+            # simple-salesforce re-logs in on an expired session within one attempt: room for it
+            policy=policy(settings, settings.salesforce_timeout_s + 5.0),
         )
     )
 
@@ -65,6 +81,9 @@ def freebit(settings: ServiceSettings) -> FreebitClient:
             url=settings.freebit_url,
             oem_id=settings.freebit_oem_id,
             oem_key=settings.freebit_oem_key,
+            timeout_s=settings.freebit_timeout_s,
+            # an attempt may authenticate (authOem) and repeat the call: two HTTP calls
+            policy=policy(settings, 2 * settings.freebit_timeout_s),
         )
     )
 
