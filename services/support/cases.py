@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
 
 from services.common import pages
-from services.common.errors import CaseClosed, FieldViolation, NotFound, ValidationFailed
+from services.common.errors import (
+    CaseClosed,
+    FieldViolation,
+    NotFound,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
 from services.support import mapping, queries, validation
 from services.support.case_ids import normalize_case_id
 from services.support.model import Caller, Case, CasePage, Comment, NewCase
@@ -58,7 +65,7 @@ class SupportCases:
             fields["ContactId"] = contact_id
         case_id = await self._create("Case", fields)
         log.info("case_created", case_id=case_id, with_contact=bool(contact_id))
-        record = await self.salesforce.get("Case", case_id, mapping.CASE_FIELDS)
+        record = await self._read_back("Case", case_id, mapping.CASE_FIELDS, fields)
         return mapping.case_from_record(record)
 
     async def list(self, user_id: str, status: int, page_size: int, token: str) -> CasePage:
@@ -95,7 +102,7 @@ class SupportCases:
         }
         comment_id = await self._create("CaseComment", fields)
         log.info("case_comment_added", case_id=record["Id"], comment_id=comment_id)
-        stored = await self.salesforce.get("CaseComment", comment_id, mapping.COMMENT_FIELDS)
+        stored = await self._read_back("CaseComment", comment_id, mapping.COMMENT_FIELDS, fields)
         return mapping.comment_from_record(stored)
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -113,6 +120,20 @@ class SupportCases:
         if not found:
             raise NotFound("Case not found.")
         return found[0]
+
+    async def _read_back(
+        self, sobject: str, record_id: str, fields: Sequence[str], written: Mapping[str, Any]
+    ) -> Record:
+        """The record just created, as Salesforce stores it. If that read fails the record exists
+        all the same: answer with what was written (server-made fields such as ``CaseNumber``
+        left empty) rather than "try again later", which the customer would answer by filing it
+        a second time."""
+        try:
+            return await self.salesforce.get(sobject, record_id, fields)
+        except UpstreamUnavailable:
+            log.warning("read_back_failed", sobject=sobject, record_id=record_id)
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f%z")
+            return {**written, "Id": record_id, "CreatedDate": now}
 
     async def _create(self, sobject: str, fields: Mapping[str, Any]) -> str:
         """Create a record; Salesforce's field errors are reported on the request's fields."""
