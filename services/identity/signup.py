@@ -6,6 +6,14 @@ WHMCS client is closed (``UpdateClient status=Inactive``) before answering, so n
 account remains. The Salesforce Account update travels through the outbox, so a Salesforce outage
 after the user exists delays it but does not fail the sign-up.
 
+A sign-up answered "try again later" after WHMCS did create the client (``AddClient`` timed out,
+or the client was closed after a failed Postgres write) must not lock the customer out: the
+client carries a marker in its notes (``portalSignup=<customer number>``), and when ``AddClient``
+then refuses the e-mail, a client with that marker, that customer number and no portal user is
+this sign-up's own and is taken up again (its profile rewritten from the form, status Active).
+Any other client with that e-mail (made by staff, or already someone's) is
+``EMAIL_ALREADY_REGISTERED`` as before.
+
 WHMCS gets a random password, not the portal one: customers sign in to the portal only, and
 reach WHMCS pages through single-use SSO links, so their portal password is stored in one place
 (as an argon2id hash) and nowhere else.
@@ -20,7 +28,8 @@ from dataclasses import dataclass
 import structlog
 
 from services.common.clients.whmcs import WhmcsClient
-from services.common.errors import EmailAlreadyRegistered, PortalError
+from services.common.clients.whmcs_wire import as_int, custom_field
+from services.common.errors import EmailAlreadyRegistered, NotFound, PortalError
 from services.identity import repo
 from services.identity.accounts import Accounts
 from services.identity.customers import Customers, SfAccount
@@ -75,13 +84,41 @@ class SignUpFlow:
 
     async def _add_client(self, form: SignUpForm) -> int:
         a = form.address
-        client_id = await self.whmcs.add_client(
-            firstname=form.first_name, lastname=form.last_name, email=form.email,
-            address1=a.line1, address2=a.line2, city=a.city, state=a.state, postcode=a.postcode,
-            country=a.country, phonenumber=form.phone, password=secrets.token_urlsafe(24),
-            customfields={self.customer_number_field: form.customer_number}, noemail=True,
-        )  # fmt: skip
+        try:
+            client_id = await self.whmcs.add_client(
+                firstname=form.first_name, lastname=form.last_name, email=form.email,
+                address1=a.line1, address2=a.line2, city=a.city, state=a.state,
+                postcode=a.postcode, country=a.country, phonenumber=form.phone,
+                password=secrets.token_urlsafe(24), notes=_marker(form),
+                customfields={self.customer_number_field: form.customer_number}, noemail=True,
+            )  # fmt: skip
+        except EmailAlreadyRegistered:
+            return await self._take_up(form)
         log.info("whmcs_client_added", whmcs_client_id=client_id)
+        return client_id
+
+    async def _take_up(self, form: SignUpForm) -> int:
+        """The client an earlier attempt of this sign-up made (see the module docstring), made
+        current again; else the e-mail is taken."""
+        try:
+            client = await self.whmcs.get_clients_details(email=form.email)
+        except NotFound:
+            raise EmailAlreadyRegistered() from None
+        client_id = as_int(client.get("id"))
+        ours = (
+            _marker(form) in str(client.get("notes") or "").splitlines()
+            and custom_field(client, self.customer_number_field) == form.customer_number
+            and await repo.links_of_whmcs_client(self.accounts.pool, client_id) is None
+        )
+        if not ours or client_id <= 0:
+            raise EmailAlreadyRegistered()
+        a = form.address
+        await self.whmcs.update_client(
+            client_id, firstname=form.first_name, lastname=form.last_name, address1=a.line1,
+            address2=a.line2, city=a.city, state=a.state, postcode=a.postcode, country=a.country,
+            phonenumber=form.phone, status="Active",
+        )  # fmt: skip
+        log.info("whmcs_client_taken_up", whmcs_client_id=client_id)
         return client_id
 
     async def _close_client(self, client_id: int) -> None:
@@ -91,3 +128,8 @@ class SignUpFlow:
         except PortalError as exc:
             # Logged loudly for a person to close it: the sign-up still answers its own error.
             log.error("whmcs_orphan_client", whmcs_client_id=client_id, error=type(exc).__name__)
+
+
+def _marker(form: SignUpForm) -> str:
+    """What the portal writes into the notes of a WHMCS client its sign-up creates."""
+    return f"portalSignup={form.customer_number}"
