@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test gen gen-check openapi lint fmt bench clean system-packages lock
+.PHONY: venv run test gen gen-check openapi lint fmt bench soak clean system-packages lock
 
 venv: $(STAMP)
 
@@ -56,6 +56,13 @@ test: venv system-packages gen-check
 
 bench: venv
 	@$(PY) -m bench $(BENCH)
+
+## soak: SOAK_USERS customers for SOAK_SECONDS on a stack of its own (200 for 10 min by default);
+## results in bench/results/ and bench/README.md ("Soak results"); not part of `make bench`
+SOAK_USERS ?= 200
+SOAK_SECONDS ?= 600
+soak: venv
+	@$(PY) -m bench.soak --users $(SOAK_USERS) --seconds $(SOAK_SECONDS) --readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .run

@@ -1,0 +1,58 @@
+"""The soak (``bench/soak.py``, ``make soak``) in miniature: 10 customers created in the sandboxes,
+registered through the gateway and active for 15 s on a stack of its own; the run must be clean
+(no error, no secret in any process's log) and its result complete (per-endpoint numbers, upstream
+calls per request, RSS samples of every process), and the README block it writes is replaced, not
+appended, on the next run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.soak import SoakConfig, run_soak
+from bench.soak_report import BEGIN, END, markdown, update_readme
+from tools.stack import SANDBOXES, SERVICES
+
+PROCESSES = {*SERVICES, *SANDBOXES, "envoy"}
+
+
+async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
+    cfg = SoakConfig(users=10, seconds=15, think_s=1.0, max_error_rate=0.0)
+    result = await run_soak(cfg, tmp_path / "run")
+
+    failed = {k: v["error_reasons"] for k, v in result["endpoints"].items() if v["errors"]}
+    assert result["errors"] == 0, failed
+    assert result["secrets"]["findings"] == []
+    # RSS growth is the full soak's verdict; 15 s are too short to judge it.
+    checks = {k: v for k, v in result["checks"].items() if k != "rss_growth"}
+    assert checks == {"requests": True, "error_rate": True, "secrets": True}
+
+    endpoints = result["endpoints"]
+    assert {"GET /v1/me", "GET /v1/invoices"} <= set(endpoints)
+    assert len(endpoints) >= 8, sorted(endpoints)
+    assert result["requests"] == sum(e["count"] for e in endpoints.values()) >= 50
+    for stats in endpoints.values():
+        assert 0 < stats["p50_ms"] <= stats["p99_ms"] <= stats["max_ms"]
+
+    upstream = result["upstream"]
+    assert upstream["total"] == sum(sum(c.values()) for c in upstream["calls"].values()) > 0
+    assert upstream["per_user_request"] == round(upstream["total"] / result["requests"], 3)
+
+    samples = result["rss"]["samples"]
+    assert len(samples) >= 5
+    assert all(set(s["rss_kib"]) == PROCESSES for s in samples)
+    assert all(kib > 10_000 for s in samples for kib in s["rss_kib"].values())
+    assert set(result["rss"]["growth"]) == PROCESSES
+
+    scanned = result["secrets"]
+    assert set(scanned["lines_per_process"]) >= PROCESSES
+    assert scanned["known_secrets"] >= 10 * 3  # a password, an access and a refresh token each
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Soak\n\nHow to run it.\n")
+    text = markdown(result)
+    assert "`GET /v1/invoices`" in text and "Upstream calls per user request" in text
+    update_readme(readme, text)
+    update_readme(readme, text.replace("passed", "re-run"))
+    body = readme.read_text()
+    assert body.count(BEGIN) == body.count(END) == 1 and "How to run it." in body
+    assert "re-run" in body
