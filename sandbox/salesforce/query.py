@@ -9,7 +9,7 @@ from typing import Any
 from .errors import SfError, invalid_field, malformed_query
 from .ids import normalize_id
 from .schema import OBJECTS, Field, SObject
-from .soql import BoolOp, Compare, Condition, Literal, Query
+from .soql import ESCAPES, BoolOp, Compare, Condition, Literal, Query
 from .store import Record, Store
 from .validation import parse_datetime, sf_datetime
 
@@ -66,13 +66,18 @@ class Path:
         return get
 
 
-def _like_regex(pattern: str) -> re.Pattern[str]:
+def _like_regex(raw: str) -> re.Pattern[str]:
+    """A LIKE pattern from its string literal as written: bare ``%``/``_`` are the wildcards,
+    ``\\%``/``\\_`` a literal percent/underscore, every other escape (``\\\\``, ``\\'``...)
+    the character it stands for. Unescaping first would confuse ``'a\\\\%'`` (a backslash, then
+    the wildcard) with ``'a\\%'`` (a literal percent)."""
     out = []
     i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "%_":
-            out.append(re.escape(pattern[i + 1]))
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and i + 1 < len(raw):
+            nxt = raw[i + 1]
+            out.append(re.escape(nxt if nxt in "%_" else ESCAPES.get(nxt, nxt)))
             i += 2
             continue
         out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
@@ -131,7 +136,7 @@ def _compile_compare(store: Store, obj: SObject, cmp: Compare) -> Predicate:
     if cmp.op == "like":
         if f.type not in _TEXT:
             raise malformed_query(f"invalid operator on field '{f.name}': LIKE")
-        rx = _like_regex(str(cmp.values[0].value))
+        rx = _like_regex(cmp.values[0].raw)
         return lambda rec: isinstance(v := get(rec), str) and rx.fullmatch(v) is not None
     values = [_literal_value(f, lit) for lit in cmp.values]
     if cmp.op in ("in", "notin"):

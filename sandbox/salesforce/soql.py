@@ -26,7 +26,7 @@ _TOKEN_RE = re.compile(
     """,
     re.VERBOSE,
 )
-_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ def tokenize(text: str) -> list[Token]:
         kind = m.lastgroup or ""
         if kind == "quote":
             value, pos = _read_string(text, pos + 1)
-            tokens.append(Token("string", value, m.start()))
+            # raw: the literal as written (LIKE needs it: `\\%` and `\%` differ there).
+            tokens.append(Token("string", value, m.start(), text[m.start() + 1 : pos - 1]))
             continue
         pos = m.end()
         if kind == "ws":
@@ -69,8 +70,8 @@ def _read_string(text: str, pos: int) -> tuple[str, int]:
             return "".join(out), pos + 1
         if ch == "\\":
             nxt = text[pos + 1 : pos + 2]
-            if nxt in _ESCAPES:
-                out.append(_ESCAPES[nxt])
+            if nxt in ESCAPES:
+                out.append(ESCAPES[nxt])
             elif nxt in ("%", "_"):
                 out.append("\\" + nxt)  # only meaningful in LIKE patterns
             else:
@@ -88,6 +89,7 @@ def _read_string(text: str, pos: int) -> tuple[str, int]:
 class Literal:
     kind: str  # string number date datetime boolean null
     value: Any
+    raw: str = field(default="", compare=False)  # a string literal as written, escapes intact
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ class Parser:
     def literal(self) -> Literal:
         tok = self.advance()
         if tok.kind == "string":
-            return Literal("string", tok.value)
+            return Literal("string", tok.value, tok.raw)
         if tok.kind == "number":
             return Literal("number", float(tok.value))
         if tok.kind in ("date", "datetime"):

@@ -69,16 +69,12 @@ def literal(value: SoqlValue) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise SoqlError("not a finite number")
-        return repr(value)
+    if isinstance(value, float | Decimal):
+        return _number(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise SoqlError("datetimes must be timezone-aware")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Like):
@@ -87,11 +83,33 @@ def literal(value: SoqlValue) -> str:
         return f"'{'%' if value.any_before else ''}{body}{'%' if value.any_after else ''}'"
     if isinstance(value, str):
         return f"'{escape_string(value)}'"
-    if isinstance(value, Sequence):
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         if not value:
             raise SoqlError("an IN list needs at least one value")
+        if any(isinstance(v, Sequence | Like) and not isinstance(v, str) for v in value):
+            raise SoqlError("an IN list holds single values")  # `((1))` is not SOQL
         return "(" + ", ".join(literal(v) for v in value) + ")"
     raise SoqlError(f"cannot put a {type(value).__name__} into SOQL")
+
+
+def _number(value: float | Decimal) -> str:
+    """Plain decimal notation: SOQL has no exponents (``str(Decimal("1E+3"))`` is ``1E+3``,
+    ``repr(1e-07)`` is ``1e-07``)."""
+    number = Decimal(repr(value)) if isinstance(value, float) else value
+    if not number.is_finite():
+        raise SoqlError("not a finite number")
+    return format(number, "f")
+
+
+def _datetime(value: datetime) -> str:
+    """UTC, whole seconds, a four-digit year (``strftime("%Y")`` drops leading zeros)."""
+    if value.tzinfo is None:
+        raise SoqlError("datetimes must be timezone-aware")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise SoqlError("datetime out of range") from None
+    return utc.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def soql(template: str, *values: SoqlValue) -> str:
