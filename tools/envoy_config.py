@@ -86,6 +86,8 @@ LOCAL_REPLIES: list[tuple[int, int, str, str]] = [
     (403, 16, "UNAUTHENTICATED", "Please sign in again."),
     (404, 5, "NOT_FOUND", "Not found."),
     (413, 3, "VALIDATION_FAILED", "The request is too large."),
+    # The HTTP/1 codec's answer to headers above max_request_headers_kb (e.g. a huge token).
+    (431, 3, "VALIDATION_FAILED", "The request headers are too large."),
     (429, 8, "RATE_LIMITED", "Too many attempts. Please wait a moment and try again."),
     (500, 13, "INTERNAL", "Something went wrong on our side. Please try again later."),
     (

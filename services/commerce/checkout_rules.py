@@ -34,6 +34,8 @@ def shape_violations(request: orders_pb2.CreateOrderRequest) -> list[FieldViolat
         out.append(FieldViolation("request_id", "A request id is required."))
     elif len(request.request_id) > MAX_REQUEST_ID:
         out.append(FieldViolation("request_id", f"At most {MAX_REQUEST_ID} characters."))
+    elif not request.request_id.isprintable():  # Postgres text cannot even hold a NUL
+        out.append(FieldViolation("request_id", "No control characters."))
     if not 1 <= len(request.items) <= MAX_LINES:
         out.append(FieldViolation("items", f"Order between 1 and {MAX_LINES} products."))
     seen: set[str] = set()

@@ -39,6 +39,21 @@ def test_money_and_ids() -> None:
     assert money(5980.0) == "5980.00" and money(None) == "0.00" and money(0.005) == "0.01"
     assert is_salesforce_id(PID, "01t") and is_salesforce_id(PID[:15], "01t")
     assert not is_salesforce_id(PID, "801") and not is_salesforce_id("01t' OR 1=1 --xxx", "01t")
+    # An 18-character id whose case-safe suffix does not match (e.g. lower-cased): Salesforce
+    # would refuse the whole query, so it is no id at all.
+    assert is_salesforce_id(PID[:15] + "iau", "01t")
+    assert not is_salesforce_id(PID.lower(), "01t") and not is_salesforce_id(
+        PID[:15] + "AAA", "01t"
+    )
+
+
+def test_request_id_without_control_characters() -> None:
+    line = pb.OrderLine(product_id=PID, quantity=1)
+    for bad in ("r\x00", "r\n", "\x07"):
+        violations = shape_violations(pb.CreateOrderRequest(request_id=bad, items=[line]))
+        assert [v.field for v in violations] == ["request_id"], bad
+    unicode = pb.CreateOrderRequest(request_id="注文-1", items=[line])
+    assert shape_violations(unicode) == []
 
 
 def test_eligible_categories_parse_a_multipicklist() -> None:
