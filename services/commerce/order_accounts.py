@@ -11,10 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import structlog
 
 from services.commerce import repo
 from services.common.clients.salesforce import SalesforceClient
 from services.common.clients.soql import soql
+from services.common.outages import is_outage
+
+log = structlog.get_logger("order_accounts")
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,14 @@ class OrderAccounts:
     salesforce: SalesforceClient
 
     async def remember(self, pairs: Iterable[tuple[str, str]]) -> None:
-        await repo.remember_orders(self.pool, pairs)
+        """Best effort: the rows only spare the consumer a SOQL later, so Postgres being down
+        must not fail the read that found the orders (which then answers from Salesforce)."""
+        try:
+            await repo.remember_orders(self.pool, pairs)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("orders_not_remembered", error_type=type(exc).__name__)
 
     async def of_orders(self, order_ids: Sequence[str]) -> dict[str, str]:
         """``order_id -> sf_account_id`` for the orders that exist (or existed)."""

@@ -18,8 +18,9 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from services.common import context
-from services.common.errors import DOMAIN, Internal, PortalError
+from services.common.errors import DOMAIN, Internal, PortalError, UpstreamUnavailable
 from services.common.metrics import RPC_HANDLED, RPC_LATENCY
+from services.common.outages import is_outage
 
 log = structlog.get_logger("rpc")
 
@@ -145,6 +146,9 @@ def _as_portal_error(exc: Exception, method: str) -> PortalError:
         if isinstance(exc, Internal):
             log.error("rpc_internal_error", error=exc.message)
         return exc
+    if is_outage(exc):  # Postgres down or restarting: "try again later", not a bug
+        log.warning("rpc_dependency_unavailable", error_type=type(exc).__name__, rpc=method)
+        return UpstreamUnavailable()
     # The traceback goes to the log; the client gets a generic message.
     log.exception("rpc_unexpected_error", error_type=type(exc).__name__, rpc=method)
     return Internal()

@@ -4,6 +4,8 @@ Redis or Postgres of its own (fault suites stop and restart those)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +14,15 @@ from pathlib import Path
 from tests.helpers.logbook import LogBook
 from tools import infra
 from tools.stack import Ports, Stack, StackConfig
+
+
+async def _cdc_ready(logbook: LogBook, replicas: int, within: float) -> None:
+    """Wait until one commerce process (whichever replica took the lead) logs ``cdc_ready``."""
+    names = ["commerce", *(f"commerce-{i}" for i in range(2, replicas + 1))]
+    deadline = time.monotonic() + within
+    while not any('"cdc_ready"' in line for name in names for line in logbook.of(name)):
+        assert time.monotonic() < deadline, "commerce's CDC consumer is not ready"
+        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager
@@ -54,7 +65,7 @@ async def running_stack(
         except (RuntimeError, TimeoutError) as exc:  # say why, not only who
             raise RuntimeError(f"{exc}: {logbook.lines[-15:]}") from None
         if wait_cdc:
-            assert await logbook.wait_json("commerce", '"cdc_ready"', within=30)
+            await _cdc_ready(logbook, replicas, within=30)
         yield stack
     finally:
         await stack.stop()
