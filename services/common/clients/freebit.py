@@ -52,6 +52,7 @@ class FreebitClient:
         self.upstream = Upstream(codes.SYSTEM, config.policy)
 
     async def aclose(self) -> None:
+        self.upstream.close()
         if self._own_http:
             await self._http.aclose()
 

@@ -80,6 +80,7 @@ class SalesforcePubSubClient:
         self._session: Session | None = None
 
     async def aclose(self) -> None:
+        self.upstream.close()
         await self._channel.close()
 
     async def _metadata(self, *, refresh: bool = False) -> tuple[tuple[str, str], ...]:

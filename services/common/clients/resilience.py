@@ -15,7 +15,9 @@ One :class:`Upstream` per system of record (``whmcs``, ``salesforce``, ``salesfo
 3. **concurrency limit**: an ``asyncio.Semaphore`` per upstream (``max_concurrency``).
 4. **timeout**: ``asyncio.timeout(timeout_s)`` per attempt, on top of the transport's own.
 5. **telemetry**: ``UPSTREAM_CALLS`` (outcome ``ok``/``error``/``unavailable``/``breaker_open``)
-   and ``UPSTREAM_LATENCY`` per attempt, ``UPSTREAM_BREAKER_OPEN`` on state changes, and one
+   and ``UPSTREAM_LATENCY`` per attempt, ``UPSTREAM_BREAKER_OPEN`` on state changes (1 while any
+   breaker of the system in this process is open: commerce holds two Salesforce clients, the
+   request path's and the fulfillment worker's), and one
    ``upstream_call_failed`` log line per failed attempt with system/operation/outcome (never
    request parameters, so never secrets).
 
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -43,6 +47,8 @@ from services.common.metrics import UPSTREAM_BREAKER_OPEN, UPSTREAM_CALLS, UPSTR
 
 T = TypeVar("T")
 log = structlog.get_logger("upstream")
+# The open breakers of each system in this process (weak: a client that is gone counts no more).
+_OPEN: defaultdict[str, weakref.WeakSet[Upstream]] = defaultdict(weakref.WeakSet)
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,10 @@ class Upstream:
             policy.breaker_threshold,
             policy.breaker_cooldown_s,
             clock=clock,
-            on_change=self._breaker_changed,
+            on_change=_weak_hook(self),
         )
         self._limit = asyncio.Semaphore(policy.max_concurrency)
-        UPSTREAM_BREAKER_OPEN.labels(system).set(0)
+        self._publish_breaker()
 
     async def call(
         self, operation: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool = False
@@ -158,8 +164,33 @@ class Upstream:
             )
 
     def _breaker_changed(self, state: str) -> None:
-        UPSTREAM_BREAKER_OPEN.labels(self.system).set(1 if state == OPEN else 0)
+        if state == OPEN:
+            _OPEN[self.system].add(self)
+        else:
+            _OPEN[self.system].discard(self)
+        self._publish_breaker()
         log.warning("upstream_breaker_changed", system=self.system, state=state)
+
+    def close(self) -> None:
+        """The client is closed: its breaker no longer counts in the gauge."""
+        _OPEN[self.system].discard(self)
+        self._publish_breaker()
+
+    def _publish_breaker(self) -> None:
+        UPSTREAM_BREAKER_OPEN.labels(self.system).set(1 if _OPEN[self.system] else 0)
+
+
+def _weak_hook(upstream: Upstream) -> Callable[[str], None]:
+    """The breaker's state hook without a reference cycle, so a client that is dropped leaves
+    ``_OPEN`` at once (not at the next garbage collection)."""
+    ref = weakref.ref(upstream)
+
+    def changed(state: str) -> None:
+        target = ref()
+        if target is not None:
+            target._breaker_changed(state)
+
+    return changed
 
 
 def _retryable(exc: BaseException) -> bool:

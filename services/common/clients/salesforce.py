@@ -83,6 +83,7 @@ class SalesforceClient:
         self._sf: Salesforce | None = None
 
     async def aclose(self) -> None:
+        self.upstream.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- plumbing --------------------------------------------------------------------------------

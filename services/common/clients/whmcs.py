@@ -92,6 +92,7 @@ class WhmcsClient:
         self.upstream = Upstream(SYSTEM, config.policy)
 
     async def aclose(self) -> None:
+        self.upstream.close()
         if self._own_http:
             await self._http.aclose()
 
