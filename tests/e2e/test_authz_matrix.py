@@ -13,6 +13,7 @@ upstream calls (the sandboxes' call counters). Medians: ``bench/authz_timing.py`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import string
 import uuid
@@ -23,6 +24,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from google.protobuf import json_format, message_factory
 
 from services.common.clients import SalesforceClient, SalesforceConfig
 from tests.helpers import sf_ids
@@ -363,6 +365,64 @@ async def test_b_lists_never_hold_a_items(
             assert not [m for m in world.markers if m in mine.raw], endpoint.method.name
     # B has something of her own in at least one list: the lists are not simply empty for her.
     assert world.b_ids["case"]
+
+
+async def test_b_watch_never_streams_a_order_changes(
+    gateway: httpx.AsyncClient, channel: grpc.aio.Channel, world: World, stack: Stack
+) -> None:
+    """A's order changes first, then B's: the CDC consumer handles them in that order, so once
+    B's own change has reached B's streams (SSE and native gRPC), A's would have been there too
+    had it been sent to her."""
+    a_order, b_order = world.a_ids["order"][0], world.b_ids["order"][0]
+    endpoint = ENDPOINTS["portal.commerce.v1.OrderService.WatchOrders"]
+    request_class = message_factory.GetMessageClass(endpoint.method.input_type)
+    response_class = message_factory.GetMessageClass(endpoint.method.output_type)
+    native = channel.unary_stream(
+        endpoint.grpc_path,
+        request_serializer=request_class.SerializeToString,
+        response_deserializer=response_class.FromString,
+    )(request_class(), metadata=(("authorization", f"Bearer {world.b.token}"),), timeout=30)
+    sf = SalesforceClient(SalesforceConfig(url=f"http://127.0.0.1:{stack.config.ports.salesforce}"))
+    try:
+        async with (
+            gateway.stream("GET", "/v1/orders:watch", headers=world.a.headers) as a_sse,
+            gateway.stream("GET", "/v1/orders:watch", headers=world.b.headers) as b_sse,
+        ):
+            a_events, b_events = sse(a_sse), sse(b_sse)
+            assert (await anext(a_events)).get("heartbeat") is True
+            assert (await anext(b_events)).get("heartbeat") is True
+            assert (await native.read()).heartbeat is True
+            await sf.update("Order", a_order, {"Status": "Draft"})
+            assert a_order in await order_ids_until(a_events, a_order)  # it was published
+            await sf.update("Order", b_order, {"Status": "Draft"})
+            assert a_order not in await order_ids_until(b_events, b_order)
+            assert a_order not in await order_ids_until(grpc_events(native), b_order)
+    finally:
+        native.cancel()
+        await sf.aclose()
+
+
+async def sse(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    async for line in response.aiter_lines():
+        if line.startswith("data:"):
+            yield json.loads(line.removeprefix("data:").strip())
+
+
+async def grpc_events(stream: Any) -> AsyncIterator[dict[str, Any]]:
+    while True:
+        message = await stream.read()
+        yield json_format.MessageToDict(message)
+
+
+async def order_ids_until(events: AsyncIterator[dict[str, Any]], wanted: str) -> list[str]:
+    """Order ids of the events up to and including the first about ``wanted``."""
+    seen: list[str] = []
+    async with asyncio.timeout(20):  # a bound on a hang, not a latency check
+        async for event in events:
+            seen.append(str(event.get("order", {}).get("id", "")))
+            if seen[-1] == wanted:
+                return seen
+    raise AssertionError(f"the stream ended before {wanted}: {seen}")
 
 
 def ids_in(raw: str) -> set[str]:

@@ -1,6 +1,7 @@
 """Two customers and their data for the authorization matrix: user A (Hanako, linked, with
 invoices, a subscription, pay methods, and orders and cases made here), user B (Yuki, signed up,
 SIM only, no pay method), and records of a third, seeded account (Kenji) made by staff.
+B also has a case of her own and an order staff entered for her.
 
 Also the sandboxes' call counters, the deterministic stand-in for "the same timing class".
 """
@@ -105,6 +106,12 @@ async def build_world(gateway: httpx.AsyncClient, sf: SalesforceClient) -> World
     other_case = await sf.create(
         "Case", {"AccountId": kenji, "Subject": f"authz-C-{tag}", "Origin": "Phone"}
     )
+    # B cannot order online (SIM only, no pay method): staff enter one for her.
+    await sf.create(
+        "Order",
+        {"AccountId": b.account_id, "EffectiveDate": "2026-01-06", "Status": "Pending Review",
+         "Pricebook2Id": pricebook[0]["Id"]},
+    )  # fmt: skip
     kinds = {
         "invoice": ("/v1/invoices", "invoices"),
         "subscription": ("/v1/subscriptions", "subscriptions"),
