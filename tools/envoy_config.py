@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from google.api import annotations_pb2 as http_annotations
+from google.protobuf.descriptor import MethodDescriptor
 
 from services.common.methods import PUBLIC_SERVICES, Method, all_methods
 
@@ -347,7 +349,11 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
                     routes.append(
                         {
                             "match": {"path": f"/{d.full_name}/{name}"},
-                            "route": {"cluster": process, "timeout": "30s"},
+                            "route": {
+                                "cluster": process,
+                                "timeout": "30s",
+                                "retry_policy": NOT_DELIVERED_RETRY,
+                            },
                             "typed_per_filter_config": _route_rate_limit(s),
                         }
                     )
@@ -357,13 +363,33 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
                 routes.append(
                     {
                         "match": {"path": f"/{d.full_name}/{name}"},
-                        "route": {"cluster": process, "timeout": "0s"},
+                        "route": {
+                            "cluster": process,
+                            "timeout": "0s",
+                            "retry_policy": NOT_DELIVERED_RETRY,
+                        },
                     }
                 )
+            for m in d.methods:
+                if is_read(m):
+                    routes.append(
+                        {
+                            "match": {"path": f"/{d.full_name}/{m.name}"},
+                            "route": {
+                                "cluster": process,
+                                "timeout": "30s",
+                                "retry_policy": READ_RETRY,
+                            },
+                        }
+                    )
             routes.append(
                 {
                     "match": {"prefix": f"/{d.full_name}/"},
-                    "route": {"cluster": process, "timeout": "30s"},
+                    "route": {
+                        "cluster": process,
+                        "timeout": "30s",
+                        "retry_policy": NOT_DELIVERED_RETRY,
+                    },
                 }
             )
     # Everything else: the REST path matches here before the transcoder rewrites it (which lets
@@ -372,6 +398,38 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
     # paths) is answered 404 and never routed.
     routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404}})
     return routes
+
+
+def is_read(method: MethodDescriptor) -> bool:
+    """A unary RPC whose HTTP rule is a GET: no side effects (AIP-131/132), safe to send again."""
+    rule = method.GetOptions().Extensions[http_annotations.http]
+    return rule.WhichOneof("pattern") == "get" and not method.server_streaming
+
+
+# Every route: retry only when the request provably never reached a service process (no
+# connection to a replica that just died, or the stream refused before any processing, RFC 9113
+# 8.7), on another replica. Safe for writes too: nothing was sent.
+NOT_DELIVERED_RETRY: dict[str, Any] = {
+    "retry_on": "connect-failure,refused-stream",
+    "num_retries": 2,
+    "retry_host_predicate": [
+        {
+            "name": "envoy.retry_host_predicates.previous_hosts",
+            "typed_config": {
+                "@type": _t("extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate")
+            },
+        }
+    ],
+    "host_selection_retry_max_attempts": 3,
+}
+# Reads only: also when the connection broke with the call in flight (a replica killed while it
+# answered). Never for writes: a create may have reached Salesforce before the reset. Not on
+# gRPC UNAVAILABLE either: that is a service's answer for an upstream outage, which the service
+# already retried.
+READ_RETRY: dict[str, Any] = {
+    **NOT_DELIVERED_RETRY,
+    "retry_on": "connect-failure,refused-stream,reset",
+}
 
 
 def _cors(s: GatewaySettings) -> dict[str, Any]:
@@ -516,6 +574,18 @@ def _cluster(name: str, endpoints: list[tuple[str, int]], service: str) -> dict[
             }
         ],
         "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
+        # Envoy's default allows 3 concurrent retries per cluster: when a replica dies under load
+        # more calls than that fail at once. A budget scales with the traffic instead.
+        "circuit_breakers": {
+            "thresholds": [
+                {
+                    "retry_budget": {
+                        "budget_percent": {"value": 25.0},
+                        "min_retry_concurrency": 16,
+                    }
+                }
+            ]
+        },
     }
 
 

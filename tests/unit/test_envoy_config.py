@@ -147,3 +147,31 @@ def test_openapi_and_docs_are_public_files_served_by_envoy(
     assert transcoder["disabled"] is True
     assert "requires" not in _first_rule(path)
     assert (ROOT / filename).stat().st_size < MAX_DIRECT_RESPONSE_BYTES
+
+
+# Calls with side effects (or streams): Envoy may resend them only when they never reached a
+# service; everything else is a read (a GET rule) and is also resent when a replica dies mid-call.
+NOT_RESENT = {"SignUp", "ValidateCustomerNumber", "LinkWhmcsAccount", "Login", "RefreshSession",
+              "Logout", "CreateInvoicePaymentLink", "UpdateBillingProfile", "HandleWhmcsWebhook",
+              "CreateOrder", "WatchOrders", "CreateCase", "AddCaseComment"}  # fmt: skip
+
+
+def _route_of(path: str) -> dict:
+    for route in _routes():
+        match = route["match"]
+        if match.get("headers") or "route" not in route:
+            continue  # the preflight route, Envoy's own answers
+        if match.get("path") == path or path.startswith(match.get("prefix", "\0")):
+            return route["route"]
+    raise AssertionError(f"no route for {path}")
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS.values() if not m.internal], ids=str)
+def test_only_reads_are_resent_after_a_broken_connection(method: object) -> None:
+    policy = _route_of(method.path)["retry_policy"]  # type: ignore[attr-defined]
+    retry_on = set(policy["retry_on"].split(","))
+    if method.name in NOT_RESENT:  # type: ignore[attr-defined]
+        assert retry_on == {"connect-failure", "refused-stream"}
+    else:
+        assert retry_on == {"connect-failure", "refused-stream", "reset"}
+    assert policy["retry_host_predicate"][0]["name"] == "envoy.retry_host_predicates.previous_hosts"
