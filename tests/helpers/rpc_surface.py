@@ -23,8 +23,9 @@ from google.rpc import error_details_pb2, status_pb2
 from services.common.methods import METHODS, PUBLIC_SERVICES
 
 _VARIABLE = re.compile(r"\{([a-z_.]+)(?:=[^}]*)?\}")
-# Request fields that name something the caller may not own: ids and page positions.
-_REFERENCE = re.compile(r"(?:^|_)id$|^page_token$")
+# Request fields that name something the caller may not own: ids, numbers, AIP resource names
+# and page positions.
+_REFERENCE = re.compile(r"(?:^|_)(?:id|number)$|^name$|^page_token$")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class Endpoint:
     @property
     def reference_fields(self) -> tuple[str, ...]:
         """Dotted paths of the request fields that name a resource or a position: the path
-        variables and every (nested) string field called ``*_id``, ``id`` or ``page_token``."""
+        variables and every (nested) string field called ``id``, ``*_id``, ``*_number``,
+        ``name`` or ``page_token``."""
         found = set(self.path_variables)
         found.update(_references(self.method.input_type, "", depth=0))
         return tuple(sorted(found))
