@@ -1,6 +1,7 @@
-"""Infrastructure faults: one stack of its own (two replicas of every service behind Envoy) on a
-private Redis and a private Postgres, which the tests kill, stop and restart under load. Each test
-leaves the stack whole again for the next one."""
+"""Infrastructure faults (test_infra_faults.py): a stack of its own per module (two replicas of
+every service behind Envoy) on a private Redis and a private Postgres, which the tests kill, stop
+and restart under load; module-scoped, so it is gone before the next fault module starts its own.
+Each test leaves the stack whole again for the next one."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.helpers.redis_servers import RedisProcess
 from tests.helpers.stacks import running_stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InfraStack]:
     logbook = LogBook()
     redis = RedisProcess(tmp_path_factory.mktemp("fault-redis")).start()

@@ -80,6 +80,34 @@ class InfraStack:
         await self.stack.start_child(name, child.argv)
         await self.all_hosts_healthy(within)
 
+    def cdc_leader(self) -> str:
+        """The commerce replica that last took the lead of the CDC consumer."""
+        latest = ""
+        for name, line in self.logbook.lines:
+            if name.startswith("commerce") and '"cdc_consumer_leading"' in line:
+                latest = name
+        assert latest, "no commerce replica leads the CDC consumer"
+        return latest
+
+    async def envoy_retries(self) -> dict[str, int]:
+        """Envoy's ``cluster.<service>.upstream_rq_retry*`` counters."""
+        url = f"http://127.0.0.1:{self.stack.config.ports.admin}/stats"
+        async with httpx.AsyncClient(timeout=5) as http:
+            params = {"filter": r"^cluster\.\w+\.upstream_rq_retry"}
+            text = (await http.get(url, params=params)).text
+        pairs = (line.split(": ") for line in text.splitlines() if ": " in line)
+        return {name: int(value) for name, value in pairs}
+
+    async def active_on(self, service: str, replica: int) -> int:
+        """Requests Envoy has in flight to one replica (0-based) of ``service``."""
+        port = self.stack.replicas[service][replica][0]
+        url = f"http://127.0.0.1:{self.stack.config.ports.admin}/clusters"
+        async with httpx.AsyncClient(timeout=5) as http:
+            text = (await http.get(url)).text
+        needle = f"{service}::127.0.0.1:{port}::rq_active::"
+        lines = text.splitlines()
+        return sum(int(line[len(needle) :]) for line in lines if line.startswith(needle))
+
     async def all_hosts_healthy(self, within: float = 60.0) -> None:
         """Envoy's active health checks see every replica of every service SERVING."""
         url = f"http://127.0.0.1:{self.stack.config.ports.admin}/clusters"
