@@ -44,8 +44,9 @@ class Directory:
                 raise NotFound()
             return _message(row)
 
+        # No fill lock: billing holds it on this same key while it asks us (billing/accounts.py).
         return await self.cache.get_or_load(
-            policy.ACCOUNT_LINKS_USER, UserScope(user_id), load, AccountLinks
+            policy.ACCOUNT_LINKS_USER, UserScope(user_id), load, AccountLinks, fill_lock=False
         )
 
     async def users_of_sf_account(self, sf_account_id: str) -> list[AccountLinks]:
