@@ -79,6 +79,9 @@ class ServiceSettings(BaseSettings):
     whmcs_timeout_s: float = shared("WHMCS_TIMEOUT_S", 5.0)
     salesforce_timeout_s: float = shared("SALESFORCE_TIMEOUT_S", 10.0)
     freebit_timeout_s: float = shared("FREEBIT_TIMEOUT_S", 10.0)
+    # One upstream call with all its retries stays within this (below the gateway's 30 s route
+    # timeout, so a slow upstream is our 503, not Envoy's 504).
+    upstream_call_budget_s: float = shared("UPSTREAM_CALL_BUDGET_S", 20.0)
     # Circuit breaker of each upstream client (one per system per process): this many consecutive
     # unavailable outcomes open it; while open, calls fail fast for the cool-down, then one probe
     # decides (see services/common/clients/resilience.py).

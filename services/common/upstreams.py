@@ -29,6 +29,7 @@ def policy(settings: ServiceSettings, timeout_s: float) -> Policy:
     of the transport's read timeout), the breaker knobs come from the settings."""
     return Policy(
         timeout_s=timeout_s,
+        budget_s=settings.upstream_call_budget_s,
         breaker_threshold=settings.upstream_breaker_threshold,
         breaker_cooldown_s=settings.upstream_breaker_cooldown_s,
     )

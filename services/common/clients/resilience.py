@@ -13,7 +13,11 @@ One :class:`Upstream` per system of record (``whmcs``, ``salesforce``, ``salesfo
    fail fast with :class:`BreakerOpen` for ``cooldown_s``; then exactly one probe call is let
    through (half-open) and its outcome closes or re-opens it.
 3. **concurrency limit**: an ``asyncio.Semaphore`` per upstream (``max_concurrency``).
-4. **timeout**: ``asyncio.timeout(timeout_s)`` per attempt, on top of the transport's own.
+4. **timeout**: ``asyncio.timeout(timeout_s)`` per attempt, on top of the transport's own, and
+   ``budget_s`` for the call as a whole: no retry starts (after its backoff) past the budget and
+   an attempt's timeout is cut to what is left, so a slow upstream is a 503 from the service,
+   not the gateway's route timeout (30 s: three 10 s Salesforce attempts used to reach it and
+   the customer got Envoy's 504 after 30 s).
 5. **telemetry**: ``UPSTREAM_CALLS`` (outcome ``ok``/``error``/``unavailable``/``breaker_open``)
    and ``UPSTREAM_LATENCY`` per attempt, ``UPSTREAM_BREAKER_OPEN`` on state changes (1 while any
    breaker of the system in this process is open: commerce holds two Salesforce clients, the
@@ -38,8 +42,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity import wait_random_exponential as full_jitter
+from tenacity.stop import stop_base
 
 from services.common.breaker import OPEN, CircuitBreaker
 from services.common.errors import PortalError, UpstreamUnavailable
@@ -57,6 +62,7 @@ class Policy:
 
     timeout_s: float = 5.0
     read_attempts: int = 3  # total attempts of an idempotent call
+    budget_s: float = 20.0  # one call with all its attempts (below the gateway's 30 s)
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 2.0
     breaker_threshold: int = 5  # consecutive unavailable outcomes that open the breaker
@@ -99,24 +105,29 @@ class Upstream:
     ) -> T:
         """Run ``fn`` (one attempt each time it is called) under the policy."""
         p = self.policy
+        deadline = time.monotonic() + p.budget_s
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(p.read_attempts if idempotent else 1),
+            stop=stop_after_attempt(p.read_attempts if idempotent else 1) | _Past(deadline),
             wait=full_jitter(multiplier=p.backoff_initial_s, max=p.backoff_max_s),
             retry=retry_if_exception(_retryable),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
-                return await self._once(operation, fn, attempt.retry_state.attempt_number)
+                number = attempt.retry_state.attempt_number
+                return await self._once(operation, fn, number, deadline)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    async def _once(self, operation: str, fn: Callable[[], Awaitable[T]], attempt: int) -> T:
+    async def _once(
+        self, operation: str, fn: Callable[[], Awaitable[T]], attempt: int, deadline: float
+    ) -> T:
         if not self.breaker.allow():
             self._record(operation, "breaker_open", None, attempt, "breaker open")
             raise BreakerOpen()
         started = time.perf_counter()
+        timeout = min(self.policy.timeout_s, max(deadline - time.monotonic(), 0.0))
         try:
-            async with self._limit, asyncio.timeout(self.policy.timeout_s):
+            async with self._limit, asyncio.timeout(timeout):
                 result = await fn()
         except UpstreamUnavailable as exc:
             self.breaker.failure()
@@ -191,6 +202,16 @@ def _weak_hook(upstream: Upstream) -> Callable[[str], None]:
             target._breaker_changed(state)
 
     return changed
+
+
+class _Past(stop_base):
+    """Stop when the next attempt would start (after its backoff) at or past ``deadline``."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= self.deadline
 
 
 def _retryable(exc: BaseException) -> bool:
