@@ -151,50 +151,74 @@ def background_lines(infra: InfraStack) -> int:
     return sum(1 for line in lines if any(n in line for n in needles))
 
 
+def unexpected_errors(infra: InfraStack, since: int) -> list[str]:
+    """Services' ``rpc_unexpected_error`` lines (an INTERNAL with a traceback) since a mark."""
+    lines = infra.logbook.lines[since:]
+    return [line[:400] for _, line in lines if "rpc_unexpected_error" in line]
+
+
+async def while_postgres_is_down(
+    infra: InfraStack, probes: dict[str, tuple[str, str, Any]], log_mark: int
+) -> dict[str, int]:
+    """Every request needing Postgres answers the clean 503 in time; the reads whose Postgres
+    data is cached keep answering 200. Twice: at once, and after the pools noticed."""
+    outcome: dict[str, int] = {}
+    await asyncio.sleep(0.5)  # let the pools see their connections close
+    for _ in range(2):
+        for name, (method, path, body) in probes.items():
+            started = time.monotonic()
+            response = await call(infra, method, path, body)
+            assert time.monotonic() - started < 10, (name, "no timely answer")
+            assert response.status_code != 500, unexpected_errors(infra, log_mark)[:6]
+            assert_clean_503(response)
+            outcome[name] = response.status_code
+        for path in (*CACHED_READS, ORDERS_MISS):
+            response = await call(infra, "GET", path, None)
+            assert response.status_code == 200, (path, response.text)
+            outcome[path] = response.status_code
+        await asyncio.sleep(1)
+    return outcome
+
+
+async def with_redis_down_too(infra: InfraStack) -> dict[str, int]:
+    """Postgres and Redis down: billing still knows the caller's WHMCS client from its in-process
+    memo (30 s) and reads WHMCS live; support asks identity's directory on every call, which can
+    reach neither its Redis entry nor Postgres: the clean 503."""
+    await asyncio.to_thread(infra.redis.stop)
+    try:
+        for _ in range(4):  # both billing replicas
+            response = await call(infra, "GET", "/v1/invoices", None)
+            assert response.status_code == 200, response.text
+        cases = await call(infra, "GET", "/v1/cases", None)
+        assert_clean_503(cases)
+    finally:
+        await asyncio.to_thread(infra.redis.start)
+    return {"/v1/invoices (+Redis down)": 200, "/v1/cases (+Redis down)": cases.status_code}
+
+
 async def test_postgres_restart_fails_cleanly_then_recovers_without_restarts(
     infra: InfraStack,
 ) -> None:
     login = await infra.gateway.post("/v1/auth/login", json=HANAKO)
     assert login.status_code == 200, login.text
     refresh_token = login.json()["session"]["refreshToken"]
-    for path in CACHED_READS:  # the account links into Redis and billing's memo
+    for path in (*CACHED_READS, "/v1/invoices", "/v1/invoices"):  # links: Redis, billing's memo
         response = await infra.gateway.get(path, headers=infra.headers)
         assert response.status_code == 200, (path, response.text)
     vpn = await product_id(infra, "VPN-STANDARD")
     first = {"requestId": uuid.uuid4().hex, "items": [{"productId": vpn, "quantity": 1}]}
     created = await call(infra, "POST", "/v1/orders", first)  # ListOrders has one to remember
     assert created.status_code == 200, created.text
-    pids, leaders = infra.pids(), background_lines(infra)
-    log_mark = len(infra.logbook.lines)
+    pids, leaders, log_mark = infra.pids(), background_lines(infra), len(infra.logbook.lines)
     request_id = uuid.uuid4().hex
     order = {"requestId": request_id, "items": [{"productId": vpn, "quantity": 1}]}
     probes = needs_postgres(refresh_token, order)
 
     await infra.postgres.stop()
     stopped = time.monotonic()
-    outcome: dict[str, str] = {}
     try:
-        await asyncio.sleep(0.5)  # let the pools see their connections close
-        for _ in range(2):  # at once, and again once the pools have noticed
-            for name, (method, path, body) in probes.items():
-                started = time.monotonic()
-                response = await call(infra, method, path, body)
-                assert time.monotonic() - started < 10, (name, "no timely answer")
-                if response.status_code == 500:
-                    raise AssertionError(
-                        [
-                            line[:400]
-                            for _, line in infra.logbook.lines[log_mark:]
-                            if "rpc_unexpected_error" in line
-                        ][:6]
-                    )
-                assert_clean_503(response)
-                outcome[name] = f"{response.status_code}"
-            for path in (*CACHED_READS, ORDERS_MISS):
-                response = await call(infra, "GET", path, None)
-                assert response.status_code == 200, (path, response.text)
-                outcome[path] = "200"
-            await asyncio.sleep(1)
+        outcome = await while_postgres_is_down(infra, probes, log_mark)
+        outcome |= await with_redis_down_too(infra)
     finally:
         down_for = time.monotonic() - stopped
         await infra.postgres.start()
@@ -208,23 +232,20 @@ async def test_postgres_restart_fails_cleanly_then_recovers_without_restarts(
     for name in ("refresh", "validate", "me", "signup", "checkout"):
         response = await call(infra, *probes[name])
         assert response.status_code == 200, (name, response.text)
+    for path in CACHED_READS:
+        response = await call(infra, "GET", path, None)
+        assert response.status_code == 200, (path, response.text)
     # The checkout refused during the outage created nothing; its retry created exactly one.
     keys = await infra.salesforce.query("SELECT Portal_Request_Key__c FROM Order")
     mine = [r for r in keys if str(r["Portal_Request_Key__c"]).endswith(request_id)]
     assert len(mine) == 1, mine
-    for path in CACHED_READS:
-        response = await call(infra, "GET", path, None)
-        assert response.status_code == 200, (path, response.text)
     # The CDC consumer and the fulfillment worker lost their lock connections and lead again.
     deadline = time.monotonic() + 30
     while background_lines(infra) < leaders + 2:
         assert time.monotonic() < deadline, "commerce's background workers did not come back"
         await asyncio.sleep(0.2)
     assert infra.pids() == pids, "a process was restarted or died"
-    unexpected = [
-        line[:300] for _, line in infra.logbook.lines[log_mark:] if "rpc_unexpected_error" in line
-    ]
-    assert not unexpected, unexpected
+    assert not unexpected_errors(infra, log_mark)
     print(
         f"Postgres down {down_for:.1f} s: {outcome}; login 200 again "
         f"{recovered_in:.2f} s after Postgres started"
