@@ -20,6 +20,7 @@ from google.api import annotations_pb2 as http_annotations
 from google.protobuf.descriptor import MethodDescriptor
 
 from services.common.methods import PUBLIC_SERVICES, Method, all_methods
+from tools.envoy_headers import header_hygiene_filter
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "support": 50054}
@@ -462,6 +463,8 @@ ACCESS_LOG_FORMAT = {
 
 def _listener(s: GatewaySettings) -> dict[str, Any]:
     http_filters = [
+        # First: drop headers grpc-core would refuse (tools/envoy_headers.py).
+        header_hygiene_filter(),
         _health_filter(s),
         _transcoder(s),
         # After the transcoder: the cors filter reads its policy from the matched route, and
