@@ -63,7 +63,7 @@ def upstream_stack_fixture(*, breaker_threshold: int = BREAKER_THRESHOLD) -> Any
         redis_server = RedisProcess(run_dir).start()
         logbook = LogBook()
         started = running_stack(
-            run_dir, logbook, prefix="portal_faults", redis_url=redis_server.url, extra_env=env
+            run_dir, logbook, prefix="portal_upstream", redis_url=redis_server.url, extra_env=env
         )
         try:
             async with started as running, FaultStack(running, logbook, redis_server.url) as fs:
