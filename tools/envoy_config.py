@@ -221,6 +221,9 @@ def _jwt_filter(s: GatewaySettings) -> dict[str, Any]:
                     "forward": True,
                     "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
                     "clock_skew_seconds": 30,
+                    # Every access token identity issues has an exp; one without is refused at
+                    # the edge (jwt_authn would otherwise accept it as never expiring).
+                    "require_expiration": True,
                 }
             },
             "rules": _jwt_rules(all_methods()),
