@@ -227,3 +227,8 @@ async def test_freebit_outage_leaves_fulfillment_retrying_then_it_completes(
     assert record["SIM_Account__c"] and record["Activation_Status__c"] == "Activated"
     assert await stack.breaker_open("commerce", "freebit") == 0
     print(f"\nfulfillment: activated {took:.1f} s after Freebit came back")
+
+
+async def test_no_unexpected_error_in_any_service(stack: FaultStack) -> None:
+    # Last in the file: every fault above ended in a typed answer, never an INTERNAL/traceback.
+    assert stack.internal_errors() == []

@@ -137,6 +137,15 @@ class FaultStack:
         )
         return sum(float(v) for v in re.findall(pattern, text, re.MULTILINE))
 
+    def internal_errors(self) -> list[str]:
+        """Service log lines of an unexpected error (INTERNAL, a traceback) so far."""
+        needles = ('"code": "INTERNAL"', "rpc_unexpected_error", "Traceback")
+        return [
+            f"{name}: {line}"
+            for name, line in self.logbook.lines
+            if name.split("-")[0] in SERVICES and any(n in line for n in needles)
+        ]
+
     async def calls(self, system: str) -> int:
         """Every call the sandbox of ``system`` received since its last reset."""
         return sum((await self.sandbox[system].calls()).values())
