@@ -89,7 +89,7 @@ async def _closes(
     async def status() -> int:
         return (await request()).status_code
 
-    await eventually(status, lambda code: code == 200, within=BREAKER_COOLDOWN_S + 15)
+    await eventually(status, lambda code: code == 200, within=BREAKER_COOLDOWN_S + 15, pause=0.5)
     closed_after = time.monotonic() - opened_at
     assert closed_after >= BREAKER_COOLDOWN_S * 0.9  # not before the cool-down
     assert await stack.breaker_open(service, system) == 0
@@ -137,6 +137,18 @@ async def test_commerce_salesforce_breaker_opens_fails_fast_and_closes(
         return await stack.gateway.get("/v1/orders", headers=hanako)
 
     await _breaker_cycle(stack, "commerce", "salesforce", orders)
+
+
+async def test_identity_salesforce_breaker_opens_fails_fast_and_closes(
+    stack: FaultStack,
+) -> None:
+    number = await stack.new_account("Hina Abe")  # never looked up: nothing cached
+
+    async def lookup() -> Any:
+        body = {"customerNumber": number}
+        return await stack.gateway.post("/v1/auth/signup:validate", json=body)
+
+    await _breaker_cycle(stack, "identity", "salesforce", lookup)
 
 
 async def test_open_breaker_fails_fast_over_native_grpc_too(

@@ -79,16 +79,6 @@ async def _orders_with_key(stack: FaultStack, request_id: str) -> list[dict[str,
     return await stack.sf.query(soql(query, f"%:{request_id}"))
 
 
-async def _new_account(stack: FaultStack, name: str) -> str:
-    """A Salesforce account without a portal user (as staff make them); its customer number."""
-    number = f"AC-FLT{uuid.uuid4().hex[:6].upper()}"
-    await stack.sf.create(
-        "Account", {"Name": name, "SF_Account_No__c": number,
-                    "Portal_Status__c": "Not Registered", "Portal_Eligible_Categories__c": "VPN"},
-    )  # fmt: skip
-    return number
-
-
 # -- identity: link and sign-up ---------------------------------------------------------------
 
 
@@ -328,7 +318,7 @@ async def test_salesforce_session_expiry_is_renewed_transparently(
         response = await stack.gateway.get(path, headers=hanako)
         assert response.status_code == 200, (path, response.text)
     # identity's customer-number lookup as well (a number nobody looked up: not cached).
-    number = await _new_account(stack, "Sora Mori")
+    number = await stack.new_account("Sora Mori")
     tokens = (await stack.sandbox["salesforce"].calls()).get("oauth:token", 0)
     await stack.sandbox["salesforce"].fault("expire_session", count=1, action="query:Account")
     found = await stack.gateway.post("/v1/auth/signup:validate", json={"customerNumber": number})
@@ -413,7 +403,7 @@ async def test_case_created_but_not_read_back_is_still_answered(
 async def test_signup_timing_out_at_whmcs_can_be_completed_by_trying_again(
     stack: FaultStack,
 ) -> None:
-    number = await _new_account(stack, "Mei Kato")
+    number = await stack.new_account("Mei Kato")
     form = {**TARO, "customerNumber": number, "email": f"mei.{number.lower()}@example.jp",
             "firstName": "Mei", "lastName": "Kato"}  # fmt: skip
     # WHMCS creates the client, but only after our timeout: the customer sees a 503.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,16 @@ class FaultStack:
         """Hanako's ``authorization`` header (links her WHMCS login the first time)."""
         token = await customer_token(self.gateway, "/v1/auth/link", HANAKO)
         return {"authorization": f"Bearer {token}"}
+
+    async def new_account(self, name: str) -> str:
+        """A Salesforce account without a portal user (as staff make them); its number."""
+        number = f"AC-FLT{uuid.uuid4().hex[:6].upper()}"
+        await self.sf.create(
+            "Account", {"Name": name, "SF_Account_No__c": number,
+                        "Portal_Status__c": "Not Registered",
+                        "Portal_Eligible_Categories__c": "VPN"},
+        )  # fmt: skip
+        return number
 
     async def clear_faults(self) -> None:
         for control in self.sandbox.values():
