@@ -26,6 +26,7 @@ from services.identity import repo
 from services.identity.passwords import Passwords
 from services.identity.sessions import Session, Sessions
 from services.identity.throttle import Limit, Throttle
+from services.identity.validation import reject_control_characters
 
 log = structlog.get_logger("login")
 
@@ -41,6 +42,7 @@ def require_credentials(email: str, password: str) -> None:
                for f, v in (("email", email), ("password", password)) if not v]  # fmt: skip
     if missing:
         raise ValidationFailed(violations=missing)
+    reject_control_characters(email=email)  # the password may hold anything
 
 
 @dataclass(frozen=True)

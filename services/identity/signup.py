@@ -36,7 +36,7 @@ from services.identity.customers import Customers, SfAccount
 from services.identity.login import SignedIn
 from services.identity.passwords import Passwords
 from services.identity.throttle import Limit, Throttle
-from services.identity.validation import SignUpForm, check
+from services.identity.validation import SignUpForm, check, reject_control_characters
 
 log = structlog.get_logger("signup")
 
@@ -54,6 +54,7 @@ class SignUpFlow:
 
     async def validate_number(self, number: str, address: str) -> str:
         await self.throttle.consume(self.lookup_limit, address)
+        reject_control_characters(customer_number=number)
         return (await self.customers.registrable(number)).number
 
     async def sign_up(self, form: SignUpForm, address: str) -> SignedIn:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.common.errors import FieldViolation, ValidationFailed
 
 MIN_PASSWORD = 10
+ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postcode", "country")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,20}$")
@@ -37,6 +40,23 @@ class SignUpForm:
         return f"SignUpForm(customer_number={self.customer_number!r}, ...)"
 
 
+def control_characters(fields: Iterable[tuple[str, str]]) -> list[FieldViolation]:
+    """A violation per field holding a control character (NUL, line breaks...): no form field
+    has them, and Postgres text and SOQL cannot hold a NUL (it was a 500 before)."""
+    return [
+        FieldViolation(name, "Remove line breaks and other control characters.")
+        for name, value in fields
+        if any(unicodedata.category(ch) == "Cc" for ch in value)
+    ]
+
+
+def reject_control_characters(**fields: str) -> None:
+    """VALIDATION_FAILED naming each field that holds a control character."""
+    found = control_characters(fields.items())
+    if found:
+        raise ValidationFailed(violations=found)
+
+
 def _required(out: list[FieldViolation], name: str, value: str) -> None:
     if not value.strip():
         out.append(FieldViolation(name, "This field is required."))
@@ -50,7 +70,10 @@ def check(form: SignUpForm) -> SignUpForm:
     form = SignUpForm(form.customer_number.strip(), form.email.strip(), form.password,
                       form.first_name.strip(), form.last_name.strip(), form.phone.strip(),
                       address)  # fmt: skip
-    out: list[FieldViolation] = []
+    texts = [("customer_number", form.customer_number), ("email", form.email),
+             ("first_name", form.first_name), ("last_name", form.last_name)]  # fmt: skip
+    texts += [(f"address.{name}", getattr(address, name)) for name in ADDRESS_FIELDS]
+    out = control_characters(texts)
     if not _EMAIL.match(form.email):
         out.append(FieldViolation("email", "Enter a valid e-mail address."))
     if len(form.password) < MIN_PASSWORD:

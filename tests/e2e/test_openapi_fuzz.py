@@ -161,6 +161,40 @@ def new_cases() -> st.SearchStrategy[dict[str, object]]:
     )
 
 
+def sign_ups() -> st.SearchStrategy[dict[str, object]]:
+    """Sign-up forms for the seeded unregistered customer numbers (sandbox/SEED.md), with odd
+    text in the free fields; the first clean one registers the number."""
+    words = TEXT.map(lambda t: t[:40]) | NASTY
+    address = st.fixed_dictionaries(
+        {"line1": words, "line2": words, "city": words, "state": words,
+         "postcode": st.just("460-0003") | words, "country": st.just("JP")}
+    )  # fmt: skip
+    return st.fixed_dictionaries(
+        {
+            "customerNumber": st.sampled_from(["AC-000102", "AC-000104"]) | NASTY,
+            "email": st.uuids().map(lambda u: f"fuzz-{u.hex[:12]}@example.jp") | words,
+            "password": st.just("fuzz-password-1") | words, "firstName": words,
+            "lastName": words, "phone": st.just("+81-90-0000-0104") | words, "address": address,
+        }
+    )  # fmt: skip
+
+
+def _bodies(**fields: st.SearchStrategy[object]) -> Callable[[], st.SearchStrategy[object]]:
+    return lambda: st.fixed_dictionaries(fields)
+
+
+CREDENTIALS = _bodies(email=st.sampled_from([HANAKO["email"]]) | TEXT | NASTY,
+                      password=TEXT | NASTY)  # fmt: skip
+AUTH_BODIES = {
+    "POST /v1/auth/login": CREDENTIALS, "POST /v1/auth/link": CREDENTIALS,
+    "POST /v1/auth/signup": sign_ups,
+    "POST /v1/auth/signup:validate": _bodies(
+        customerNumber=st.sampled_from(["AC-000101", "AC-000103", "AC-999999"]) | TEXT | NASTY
+    ),
+    "POST /v1/auth/refresh": _bodies(refreshToken=TEXT | NASTY),
+    "POST /v1/auth/logout": _bodies(refreshToken=TEXT | NASTY),
+}  # fmt: skip
+
 # Free-text profile fields (the others have formats): any text within the limit is valid.
 PROFILE_TEXT = {"firstName": None, "lastName": None, "companyName": None, "line1": "address",
                 "line2": "address", "city": "address", "state": "address"}  # fmt: skip
@@ -203,7 +237,7 @@ class Fuzzer:
         ]
         bodies = {
             CREATE_ORDER: self.checkout_bodies, UPDATE_PROFILE: profile_updates,
-            CREATE_CASE: new_cases, ADD_COMMENT: comments,
+            CREATE_CASE: new_cases, ADD_COMMENT: comments, **AUTH_BODIES,
         }  # fmt: skip
         if operation.label in bodies and mode == GenerationMode.POSITIVE:
             paths = st.one_of(own) if own else generated
