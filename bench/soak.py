@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -42,6 +43,7 @@ from bench.soak_users import (
     Pacer,
     Staff,
     create_records,
+    customer_client,
     make_customers,
     register,
     sandbox_calls,
@@ -66,9 +68,11 @@ class SoakConfig:
 
     @property
     def token_ttl(self) -> int:
-        """Access-token lifetime for the run, short enough that users refresh during it
-        (refresh at half-life): 5 min for the 10-minute soak, 30 s for a smoke run."""
-        return int(min(900, max(30, self.seconds / 2)))
+        """Access-token lifetime for the run, short enough that users refresh during it (at
+        half-life): 5 min for the 10-minute soak, 30 s for a smoke run; but at least ``users``
+        seconds, so the refreshes (users / (ttl / 2) per second) stay within half of the auth
+        routes' pace (AUTH_RATE = 4/s)."""
+        return int(min(900, max(30, self.seconds / 2, self.users * 4 / AUTH_RATE)))
 
     @property
     def sample_s(self) -> float:
@@ -126,9 +130,8 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
     p = stack.config.ports
     rng = random.Random(cfg.seed)
     tag = uuid.uuid4().hex[:6].upper()
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     async with (
-        httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=30, limits=limits) as gw,
+        contextlib.AsyncExitStack() as clients,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.salesforce}", timeout=30) as sf,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.whmcs}", timeout=30) as whmcs,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.freebit}", timeout=30) as freebit,
@@ -139,15 +142,20 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         customers = make_customers(cfg.users, tag, rng)
         started = time.monotonic()
         await create_records(staff, customers)
+        own = [
+            await clients.enter_async_context(customer_client(c, stack.config.gateway_url))
+            for c in customers
+        ]
         pacer = Pacer(AUTH_RATE)
-        await asyncio.gather(*(register(gw, staff, pacer, c) for c in customers))
+        registering = (register(gw, staff, pacer, c) for c, gw in zip(customers, own, strict=True))
+        await asyncio.gather(*registering)
         await staff.settle_hooks()
         setup_s = time.monotonic() - started
 
         users = [
             User(c, gw, recorder, pacer, token_ttl=cfg.token_ttl, think_s=cfg.think_s,
                  seed=rng.getrandbits(32))
-            for c in customers
+            for c, gw in zip(customers, own, strict=True)
         ]  # fmt: skip
         calls_before, cache_before = await all_calls(sandboxes), await cache_counts(stack)
         sampler = Sampler({n: c.process.pid for n, c in stack.children.items() if c.process})

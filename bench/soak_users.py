@@ -54,9 +54,10 @@ class Customer:
     last_name: str
     categories: str
     links: bool  # an existing WHMCS client who links; else a new sign-up
-    address: str  # the x-forwarded-for address this customer's requests come from
+    address: str  # the customer's own address: requests leave from it (and name it in XFF)
     whmcs_client_id: int = 0
     session: dict[str, Any] = field(default_factory=dict)
+    issued: float = 0.0  # monotonic time the session's access token was issued
 
     def signup_body(self) -> dict[str, Any]:
         return {
@@ -79,10 +80,20 @@ def make_customers(n: int, tag: str, rng: random.Random) -> list[Customer]:
             last_name=f"Customer{i}",
             categories=CATEGORIES[i % len(CATEGORIES)],
             links=i % 4 != 3,
-            address=f"10.77.{i // 250}.{i % 250 + 1}",
+            address=f"127.77.{i // 250}.{i % 250 + 1}",
         )
         for i in range(n)
     ]
+
+
+def customer_client(c: Customer, gateway_url: str) -> httpx.AsyncClient:
+    """An HTTP client of the customer's own: its connections leave from the customer's loopback
+    address (all of 127/8 is local), so the gateway sees one client address per customer, as
+    it would on the internet (identity throttles per address); the address also goes in
+    ``x-forwarded-for`` for a gateway that passes the client's header on."""
+    transport = httpx.AsyncHTTPTransport(local_address=c.address)
+    headers = {"x-forwarded-for": c.address}
+    return httpx.AsyncClient(base_url=gateway_url, transport=transport, headers=headers, timeout=30)
 
 
 class Staff:
@@ -180,26 +191,24 @@ async def give_billing_history(staff: Staff, c: Customer) -> None:
 async def register(
     gateway: httpx.AsyncClient, staff: Staff, pacer: Pacer, c: Customer
 ) -> dict[str, Any]:
-    """Link or sign up through the gateway; returns the session (a new sign-up then gets a card
-    and invoices from staff, like a customer whose first month was billed)."""
-    headers = {"x-forwarded-for": c.address}
+    """Link or sign up through the gateway (``gateway``: the customer's own client); returns the
+    session (a new sign-up then gets a card and invoices from staff, like a customer whose first
+    month was billed)."""
     if c.links:
         await pacer.wait()
         response = await gateway.post(
-            "/v1/auth/link", json={"email": c.email, "password": c.password}, headers=headers
+            "/v1/auth/link", json={"email": c.email, "password": c.password}
         )
     else:
         await pacer.wait()
-        check = await gateway.post(
-            "/v1/auth/signup:validate", json={"customerNumber": c.number}, headers=headers
-        )
+        check = await gateway.post("/v1/auth/signup:validate", json={"customerNumber": c.number})
         if check.status_code != 200:
             raise RuntimeError(f"signup:validate {c.number}: {check.status_code} {check.text}")
         await pacer.wait()
-        response = await gateway.post("/v1/auth/signup", json=c.signup_body(), headers=headers)
+        response = await gateway.post("/v1/auth/signup", json=c.signup_body())
     if response.status_code != 200:
         raise RuntimeError(f"registering {c.email}: {response.status_code} {response.text}")
-    c.session = dict(response.json()["session"])
+    c.session, c.issued = dict(response.json()["session"]), time.monotonic()
     if not c.links:
         details = await staff.whmcs("GetClientsDetails", email=c.email)
         c.whmcs_client_id = int(details["client"]["id"])

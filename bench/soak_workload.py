@@ -62,7 +62,7 @@ class User:
     def __init__(
         self,
         customer: Customer,
-        gateway: httpx.AsyncClient,
+        gateway: httpx.AsyncClient,  # the customer's own (bench.soak_users.customer_client)
         recorder: Recorder,
         pacer: Pacer,
         *,
@@ -77,7 +77,7 @@ class User:
         self.token_ttl = token_ttl
         self.think_s = think_s
         self.rng = random.Random(seed)
-        self.issued = time.monotonic()
+        self.issued = customer.issued or time.monotonic()
         self.invoices: list[str] = []
         self.unpaid: list[str] = []
         self.cases: list[str] = []
@@ -89,10 +89,7 @@ class User:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _headers(self, auth: bool = True) -> dict[str, str]:
-        headers = {"x-forwarded-for": self.c.address}
-        if auth:
-            headers["authorization"] = f"Bearer {self.c.session['accessToken']}"
-        return headers
+        return {"authorization": f"Bearer {self.c.session['accessToken']}"} if auth else {}
 
     async def call(
         self, method: str, label: str, path: str, *, auth: bool = True, **kwargs: Any
