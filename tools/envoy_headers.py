@@ -1,4 +1,4 @@
-"""The gateway's request-header hygiene: only headers a gRPC server accepts reach the services.
+"""The gateway's request hygiene: only what a gRPC server accepts reaches the services.
 
 HTTP allows header names that gRPC metadata does not (``'``, ``!``, ``#``, ``$``, ``%``, ``&``,
 ``*``, ``+``, ``^``, `````, ``|``, ``~``), and gRPC gives meaning to headers a REST client has no
@@ -9,6 +9,11 @@ any interceptor runs and the transcoder answers 500 with grpc-core's text and no
 (tests/e2e/test_openapi_fuzz.py). So, before the transcoder (which still sees the client's
 content type): drop every header whose name is not a valid gRPC metadata key, and on REST calls
 also the ``grpc-*`` and ``*-bin`` ones. Native gRPC callers keep theirs (deadlines, encodings).
+
+Likewise a REST URL whose percent-decoded path or query is not UTF-8 (``/v1/orders/%FF``): the
+transcoder copied the bytes into a proto3 string field, the service's protobuf parser refused the
+request (``DecodeError``) and the client got 500 with the parser's text. Such a request is now
+answered 400 ``VALIDATION_FAILED`` at the edge (the local-reply mapper writes the JSON).
 """
 
 from __future__ import annotations
@@ -16,10 +21,43 @@ from __future__ import annotations
 from typing import Any
 
 HEADER_HYGIENE_LUA = """\
+local function valid_utf8(s)
+  local i, n = 1, #s
+  while i <= n do
+    local c = string.byte(s, i)
+    local len = c < 0x80 and 1 or (c >= 0xC2 and c <= 0xDF) and 2
+      or (c >= 0xE0 and c <= 0xEF) and 3 or (c >= 0xF0 and c <= 0xF4) and 4 or 0
+    if len == 0 or i + len - 1 > n then
+      return false
+    end
+    for j = i + 1, i + len - 1 do
+      local cc = string.byte(s, j)
+      if cc < 0x80 or cc > 0xBF then
+        return false
+      end
+    end
+    local c2 = string.byte(s, i + 1) or 0
+    if (c == 0xE0 and c2 < 0xA0) or (c == 0xED and c2 > 0x9F)
+        or (c == 0xF0 and c2 < 0x90) or (c == 0xF4 and c2 > 0x8F) then
+      return false  -- overlong, UTF-16 surrogate or beyond U+10FFFF
+    end
+    i = i + len
+  end
+  return true
+end
+
+local function unescaped(s)
+  return (string.gsub(s, "%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   local content_type = headers:get("content-type") or ""
   local native_grpc = string.sub(content_type, 1, 16) == "application/grpc"
+  if not native_grpc and not valid_utf8(unescaped(headers:get(":path") or "")) then
+    handle:respond({[":status"] = "400"}, "")  -- the local reply mapper makes it JSON
+    return
+  end
   local drop = {}
   for key, _ in pairs(headers) do
     if string.sub(key, 1, 1) ~= ":" then
