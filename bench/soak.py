@@ -139,6 +139,7 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         sandboxes = {"salesforce": sf, "whmcs": whmcs, "freebit": freebit}
         staff = Staff(sf, whmcs)
         await staff.login()
+        recorder.secret("salesforce_session", sf.headers["authorization"].removeprefix("Bearer "))
         customers = make_customers(cfg.users, tag, rng)
         started = time.monotonic()
         await create_records(staff, customers)

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-# Shorter values, and values that are one plain lowercase word ("password"), would match ordinary
-# text; they are not searched for (the patterns still apply).
+# Shorter values, one plain lowercase word ("password"), a short run of digits or a value of a few
+# distinct characters ("000000") would match ordinary text (ids, timestamps); they are not
+# searched for (the patterns still apply).
 MIN_LENGTH = 6
-_PLAIN_WORD = re.compile(r"[a-z]{1,15}")
+MIN_DISTINCT = 5
+_ORDINARY = re.compile(r"[a-z]{1,15}|[0-9]{1,15}")
 # Known secrets are found through a trie regex over their first characters, then verified.
 _PREFIX = 16
 
@@ -94,7 +96,7 @@ class Secrets:
             self.add(name, value)
 
     def add(self, name: str, value: str) -> None:
-        if len(value) < MIN_LENGTH or _PLAIN_WORD.fullmatch(value):
+        if len(value) < MIN_LENGTH or len(set(value)) < MIN_DISTINCT or _ORDINARY.fullmatch(value):
             return
         for needle in variants(value):
             self._needles.setdefault(needle, name)

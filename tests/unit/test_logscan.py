@@ -88,10 +88,13 @@ def test_allow_list_silences_a_public_value() -> None:
     assert kinds(f"published {kid}", allow=(kid,)) == set()
 
 
-def test_short_and_plain_word_secrets_are_not_searched() -> None:
-    secrets = Secrets({"short": "abc12", "word": "password"})
+def test_ordinary_looking_secrets_are_not_searched() -> None:
+    secrets = Secrets({"short": "abc12", "word": "password", "zeros": "000000", "few": "abab-abab",
+                       "digits": "20261127"})  # fmt: skip
     assert len(secrets) == 0
-    assert scan([("svc", '{"event": "x", "password_policy": "abc12"}')], secrets) == []
+    line = '{"event": "x", "password_policy": "abc12", "timestamp": "2026-11-27T11:08:48.000000Z"}'
+    assert scan([("svc", line)], secrets) == []
+    assert len(Secrets({"real": "demo-password-1"})) > 0
 
 
 def test_a_finding_masks_the_secret_and_names_process_and_line() -> None:
