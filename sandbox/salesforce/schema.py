@@ -201,6 +201,9 @@ _define(
         picklist=("Billing", "Technical", "Internet", "SIM", "VPN", "Order", "Account", "Other"),
     ),
     Field("IsClosed", "boolean", createable=False, updateable=False, default=False),
+    # The portal's idempotency key (as on Order): a second insert with the same key is refused
+    # with DUPLICATE_VALUE.
+    Field("Portal_Request_Key__c", external_id=True, unique=True),
 )
 _define(
     SObject("CaseComment", cdc=False),

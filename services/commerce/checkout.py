@@ -28,7 +28,6 @@ from services.commerce.catalog import Catalog
 from services.commerce.checkout_rules import (
     Line,
     composite_requests,
-    request_key,
     resolve_lines,
     shape_violations,
     sim_violations,
@@ -44,6 +43,7 @@ from services.common.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from services.common.idempotency import KEY_FIELD, request_key
 
 log = structlog.get_logger("checkout")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -116,7 +116,7 @@ class Checkout:
         try:
             responses = await self.salesforce.composite(subs, all_or_none=True)
         except DuplicateRecord:
-            record = await self.salesforce.get_by_external_id("Order", "Portal_Request_Key__c", key)
+            record = await self.salesforce.get_by_external_id("Order", KEY_FIELD, key)
             log.info("order_request_repeated", order_id=record["Id"])
             return str(record["Id"])
         return str(responses[0]["body"]["id"])

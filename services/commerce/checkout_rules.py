@@ -3,7 +3,6 @@ the SIM details, and the Order / OrderItem records to create."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from portal.common.v1 import types_pb2
 from services.commerce.catalog_records import CatalogItem
 from services.commerce.records import is_salesforce_id
 from services.common.errors import FieldViolation, ProductUnavailable, ValidationFailed
+from services.common.idempotency import KEY_FIELD, request_id_violation
 
-MAX_LINES, MAX_QUANTITY, MAX_REQUEST_ID = 20, 10, 64
+MAX_LINES, MAX_QUANTITY = 20, 10
 EID = re.compile(r"^\d{32}$")
 SIM_TYPES = {orders_pb2.SIM_TYPE_ESIM: "eSIM", orders_pb2.SIM_TYPE_PHYSICAL: "Physical"}
 
@@ -30,12 +30,9 @@ class Line:
 
 def shape_violations(request: orders_pb2.CreateOrderRequest) -> list[FieldViolation]:
     out: list[FieldViolation] = []
-    if not request.request_id.strip():
-        out.append(FieldViolation("request_id", "A request id is required."))
-    elif len(request.request_id) > MAX_REQUEST_ID:
-        out.append(FieldViolation("request_id", f"At most {MAX_REQUEST_ID} characters."))
-    elif not request.request_id.isprintable():  # Postgres text cannot even hold a NUL
-        out.append(FieldViolation("request_id", "No control characters."))
+    bad_request_id = request_id_violation(request.request_id, required=True)
+    if bad_request_id is not None:
+        out.append(bad_request_id)
     if not 1 <= len(request.items) <= MAX_LINES:
         out.append(FieldViolation("items", f"Order between 1 and {MAX_LINES} products."))
     seen: set[str] = set()
@@ -76,14 +73,6 @@ def sim_violations(request: orders_pb2.CreateOrderRequest, lines: Sequence[Line]
         raise ValidationFailed.of("sim.eid", "An EID is only for an eSIM.")
 
 
-def request_key(account_id: str, request_id: str) -> str:
-    """``Portal_Request_Key__c``: the caller's request id scoped to the account."""
-    key = f"{account_id}:{request_id}"
-    if len(key) <= 80:
-        return key
-    return f"{account_id}:sha256:{hashlib.sha256(request_id.encode()).hexdigest()[:48]}"
-
-
 def order_type(lines: Sequence[Line]) -> str:
     """Only add-ons change an existing service; anything else is a new order."""
     add_ons = all(line.item.product.item_class == catalog_pb2.ITEM_CLASS_ADD_ON for line in lines)
@@ -118,7 +107,7 @@ def composite_requests(
         "EffectiveDate": today.isoformat(),
         "Pricebook2Id": lines[0].item.pricebook_id,
         "Order_Type__c": order_type(lines),
-        "Portal_Request_Key__c": key,
+        KEY_FIELD: key,
         **billing_fields(address),
     }
     if any(line.item.is_sim_plan for line in lines):

@@ -17,11 +17,13 @@ import structlog
 from services.common import pages
 from services.common.errors import (
     CaseClosed,
+    DuplicateRecord,
     FieldViolation,
     NotFound,
     UpstreamUnavailable,
     ValidationFailed,
 )
+from services.common.idempotency import KEY_FIELD, request_key
 from services.support import mapping, queries, validation
 from services.support.case_ids import normalize_case_id
 from services.support.model import Caller, Case, CasePage, Comment, NewCase
@@ -37,6 +39,7 @@ class Salesforce(Protocol):
     async def query(self, soql: str, *, include_deleted: bool = False) -> list[Record]: ...
     async def get(self, sobject: str, record_id: str, fields: Sequence[str] = ()) -> Record: ...
     async def create(self, sobject: str, data: Mapping[str, Any]) -> str: ...
+    async def get_by_external_id(self, sobject: str, field: str, value: str) -> Record: ...
 
 
 class Directory(Protocol):
@@ -63,8 +66,15 @@ class SupportCases:
         }
         if contact_id:
             fields["ContactId"] = contact_id
-        case_id = await self._create("Case", fields)
-        log.info("case_created", case_id=case_id, with_contact=bool(contact_id))
+        if new.request_id:
+            fields[KEY_FIELD] = request_key(caller.sf_account_id, new.request_id)
+        try:
+            case_id = await self._create("Case", fields)
+        except DuplicateRecord:  # this request id filed a case already: that one, not a second
+            case_id = await self._case_of_request(str(fields[KEY_FIELD]))
+            log.info("case_request_repeated", case_id=case_id)
+        else:
+            log.info("case_created", case_id=case_id, with_contact=bool(contact_id))
         record = await self._read_back("Case", case_id, mapping.CASE_FIELDS, fields)
         return mapping.case_from_record(record)
 
@@ -111,6 +121,12 @@ class SupportCases:
             return None
         found = await self.salesforce.query(queries.contact_of(caller.sf_account_id, caller.email))
         return str(found[0]["Id"]) if found else None
+
+    async def _case_of_request(self, key: str) -> str:
+        """The case an earlier create with this idempotency key filed (the key holds the
+        account id, so it is the caller's own)."""
+        record = await self.salesforce.get_by_external_id("Case", KEY_FIELD, key)
+        return str(record["Id"])
 
     async def _owned_case(self, caller: Caller, raw_id: str) -> Record:
         case_id = normalize_case_id(raw_id)

@@ -36,6 +36,7 @@ class NewCase:
     description: str
     category: int
     priority: int
+    request_id: str = ""  # optional idempotency key ("" = none)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,11 @@ class SupportServicer(support_pb2_grpc.SupportServiceServicer):
         self, request: pb.CreateCaseRequest, ctx: grpc.aio.ServicerContext
     ) -> pb.CreateCaseResponse:
         new = validation.new_case(
-            request.subject, request.description, request.category, request.priority
+            request.subject,
+            request.description,
+            request.category,
+            request.priority,
+            request.request_id,
         )
         created = await self._cases.create(context.user_id.get(), new)
         return pb.CreateCaseResponse(case=wire.case(created))

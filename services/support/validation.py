@@ -12,6 +12,7 @@ import unicodedata
 from portal.support.v1 import support_pb2 as pb
 
 from services.common.errors import FieldViolation, ValidationFailed
+from services.common.idempotency import request_id_violation
 from services.support.model import NewCase
 
 SUBJECT_MAX = 255
@@ -54,17 +55,22 @@ def _enum(value: int, known: frozenset[int], field: str, default: int) -> tuple[
     return (value or default), []
 
 
-def new_case(subject: str, description: str, category: int, priority: int) -> NewCase:
+def new_case(
+    subject: str, description: str, category: int, priority: int, request_id: str = ""
+) -> NewCase:
     """A valid :class:`NewCase` or :class:`ValidationFailed` listing every bad field."""
     clean_subject, bad_subject = _subject(subject)
-    violations = [v for v in (bad_subject, _description(description)) if v is not None]
+    bad_request_id = request_id_violation(request_id, required=False)
+    violations = [
+        v for v in (bad_subject, _description(description), bad_request_id) if v is not None
+    ]
     category, bad = _enum(category, _CATEGORIES, "category", pb.CASE_CATEGORY_GENERAL)
     violations += [FieldViolation(f, "Please choose a category from the list.") for f in bad]
     priority, bad = _enum(priority, _PRIORITIES, "priority", pb.CASE_PRIORITY_MEDIUM)
     violations += [FieldViolation(f, "Please choose a priority from the list.") for f in bad]
     if violations:
         raise ValidationFailed(violations[0].description, violations=violations)
-    return NewCase(clean_subject, description, category, priority)
+    return NewCase(clean_subject, description, category, priority, request_id.strip())
 
 
 def comment_body(body: str) -> str:

@@ -69,6 +69,8 @@ class Plan:
     allowed: frozenset[str] = ID_REASONS
     # (A's value, a value of the same shape that names nothing) for the timing-class check
     twin: tuple[str, str] | None = None
+    # A create whose key B may reuse: B gets a record of B's own (never A's) or a refusal.
+    own_record_ok: bool = False
 
 
 def malformed(real: str) -> list[Probe]:
@@ -185,6 +187,16 @@ def request_id_plan(w: World) -> Plan:
     return Plan(probes + malformed(w.a_request_ids[0]), {"items": [line]}, allowed)
 
 
+def case_request_id_plan(w: World) -> Plan:
+    """A's CreateCase idempotency keys from B file a case of B's own, never answer A's case
+    (the key is scoped to the account); malformed keys are VALIDATION_FAILED."""
+    probes = [Probe("A's", "A's case request id", r) for r in w.a_case_request_ids]
+    probes += [Probe("guessed", "A's order request id", r) for r in w.a_request_ids]
+    probes += [Probe("guessed", "A's case id as request id", w.a_ids["case"][0])]
+    fields = {"subject": "B's own question"}
+    return Plan(probes + malformed(w.a_case_request_ids[0]), fields, own_record_ok=True)
+
+
 PROVIDERS: dict[str, Callable[[World], Plan]] = {
     "portal.billing.v1.BillingService.ListInvoices:page_token": page_token_plan("ListInvoices"),
     "portal.billing.v1.BillingService.GetInvoice:invoice_id": numeric_plan("invoice"),
@@ -200,6 +212,7 @@ PROVIDERS: dict[str, Callable[[World], Plan]] = {
     "portal.commerce.v1.OrderService.CreateOrder:items.product_id": order_line_plan,
     "portal.commerce.v1.OrderService.ListOrders:page_token": page_token_plan("ListOrders"),
     "portal.commerce.v1.OrderService.GetOrder:order_id": salesforce_plan("order", "801"),
+    "portal.support.v1.SupportService.CreateCase:request_id": case_request_id_plan,
     "portal.support.v1.SupportService.ListCases:page_token": page_token_plan("ListCases"),
     "portal.support.v1.SupportService.GetCase:case_id": salesforce_plan("case", "500"),
     "portal.support.v1.SupportService.AddCaseComment:case_id": salesforce_plan(
@@ -257,6 +270,11 @@ async def call(
     return await call_grpc(channel, endpoint, document, who.token)
 
 
+def no_leak(outcome: Outcome, w: World) -> None:
+    leaks = w.markers + [i for i in w.every_a_id() if len(i) >= 4]
+    assert not [m for m in leaks if m in outcome.raw], outcome.raw[:300]
+
+
 def refused_cleanly(outcome: Outcome, transport: str, allowed: frozenset[str], w: World) -> None:
     assert not outcome.ok, outcome.raw[:300]
     assert outcome.reason in allowed and outcome.domain == "portal", outcome.raw[:300]
@@ -264,8 +282,7 @@ def refused_cleanly(outcome: Outcome, transport: str, allowed: frozenset[str], w
     assert outcome.code == code, outcome.raw[:300]
     if transport == "rest":
         assert outcome.status == http_status, outcome.raw[:300]
-    leaks = w.markers + [i for i in w.every_a_id() if len(i) >= 4]
-    assert not [m for m in leaks if m in outcome.raw], outcome.raw[:300]
+    no_leak(outcome, w)
 
 
 def key(endpoint: Endpoint, field_name: str) -> str:
@@ -305,7 +322,10 @@ async def test_b_never_gets_a_record_of_a_by_any_id(
         document = request_document(fields, field_name, probe.value)
         outcome = await call(transport, gateway, channel, endpoint, document, world.b)
         try:
-            refused_cleanly(outcome, transport, plan.allowed, world)
+            if plan.own_record_ok and outcome.ok:
+                no_leak(outcome, world)
+            else:
+                refused_cleanly(outcome, transport, plan.allowed, world)
         except AssertionError as exc:
             where = f"{probe.kind} / {probe.label} {probe.value[:60]!r}"
             raise AssertionError(f"{where}: {exc}") from None
@@ -328,7 +348,12 @@ async def test_a_record_of_a_and_no_record_look_the_same_to_b(
 ) -> None:
     plan = PROVIDERS[key(endpoint, field_name)](world)
     if plan.twin is None:
-        assert endpoint.method.name in ("GetProduct", "CreateOrder", "ListSubscriptions")
+        assert endpoint.method.name in (
+            "GetProduct",
+            "CreateOrder",
+            "CreateCase",
+            "ListSubscriptions",
+        )
         return  # nothing of A's to compare with (shared catalog / no second page of A's)
     owned, absent = plan.twin
     await upstreams.settle()

@@ -7,6 +7,7 @@ works on cases it creates, and faults are armed for a few calls and cleared afte
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -323,3 +324,18 @@ async def test_salesforce_outage_is_503(
             assert after.status_code == 200, after.text
     finally:
         await staff.fault("none")
+
+
+async def test_a_retried_create_with_its_request_id_files_one_case(
+    gateway: httpx.AsyncClient, staff: Staff, hanako: Customer
+) -> None:
+    body = {"subject": "Submitted twice (the answer got lost)", "requestId": uuid.uuid4().hex}
+    first = await _create(gateway, hanako, **body)
+    again = await _create(gateway, hanako, **body)
+    assert again["id"] == first["id"] and again["caseNumber"] == first["caseNumber"]
+    rows = await staff.query(f"SELECT Id FROM Case WHERE Subject = '{body['subject']}'")
+    assert [r["Id"] for r in rows] == [first["id"]]
+    bad = await gateway.post(
+        "/v1/cases", json={**body, "requestId": "x" * 65}, headers=hanako.headers
+    )
+    assert bad.status_code == 400 and reason(bad) == "VALIDATION_FAILED"

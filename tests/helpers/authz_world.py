@@ -43,6 +43,7 @@ class World:
     b_page_tokens: dict[str, str]
     products: dict[str, str]  # SKU -> Product2 id
     markers: list[str] = field(default_factory=list)  # strings of A's that B must never see
+    a_case_request_ids: list[str] = field(default_factory=list)  # CreateCase request ids A used
 
     def every_a_id(self) -> set[str]:
         return {i for ids in self.a_ids.values() for i in ids}
@@ -93,8 +94,11 @@ async def build_world(gateway: httpx.AsyncClient, sf: SalesforceClient) -> World
             gateway, "POST", "/v1/orders", a, json={"requestId": request_id, "items": [line]}
         )
     subjects = [f"authz-A-{tag}-{n}" for n in range(2)]
-    for subject in subjects:
-        await _json(gateway, "POST", "/v1/cases", a, json={"subject": subject})
+    case_request_ids = [f"authz-case-{tag}-{n}" for n in range(2)]
+    for subject, case_request_id in zip(subjects, case_request_ids, strict=True):
+        await _json(
+            gateway, "POST", "/v1/cases", a, json={"subject": subject, "requestId": case_request_id}
+        )
     await _json(gateway, "POST", "/v1/cases", b, json={"subject": f"authz-B-{tag}"})
     kenji = await _account(sf, "AC-000103")
     pricebook = await sf.query("SELECT Id FROM Pricebook2 WHERE Name = 'Portal Pricebook'")
@@ -137,7 +141,7 @@ async def build_world(gateway: httpx.AsyncClient, sf: SalesforceClient) -> World
     ]
     return World(
         a, b, a_ids, b_ids, {"order": [other_order], "case": [other_case]}, request_ids,
-        a_tokens, b_tokens, products, markers,
+        a_tokens, b_tokens, products, markers, case_request_ids,
     )  # fmt: skip
 
 

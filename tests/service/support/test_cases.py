@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import grpc
 import pytest
 from portal.support.v1 import support_pb2 as pb
@@ -70,6 +73,8 @@ async def test_create_case_defaults_and_no_contact(world: World) -> None:
         (pb.CreateCaseRequest(subject="ok", description="d" * 32_001), ["description"]),
         (pb.CreateCaseRequest(subject="ok", category=99, priority=42), ["category", "priority"]),
         (pb.CreateCaseRequest(subject="", description="\x00"), ["subject", "description"]),
+        (pb.CreateCaseRequest(subject="ok", request_id="r" * 65), ["request_id"]),
+        (pb.CreateCaseRequest(subject="ok", request_id="a\x00b"), ["request_id"]),
     ],
 )
 async def test_create_case_validation(
@@ -172,3 +177,49 @@ async def test_comment_body_of_4000_characters_is_accepted(world: World) -> None
     request = pb.AddCaseCommentRequest(case_id=case_id, body="b" * 4000)
     added = (await world.stub.AddCaseComment(request, metadata=world.auth())).comment
     assert added.body == "b" * 4000
+
+
+async def _cases_with_key(world: World, request_id: str) -> list[dict[str, object]]:
+    return await world.staff.query(
+        f"SELECT Id, AccountId FROM Case WHERE Portal_Request_Key__c LIKE '%:{request_id}'"
+    )
+
+
+async def test_create_case_with_a_request_id_is_idempotent(world: World) -> None:
+    request_id = uuid.uuid4().hex
+    request = pb.CreateCaseRequest(subject="Router keeps rebooting", request_id=request_id)
+    first = (await world.stub.CreateCase(request, metadata=world.auth())).case
+    again = (await world.stub.CreateCase(request, metadata=world.auth())).case
+    assert again.id == first.id and again.case_number == first.case_number
+    stored = await _cases_with_key(world, request_id)
+    assert [r["Id"] for r in stored] == [first.id]
+
+
+async def test_concurrent_creates_with_one_request_id_file_one_case(world: World) -> None:
+    request_id = uuid.uuid4().hex
+    request = pb.CreateCaseRequest(subject="Double-clicked submit", request_id=request_id)
+    created = await asyncio.gather(
+        *(world.stub.CreateCase(request, metadata=world.auth()) for _ in range(5))
+    )
+    assert len({c.case.id for c in created}) == 1
+    assert len(await _cases_with_key(world, request_id)) == 1
+
+
+async def test_request_ids_are_scoped_to_the_account(world: World) -> None:
+    request_id = uuid.uuid4().hex
+    request = pb.CreateCaseRequest(subject="Same key, two customers", request_id=request_id)
+    hanako = (await world.stub.CreateCase(request, metadata=world.auth())).case
+    yuki = (await world.stub.CreateCase(request, metadata=world.auth("user-yuki"))).case
+    assert hanako.id != yuki.id  # another account's key never returns someone else's case
+    stored = await _cases_with_key(world, request_id)
+    assert {r["AccountId"] for r in stored} == {
+        world.accounts["AC-000101"],
+        world.accounts["AC-000104"],
+    }
+
+
+async def test_cases_without_a_request_id_are_never_merged(world: World) -> None:
+    request = pb.CreateCaseRequest(subject="No key")
+    first = (await world.stub.CreateCase(request, metadata=world.auth())).case
+    second = (await world.stub.CreateCase(request, metadata=world.auth())).case
+    assert first.id != second.id

@@ -15,7 +15,6 @@ from services.commerce.cdc.invalidation import IGNORED_ORDER_FIELDS, only_touche
 from services.commerce.checkout_rules import (
     Line,
     composite_requests,
-    request_key,
     resolve_lines,
     shape_violations,
     sim_violations,
@@ -23,6 +22,7 @@ from services.commerce.checkout_rules import (
 from services.commerce.records import is_salesforce_id, money
 from services.common.clients.cdc import ChangeEvent
 from services.common.errors import ProductUnavailable, ValidationFailed
+from services.common.idempotency import request_key
 
 PID = "01tDp0000004C9CIAU"
 

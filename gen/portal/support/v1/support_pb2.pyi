@@ -85,16 +85,18 @@ class CaseComment(_message.Message):
     def __init__(self, id: _Optional[str] = ..., body: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., from_customer: _Optional[bool] = ...) -> None: ...
 
 class CreateCaseRequest(_message.Message):
-    __slots__ = ("subject", "description", "category", "priority")
+    __slots__ = ("subject", "description", "category", "priority", "request_id")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     subject: str
     description: str
     category: CaseCategory
     priority: CasePriority
-    def __init__(self, subject: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[_Union[CaseCategory, str]] = ..., priority: _Optional[_Union[CasePriority, str]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, subject: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[_Union[CaseCategory, str]] = ..., priority: _Optional[_Union[CasePriority, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateCaseResponse(_message.Message):
     __slots__ = ("case",)
