@@ -20,7 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
+# A REST body above this is refused (413) before transcoding: a gRPC server takes at most 4 MiB
+# per message, and its RESOURCE_EXHAUSTED reached the client as 429 without ErrorInfo. A message's
+# JSON is larger than its protobuf, so 1 MiB of JSON stays far below 4 MiB on the wire.
+MAX_BODY_BYTES = 1024 * 1024
+
 HEADER_HYGIENE_LUA = """\
+local MAX_BODY_BYTES = @MAX_BODY_BYTES@
+
 local function valid_utf8(s)
   local i, n = 1, #s
   while i <= n do
@@ -54,10 +61,6 @@ function envoy_on_request(handle)
   local headers = handle:headers()
   local content_type = headers:get("content-type") or ""
   local native_grpc = string.sub(content_type, 1, 16) == "application/grpc"
-  if not native_grpc and not valid_utf8(unescaped(headers:get(":path") or "")) then
-    handle:respond({[":status"] = "400"}, "")  -- the local reply mapper makes it JSON
-    return
-  end
   local drop = {}
   for key, _ in pairs(headers) do
     if string.sub(key, 1, 1) ~= ":" then
@@ -71,8 +74,23 @@ function envoy_on_request(handle)
   for _, key in ipairs(drop) do
     headers:remove(key)
   end
+  if native_grpc then
+    return
+  end
+  if not valid_utf8(unescaped(headers:get(":path") or "")) then
+    handle:respond({[":status"] = "400"}, "")  -- the local reply mapper makes it JSON
+    return
+  end
+  local length = tonumber(headers:get("content-length") or "")
+  if length == nil then  -- chunked: buffer it (nil when there is no body); last, as it yields
+    local body = handle:body()
+    length = body and body:length() or 0
+  end
+  if length > MAX_BODY_BYTES then
+    handle:respond({[":status"] = "413"}, "")
+  end
 end
-"""
+""".replace("@MAX_BODY_BYTES@", str(MAX_BODY_BYTES))
 
 
 def header_hygiene_filter() -> dict[str, Any]:
