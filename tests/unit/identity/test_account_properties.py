@@ -41,7 +41,9 @@ class OneAccount:
 class SerializingCache:
     """Hands back the cached form (the serialized message), as a Redis hit would."""
 
-    async def get_or_load(self, entry: Any, scope: Any, loader: Any, message_type: Any) -> Any:
+    async def get_or_load(
+        self, entry: Any, scope: Any, loader: Any, message_type: Any, **options: Any
+    ) -> Any:
         loaded = cast(Message, await loader())
         return message_type.FromString(loaded.SerializeToString())
 
