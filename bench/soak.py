@@ -161,16 +161,20 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         calls_before, cache_before = await all_calls(sandboxes), await cache_counts(stack)
         sampler = Sampler({n: c.process.pid for n, c in stack.children.items() if c.process})
         sampling = asyncio.create_task(sampler.run(cfg.sample_s))
+        approving = asyncio.create_task(staff.approving(cfg.sample_s))
         run_started = time.monotonic()
         deadline = run_started + cfg.seconds
         await asyncio.gather(*(u.run(deadline) for u in users))
         duration_s = time.monotonic() - run_started
         recorder.recording = False
         sampling.cancel()
+        approving.cancel()
         sampler.sample()
         await staff.settle_hooks()
         calls_after, cache_after = await all_calls(sandboxes), await cache_counts(stack)
+        calls_after["salesforce"] -= staff.sf_calls  # staff's own calls are not the portal's
     return {
+        "orders_approved": staff.approved,
         "setup_s": round(setup_s, 1),
         "duration_s": round(duration_s, 1),
         "upstream_calls": {n: dict(calls_after[n] - calls_before[n]) for n in SYSTEMS},

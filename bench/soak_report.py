@@ -110,6 +110,7 @@ def summarize(
         "errors": errors,
         "error_rate": round(error_rate, 5),
         "throughput_rps": round(requests / measured["duration_s"], 1),
+        "orders_approved": measured.get("orders_approved", 0),
         "endpoints": stats,
         "upstream": {
             "calls": calls,
@@ -164,7 +165,8 @@ def markdown(r: dict[str, Any], json_path: Path | str = "") -> str:
     out += [
         "",
         f"**Upstream calls per user request: {up['per_user_request']}** ({per_system}; "
-        f"{up['total']:,} calls to the sandboxes during the run, hook deliveries and CDC "
+        f"{up['total']:,} calls to the sandboxes during the run, WHMCS hook deliveries, the CDC "
+        f"consumer and the fulfillment of the {r['orders_approved']} orders staff approved "
         "included). Busiest: "
         + ", ".join(
             f"{sys}:{action} {n:,}"
