@@ -8,6 +8,7 @@ checked; all problems are reported at once as BadRequest field violations.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from portal.billing.v1 import billing_pb2 as pb
@@ -88,6 +89,10 @@ def _check(profile: pb.BillingProfile, path: str, value: str) -> FieldViolation 
         return FieldViolation(field, "This field is required.") if path in REQUIRED else None
     if len(value) > MAX_LENGTH:
         return FieldViolation(field, f"At most {MAX_LENGTH} characters.")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        # A line break in an address line comes back split into line1/line2 on every order
+        # (Salesforce has one BillingStreet); no field of the profile is multi-line.
+        return FieldViolation(field, "Remove line breaks and other control characters.")
     problem = _format_problem(path, value, profile.address.country.upper())
     return FieldViolation(field, problem) if problem else None
 
