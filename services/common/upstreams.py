@@ -6,12 +6,14 @@ needs into its ``Deps`` and registers the closers for shutdown.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import grpc
 
 from services.common.client_interceptors import request_id_interceptors
 from services.common.clients.resilience import Policy
+from services.common.methods import INTERNAL_SERVICES
 from services.common.settings import ServiceSettings
 
 # The clients are imported where they are built: a service loads only the ones it uses (the
@@ -95,14 +97,46 @@ def cache(settings: ServiceSettings, service: str) -> Cache:
     return Cache.from_url(settings.redis_url.get_secret_value(), service=service)
 
 
+def internal_retry_config() -> str:
+    """gRPC service config: calls to the internal services that fail with UNAVAILABLE (a replica
+    that went away mid-call, or the callee's own "try again later") are made again, up to 3
+    attempts with a short backoff, on another replica when there is one. Every internal RPC is a
+    read (a directory lookup, a pay-method check; ``tests/service/test_internal_retry.py`` holds
+    that), so repeating one is safe. Retry throttling stops the retries when most calls fail, so a
+    struggling callee is not hammered three times over."""
+    services = [s.full_name for ds in INTERNAL_SERVICES.values() for s in ds]
+    return json.dumps(
+        {
+            "methodConfig": [
+                {
+                    "name": [{"service": name} for name in services],
+                    "retryPolicy": {
+                        "maxAttempts": 3,
+                        "initialBackoff": "0.05s",
+                        "maxBackoff": "0.5s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ],
+            "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+        }
+    )
+
+
 def channel(target: str) -> grpc.aio.Channel:
     """A channel to another service's port (internal services are only served there).
 
     ``target`` may name several replicas (``ipv4:127.0.0.1:50052,127.0.0.1:50152``): calls are
-    spread over them round-robin, and a replica that goes away is skipped. Every call carries the
-    current request id as ``x-request-id``, so the callee's log lines share it."""
+    spread over them round-robin, and a replica that goes away is skipped. Internal (read-only)
+    calls that fail with UNAVAILABLE are retried (:func:`internal_retry_config`). Every call
+    carries the current request id as ``x-request-id``, so the callee's log lines share it."""
     return grpc.aio.insecure_channel(
         target,
-        options=[("grpc.lb_policy_name", "round_robin")],
+        options=[
+            ("grpc.lb_policy_name", "round_robin"),
+            ("grpc.enable_retries", 1),
+            ("grpc.service_config", internal_retry_config()),
+        ],
         interceptors=request_id_interceptors(),
     )
