@@ -14,17 +14,31 @@ from services.common.cache import UserScope, policy
 
 
 async def pay_methods(b: Billing, user_id: str) -> pb.ListPaymentMethodsResponse:
+    """The caller's pay methods. A cached empty list is confirmed live: WHMCS sends no hook when
+    a card is added (in its client area, through the payment link), and a customer who just added
+    one must not be told for 15 minutes that checkout needs a pay method. Customers without one
+    are few and about to add one, so that costs little."""
     client_id = await b.accounts.client_of(user_id)
+    live = False
 
     async def load() -> pb.ListPaymentMethodsResponse:
+        nonlocal live
+        live = True
         rows = await b.whmcs.get_pay_methods(client_id)
         return pb.ListPaymentMethodsResponse(
             payment_methods=[mapping.payment_method(r) for r in rows]
         )
 
-    return await b.cache.get_or_load(
-        policy.PAYMENT_METHODS, UserScope(user_id), load, pb.ListPaymentMethodsResponse
+    scope = UserScope(user_id)
+    listed = await b.cache.get_or_load(
+        policy.PAYMENT_METHODS, scope, load, pb.ListPaymentMethodsResponse
     )
+    if listed.payment_methods or live:
+        return listed
+    fresh = await load()
+    if fresh.payment_methods:  # the empty copy is stale: the next read fills the new list
+        await b.cache.invalidate(scope, policy.PAYMENTS)
+    return fresh
 
 
 async def gateways(b: Billing, user_id: str) -> pb.ListPaymentGatewaysResponse:

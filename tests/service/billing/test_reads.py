@@ -102,6 +102,28 @@ async def test_payment_methods_and_gateways(hanako: Caller, whmcs: WhmcsControl)
     assert {(g.name, g.display_name) for g in gateways} >= {("stripe", "Credit Card")}
 
 
+async def test_an_empty_pay_method_list_is_confirmed_live(
+    kenji: Caller, whmcs: WhmcsControl
+) -> None:
+    # WHMCS sends no hook when a card is added: a cached "none" must not block checkout for 15 min.
+    await whmcs.api("DeletePayMethod", clientid=2, paymethodid=3)
+    request = pb.ListPaymentMethodsRequest()
+    before = await whmcs.calls()
+    assert not (await kenji.call("ListPaymentMethods", request)).payment_methods
+    assert not (await kenji.call("ListPaymentMethods", request)).payment_methods
+    assert (await whmcs.calls() - before)["GetPayMethods"] == 2  # the cached "none" was rechecked
+    await whmcs.api("AddPayMethod", clientid=2, type="CreditCard", card_number="4111111111111111",
+                    card_expiry="1229", gateway_module_name="stripe")  # fmt: skip
+    added = (await kenji.call("ListPaymentMethods", request)).payment_methods
+    assert [m.last_four for m in added] == ["1111"]
+    before = await whmcs.calls()
+    again = (await kenji.call("ListPaymentMethods", request)).payment_methods
+    assert [m.last_four for m in again] == ["1111"]
+    assert (await whmcs.calls() - before)["GetPayMethods"] == 1  # refilled once, then cached
+    assert (await kenji.call("ListPaymentMethods", request)).payment_methods == again
+    assert (await whmcs.calls() - before)["GetPayMethods"] == 1
+
+
 async def test_subscriptions(hanako: Caller, kenji: Caller) -> None:
     listed = await hanako.call("ListSubscriptions", pb.ListSubscriptionsRequest())
     assert listed.total_size == 1
