@@ -24,7 +24,8 @@ import httpx
 # ``make bench`` runs each script by path; the repository root is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from services.common.clients import SalesforceClient, SalesforceConfig
-from tests.e2e.test_authz_matrix import PROVIDERS, REFERENCES, key
+from tests.e2e.test_authz_matrix import REFERENCES
+from tests.helpers.authz_plans import PROVIDERS, key
 from tests.helpers.authz_world import build_world
 from tests.helpers.logbook import LogBook
 from tests.helpers.rpc_surface import call_rest, request_document
