@@ -147,7 +147,12 @@ def _as_portal_error(exc: Exception, method: str) -> PortalError:
             log.error("rpc_internal_error", error=exc.message)
         return exc
     if is_outage(exc):  # Postgres down or restarting: "try again later", not a bug
-        log.warning("rpc_dependency_unavailable", error_type=type(exc).__name__, rpc=method)
+        log.warning(
+            "rpc_dependency_unavailable",
+            error_type=type(exc).__name__,
+            error=str(exc)[:200],
+            rpc=method,
+        )
         return UpstreamUnavailable()
     # The traceback goes to the log; the client gets a generic message.
     log.exception("rpc_unexpected_error", error_type=type(exc).__name__, rpc=method)

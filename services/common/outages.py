@@ -14,7 +14,8 @@ import sys
 
 def is_outage(exc: BaseException) -> bool:
     """True for a refused, reset or timed-out connection, and for asyncpg's errors of a server
-    that is down, restarting, shutting down or out of connections."""
+    that is down, restarting, shutting down or out of connections (including asyncpg's internal
+    protocol-state errors on a connection being torn down)."""
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
     pg = sys.modules.get("asyncpg")
@@ -26,6 +27,11 @@ def is_outage(exc: BaseException) -> bool:
         pg.InsufficientResourcesError,  # 53: too many connections, out of memory or disk
     )
     if isinstance(exc, transient):
+        return True
+    # asyncpg's own state machine tripping over a connection the server is tearing down (seen
+    # while Postgres restarts: "cannot switch to state 11; another operation (2) is in progress",
+    # a pooled connection still consuming the shutdown error). Nothing was done; try again later.
+    if isinstance(exc, pg.InternalClientError):
         return True
     # The client side of a broken connection ("connection is closed" and the like).
     return isinstance(exc, pg.InterfaceError) and "connection" in str(exc).lower()

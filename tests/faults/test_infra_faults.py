@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -153,8 +154,13 @@ def background_lines(infra: InfraStack) -> int:
 
 def unexpected_errors(infra: InfraStack, since: int) -> list[str]:
     """Services' ``rpc_unexpected_error`` lines (an INTERNAL with a traceback) since a mark."""
-    lines = infra.logbook.lines[since:]
-    return [line[:400] for _, line in lines if "rpc_unexpected_error" in line]
+    found = []
+    for _, line in infra.logbook.lines[since:]:
+        if "rpc_unexpected_error" in line:
+            event = json.loads(line)
+            last = str(event.get("exception", "")).strip().splitlines()[-1:]
+            found.append(f"{event.get('rpc')}: {last[0] if last else event.get('error_type')}")
+    return found
 
 
 async def while_postgres_is_down(

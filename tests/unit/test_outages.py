@@ -18,6 +18,8 @@ OUTAGES = [
     asyncpg.AdminShutdownError("terminating connection due to administrator command"),
     asyncpg.TooManyConnectionsError("sorry, too many clients already"),
     asyncpg.InterfaceError("connection is closed"),
+    # A pooled connection still consuming the server's shutdown error (seen in the fault suite).
+    asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress"),
 ]
 BUGS = [
     ValueError("bad"),
