@@ -6,8 +6,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-# Fixtures shared by the suite (a channel to the ``server`` fixture) and factories of fixtures.
-pytest_plugins = ["tests.helpers.fixtures"]
+# Fixtures shared by the suite (a channel to the ``server`` fixture) and factories of fixtures;
+# the session-wide log secret scan over every stack the session started.
+pytest_plugins = ["tests.helpers.fixtures", "tests.helpers.secret_ledger"]
 
 # Timing-based checks make property tests flaky on a loaded 2-core CI machine; the properties are
 # what we test, not how fast one example runs.

@@ -5,9 +5,7 @@ the gateway are served from the cluster, and a user's keys share one hash tag (o
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -18,8 +16,8 @@ from services.common.cache import SHARED_CATALOG, UserScope
 from tests.helpers.accounts import HANAKO, customer_token
 from tests.helpers.logbook import LogBook
 from tests.helpers.redis_servers import RedisProcess, cli, redis_cluster
-from tools import infra
-from tools.stack import Ports, Stack, StackConfig
+from tests.helpers.stacks import running_stack
+from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -33,29 +31,15 @@ class ClusterStack:
 
 @pytest.fixture(scope="module")
 async def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ClusterStack]:
-    database_url, _ = infra.urls_from_env()
-    database_url = infra.with_database(database_url, f"portal_e2e_rc_{uuid.uuid4().hex[:10]}")
-    await infra.ensure_postgres(database_url)
-    with contextlib.ExitStack() as cleanup:
-        nodes = cleanup.enter_context(redis_cluster(tmp_path_factory.mktemp("e2e-cluster")))
-        await infra.create_database(database_url)
+    with redis_cluster(tmp_path_factory.mktemp("e2e-cluster")) as nodes:
         redis_url = f"redis+cluster://127.0.0.1:{nodes[0].port}"
         run_dir = tmp_path_factory.mktemp("run-cluster")
-        config = StackConfig(database_url, redis_url, ports=Ports.free(), run_dir=run_dir)
-        logbook = LogBook()
-        stack = Stack(config, sink=logbook)
-        try:
-            try:
-                await stack.start(within=60)
-            except RuntimeError as exc:  # say why, not only who
-                raise RuntimeError(f"{exc}: {logbook.lines[-15:]}") from None
-            # Steady state: the CDC consumer has subscribed (it may reset the catalog first).
-            assert await logbook.wait_json("commerce", '"cdc_ready"', within=30)
-            async with httpx.AsyncClient(base_url=config.gateway_url, timeout=10) as gateway:
-                yield ClusterStack(stack, nodes, gateway)
-        finally:
-            await stack.stop()
-            await infra.drop_database(database_url)
+        # Steady state (running_stack waits for it): the CDC consumer has subscribed.
+        async with (
+            running_stack(run_dir, LogBook(), prefix="portal_e2e_rc", redis_url=redis_url) as stack,
+            httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=10) as gateway,
+        ):
+            yield ClusterStack(stack, nodes, gateway)
 
 
 def _sub(token: str) -> str:

@@ -15,6 +15,10 @@ from tests.helpers.logbook import LogBook
 from tools import infra
 from tools.stack import Ports, Stack, StackConfig
 
+# Every stack started in this test session, with its LogBook: the session's log secret scan
+# (``tests/helpers/secret_ledger.py``) reads them all when the session ends.
+STARTED: list[tuple[Stack, LogBook]] = []
+
 
 async def _cdc_ready(logbook: LogBook, replicas: int, within: float) -> None:
     """Wait until one commerce process (whichever replica took the lead) logs ``cdc_ready``."""
@@ -59,6 +63,7 @@ async def running_stack(
         extra_env=dict(extra_env or {}),
     )
     stack = Stack(config, sink=logbook)
+    STARTED.append((stack, logbook))
     try:
         try:
             await stack.start(within=within)
