@@ -13,9 +13,9 @@ from portal.commerce.v1 import catalog_pb2, orders_pb2
 from portal.common.v1 import types_pb2
 
 from services.commerce.catalog_records import CatalogItem
-from services.commerce.records import is_salesforce_id
 from services.common.errors import FieldViolation, ProductUnavailable, ValidationFailed
 from services.common.idempotency import KEY_FIELD, request_id_violation
+from services.common.salesforce_ids import is_salesforce_id
 
 MAX_LINES, MAX_QUANTITY = 20, 10
 EID = re.compile(r"^\d{32}$")

@@ -22,12 +22,12 @@ from services.commerce.order_records import (
     page_query,
 )
 from services.commerce.peers import Directory
-from services.commerce.records import is_salesforce_id
 from services.common import pages
 from services.common.cache import Cache, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.errors import NotFound
 from services.common.pages import PageTokens
+from services.common.salesforce_ids import is_salesforce_id
 
 # Salesforce's OFFSET stops at 2,000.
 MAX_OFFSET = 2000

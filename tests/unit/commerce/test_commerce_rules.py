@@ -19,10 +19,11 @@ from services.commerce.checkout_rules import (
     shape_violations,
     sim_violations,
 )
-from services.commerce.records import is_salesforce_id, money
+from services.commerce.records import money
 from services.common.clients.cdc import ChangeEvent
 from services.common.errors import ProductUnavailable, ValidationFailed
 from services.common.idempotency import request_key
+from services.common.salesforce_ids import is_salesforce_id
 
 PID = "01tDp0000004C9CIAU"
 
