@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -50,25 +51,27 @@ async def sandbox(stack: Stack, name: str, path: str, body: dict[str, Any] | Non
         return response.json()
 
 
+@contextlib.asynccontextmanager
+async def salesforce_staff(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The Salesforce sandbox's REST API with a staff session (client-credentials token)."""
+    port = stack.config.ports.salesforce
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        token = await http.post(
+            "/services/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=("portal-dev", "portal-dev-secret"),
+        )
+        http.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+        yield http
+
+
 async def sf_account(stack: Stack, number: str) -> dict[str, Any]:
     q = (
         "SELECT Id, Portal_Status__c, Portal_Registration_Source__c, WH_Account__c FROM Account "
         f"WHERE SF_Account_No__c = '{number}'"
     )
-    port = stack.config.ports.salesforce
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        token = (
-            await http.post(
-                "/services/oauth2/token",
-                data={"grant_type": "client_credentials"},
-                auth=("portal-dev", "portal-dev-secret"),
-            )
-        ).json()
-        response = await http.get(
-            "/services/data/v60.0/query/",
-            params={"q": q},
-            headers={"authorization": f"Bearer {token['access_token']}"},
-        )
+    async with salesforce_staff(stack) as http:
+        response = await http.get("/services/data/v60.0/query/", params={"q": q})
         return dict(response.json()["records"][0])
 
 
@@ -76,15 +79,7 @@ async def new_account(stack: Stack) -> str:
     """A fresh Salesforce Account with its own customer number, so these tests do not depend on
     (or use up) the shared demo accounts other e2e modules register."""
     number = f"AC-E2E{uuid.uuid4().hex[:8].upper()}"
-    port = stack.config.ports.salesforce
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        token = (
-            await http.post(
-                "/services/oauth2/token",
-                data={"grant_type": "client_credentials"},
-                auth=("portal-dev", "portal-dev-secret"),
-            )
-        ).json()
+    async with salesforce_staff(stack) as http:
         response = await http.post(
             "/services/data/v60.0/sobjects/Account/",
             json={
@@ -92,7 +87,6 @@ async def new_account(stack: Stack) -> str:
                 "SF_Account_No__c": number,
                 "Portal_Status__c": "Not Registered",
             },
-            headers={"authorization": f"Bearer {token['access_token']}"},
         )
         assert response.status_code == 201, response.text
     return number
