@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import asyncpg
 import grpc
@@ -23,7 +24,7 @@ from services.commerce.watch_stream import OrderWatch
 from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import Policy, SalesforceClient
-from services.common.db import create_pool
+from services.common.db import close_pool, create_pool
 from services.common.methods import service_names
 from services.common.migrations import migrate_service
 from services.common.pages import PageTokens
@@ -96,7 +97,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         background=Background(consumer),
     )
     deps.closers += [
-        pool.close,
+        partial(close_pool, pool),
         cache.aclose,
         salesforce.aclose,
         pubsub.aclose,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
+import structlog
 
 from services.common.settings import ServiceSettings
+
+log = structlog.get_logger("db")
 
 
 async def create_pool(
@@ -20,3 +25,14 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def close_pool(pool: asyncpg.Pool, grace: float = 5.0) -> None:
+    """Close ``pool`` gracefully, but within ``grace`` seconds: asyncpg's ``close()`` waits for
+    every acquired connection to be released, forever if a task still holds one, which would hang
+    the shutdown. After ``grace`` the remaining connections are terminated."""
+    try:
+        await asyncio.wait_for(pool.close(), grace)
+    except TimeoutError:
+        log.warning("db_pool_terminated", grace_s=grace)
+        pool.terminate()

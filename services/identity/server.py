@@ -17,7 +17,7 @@ from services.common.cache import Cache
 from services.common.clients import Policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.clients.whmcs import WhmcsClient
-from services.common.db import create_pool
+from services.common.db import close_pool, create_pool
 from services.common.methods import service_names
 from services.common.migrations import migrate_service
 from services.common.server import GrpcServer, create_server
@@ -57,7 +57,7 @@ class Deps:
                 await task
         await self.upstreams.whmcs.aclose()
         await self.upstreams.sf.aclose()
-        await self.pool.close()
+        await close_pool(self.pool)
         await self.cache.aclose()
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import asyncpg
 import structlog
@@ -24,6 +25,7 @@ from services.common.clients import (
     SalesforcePubSubClient,
     WhmcsClient,
 )
+from services.common.db import close_pool
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger("fulfillment")
@@ -129,7 +131,7 @@ async def start_fulfillment(
     deps = Deps(fs, pool, c.salesforce, c.whmcs, c.freebit, c.directory, step_hook, **extra)
     leadership = Leadership(url, fs.consumer, fs.standby_retry_s)
     handle = Fulfillment(deps, Worker(deps, c.pubsub), leadership)
-    handle.closers += [pool.close, *c.closers]
+    handle.closers += [partial(close_pool, pool), *c.closers]
     if fs.enabled:
         handle.task = asyncio.create_task(handle._run(), name="fulfillment")
     return handle
