@@ -3,7 +3,9 @@
 A code lives ``ttl_s`` (10 minutes), allows ``max_attempts`` checks (5) and is stored only as a
 hash bound to its purpose and subject. Every check is counted *before* it is compared, in one
 ``UPDATE ... RETURNING``, so concurrent guesses cannot get more than ``max_attempts`` comparisons.
-A new code replaces the old one, but not sooner than ``resend_s`` after it (RATE_LIMITED).
+A right code is used up by the check that accepts it (``DELETE ... RETURNING``): two requests
+with the same code cannot both go on. A new code replaces the old one, but not sooner than
+``resend_s`` after it (RATE_LIMITED).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ _CHECK = """
 UPDATE identity.codes SET attempts = attempts + 1
 WHERE purpose = $1 AND subject = $2 AND expires_at > now() AND attempts < $3
 RETURNING code_hash, email_key"""
+_USE = """DELETE FROM identity.codes WHERE purpose = $1 AND subject = $2 AND code_hash = $3
+          RETURNING email_key"""
 
 
 @dataclass(frozen=True)
@@ -63,17 +67,15 @@ class Codes:
             raise RateLimited("A code was sent a moment ago. Please wait a minute and try again.")
         return code
 
-    async def check(self, purpose: str, subject: str, code: str) -> str:
-        """The e-mail key the code was sent for, if ``code`` is right (the code stays usable
-        until :meth:`consume`); VERIFICATION_CODE_INVALID / _EXPIRED otherwise."""
+    async def use(self, purpose: str, subject: str, code: str) -> str:
+        """Use up ``code``: the e-mail key it was sent for; VERIFICATION_CODE_INVALID when it is
+        wrong, VERIFICATION_CODE_EXPIRED when none is live (expired, tried too often, used)."""
         row = await self.pool.fetchrow(_CHECK, purpose, subject, self.rules.max_attempts)
         if row is None:
             raise VerificationCodeExpired()
         if not hmac.compare_digest(bytes(row["code_hash"]), _hash(purpose, subject, code.strip())):
             raise VerificationCodeInvalid()
-        return str(row["email_key"])
-
-    async def consume(self, purpose: str, subject: str) -> None:
-        await self.pool.execute(
-            "DELETE FROM identity.codes WHERE purpose = $1 AND subject = $2", purpose, subject
-        )
+        used = await self.pool.fetchval(_USE, purpose, subject, bytes(row["code_hash"]))
+        if used is None:
+            raise VerificationCodeExpired()
+        return str(used)

@@ -5,7 +5,8 @@ Contact's) when the typed e-mail is that address (else EMAIL_NOT_ON_ACCOUNT: the
 to use that address or contact support). An account that already has a portal user gets a notice
 at that address instead of a code (a code is sent only where one can be used), and the caller gets
 the same answer as for a registrable account, so the form tells a stranger nothing about which
-numbers are registered. ``prove`` checks the code (5 tries, 10 minutes) for the sign-up itself.
+numbers are registered. ``prove`` uses the code up (5 tries, 10 minutes) for the sign-up itself:
+one code, one sign-up attempt (a sign-up refused after it needs a new code).
 """
 
 from __future__ import annotations
@@ -61,9 +62,6 @@ class Ownership:
         """The code is right for this customer number and was sent to this e-mail."""
         if not code.strip():
             raise ValidationFailed.of("code", "Enter the code we sent you by e-mail.")
-        sent_to = await self.codes.check(PURPOSE, number, code)
+        sent_to = await self.codes.use(PURPOSE, number, code)
         if sent_to != email_key(email):
             raise EmailNotOnAccount()
-
-    async def used(self, number: str) -> None:
-        await self.codes.consume(PURPOSE, number)

@@ -88,9 +88,8 @@ class Recovery:
         user = await repo.user_by_email(self.pool, email)
         if user is None:
             raise VerificationCodeInvalid()
-        await self.codes.check(PURPOSE, user.id, code)
+        await self.codes.use(PURPOSE, user.id, code)
         await self._set_password(user.id, new_password)
-        await self.codes.consume(PURPOSE, user.id)
         await self.throttle.clear(self.per_account, email_key(user.email))
         log.info("password_reset", user_id=user.id)
 

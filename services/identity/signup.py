@@ -1,7 +1,8 @@
 """Sign-up: customer number -> WHMCS client -> portal user + mapping -> Salesforce (outbox).
 
 Only with the code :class:`ownership.Ownership` sent to the account's own e-mail: the code is
-checked before anything else is looked up or written, and used up once the user exists.
+used up before anything else is looked up or written (so the answers that follow, such as
+ACCOUNT_ALREADY_REGISTERED, reach only the account's owner).
 
 Nothing is left half-done: refusals happen before anything is written; WHMCS ``AddClient`` is
 the first write; if the Postgres transaction fails after it (a conflict, Postgres down) the new
@@ -76,12 +77,11 @@ class SignUpFlow:
         password_hash = await self.passwords.hash(form.password)
         client_id = await self._add_client(form)
         try:
-            done = await self.accounts.create(self._new_user(form, password_hash, client_id,
+            return await self.accounts.create(self._new_user(form, password_hash, client_id,
                                                              account), account)  # fmt: skip
         except BaseException:
             await asyncio.shield(self._close_client(client_id))
             raise
-        await self.ownership.used(account.number)
         return done
 
     def _new_user(
