@@ -20,6 +20,10 @@ SCHEMAS = DOC["components"]["schemas"]
 ROUTES = {
     "ValidateCustomerNumber": ("post", "/v1/auth/signup:validate"),
     "SignUp": ("post", "/v1/auth/signup"),
+    "StartSignUp": ("post", "/v1/auth/signup:start"),
+    "RequestPasswordReset": ("post", "/v1/auth/password:reset"),
+    "ConfirmPasswordReset": ("post", "/v1/auth/password:confirm"),
+    "ChangePassword": ("post", "/v1/auth/password:change"),
     "LinkWhmcsAccount": ("post", "/v1/auth/link"),
     "Login": ("post", "/v1/auth/login"),
     "RefreshSession": ("post", "/v1/auth/refresh"),
