@@ -156,8 +156,9 @@ def test_openapi_and_docs_are_public_files_served_by_envoy(
 # service; everything else is a read (a GET rule) and is also resent when a replica dies mid-call.
 NOT_RESENT = {"SignUp", "ValidateCustomerNumber", "LinkWhmcsAccount", "Login", "RefreshSession",
               "Logout", "StartSignUp", "RequestPasswordReset", "ConfirmPasswordReset",
-              "ChangePassword", "CreateInvoicePaymentLink", "UpdateBillingProfile", "HandleWhmcsWebhook",
-              "CreateOrder", "WatchOrders", "CreateCase", "AddCaseComment"}  # fmt: skip
+              "ChangePassword", "CreateInvoicePaymentLink", "UpdateBillingProfile",
+              "HandleWhmcsWebhook", "CreateOrder", "WatchOrders", "CreateCase",
+              "AddCaseComment"}  # fmt: skip
 
 
 def _route_of(path: str) -> dict:
@@ -183,8 +184,8 @@ def test_only_reads_are_resent_after_a_broken_connection(method: object) -> None
 
 @pytest.mark.parametrize("name", ["Login", "RefreshSession", "StartSignUp", "LinkWhmcsAccount"])
 def test_auth_routes_limit_each_client_address_in_its_own_bucket(name: str) -> None:
-    [route] = [r for r in _routes()
-               if r["match"].get("path") == f"/portal.identity.v1.IdentityService/{name}"]  # fmt: skip
+    path = f"/portal.identity.v1.IdentityService/{name}"
+    [route] = [r for r in _routes() if r["match"].get("path") == path]
     limit = route["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
     assert limit["rate_limits"] == [{"actions": [{"remote_address": {}}]}]
     [descriptor] = limit["descriptors"]
