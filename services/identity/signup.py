@@ -82,7 +82,6 @@ class SignUpFlow:
         except BaseException:
             await asyncio.shield(self._close_client(client_id))
             raise
-        return done
 
     def _new_user(
         self, form: SignUpForm, password_hash: str, client_id: int, account: SfAccount
