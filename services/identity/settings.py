@@ -40,7 +40,7 @@ class IdentitySettings(ServiceSettings):
     signup_window_s: int = 15 * 60
     signup_max_per_address: int = 20
     # Sign-up codes sent (signup:start) and password resets asked for, per address and window.
-    signup_start_max_per_address: int = 10
+    signup_start_max_per_address: int = 20
     reset_max_per_address: int = 10
     link_max_per_address: int = 20
     # A refused WHMCS login (link) answers no sooner than this, whether the e-mail is known or not.
