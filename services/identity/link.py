@@ -25,6 +25,7 @@ import structlog
 
 from services.common.clients.whmcs import Login, WhmcsClient
 from services.common.clients.whmcs_wire import custom_field
+from services.common.emails import email_key
 from services.common.errors import (
     AccountAlreadyRegistered,
     InvalidCredentials,
@@ -33,7 +34,6 @@ from services.common.errors import (
 from services.identity import repo
 from services.identity.accounts import Accounts
 from services.identity.customers import Customers
-from services.identity.emails import email_key
 from services.identity.login import SignedIn, require_credentials
 from services.identity.passwords import Passwords
 from services.identity.throttle import Limit, Throttle

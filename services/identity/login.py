@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from services.common.emails import email_key
 from services.common.errors import (
     FieldViolation,
     InvalidCredentials,
@@ -26,7 +27,6 @@ from services.common.errors import (
     ValidationFailed,
 )
 from services.identity import repo
-from services.identity.emails import email_key
 from services.identity.passwords import Passwords
 from services.identity.sessions import Session, Sessions
 from services.identity.throttle import Limit, Throttle

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import structlog
 
+from services.common.emails import email_key
 from services.common.errors import EmailNotOnAccount, ValidationFailed
 from services.common.mail import Mailer
 from services.identity import mails
 from services.identity.codes import Codes
 from services.identity.customers import Customers
-from services.identity.emails import email_key
 from services.identity.throttle import Limit, Throttle
 from services.identity.validation import EMAIL, reject_control_characters
 

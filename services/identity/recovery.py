@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import structlog
 
+from services.common.emails import email_key
 from services.common.errors import (
     InvalidCredentials,
     PortalError,
@@ -30,7 +31,6 @@ from services.common.errors import (
 from services.common.mail import Mailer
 from services.identity import mails, repo
 from services.identity.codes import Codes
-from services.identity.emails import email_key
 from services.identity.passwords import Passwords
 from services.identity.sessions import Session, Sessions
 from services.identity.throttle import Limit, Throttle

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from services.identity.emails import email_key
+from services.common.emails import email_key
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 

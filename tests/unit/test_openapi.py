@@ -39,6 +39,7 @@ ROUTES = {
     "GetSubscription": ("get", "/v1/subscriptions/{subscriptionId}"),
     "GetBillingProfile": ("get", "/v1/billing-profile"),
     "UpdateBillingProfile": ("patch", "/v1/billing-profile"),
+    "ConfirmBillingEmail": ("post", "/v1/billing-profile/email:confirm"),
     "HandleWhmcsWebhook": ("post", "/v1/webhooks/whmcs"),
     "ListProducts": ("get", "/v1/catalog/products"),
     "GetProduct": ("get", "/v1/catalog/products/{productId}"),

@@ -1,4 +1,4 @@
--- One normalised form of every e-mail (NFKC + case fold, computed by services/identity/emails.py
+-- One normalised form of every e-mail (NFKC + case fold, computed by services/common/emails.py
 -- and nowhere else), the one-time codes sent by e-mail, and nothing else.
 
 -- Filled by the service for every user (insert, and at start for rows written before this column).

@@ -80,6 +80,11 @@ class BillingServiceStub:
                 request_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileRequest.SerializeToString,
                 response_deserializer=portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileResponse.FromString,
                 _registered_method=True)
+        self.ConfirmBillingEmail = channel.unary_unary(
+                '/portal.billing.v1.BillingService/ConfirmBillingEmail',
+                request_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailRequest.SerializeToString,
+                response_deserializer=portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailResponse.FromString,
+                _registered_method=True)
         self.HandleWhmcsWebhook = channel.unary_unary(
                 '/portal.billing.v1.BillingService/HandleWhmcsWebhook',
                 request_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.HandleWhmcsWebhookRequest.SerializeToString,
@@ -154,6 +159,14 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfirmBillingEmail(self, request, context):
+        """Writes the new billing e-mail of an UpdateBillingProfile to WHMCS, with the code that was sent
+        to that address.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def HandleWhmcsWebhook(self, request, context):
         """Events from our WHMCS hook module, HMAC-signed over the raw body.
         """
@@ -208,6 +221,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.UpdateBillingProfile,
                     request_deserializer=portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileRequest.FromString,
                     response_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileResponse.SerializeToString,
+            ),
+            'ConfirmBillingEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmBillingEmail,
+                    request_deserializer=portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailRequest.FromString,
+                    response_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailResponse.SerializeToString,
             ),
             'HandleWhmcsWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.HandleWhmcsWebhook,
@@ -459,6 +477,33 @@ class BillingService:
             '/portal.billing.v1.BillingService/UpdateBillingProfile',
             portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileRequest.SerializeToString,
             portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmBillingEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portal.billing.v1.BillingService/ConfirmBillingEmail',
+            portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailRequest.SerializeToString,
+            portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailResponse.FromString,
             options,
             channel_credentials,
             insecure,
