@@ -28,8 +28,6 @@ ON CONFLICT (key) DO UPDATE SET
     window_start = CASE WHEN t.window_start < now() - make_interval(secs => $2) THEN now()
                         ELSE t.window_start END
 RETURNING hits"""
-_COUNT = """SELECT hits FROM identity.throttle
-            WHERE key = $1 AND window_start >= now() - make_interval(secs => $2)"""
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,6 @@ class Limit:
 class Throttle:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-
-    async def count(self, rule: Limit, subject: str) -> int:
-        hits = await self._pool.fetchval(_COUNT, f"{rule.prefix}:{subject}", float(rule.window_s))
-        return int(hits or 0)
 
     async def refund(self, rule: Limit, subject: str) -> None:
         """Give back one attempt counted by :meth:`consume` (a success that should not count)."""
