@@ -7,6 +7,7 @@ import asyncio
 import os
 
 from sandbox.mail.app import start_mail
+from sandbox.mail.settings import settings_from_env
 from sandbox.runner import configure_logging, serve_until_signalled
 
 
@@ -25,7 +26,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     configure_logging(args.log_level)
-    asyncio.run(serve_until_signalled(start_mail(args.host, args.port, args.smtp_port)))
+    settings = settings_from_env()
+    asyncio.run(serve_until_signalled(start_mail(args.host, args.port, args.smtp_port, settings)))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from sandbox.control import Control
+from sandbox.mail.settings import MailSandboxSettings
 from sandbox.mail.smtp import StoringHandler, protocol_factory
 from sandbox.mail.state import Mailbox, StoredMessage
 
@@ -70,9 +71,14 @@ class RunningMail:
         await self.runner.cleanup()
 
 
-async def start_mail(host: str = "127.0.0.1", port: int = 0, smtp_port: int = 0) -> RunningMail:
+async def start_mail(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    smtp_port: int = 0,
+    settings: MailSandboxSettings | None = None,
+) -> RunningMail:
     """Start the sandbox in this event loop (``0`` picks a free port for either side)."""
-    mailbox = Mailbox()
+    mailbox = Mailbox(max_messages=(settings or MailSandboxSettings()).max_messages)
     control = Control(mailbox.clear)
     loop = asyncio.get_running_loop()
     factory = protocol_factory(StoringHandler(mailbox, control), "mail.sandbox.local")

@@ -51,9 +51,11 @@ def stored(message: EmailMessage, mail_from: str, rcpt_to: list[str]) -> StoredM
 @dataclass
 class Mailbox:
     messages: list[StoredMessage] = field(default_factory=list)
+    max_messages: int = 1000
 
     def add(self, message: StoredMessage) -> None:
         self.messages.append(message)
+        del self.messages[: max(0, len(self.messages) - self.max_messages)]
 
     def to(self, address: str) -> list[StoredMessage]:
         """Messages with ``address`` among the envelope recipients (case-insensitively)."""
