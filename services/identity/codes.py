@@ -35,6 +35,9 @@ _USE = """DELETE FROM identity.codes WHERE purpose = $1 AND subject = $2 AND cod
           RETURNING email_key"""
 
 
+RESEND_TOO_SOON = "A code was sent a moment ago. Please wait a minute and try again."
+
+
 @dataclass(frozen=True)
 class CodeRules:
     ttl_s: int = 600
@@ -64,7 +67,7 @@ class Codes:
             float(self.rules.ttl_s), float(self.rules.resend_s),
         )  # fmt: skip
         if done is None:
-            raise RateLimited("A code was sent a moment ago. Please wait a minute and try again.")
+            raise RateLimited(RESEND_TOO_SOON)
         return code
 
     async def use(self, purpose: str, subject: str, code: str) -> str:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import structlog
 
 from services.common.emails import email_key
-from services.common.errors import EmailNotOnAccount, ValidationFailed
+from services.common.errors import EmailNotOnAccount, RateLimited, ValidationFailed
 from services.common.mail import Mailer
 from services.identity import mails
-from services.identity.codes import Codes
+from services.identity.codes import RESEND_TOO_SOON, Codes
 from services.identity.customers import Customers
 from services.identity.throttle import Limit, Throttle
 from services.identity.validation import EMAIL, reject_control_characters
@@ -49,6 +49,7 @@ class Ownership:
             log.info("signup_email_not_on_account")
             raise EmailNotOnAccount()
         if await self.customers.is_registered(account):
+            await self._notice_once(account.number)
             mail = mails.render("already_registered", on_file, language)
             await self.mailer.send(mail, kind="signup_already_registered")
         else:
@@ -57,6 +58,15 @@ class Ownership:
             mail = mails.render("signup_code", on_file, language, code=code, minutes=minutes)
             await self.mailer.send(mail, kind="signup_code")
         return self.codes.rules.ttl_s
+
+    async def _notice_once(self, number: str) -> None:
+        """The resend rule of codes for the notice too: one per ``resend_s``, and the same
+        RATE_LIMITED answer as a code asked for again (so a repeat tells nothing either)."""
+        rule = Limit("signup-notice", 1, self.codes.rules.resend_s)
+        try:
+            await self.throttle.consume(rule, number)
+        except RateLimited:
+            raise RateLimited(RESEND_TOO_SOON) from None
 
     async def prove(self, number: str, email: str, code: str) -> None:
         """The code is right for this customer number and was sent to this e-mail."""

@@ -38,11 +38,14 @@ def mail_url_of(gateway: httpx.AsyncClient) -> str:
 
 async def signup_code(gateway: httpx.AsyncClient, number: str, email: str) -> str | None:
     """``signup:start`` and the code it mailed; None when the account already has a portal user
-    (the mail sandbox got the notice that says so instead of a code)."""
+    (the mail sandbox got the notice that says so instead of a code) or a code or notice went out
+    less than a minute ago."""
     mail = mail_url_of(gateway)
     before = {m["id"] for m in await mail_messages(mail, email)}
     start = await gateway.post("/v1/auth/signup:start",
                                json={"customerNumber": number, "email": email})  # fmt: skip
+    if start.status_code == 429:  # asked again within the minute: registered by then, or not
+        return None  # ... and the login that follows tells which
     assert start.status_code == 200, start.text
     for _ in range(200):
         new = [m for m in await mail_messages(mail, email) if m["id"] not in before]

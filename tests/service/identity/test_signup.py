@@ -145,6 +145,13 @@ async def test_sign_up(
         "Your portal sign-up code",
         "Your account already has a portal login",
     ]
+    # Asked again within the minute: the same RATE_LIMITED a code's resend gets, no mail.
+    await fails_with(
+        stub(channel).StartSignUp(again, metadata=meta()),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "RATE_LIMITED",
+    )
+    assert len(await mail_messages(mail_sandbox.url, email)) == 2
 
 
 async def test_a_stranger_cannot_sign_up_with_a_customer_number_alone(
