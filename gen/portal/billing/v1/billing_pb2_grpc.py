@@ -153,7 +153,8 @@ class BillingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateBillingProfile(self, request, context):
-        """Updates the fields named in `update_mask`, in WHMCS.
+        """Updates the fields named in `update_mask`, in WHMCS; a changed e-mail waits for the code sent
+        to it (`pending_email`, then ConfirmBillingEmail).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -161,7 +162,8 @@ class BillingServiceServicer:
 
     def ConfirmBillingEmail(self, request, context):
         """Writes the new billing e-mail of an UpdateBillingProfile to WHMCS, with the code that was sent
-        to that address.
+        to that address. Errors: VERIFICATION_CODE_INVALID, VERIFICATION_CODE_EXPIRED (none pending,
+        expired, tried 5 times or used), UPSTREAM_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -112,6 +112,8 @@ class IdentityServiceServicer:
     def StartSignUp(self, request, context):
         """Sends a 6-digit code to the e-mail Salesforce holds for the account (its primary Contact's) when
         the typed e-mail is that address; an account that already has a portal user gets a notice instead.
+        Errors: EMAIL_NOT_ON_ACCOUNT, CUSTOMER_NUMBER_REQUIRED, CUSTOMER_NUMBER_NOT_FOUND,
+        VALIDATION_FAILED, RATE_LIMITED (also a repeat within a minute), UPSTREAM_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -119,7 +121,9 @@ class IdentityServiceServicer:
 
     def SignUp(self, request, context):
         """With the code from StartSignUp's e-mail: creates the WHMCS client, the portal user and the
-        mapping, then marks the Salesforce account active.
+        mapping, then marks the Salesforce account active. Errors: VERIFICATION_CODE_INVALID,
+        VERIFICATION_CODE_EXPIRED, EMAIL_NOT_ON_ACCOUNT, ACCOUNT_ALREADY_REGISTERED,
+        EMAIL_ALREADY_REGISTERED, VALIDATION_FAILED, RATE_LIMITED, UPSTREAM_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -155,6 +159,7 @@ class IdentityServiceServicer:
 
     def RequestPasswordReset(self, request, context):
         """Sends a reset code to the e-mail if a portal user has it; the answer is the same either way.
+        Errors: VALIDATION_FAILED (no e-mail), RATE_LIMITED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -162,7 +167,8 @@ class IdentityServiceServicer:
 
     def ConfirmPasswordReset(self, request, context):
         """Sets a new password with the reset code; every session of the user is revoked and the
-        account's sign-in lockout is lifted.
+        account's sign-in lockout is lifted. Errors: VALIDATION_FAILED (password under 10
+        characters), VERIFICATION_CODE_INVALID, VERIFICATION_CODE_EXPIRED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -170,7 +176,8 @@ class IdentityServiceServicer:
 
     def ChangePassword(self, request, context):
         """Changes the signed-in user's password (the current one is required); every earlier session is
-        revoked and the caller gets a new one.
+        revoked and the caller gets a new one. Errors: INVALID_CREDENTIALS (current password),
+        VALIDATION_FAILED, RATE_LIMITED, UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
