@@ -83,6 +83,7 @@ class Recovery:
 
     async def confirm_reset(self, email: str, code: str, new_password: str) -> None:
         require_new_password(new_password)
+        reject_control_characters(email=email)  # a NUL cannot even be looked up in Postgres
         if not email.strip() or not code.strip():
             raise VerificationCodeInvalid()
         user = await repo.user_by_email(self.pool, email)

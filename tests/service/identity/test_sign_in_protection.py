@@ -175,6 +175,14 @@ async def test_reset_answers_the_same_for_unknown_addresses_and_mails_nobody(
         grpc.StatusCode.INVALID_ARGUMENT,
         "VERIFICATION_CODE_INVALID",
     )
+    nul = pb.ConfirmPasswordResetRequest(
+        email="a\x00@example.jp", code="1", new_password=NEW_PASSWORD
+    )
+    await fails_with(
+        stub(channel).ConfirmPasswordReset(nul, metadata=meta()),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "VALIDATION_FAILED",
+    )
 
 
 async def test_change_password_needs_the_current_one_and_revokes_old_sessions(
