@@ -7,17 +7,32 @@ carry codes).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 import aiosmtplib
 import structlog
 from pydantic import SecretStr
 
-from services.common.errors import UpstreamUnavailable
+from services.common.errors import UpstreamUnavailable, ValidationFailed
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger("mail")
+# Control characters, spaces and line/paragraph separators, and the characters that quote or
+# separate addresses in headers: an address the portal sends to has none of them (SMTP and the
+# header parser would refuse it, or read it as something else).
+_NOT_IN_ADDRESSES = frozenset({"Cc", "Zs", "Zl", "Zp"})
+_SPECIALS = frozenset('"(),:;<>[]\\')
+
+
+def deliverable(address: str) -> bool:
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain):
+        return False
+    return not any(ch in _SPECIALS or unicodedata.category(ch) in _NOT_IN_ADDRESSES
+                   for ch in address)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,10 +76,15 @@ class Mailer:
         self.config = config
 
     async def send(self, mail: Mail, *, kind: str) -> None:
+        """Deliver ``mail`` to exactly ``mail.to`` (the envelope is given, never parsed back out
+        of the headers, where "a,b@x" would be two recipients)."""
         c = self.config
+        if not deliverable(mail.to):
+            raise ValidationFailed.of("email", "Enter a valid e-mail address.")
         try:
             await aiosmtplib.send(
-                message_of(mail, c.sender), hostname=c.host, port=c.port, start_tls=c.starttls,
+                message_of(mail, c.sender), sender=parseaddr(c.sender)[1] or c.sender,
+                recipients=[mail.to], hostname=c.host, port=c.port, start_tls=c.starttls,
                 username=c.username or None, password=c.password.get_secret_value() or None,
                 timeout=c.timeout_s,
             )  # fmt: skip
