@@ -3,13 +3,10 @@ empties and that a snapshot can serialise as it is."""
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
-
-_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ def _part(message: EmailMessage, subtype: str) -> str:
 def stored(message: EmailMessage, mail_from: str, rcpt_to: list[str]) -> StoredMessage:
     """The parts a test or a person reads of one accepted message."""
     return StoredMessage(
-        id=next(_ids),
+        id=0,  # numbered by the mailbox that keeps it
         mail_from=mail_from,
         rcpt_to=list(rcpt_to),
         subject=str(message.get("Subject", "")),
@@ -52,9 +49,11 @@ def stored(message: EmailMessage, mail_from: str, rcpt_to: list[str]) -> StoredM
 class Mailbox:
     messages: list[StoredMessage] = field(default_factory=list)
     max_messages: int = 1000
+    next_id: int = 1
 
     def add(self, message: StoredMessage) -> None:
-        self.messages.append(message)
+        self.messages.append(replace(message, id=self.next_id))
+        self.next_id += 1
         del self.messages[: max(0, len(self.messages) - self.max_messages)]
 
     def to(self, address: str) -> list[StoredMessage]:
@@ -64,3 +63,4 @@ class Mailbox:
 
     def clear(self) -> None:
         self.messages.clear()
+        self.next_id = 1

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sandbox.mail import RunningMail, start_mail
+from sandbox.mail.settings import MailSandboxSettings
 
 
 @pytest.fixture
@@ -85,3 +86,15 @@ async def test_faults_refuse_like_a_relay(mail: RunningMail, http: httpx.AsyncCl
                           start_tls=False)  # fmt: skip
     assert len((await http.get("/__sandbox/messages")).json()["messages"]) == 1
     assert (await http.get("/__sandbox/stats")).json()["calls"] == {"DATA": 3}
+
+
+async def test_only_the_newest_messages_are_kept() -> None:
+    running = await start_mail(settings=MailSandboxSettings(max_messages=2))
+    try:
+        for n in range(3):
+            await aiosmtplib.send(message("d@example.jp", f"m{n}"), hostname="127.0.0.1",
+                                  port=running.smtp_port, start_tls=False)  # fmt: skip
+        kept = [(m.id, m.subject) for m in running.mailbox.messages]
+        assert kept == [(2, "m1"), (3, "m2")]
+    finally:
+        await running.stop()
