@@ -26,6 +26,7 @@ from tools.envoy_config import GatewaySettings, write
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("identity", "billing", "commerce", "support")
 SANDBOXES = ("salesforce", "whmcs", "freebit")
+SANDBOX_STATE_DIR_ENV = "SANDBOX_STATE_DIR"  # read by sandbox/persistence.py
 
 
 def free_port() -> int:
@@ -77,6 +78,9 @@ class StackConfig:
     # free ports).
     replicas: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Where the sandboxes keep their state across restarts (``make run``: ``.run/sandboxes``);
+    # None: they start from their seed data every time (test stacks: a fresh world each).
+    sandbox_state_dir: Path | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -98,6 +102,9 @@ class StackConfig:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+        env.pop(SANDBOX_STATE_DIR_ENV, None)
+        if self.sandbox_state_dir is not None:
+            env[SANDBOX_STATE_DIR_ENV] = str(self.sandbox_state_dir)
         for name in SERVICES:
             env[f"{name.upper()}_PORT"] = str(p.service(name))
             env[f"{name.upper()}_METRICS_PORT"] = str(p.service(f"{name}_metrics"))
