@@ -38,6 +38,9 @@ from aiohttp import web
 
 log = logging.getLogger("sandbox.persistence")
 STATE_DIR_ENV = "SANDBOX_STATE_DIR"
+# The world id beside the saved state (``tools/world.py``); a sandbox reset ends the world.
+WORLD_FILE = "world.json"
+RESET_PATH = "/__sandbox/reset"
 _COUNT_REPR = re.compile(r"^count\((-?\d+)(?:, (-?\d+))?\)$")
 
 Snapshot = dict[str, dict[str, Any]]
@@ -230,8 +233,20 @@ class PersistedState:
                 return await handler(request)
             finally:
                 self.save()
+                if request.path == RESET_PATH:
+                    self._end_world()
 
         return persist
+
+    def _end_world(self) -> None:
+        """A reset put this sandbox back to its seed data, so its ids start again from there:
+        the portal database no longer belongs to it. Dropping the world id makes the next
+        ``make run`` say so instead of serving sign-ups that collide with old users."""
+        (self.path.parent / WORLD_FILE).unlink(missing_ok=True)
+        log.warning(
+            "sandbox_reset_ended_the_world path=%s fix=%s",
+            self.path.parent, "restart with `make run FRESH=1`",
+        )  # fmt: skip
 
 
 def state_dir() -> Path | None:
@@ -242,13 +257,15 @@ def state_dir() -> Path | None:
 def persist_app(
     app: web.Application, name: str, parts: Mapping[str, Part]
 ) -> PersistedState | None:
-    """Load ``<state dir>/<name>.pickle`` into ``parts`` and save them after every request of
-    ``app`` and when it shuts down; nothing when no state directory is configured."""
+    """Load ``<state dir>/<name>.pickle`` into ``parts`` (or save the fresh state: the first
+    start of a world) and save them after every request of ``app`` and when it shuts down;
+    nothing when no state directory is configured."""
     directory = state_dir()
     if directory is None:
         return None
     state = PersistedState(directory / f"{name}.pickle", parts)
     state.load()
+    state.save()  # a new world's seed data is fixed now (some of it depends on the date)
     app.middlewares.append(state.middleware())
 
     async def save_on_cleanup(_app: web.Application) -> None:

@@ -8,6 +8,9 @@ starting anything: both ids equal is the same world; both absent with nothing sa
 is a new world (both get a new id); anything else is a mismatch that would hand the new users ids
 the database already gives to others, so start-up stops and says how to start a fresh world.
 
+A ``POST /__sandbox/reset`` to a sandbox of a world removes the world file (the sandbox's ids
+start again from the seed), so the next start reports the mismatch.
+
 A fresh world wipes the sandboxes' state, drops the portal database and deletes the deployment's
 cache keys. The world file goes first, so a wipe interrupted half-way is reported as a mismatch at
 the next start instead of passing for a world.
@@ -28,9 +31,9 @@ from urllib.parse import urlsplit
 import asyncpg
 import redis.asyncio as aioredis
 
+from sandbox.persistence import WORLD_FILE
 from tools import infra
 
-WORLD_FILE = "world.json"
 CREATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS public.portal_world ("
     "id text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())"

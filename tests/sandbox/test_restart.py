@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sandbox.freebit import start_freebit
-from sandbox.persistence import STATE_DIR_ENV
+from sandbox.persistence import STATE_DIR_ENV, WORLD_FILE
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.salesforce.bus import replay_bytes
 from sandbox.whmcs import start_whmcs
@@ -55,6 +55,20 @@ async def test_whmcs_keeps_clients_and_never_reuses_an_id(state_dir: Path) -> No
         assert await _whmcs_add_client(second.url, "second@example.jp") == old + 1
     finally:
         await second.stop()
+
+
+async def test_a_new_world_is_saved_at_start_and_a_reset_ends_it(state_dir: Path) -> None:
+    (state_dir / WORLD_FILE).write_text('{"world": "w1"}')
+    running = await start_whmcs(port=0, webhook_url="")
+    try:
+        assert (state_dir / "whmcs.pickle").exists()  # before any request
+        async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
+            await http.get("/__sandbox/stats")
+            assert (state_dir / WORLD_FILE).exists()
+            assert (await http.post("/__sandbox/reset")).status_code == 200
+        assert not (state_dir / WORLD_FILE).exists()  # the next `make run` reports it
+    finally:
+        await running.stop()
 
 
 async def test_whmcs_without_a_state_dir_starts_from_the_seed(
