@@ -179,7 +179,8 @@ class PersistedState:
         if snapshot is None:
             return False
         for name, part in self.parts.items():
-            vars(part.target()).update(snapshot.get(name, {}))
+            saved = snapshot.get(name, {})
+            vars(part.target()).update({k: v for k, v in saved.items() if part.keeps(k)})
         self._last = self._dump()
         log.info("sandbox_state_loaded path=%s parts=%s", self.path, ",".join(snapshot))
         return True

@@ -157,3 +157,12 @@ def test_load_removes_temp_files_of_a_killed_writer(tmp_path: Path) -> None:
     (tmp_path / ".s.pickle.abc123.tmp").write_bytes(b"half a write")
     _state(tmp_path / "s.pickle", Holder()).load()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.pickle"]
+
+
+def test_attributes_skipped_since_the_save_are_not_loaded(tmp_path: Path) -> None:
+    holder = Holder()
+    holder.limit = 99
+    PersistedState(tmp_path / "s.pickle", {"h": Part(lambda: holder)}).save()
+    loaded = Holder()
+    _state(tmp_path / "s.pickle", loaded).load()  # skips "limit" now
+    assert loaded.limit == 10
