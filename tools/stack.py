@@ -21,12 +21,12 @@ from pathlib import Path
 
 import httpx
 
+from sandbox.persistence import STATE_DIR_ENV as SANDBOX_STATE_DIR_ENV
 from tools.envoy_config import GatewaySettings, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("identity", "billing", "commerce", "support")
 SANDBOXES = ("salesforce", "whmcs", "freebit")
-SANDBOX_STATE_DIR_ENV = "SANDBOX_STATE_DIR"  # read by sandbox/persistence.py
 
 
 def free_port() -> int:
