@@ -179,11 +179,20 @@ class PersistedState:
         if snapshot is None:
             return False
         for name, part in self.parts.items():
-            saved = snapshot.get(name, {})
-            vars(part.target()).update({k: v for k, v in saved.items() if part.keeps(k)})
+            self._load_part(name, part, snapshot.get(name, {}))
         self._last = self._dump()
         log.info("sandbox_state_loaded path=%s parts=%s", self.path, ",".join(snapshot))
         return True
+
+    def _load_part(self, name: str, part: Part, saved: dict[str, Any]) -> None:
+        live = vars(part.target())
+        newer = sorted(k for k in live if part.keeps(k) and k not in saved)
+        if newer:  # the code gained attributes since the save: they keep their fresh values
+            log.warning(
+                "sandbox_state_older_than_code part=%s new_attributes=%s fix=%s",
+                name, ",".join(newer), "`make run FRESH=1` if the sandbox misbehaves",
+            )  # fmt: skip
+        live.update({k: v for k, v in saved.items() if part.keeps(k)})
 
     def save(self) -> bool:
         """Write the state when it changed since the last write; True when it wrote."""

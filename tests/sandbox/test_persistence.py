@@ -166,3 +166,16 @@ def test_attributes_skipped_since_the_save_are_not_loaded(tmp_path: Path) -> Non
     loaded = Holder()
     _state(tmp_path / "s.pickle", loaded).load()  # skips "limit" now
     assert loaded.limit == 10
+
+
+def test_attributes_newer_than_the_save_keep_fresh_values_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    holder = Holder()
+    holder.items[1] = "saved"
+    _state(tmp_path / "s.pickle", holder).save()
+    loaded = Holder()
+    loaded.users = {7: "fresh"}  # type: ignore[attr-defined]
+    _state(tmp_path / "s.pickle", loaded).load()
+    assert loaded.items == {1: "saved"} and loaded.users == {7: "fresh"}  # type: ignore[attr-defined]
+    assert "new_attributes=users" in caplog.text
