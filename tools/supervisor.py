@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
 
 from tools import infra, world
-from tools.stack import ROOT, LineSink, Stack, StackConfig
+from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig
 
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
 
@@ -81,6 +82,19 @@ async def _settle_world(place: world.WorldPlace, fresh: bool) -> None:
     print(f"world {world_id} (sandbox state in {place.state_dir})", flush=True)
 
 
+def _ports_in_use(ports: Ports) -> list[str]:
+    """The stack's ports something else already listens on (another ``make run``?)."""
+    taken = []
+    for name, port in vars(ports).items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{name} {port}")
+    return taken
+
+
 async def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     database_url, redis_url = infra.urls_from_env()
@@ -105,6 +119,9 @@ async def run(args: argparse.Namespace) -> int:
         await _ensure_postgres(stack, database_url, run_dir)
         await _ensure_redis(stack, redis_url, run_dir)
         await _settle_world(place, args.fresh)
+        taken = _ports_in_use(config.ports)
+        if taken:
+            raise RuntimeError(f"ports already in use (another `make run`?): {', '.join(taken)}")
         await stack.start(within=args.timeout)
     except world.WorldMismatch as exc:
         print(f"start-up refused: {exc}", file=sys.stderr, flush=True)
