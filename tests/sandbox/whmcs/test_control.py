@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.sandbox.whmcs.test_api_clients import NEW_CLIENT
-
 import asyncio
 import time
+
+from tests.sandbox.whmcs.test_api_clients import NEW_CLIENT
 
 
 async def _arm(http, **fault):

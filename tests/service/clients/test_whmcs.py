@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from services.common.clients import BreakerOpen, WhmcsClient, WhmcsConfig, WhmcsRejected
-from services.common.clients.whmcs import OrderLine
+from services.common.clients.whmcs import OrderLine, UserClient
 from services.common.clients.whmcs_wire import custom_field
 from services.common.errors import (
     EmailAlreadyRegistered,
@@ -27,8 +27,15 @@ NEW_CLIENT = dict(
 
 async def test_validate_login(whmcs: WhmcsClient) -> None:
     login = await whmcs.validate_login("hanako.yamada@example.jp", "demo-password-1")
-    assert login.user_id == 1
-    assert login.two_factor_enabled is False
+    assert login.user_id == 11  # the WHMCS user, not client 1
+    assert login.two_factor_enabled is False  # sent as the string "false"
+    two_factor = await whmcs.validate_login("mei.tanaka@example.jp", "demo-password-5")
+    assert two_factor.two_factor_enabled is True
+    clients = await whmcs.clients_of_user(login.user_id, "hanako.yamada@example.jp")
+    assert clients == [UserClient(client_id=1, is_owner=True)]
+    invited = await whmcs.clients_of_user(14, "aiko.yamada@example.jp")
+    assert invited == [UserClient(client_id=1, is_owner=False)]
+    assert await whmcs.clients_of_user(11, "aiko.yamada@example.jp") == []
     with pytest.raises(InvalidCredentials):
         await whmcs.validate_login("hanako.yamada@example.jp", "wrong")
 
@@ -52,11 +59,13 @@ async def test_add_client_with_customer_number_then_duplicate(whmcs: WhmcsClient
         customfields={198: "AC-000102"},
         **NEW_CLIENT,
     )
-    assert client_id > 3
+    assert client_id > 4
     created = await whmcs.get_clients_details(client_id)
     assert custom_field(created, 198) == "AC-000102"
     login = await whmcs.validate_login("taro.suzuki@example.jp", "s3cret-Pass!")
-    assert login.user_id == client_id
+    assert login.user_id == created["owner_user_id"] != client_id
+    owned = await whmcs.clients_of_user(login.user_id, "taro.suzuki@example.jp")
+    assert owned == [UserClient(client_id=client_id, is_owner=True)]
     with pytest.raises(EmailAlreadyRegistered):
         await whmcs.add_client(email="taro.suzuki@example.jp", password="x", **NEW_CLIENT)
 
