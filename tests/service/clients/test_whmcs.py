@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from services.common.clients import BreakerOpen, WhmcsClient, WhmcsConfig, WhmcsRejected
 from services.common.clients.whmcs import OrderLine, UserClient
+from services.common.clients.whmcs_gateway import order_gateway
 from services.common.clients.whmcs_wire import custom_field
 from services.common.errors import (
     EmailAlreadyRegistered,
@@ -228,3 +229,18 @@ async def test_no_secret_or_password_in_logs(whmcs, whmcs_control, caplog) -> No
     text = repr(logs) + caplog.text
     for secret in ("portal-dev-secret", "demo-password-1", "not-the-password", token.access_token):
         assert secret not in text
+
+
+async def test_order_gateway_rule(whmcs: WhmcsClient) -> None:
+    async def gateway(client_id: int) -> str | None:
+        methods = await whmcs.get_pay_methods(client_id)
+        return await order_gateway(whmcs, client_id, [m["gateway_name"] for m in methods])
+
+    assert await gateway(1) == "stripe"  # a remote card names its gateway
+    assert await gateway(3) is None  # no pay method: not usable
+    await whmcs.call("AddPayMethod", {"clientid": 3, "card_number": "4111111111111111",
+                                      "card_expiry": "0130"})  # fmt: skip
+    assert (await whmcs.get_pay_methods(3))[0]["gateway_name"] == ""  # stored locally
+    assert await gateway(3) == "stripe"  # no default gateway: the first active one
+    await whmcs.update_client(3, paymentmethod="mailin")
+    assert await gateway(3) == "mailin"  # the client's default gateway
