@@ -20,6 +20,7 @@ PROFILE_FIELDS = (
     "city", "state", "postcode", "phonenumber", "notes",
 )  # fmt: skip
 CLIENT_STATUSES = frozenset({"Active", "Inactive", "Closed"})
+CALLING_CODES = {"JP": "81", "US": "1", "GB": "44"}
 _PHONE = re.compile(r"^\+?[\d .()-]+$")
 REQUIRED_FIELDS = (
     ("address1", "You did not enter your  address line 1"),  # sic: two spaces, as documented
@@ -143,16 +144,15 @@ def _users_block(ctx: Ctx, c: Client) -> dict[str, Any]:
 
 
 def _phone(c: Client) -> dict[str, Any]:
-    """``+81.312345678`` → country code ``81`` and the formatted ``+81.312345678``."""
-    digits = "".join(ch for ch in c.phonenumber if ch.isdigit() or ch == ".")
-    cc, _, rest = digits.partition(".") if c.phonenumber.startswith("+") else ("81", "", digits)
-    national = rest.replace(".", "").lstrip("0")
-    formatted = f"+{cc}.{national}" if national else ""
-    return {
-        "phonecc": int(cc or 0),
-        "phonenumberformatted": formatted,
-        "telephoneNumber": formatted,
-    }
+    """``phonecc`` (the country's calling code, a string) and ``phonenumberformatted``
+    (``+<cc>.<national number>``), derived from the number as entered and the client's country."""
+    cc = CALLING_CODES.get(c.country, "")
+    digits = "".join(ch for ch in c.phonenumber if ch.isdigit())
+    if c.phonenumber.strip().startswith("+") and digits.startswith(cc):
+        digits = digits[len(cc) :]
+    national = digits.lstrip("0")
+    formatted = f"+{cc}.{national}" if national and cc else c.phonenumber
+    return {"phonecc": cc, "phonenumberformatted": formatted, "telephoneNumber": formatted}
 
 
 def client_body(ctx: Ctx, c: Client) -> dict[str, Any]:

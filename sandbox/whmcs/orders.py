@@ -155,6 +155,7 @@ def _order_row(ctx: Ctx, o: Order) -> dict[str, Any]:
         })  # fmt: skip
     return {
         "id": o.id, "ordernum": int(o.ordernum), "userid": o.userid, "contactid": 0,
+        "requestor_id": client.owner_user_id if client else 0, "admin_requestor_id": 0,
         "date": ymd_hms(o.date), "amount": money(o.amount), "paymentmethod": o.paymentmethod,
         "paymentmethodname": ctx.store.gateways.get(o.paymentmethod, o.paymentmethod),
         "invoiceid": o.invoiceid, "status": o.status, "ipaddress": "", "promocode": "",

@@ -132,13 +132,14 @@ async def test_get_clients_details_shapes(api):
         {"id": 14, "name": "Aiko Yamada", "email": "aiko.yamada@example.jp", "is_owner": False},
     ]}  # fmt: skip
     assert client["phonenumber"] == "+81.312345678"
-    assert client["phonenumberformatted"] == "+81.312345678" and client["phonecc"] == 81
+    assert client["phonenumberformatted"] == "+81.312345678" and client["phonecc"] == "81"
     assert client["email_preferences"]["invoice"] == "1"  # strings, as in the example
     assert client["currency_code"] == "JPY"
     assert client["customfields"] == [{"id": 198, "value": "AC-000101"}]
     stats = body["stats"]
-    assert stats["numdueinvoices"] == "2" and stats["numoverdueinvoices"] == "1"
-    assert stats["productsnumactive"] == 1  # an int, next to string counters
+    assert stats["numdueinvoices"] == 2 and stats["numoverdueinvoices"] == 1  # ints
+    assert stats["productsnumactive"] == 1
+    assert stats["dueinvoicesbalance"] == "¥14,300.00 JPY"  # amounts: formatted strings
     assert await api.error("GetClientsDetails", clientid=999) == "Client Not Found"
     assert await api.error("GetClientsDetails") == "Either clientid Or email Is Required"
 

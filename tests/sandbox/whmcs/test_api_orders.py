@@ -38,6 +38,7 @@ async def test_add_order_then_accept(api):
     assert [li["relid"] for li in row["lineitems"]["lineitem"]] == [2, 3]
     # getorders.md's example: ordernum an int, money a plain decimal string without a symbol
     assert isinstance(row["ordernum"], int) and row["id"] == 2 and row["userid"] == 1
+    assert row["requestor_id"] == 11  # the user who placed it: the client's owner
     assert [li["amount"] for li in row["lineitems"]["lineitem"]] == ["1900.00", "11880.00"]
 
     assert await api.ok("AcceptOrder", orderid=order["orderid"], autosetup="true") == {
