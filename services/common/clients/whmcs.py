@@ -1,6 +1,6 @@
 """WHMCS External API client (``POST <base>/includes/api.php``), over a shared httpx.AsyncClient.
 
-Every method is one action of ``contracts/whmcs.md``. Results stay close to WHMCS's own dicts
+Every method is one action of ``docs/contracts/whmcs.md``. Results stay close to WHMCS's own dicts
 (the billing service maps them to the API) except that wrapped lists (``{"invoices": {"invoice":
 [...]}}``, ``""``) arrive as plain lists. Reads are retried on outages, writes never (see
 ``resilience``). The API secret and ``password2`` travel only in the POST body and are never

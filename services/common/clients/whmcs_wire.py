@@ -1,6 +1,6 @@
 """WHMCS wire details: PHP form encoding, the loose list wrapping, and the error-message table.
 
-Pure functions (no I/O), so they are unit-tested on their own. See ``contracts/whmcs.md``.
+Pure functions (no I/O), so they are unit-tested on their own. See ``docs/contracts/whmcs.md``.
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ def _unusable_email() -> ValidationFailed:
     return ValidationFailed.of("email", "This e-mail address cannot be used. Please use another.")
 
 
-# Documented action errors (contracts/whmcs.md) → typed errors, matched case-insensitively on the
-# whole message. Anything not listed becomes a generic UpstreamRejected carrying the message.
+# Documented action errors (docs/contracts/whmcs.md) → typed errors, matched case-insensitively on
+# the whole message. Anything not listed becomes a generic UpstreamRejected carrying the message.
 ERRORS: dict[str, ErrorFactory] = {
     "client not found": lambda _m: NotFound(),
     "client id not found": lambda _m: NotFound(),
