@@ -172,7 +172,7 @@ def set_status(ctx: Ctx, inv: Invoice, status: str) -> None:
 def update_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
     inv = _get(ctx, p)
     if p.has("status") and p.text("status") not in INVOICE_STATUSES:
-        raise ApiError("Invalid Invoice Status")
+        raise ApiError(f"Invalid status {p.text('status')}")  # updateinvoice.md
     if p.has("duedate"):
         inv.duedate = parse_ymd(p.get("duedate")) or inv.duedate
     if p.has("notes"):

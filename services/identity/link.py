@@ -57,7 +57,7 @@ class LinkFlow:
         client_id = await self._owned_client(email, password)
         client = await self.whmcs.get_clients_details(client_id)
         number = custom_field(client, self.customer_number_field)
-        if number is None:
+        if number is None or str(client.get("status") or "") == "Closed":
             raise WhmcsAccountNotLinkable()
         account = await self.customers.find(number, cached=False)
         if account is None:

@@ -106,3 +106,8 @@ async def test_payment_on_cancelled_invoice_is_refused(api):
     await api.ok("UpdateInvoice", invoiceid=1003, status="Cancelled")
     message = await api.error("AddInvoicePayment", invoiceid=1003, transid="x", gateway="mailin")
     assert message == "It is not possible to add a payment to an invoice that is Cancelled"
+
+
+async def test_update_invoice_refuses_an_unknown_status(api):
+    message = await api.error("UpdateInvoice", invoiceid=1003, status="Settled")
+    assert message == "Invalid status Settled"  # updateinvoice.md's "Invalid status $status"

@@ -92,3 +92,16 @@ async def test_link_refuses_a_user_owning_several_clients(
         "WHMCS_SEVERAL_OWNED_CLIENTS",
     )
     assert await db.fetchval("SELECT count(*) FROM identity.users") == 0
+
+
+async def test_link_refuses_a_closed_client(
+    channel: grpc.aio.Channel, deps: Deps, db: asyncpg.Connection
+) -> None:
+    await deps.upstreams.whmcs.call("CloseClient", {"clientid": 1})  # as WHMCS staff would
+    req = pb.LinkWhmcsAccountRequest(email="hanako.yamada@example.jp", password="demo-password-1")
+    await fails_with(
+        stub(channel).LinkWhmcsAccount(req, metadata=meta()),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "WHMCS_ACCOUNT_NOT_LINKABLE",
+    )
+    assert await db.fetchval("SELECT count(*) FROM identity.users") == 0

@@ -102,7 +102,7 @@ class IdentityServiceServicer:
         WHMCS_TWO_FACTOR_ENABLED (the login has two-factor authentication, which a password alone
         does not satisfy), WHMCS_NO_OWNED_CLIENT (the login owns no client, e.g. it was only invited),
         WHMCS_SEVERAL_OWNED_CLIENTS (the login owns more than one client), and
-        WHMCS_ACCOUNT_NOT_LINKABLE (the client has no customer number known to the portal).
+        WHMCS_ACCOUNT_NOT_LINKABLE (the client is closed or has no customer number the portal knows).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
