@@ -42,7 +42,7 @@ def validate_login(ctx: Ctx, p: Params) -> dict[str, Any]:
     return body
 
 
-def check_email(email: str) -> None:
+def _check_email(email: str) -> None:
     if not email:
         raise ApiError("You did not enter your email address")
     if not _EMAIL.match(email):
@@ -95,7 +95,7 @@ def add_client(ctx: Ctx, p: Params) -> dict[str, Any]:
             if not p.text(name):
                 raise ApiError(f"You did not enter your {label}")
     email = p.text("email")
-    check_email(email)
+    _check_email(email)
     if strict:
         _check_required(p)
     country = p.text("country")
