@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
 
+from services.common.cache.keys import DEFAULT_NAMESPACE
 from tools import infra
 from tools.stack import ROOT, LineSink, Stack, StackConfig
 
@@ -69,7 +71,10 @@ async def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     database_url, redis_url = infra.urls_from_env()
     sink = _sink(sys.stdout.isatty())
-    config = StackConfig(database_url, redis_url, run_dir=ROOT / ".run", replicas=args.replicas)
+    namespace = os.environ.get("CACHE_NAMESPACE", DEFAULT_NAMESPACE)
+    config = StackConfig(
+        database_url, redis_url, namespace, run_dir=ROOT / ".run", replicas=args.replicas
+    )
     stack = Stack(config, sink=sink)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
