@@ -117,9 +117,21 @@ def _describe(desc: Any, seen: set[str], out: list[str]) -> None:
             out.append(f.enum_type.full_name + "".join(f",{v.number}" for v in f.enum_type.values))
 
 
+SCHEMALESS = frozenset(
+    {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue",
+     "google.protobuf.Any"}
+)  # fmt: skip
+"""Messages whose schema says nothing of their content: never cached (a field added to what
+they carry would not change the schema hash, so old entries would be served without it)."""
+
+
 @cache
 def schema_hash(message_type: type[Message], version: int = 1) -> str:
     """8 hex chars identifying the message's wire schema (recursively) and the entry version."""
+    if message_type.DESCRIPTOR.full_name in SCHEMALESS:
+        raise TypeError(
+            f"{message_type.DESCRIPTOR.full_name} has no schema to hash: cache a typed message"
+        )
     parts: list[str] = [str(version)]
     _describe(message_type.DESCRIPTOR, set(), parts)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]

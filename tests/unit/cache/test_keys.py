@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from google.protobuf import any_pb2, struct_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 from portal.billing.v1 import billing_pb2
@@ -163,3 +164,9 @@ def test_schema_hash_changes_with_the_message_and_the_version() -> None:
     assert a != schema_hash(billing_pb2.ListPaymentMethodsResponse)
     assert a != schema_hash(billing_pb2.ListInvoicesResponse, 2)
     assert re.fullmatch(r"[0-9a-f]{8}", a)
+
+
+@pytest.mark.parametrize("message", [struct_pb2.Struct, struct_pb2.Value, any_pb2.Any])
+def test_schemaless_messages_are_refused(message) -> None:
+    with pytest.raises(TypeError):
+        schema_hash(message)
