@@ -164,3 +164,18 @@ def test_services_and_sandboxes_never_import_each_other() -> None:
     assert crossing_imports("sandbox", "services") == []
     assert crossing_imports("tools", "nothing") == []  # the walk itself runs on any folder
     assert crossing_imports("tests/e2e", "tests") != []  # and finds an import when there is one
+
+
+SERVICES = ("identity", "billing", "commerce", "support")
+
+
+def test_the_common_library_imports_no_service() -> None:
+    for name in SERVICES:
+        assert crossing_imports("services/common", f"services.{name}") == []
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_a_service_imports_no_other_service(name: str) -> None:
+    for other in SERVICES:
+        if other != name:
+            assert crossing_imports(f"services/{name}", f"services.{other}") == []
