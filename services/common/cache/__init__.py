@@ -20,7 +20,7 @@ from services.common.cache import policy
 from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.cache import Cache
 from services.common.cache.client import RedisClient, redis_from_url
-from services.common.cache.keys import DEFAULT_NAMESPACE, WHOLE, Variant
+from services.common.cache.keys import DEFAULT_NAMESPACE, NO_VARIANT, Variant
 from services.common.cache.policy import Entry, Family
 from services.common.cache.scope import (
     SHARED_CATALOG,
@@ -32,8 +32,8 @@ from services.common.cache.scope import (
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "NO_VARIANT",
     "SHARED_CATALOG",
-    "WHOLE",
     "Cache",
     "CircuitBreaker",
     "CustomerNumberScope",

@@ -41,7 +41,7 @@ from services.common.cache.client import RedisClient, redis_from_url
 from services.common.cache.invalidation import Invalidation, check_scope
 from services.common.cache.keys import (
     DEFAULT_NAMESPACE,
-    WHOLE,
+    NO_VARIANT,
     Keys,
     Variant,
     check_namespace,
@@ -158,7 +158,7 @@ class Cache(Invalidation):
         loader: Callable[[], Awaitable[M]],
         message_type: type[M],
         *,
-        variant: Variant = WHOLE,
+        variant: Variant = NO_VARIANT,
         fill_lock: bool = True,
     ) -> M:
         """The cached message for (entry, scope, variant), else ``await loader()``, cached.

@@ -87,8 +87,8 @@ class Variant:
         return ":".join(f"{name}={encode(value)}" for name, value in self.parts)
 
 
-WHOLE = Variant()
-"""The entry has one copy per scope (no variant)."""
+NO_VARIANT = Variant()
+"""The variant of an entry that has one value per scope."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +142,7 @@ def scope_prefix(namespace: str, scope: Scope) -> str:
 
 
 def value_key(
-    namespace: str, entry: Entry[Any], scope: Scope, schema: str, variant: Variant = WHOLE
+    namespace: str, entry: Entry[Any], scope: Scope, schema: str, variant: Variant = NO_VARIANT
 ) -> str:
     key = f"{scope_prefix(namespace, scope)}:{entry.service}:{entry.resource}:v{schema}"
     return f"{key}:{variant.encoded()}" if variant.parts else key
@@ -184,7 +184,7 @@ def keys_for(
     entry: Entry[Any],
     scope: Scope,
     schema: str,
-    variant: Variant = WHOLE,
+    variant: Variant = NO_VARIANT,
     *,
     cluster: bool,
 ) -> Keys:

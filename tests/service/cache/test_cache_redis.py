@@ -9,7 +9,7 @@ import pytest
 from portal.billing.v1 import billing_pb2
 from redis.asyncio import Redis
 
-from services.common.cache import SHARED_CATALOG, WHOLE, UserScope, Variant, policy
+from services.common.cache import NO_VARIANT, SHARED_CATALOG, UserScope, Variant, policy
 from services.common.cache.keys import keys_for, schema_hash
 from services.common.metrics import value
 
@@ -36,7 +36,7 @@ def namespace() -> str:
     return NS
 
 
-def value_key(entry, scope, variant=WHOLE, message=MSG) -> str:
+def value_key(entry, scope, variant=NO_VARIANT, message=MSG) -> str:
     schema = schema_hash(message, entry.version)
     return keys_for(NS, entry, scope, schema, variant, cluster=False).value
 

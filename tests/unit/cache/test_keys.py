@@ -11,7 +11,7 @@ from redis.crc import key_slot
 
 from services.common.cache import SHARED_CATALOG, CustomerNumberScope, UserScope, Variant, policy
 from services.common.cache.keys import (
-    WHOLE,
+    NO_VARIANT,
     check_namespace,
     global_key,
     keys_for,
@@ -76,7 +76,10 @@ def test_awkward_ids_stay_inside_the_tag(uid) -> None:
 
 
 def test_format_of_each_scope() -> None:
-    assert user_key("42", policy.INVOICES_LIST, WHOLE) == "portal:{u:42}:billing:invoices:vabcd1234"
+    assert (
+        user_key("42", policy.INVOICES_LIST, NO_VARIANT)
+        == "portal:{u:42}:billing:invoices:vabcd1234"
+    )
     shared = keys_for(
         NS, policy.CATALOG_PRODUCTS, SHARED_CATALOG, "s", Variant.of(x=1), cluster=True
     )
