@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from sandbox.persistence import STATE_DIR_ENV as SANDBOX_STATE_DIR_ENV
 from services.common.cache.keys import DEFAULT_NAMESPACE
 from tools.envoy_config import GatewaySettings, write
 
@@ -81,6 +82,9 @@ class StackConfig:
     # free ports).
     replicas: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Where the sandboxes keep their state across restarts (``make run``: ``.run/sandboxes``);
+    # None: they start from their seed data every time (test stacks: a fresh world each).
+    sandbox_state_dir: Path | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -103,6 +107,9 @@ class StackConfig:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+        env.pop(SANDBOX_STATE_DIR_ENV, None)
+        if self.sandbox_state_dir is not None:
+            env[SANDBOX_STATE_DIR_ENV] = str(self.sandbox_state_dir)
         for name in SERVICES:
             env[f"{name.upper()}_PORT"] = str(p.service(name))
             env[f"{name.upper()}_METRICS_PORT"] = str(p.service(f"{name}_metrics"))

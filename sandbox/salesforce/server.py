@@ -12,10 +12,12 @@ from aiohttp import web
 from eventbus.v1 import pubsub_api_pb2_grpc
 
 from sandbox.control import Control
+from sandbox.persistence import persist_app
 
 from . import cdc, seed
 from .bus import EventBus
 from .config import Settings, Tokens
+from .persisted import persisted_parts
 from .rest import RestApi
 from .store import Store
 
@@ -112,7 +114,9 @@ async def start_salesforce(
 
     config = Settings.from_env(**settings)
     state = SalesforceState(config)
-    runner = web.AppRunner(build_app(state), access_log=None)
+    app = build_app(state)
+    persist_app(app, "salesforce", persisted_parts(state))
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

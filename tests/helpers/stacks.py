@@ -19,7 +19,7 @@ from tools.stack import Ports, Stack, StackConfig
 STARTED: list[tuple[Stack, LogBook]] = []
 
 
-async def _cdc_ready(logbook: LogBook, replicas: int, within: float) -> None:
+async def wait_cdc_ready(logbook: LogBook, replicas: int, within: float) -> None:
     """Wait until one commerce process (whichever replica took the lead) logs ``cdc_ready``."""
     names = ["commerce", *(f"commerce-{i}" for i in range(2, replicas + 1))]
     deadline = time.monotonic() + within
@@ -71,7 +71,7 @@ async def running_stack(
         except (RuntimeError, TimeoutError) as exc:  # say why, not only who
             raise RuntimeError(f"{exc}: {logbook.lines[-15:]}") from None
         if wait_cdc:
-            await _cdc_ready(logbook, replicas, within=30)
+            await wait_cdc_ready(logbook, replicas, within=30)
         yield stack
     finally:
         await stack.stop()
