@@ -2,7 +2,7 @@
 
 Domain code raises these; only the error-mapping interceptor turns them into a gRPC status with a
 ``google.rpc.ErrorInfo`` detail (and ``google.rpc.BadRequest`` for field violations). Envoy renders
-that status as the JSON error shape of API.md. Messages are written for end users.
+that status as the JSON error shape of ``docs/api.md``. Messages are written for end users.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class ProductUnavailable(PortalError):
 
 
 class CaseClosed(PortalError):
-    """A comment on a support case that is already closed (not in API.md's table; see README)."""
+    """A comment on a support case that is already closed (``CASE_CLOSED`` in ``docs/api.md``)."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
     reason = "CASE_CLOSED"
