@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from sandbox.salesforce import cdc
 from services.common.metrics import value
 from tests.service.fulfillment.conftest import StartWorker
 from tests.service.fulfillment.portal import ESIM_EID, Portal
@@ -63,3 +65,28 @@ async def test_esim_and_physical_sim_orders(portal: Portal, start_worker: StartW
     assert (await portal.freebit.account_detail((await portal.order(esim))["SIM_Account__c"]))[
         "eid"
     ] == ESIM_EID
+
+
+async def test_orders_approved_in_one_transaction_are_all_fulfilled(
+    portal: Portal, start_worker: StartWorker, sandboxes: Any
+) -> None:
+    bus = sandboxes[0].state.bus
+    worker = await start_worker()
+    await asyncio.wait_for(worker.leading.wait(), 5)
+    first = await portal.create_order("hanako", ["INTERNET-GOLD-HOME-1G"])
+    second = await portal.create_order("hanako", ["INTERNET-GOLD-HOME-1G"])
+    replay_before = bus.last
+    await portal.approve_together([first, second])
+    for order_id in (first, second):
+        order = await portal.settled(order_id)
+        assert order["Activation_Status__c"] == "Activated"
+        assert len(await portal.whmcs_orders(1, order_id)) == 1
+    # Both approvals came as one event with both ids, as Salesforce merges identical changes.
+    approvals = [
+        header
+        for e in bus.events
+        if e.replay > replay_before and "/data/OrderChangeEvent" in e.topics
+        for header in [cdc.decode(cdc.SCHEMAS["Order"], e.payload)["ChangeEventHeader"]]
+        if header["changeType"] == "UPDATE" and set(header["recordIds"]) == {first, second}
+    ]
+    assert len(approvals) == 1
