@@ -193,6 +193,20 @@ class PubSubService(pubsub_api_pb2_grpc.PubSubServicer):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
 
+    async def PublishStream(
+        self, request_iterator: AsyncIterator[pb.PublishRequest], context: Any
+    ) -> AsyncIterator[pb.PublishResponse]:
+        await self._enter("PublishStream", context)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "PublishStream is not in the sandbox")
+        yield pb.PublishResponse()  # unreachable: makes this an async generator
+
+    async def ManagedSubscribe(
+        self, request_iterator: AsyncIterator[pb.ManagedFetchRequest], context: Any
+    ) -> AsyncIterator[pb.ManagedFetchResponse]:
+        await self._enter("ManagedSubscribe", context)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "ManagedSubscribe is not in the sandbox")
+        yield pb.ManagedFetchResponse()  # unreachable: makes this an async generator
+
     def _open(self, first: pb.FetchRequest) -> Stream:
         """The stream a first FetchRequest asks for (topic, demand, start position)."""
         if self._schema_for_topic(first.topic_name) is None:

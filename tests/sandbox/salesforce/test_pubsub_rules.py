@@ -209,3 +209,31 @@ async def test_apache_avro_decodes_what_fastavro_decodes(http, bearer, pubsub, m
     # Dates and datetimes are plain numbers in the schema, as in captured real schemas.
     types = {f["name"]: f["type"] for f in json.loads(schema_json)["fields"]}
     assert types["LastModifiedDate"] == ["null", "long"]
+
+
+async def test_publish_stream_and_managed_subscribe_exist_but_are_unimplemented(
+    pubsub, metadata
+) -> None:
+    async def one(message):
+        yield message
+
+    publish = pubsub.PublishStream(one(pb.PublishRequest(topic_name=ORDERS)), metadata=metadata)
+    managed = pubsub.ManagedSubscribe(
+        one(pb.ManagedFetchRequest(developer_name="x", num_requested=1)), metadata=metadata
+    )
+    for call in (publish, managed):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call.read()
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_publish_stores_the_payload_without_decoding_it(pubsub, metadata) -> None:
+    topic = "/event/Portal_Notification__e"
+    info = await pubsub.GetTopic(pb.TopicRequest(topic_name=topic), metadata=metadata)
+    event = pb.ProducerEvent(id="e-1", schema_id=info.schema_id, payload=b"\xff not avro")
+    wrong = pb.ProducerEvent(id="e-2", schema_id="another-schema", payload=b"")
+    resp = await pubsub.Publish(pb.PublishRequest(topic_name=topic, events=[event, wrong]),
+                                metadata=metadata)  # fmt: skip
+    stored, refused = resp.results
+    assert stored.replay_id and not stored.HasField("error")
+    assert refused.error.code == pb.PUBLISH and not refused.replay_id
