@@ -43,6 +43,7 @@ SYSTEM = "salesforce_pubsub"
 AUTH_ERROR = "sfdc.platform.eventbus.grpc.service.auth.error"
 REPLAY_CORRUPTED = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
 REPLAY_INVALID = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.validation.failed"
+ENDED = "stream completed by the server"
 MAX_DEMAND = 100  # the server counts at most 100 requested events per stream
 log = structlog.get_logger("upstream")
 Item = ChangeEvent | KeepAlive
@@ -144,13 +145,14 @@ class SalesforcePubSubClient:
                         last = item.replay_id
                     elif item.latest_replay_id:
                         last = item.latest_replay_id
-                why, reauth = "stream ended", False
+                why, reauth = ENDED, False
             except _Restart as restart:
                 why, reauth = restart.why, restart.reauth
             except UpstreamUnavailable as exc:  # session or schema fetch failed
                 why, reauth = type(exc).__name__, False
             failures += 1
-            self.upstream.record("Subscribe", "unavailable", why)
+            # A stream the server completed (status OK, e.g. its idle close) is no outage.
+            self.upstream.record("Subscribe", "ended" if why == ENDED else "unavailable", why)
             if failures > self.config.max_reconnects:
                 raise Unreachable(f"Subscribe: {why}")
             await asyncio.sleep(self._backoff(failures))
@@ -208,7 +210,7 @@ class SalesforcePubSubClient:
                 raise ReplayIdInvalid(SYSTEM, code, exc.details() or "") from None
             raise _Restart(f"{exc.code().name} {code}".strip(), reauth=code == AUTH_ERROR) from None
         if resp is grpc.aio.EOF:
-            raise _Restart("stream ended")
+            raise _Restart(ENDED)
         return cast(pb.FetchResponse, resp)
 
     async def _decode(self, event: pb.ConsumerEvent, topic: str) -> ChangeEvent:

@@ -14,6 +14,7 @@ from services.common.clients import SalesforceClient, soql
 from services.common.clients.cdc import ChangeEvent, KeepAlive
 from services.common.clients.pubsub import SalesforcePubSubClient
 from services.common.errors import ReplayIdInvalid
+from services.common.metrics import value
 
 TOPIC = "/data/AccountChangeEvent"
 Stream = AsyncIterator[ChangeEvent | KeepAlive]
@@ -196,6 +197,8 @@ async def test_stream_closed_by_the_server_resumes_after_the_last_event(
 ) -> None:
     settings = sf_sandbox.state.settings
     settings.idle_close_s = 0.3
+    ended = {"system": "salesforce_pubsub", "operation": "Subscribe", "outcome": "ended"}
+    ended_before = value("portal_upstream_calls_total", ended)
     try:
         account_id = await _account(sf)
         stream = pubsub.subscribe(TOPIC, batch=1)
@@ -212,3 +215,5 @@ async def test_stream_closed_by_the_server_resumes_after_the_last_event(
         settings.idle_close_s = 60.0
     assert second.fields["Name"] == "while closed" and second.replay_id > first.replay_id
     assert (await sf_control.calls())["pubsub:Subscribe"] == 2
+    # Counted as a stream the server ended, not as an outage.
+    assert value("portal_upstream_calls_total", ended) == ended_before + 1
