@@ -162,7 +162,7 @@ async def start_worker(
 ) -> AsyncIterator[StartWorker]:
     """Start fulfillment workers (each with its own clients and its replica's CDC consumer); all
     stopped after the test."""
-    started: list[tuple[Fulfillment, CdcStream]] = []
+    started: list[Fulfillment] = []
 
     async def start(**kwargs: Any) -> Fulfillment:
         fs = kwargs.pop("settings", QUICK)
@@ -172,10 +172,12 @@ async def start_worker(
             clients=_clients(sandboxes, directory_target), cdc=cdc.dispatcher, **kwargs,
         )  # fmt: skip
         cdc.run()
-        started.append((handle, cdc))
+        handle.closers.append(cdc.stop)  # stopping the worker stops its replica's consumer too
+        started.append(handle)
+        if len(started) == 1:  # the first replica leads: wait until its stream is positioned
+            await asyncio.wait_for(cdc.consumer.ready.wait(), 10)
         return handle
 
     yield start
-    for handle, cdc in started:
-        await cdc.stop()
+    for handle in started:
         await handle.stop()
