@@ -338,3 +338,22 @@ async def test_postgres_conflict_after_add_client_closes_the_whmcs_client(
     client = await deps.upstreams.whmcs.get_clients_details(email=email)
     assert client["status"] == "Inactive"
     assert await db.fetchval("SELECT count(*) FROM identity.users") == 1  # only make_user's
+
+
+async def test_sign_up_with_an_email_whmcs_refuses_is_a_validation_error(
+    channel: grpc.aio.Channel, db: asyncpg.Connection, deps: Deps, mail_sandbox: RunningMail
+) -> None:
+    # The portal's own check accepts the address; WHMCS refuses its domain ("not available").
+    number, _ = await new_customer(deps)
+    email = f"taro.{uuid.uuid4().hex[:8]}@mailinator.com"
+    await set_contact_email(deps, number, email)
+    code = await signup_code(channel, mail_sandbox.url, number, email)
+    call = stub(channel).SignUp(request(number, email, code=code), metadata=meta())
+    await fails_with(call, grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_FAILED")
+    status = await status_of(call)
+    assert status is not None
+    bad = bad_request(status)
+    assert bad is not None and [v.field for v in bad.field_violations] == ["email"]
+    assert await db.fetchval("SELECT count(*) FROM identity.users") == 0
+    account = await sf_account(deps, number)
+    assert account["Portal_Status__c"] == "Not Registered"
