@@ -14,6 +14,7 @@ from sandbox.control import Control
 from sandbox.mail.settings import MailSandboxSettings
 from sandbox.mail.smtp import StoringHandler, protocol_factory
 from sandbox.mail.state import Mailbox, StoredMessage
+from sandbox.persistence import Part, PersistedState, persist_app
 
 log = logging.getLogger("sandbox.mail")
 
@@ -38,7 +39,9 @@ def _page(messages: list[StoredMessage]) -> str:
     )
 
 
-def build_app(mailbox: Mailbox, control: Control) -> web.Application:
+def build_app(mailbox: Mailbox, control: Control) -> tuple[web.Application, PersistedState | None]:
+    """The HTTP side, and the mailbox's saved state when ``SANDBOX_STATE_DIR`` is set (the SMTP
+    side saves it after every message it keeps)."""
     app = web.Application()
 
     async def messages(request: web.Request) -> web.Response:
@@ -52,7 +55,9 @@ def build_app(mailbox: Mailbox, control: Control) -> web.Application:
     app.router.add_get("/__sandbox/messages.html", page)
     app.router.add_get("/", page)
     control.add_routes(app)
-    return app
+    return app, persist_app(
+        app, "mail", {"mailbox": Part(lambda: mailbox, skip=frozenset({"max_messages"}))}
+    )
 
 
 @dataclass
@@ -80,13 +85,15 @@ async def start_mail(
     """Start the sandbox in this event loop (``0`` picks a free port for either side)."""
     mailbox = Mailbox(max_messages=(settings or MailSandboxSettings()).max_messages)
     control = Control(mailbox.clear)
+    app, state = build_app(mailbox, control)
     loop = asyncio.get_running_loop()
-    factory = protocol_factory(StoringHandler(mailbox, control), "mail.sandbox.local")
+    handler = StoringHandler(mailbox, control, on_stored=state.save if state else None)
+    factory = protocol_factory(handler, "mail.sandbox.local")
     smtp_server = await loop.create_server(factory, host, smtp_port)
     bound_smtp = int(smtp_server.sockets[0].getsockname()[1])
     sock = socket.create_server((host, port))
     bound = int(sock.getsockname()[1])
-    runner = web.AppRunner(build_app(mailbox, control), access_log=None)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
     url = f"http://{host}:{bound}"

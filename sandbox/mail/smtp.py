@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -23,8 +24,10 @@ log = logging.getLogger("sandbox.mail")
 
 
 class StoringHandler:
-    def __init__(self, mailbox: Mailbox, control: Control) -> None:
-        self.mailbox, self.control = mailbox, control
+    def __init__(
+        self, mailbox: Mailbox, control: Control, on_stored: Callable[[], object] | None = None
+    ) -> None:
+        self.mailbox, self.control, self.on_stored = mailbox, control, on_stored
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         fault = self.control.take("DATA")
@@ -41,6 +44,8 @@ class StoringHandler:
         assert isinstance(message, EmailMessage)
         mail_from = envelope.mail_from or ""
         self.mailbox.add(stored(message, mail_from, list(envelope.rcpt_tos)))
+        if self.on_stored is not None:  # kept across restarts of `make run` (a state dir)
+            self.on_stored()
         log.info("message_received recipients=%d", len(envelope.rcpt_tos))
         return "250 2.0.0 OK: queued"
 
