@@ -32,7 +32,8 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def _whmcs_add_client(url: str, email: str) -> int:
     form = {**WHMCS_CREDS, "action": "AddClient", "firstname": "A", "lastname": "B"}
-    form.update(email=email, country="JP", password2="pw-123456")
+    form.update(email=email, country="JP", password2="pw-123456", phonenumber="03-1234-5678")
+    form.update(address1="1-2-3 Shibuya", city="Shibuya-ku", state="Tokyo", postcode="150-0002")
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
         body = (await http.post("/includes/api.php", data=form)).json()
     assert body["result"] == "success", body
