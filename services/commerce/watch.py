@@ -1,6 +1,7 @@
 """Live order changes, fanned out across replicas through Redis pub/sub on a per-user channel.
 
 The CDC leader publishes ``order_changed(user, order)`` on ``portal:{u:<user>}:commerce:orders``
+(and SIM self-service ``line_changed(user, msisdn)``, as ``sim:<msisdn>``)
 (the user's hash tag: on a Redis Cluster, classic PUBLISH reaches every node anyway). Each replica
 keeps ONE pub/sub connection for all its WatchOrders streams: a channel is subscribed while at
 least one local stream of that user is open, and a reader task hands each message to the local
@@ -22,6 +23,7 @@ from services.common.cache.scope import UserScope
 
 log = structlog.get_logger("watch")
 QUEUE_SIZE = 64
+LINE_PREFIX = "sim:"
 
 
 def channel_of(user_id: str) -> str:
@@ -46,6 +48,11 @@ class WatchHub:
             await self._redis.publish(channel_of(user_id), order_id)
         except (RedisError, OSError) as exc:
             log.warning("watch_publish_failed", error=type(exc).__name__)
+
+    async def line_changed(self, user_id: str, msisdn: str) -> None:
+        """A mobile line's status changed: published as ``sim:<msisdn>`` on the same channel
+        (an order id never starts with ``sim:``)."""
+        await self.order_changed(user_id, f"{LINE_PREFIX}{msisdn}")
 
     @contextlib.asynccontextmanager
     async def watch(self, user_id: str) -> AsyncIterator[asyncio.Queue[str]]:
