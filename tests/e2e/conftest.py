@@ -20,6 +20,9 @@ from tests.helpers.stacks import running_stack
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
+# Settings the session's stack runs with so tests need not wait out production intervals: the
+# SIM usage refresh throttle (60 s) and the scheduled-cancellation watcher (5 min).
+FAST = {"COMMERCE_SIM_USAGE_REFRESH_MIN_S": "2", "COMMERCE_SIM_WATCH_INTERVAL_S": "1"}
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +36,7 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """The session's stack (``secret_ledger`` first: its scan runs after the stack stopped)."""
     run_dir: Path = tmp_path_factory.mktemp("run")
-    async with running_stack(run_dir, logbook, wait_cdc=False) as stack:
+    async with running_stack(run_dir, logbook, wait_cdc=False, extra_env=FAST) as stack:
         yield stack
 
 
