@@ -22,7 +22,7 @@ from tools.stack import Stack
 pytestmark = pytest.mark.e2e
 # Settings the session's stack runs with so tests need not wait out production intervals: the
 # SIM usage refresh throttle (60 s) and the scheduled-cancellation watcher (5 min).
-FAST = {"COMMERCE_SIM_USAGE_REFRESH_MIN_S": "2", "COMMERCE_SIM_WATCH_INTERVAL_S": "1"}
+FAST = {"COMMERCE_SIM_USAGE_REFRESH_MIN_S": "5", "COMMERCE_SIM_WATCH_INTERVAL_S": "1"}
 
 
 @pytest.fixture(scope="session")

@@ -140,7 +140,7 @@ async def test_a_sim_line_from_order_to_cancellation(
     await freebit.post("/__sandbox/clock", json={"days": 3})
     assert await _usage(gateway, hanako, msisdn) == first  # cached
     assert await _usage(gateway, hanako, msisdn, refresh=True) == first  # throttled
-    await asyncio.sleep(2.1)  # past the stack's 2 s refresh throttle
+    await asyncio.sleep(5.1)  # past the stack's 5 s refresh throttle
     grown = await _usage(gateway, hanako, msisdn, refresh=True)
     assert _total(grown) > _total(first) and grown["fetchedAt"] > first["fetchedAt"]
 
@@ -154,9 +154,10 @@ async def test_a_sim_line_from_order_to_cancellation(
     assert theirs.content == nobody.content
     assert msisdn not in (await gateway.get("/v1/sims", headers=yuki)).text
 
-    # Cancellation at the end of this month: a Case for staff, Freebit cancel pending.
+    # Cancellation at the end of next month (this month's end may be behind the moved sandbox
+    # clock): a Case for staff, Freebit cancel pending.
     today = datetime.now(JST).date()
-    run = _month_end(today)
+    run = _month_end(_month_end(today) + timedelta(days=1))
     request = {"requestId": f"cancel-{uuid.uuid4().hex[:10]}", "runDate": run.isoformat()}
     async with gateway.stream("GET", "/v1/orders:watch", headers=hanako, timeout=90) as stream:
         events = _sse(stream)

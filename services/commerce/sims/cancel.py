@@ -24,13 +24,20 @@ from services.commerce.sims.lines import SimLines
 from services.commerce.sims.records import LineRecord
 from services.common.cache import Cache, UserScope, policy
 from services.common.clients import FreebitRejected, SalesforceClient, soql
-from services.common.errors import DuplicateRecord, NotFound, SimCancellationPending, SimCancelled
+from services.common.errors import (
+    DuplicateRecord,
+    NotFound,
+    SimCancellationPending,
+    SimCancelled,
+    ValidationFailed,
+)
 from services.common.idempotency import KEY_FIELD, request_key
 
 log = structlog.get_logger("sims")
 CASE_TYPE = "SIM Cancellation"
 CASE_QUERY = "SELECT Id, CaseNumber FROM Case WHERE Portal_Request_Key__c = {} LIMIT 1"
 SCHEDULED = ("cancelling", "cancelled")
+PAST = "The cancellation date has already passed at the mobile network. Please choose a later one."
 
 
 class LineNotifier(Protocol):
@@ -106,6 +113,8 @@ class SimCancellation:
         try:
             await self.lines.freebit.cancel_account(msisdn, run_date=run_date)
         except FreebitRejected as exc:
+            if exc.name == "RUN_DATE_IN_THE_PAST":  # Freebit's calendar is ahead of ours
+                raise ValidationFailed.of("run_date", PAST) from None
             # A concurrent repeat of this request got there first.
             if exc.name not in ("CANCELLATION_PENDING", "ALREADY_CANCELLED"):
                 raise
