@@ -12,7 +12,7 @@ from sandbox.freebit.codes import FreebitError
 from sandbox.freebit.settings import PLAN_CODES
 
 EID = re.compile(r"^\d{32}$")
-MSISDN = re.compile(r"^0[2-9]0\d{8}$")
+MSISDN = re.compile(r"^0[2-9]0[0-9]{8}$")
 PRODUCT_NUMBER = re.compile(r"^[A-Za-z0-9]{15}$")
 
 

@@ -18,7 +18,7 @@ from services.commerce.records import text
 from services.common.clients.soql import soql
 
 # Japanese mobile numbers as Freebit takes them: 11 digits, 070/080/090 (and 020/060 M2M).
-MSISDN = re.compile(r"^0[2-9]0\d{8}$")
+MSISDN = re.compile(r"^0[2-9]0[0-9]{8}$")
 MAX_LINES = 200
 LINE_FIELDS = "Id, SIM_Account__c, SIM_Type__c"
 SIM_TYPES = {"eSIM": orders_pb2.SIM_TYPE_ESIM, "Physical": orders_pb2.SIM_TYPE_PHYSICAL}
