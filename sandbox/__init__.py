@@ -1,4 +1,4 @@
 """Local emulators of the systems of record (Salesforce, WHMCS, Freebit).
 
-Written from ``../shared/contracts`` only: nothing here imports ``services``.
+Written from the systems' contracts (``docs/contracts/``) only: nothing here imports ``services``.
 """

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from sandbox.persistence import STATE_DIR_ENV as SANDBOX_STATE_DIR_ENV
+from services.common.cache.keys import DEFAULT_NAMESPACE
 from tools.envoy_config import GatewaySettings, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,9 @@ class Ports:
 class StackConfig:
     database_url: str
     redis_url: str
+    # Prefix of every Redis key the stack's services use (CACHE_NAMESPACE): a stack sharing a
+    # Redis with another one (tests beside `make run`) needs its own.
+    cache_namespace: str = DEFAULT_NAMESPACE
     ports: Ports = field(default_factory=Ports)
     run_dir: Path = ROOT / ".run"
     with_sandboxes: bool = True
@@ -92,6 +96,7 @@ class StackConfig:
             **os.environ,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
+            "CACHE_NAMESPACE": self.cache_namespace,
             "JWKS_FILE": str(self.run_dir / "keys" / "jwks.json"),
             "SIGNING_KEY_FILE": str(self.run_dir / "keys" / "signing-key.pem"),
             "SALESFORCE_URL": f"http://127.0.0.1:{p.salesforce}",

@@ -106,6 +106,7 @@ async def run(args: argparse.Namespace) -> int:
     config = StackConfig(
         database_url,
         redis_url,
+        place.cache_namespace,
         run_dir=run_dir,
         replicas=args.replicas,
         sandbox_state_dir=place.state_dir,

@@ -32,6 +32,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from sandbox.persistence import WORLD_FILE
+from services.common.cache.keys import DEFAULT_NAMESPACE, check_namespace
 from tools import infra
 
 CREATE_TABLE = (
@@ -39,7 +40,6 @@ CREATE_TABLE = (
     "id text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())"
 )
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
-DEFAULT_CACHE_NAMESPACE = "portal"
 
 
 class WorldMismatch(RuntimeError):
@@ -53,7 +53,7 @@ class WorldPlace:
     database_url: str
     redis_url: str
     state_dir: Path
-    cache_namespace: str = DEFAULT_CACHE_NAMESPACE
+    cache_namespace: str = DEFAULT_NAMESPACE
 
     @property
     def database_name(self) -> str:
@@ -69,7 +69,7 @@ class WorldPlace:
 
 def cache_namespace() -> str:
     """The running deployment's cache namespace (``CACHE_NAMESPACE``; keys start with it)."""
-    return os.environ.get("CACHE_NAMESPACE") or DEFAULT_CACHE_NAMESPACE
+    return check_namespace(os.environ.get("CACHE_NAMESPACE") or DEFAULT_NAMESPACE)
 
 
 # -- the two halves ---------------------------------------------------------------------------

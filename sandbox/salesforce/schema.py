@@ -1,4 +1,4 @@
-"""Object and field metadata of the sandbox org (ARCHITECTURE.md "Salesforce objects")."""
+"""Object and field metadata of the sandbox org (``docs/architecture.md``, "Salesforce records")."""
 
 from __future__ import annotations
 

@@ -73,7 +73,9 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     billing_channel = upstreams.channel(settings.billing_target)
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
     pubsub = upstreams.salesforce_pubsub(settings, salesforce)
-    watch = WatchHub(redis_for_pubsub(settings.redis_url.get_secret_value()))
+    watch = WatchHub(
+        redis_for_pubsub(settings.redis_url.get_secret_value()), settings.cache_namespace
+    )
     accounts = OrderAccounts(pool, salesforce)
     consumer = Consumer(
         settings.database_url.get_secret_value(),
@@ -133,7 +135,7 @@ async def build_server(settings: ServiceSettings) -> GrpcServer:
     deps = await build_deps(settings)
     built = create_commerce_server(settings, deps)
     built.closers.append(deps.aclose)
-    built.closers.append((await start_fulfillment(settings)).stop)  # issue 8: fulfillment
+    built.closers.append((await start_fulfillment(settings)).stop)
     if settings.cdc_enabled:
         deps.background.start()
     deps.sims.watcher.start()

@@ -1,8 +1,9 @@
 """Live order changes, fanned out across replicas through Redis pub/sub on a per-user channel.
 
-The CDC leader publishes ``order_changed(user, order)`` on ``portal:{u:<user>}:commerce:orders``
-(and SIM self-service ``line_changed(user, msisdn)``, as ``sim:<msisdn>``)
-(the user's hash tag: on a Redis Cluster, classic PUBLISH reaches every node anyway). Each replica
+The CDC leader publishes ``order_changed(user, order)`` on ``keys.order_changes_channel``
+(``<namespace>:{u:<user>}:commerce:orders``: the deployment's namespace, the user's hash tag; on a
+Redis Cluster, classic PUBLISH reaches every node anyway), and SIM self-service publishes
+``line_changed(user, msisdn)`` on the same channel as ``sim:<msisdn>``. Each replica
 keeps ONE pub/sub connection for all its WatchOrders streams: a channel is subscribed while at
 least one local stream of that user is open, and a reader task hands each message to the local
 queues. A publish that fails is logged and dropped: a watcher then misses a live update, the cache
@@ -19,15 +20,11 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.common.cache.scope import UserScope
+from services.common.cache.keys import order_changes_channel
 
 log = structlog.get_logger("watch")
 QUEUE_SIZE = 64
 LINE_PREFIX = "sim:"
-
-
-def channel_of(user_id: str) -> str:
-    return f"{UserScope(user_id).prefix}:commerce:orders"
 
 
 def redis_for_pubsub(url: str) -> Redis:
@@ -36,8 +33,9 @@ def redis_for_pubsub(url: str) -> Redis:
 
 
 class WatchHub:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, namespace: str) -> None:
         self._redis = redis
+        self._namespace = namespace
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
         self._subscribed = asyncio.Event()
@@ -45,7 +43,7 @@ class WatchHub:
 
     async def order_changed(self, user_id: str, order_id: str) -> None:
         try:
-            await self._redis.publish(channel_of(user_id), order_id)
+            await self._redis.publish(self._channel(user_id), order_id)
         except (RedisError, OSError) as exc:
             log.warning("watch_publish_failed", error=type(exc).__name__)
 
@@ -54,11 +52,14 @@ class WatchHub:
         (an order id never starts with ``sim:``)."""
         await self.order_changed(user_id, f"{LINE_PREFIX}{msisdn}")
 
+    def _channel(self, user_id: str) -> str:
+        return order_changes_channel(self._namespace, user_id)
+
     @contextlib.asynccontextmanager
     async def watch(self, user_id: str) -> AsyncIterator[asyncio.Queue[str]]:
         """A queue of the ids of the user's orders that change while the block runs."""
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
-        name = channel_of(user_id)
+        name = self._channel(user_id)
         local = self._queues.setdefault(name, set())
         local.add(queue)
         try:

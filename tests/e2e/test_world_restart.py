@@ -48,6 +48,7 @@ async def world_stack(
     config = StackConfig(
         place.database_url,
         place.redis_url,
+        place.cache_namespace,
         ports=Ports.free(),
         run_dir=run_dir,
         sandbox_state_dir=place.state_dir,
@@ -96,7 +97,9 @@ async def sign_up(stack: Stack, gateway: httpx.AsyncClient) -> tuple[dict[str, A
 def world_place(stack: Stack) -> world.WorldPlace:
     config = stack.config
     assert config.sandbox_state_dir is not None
-    return world.WorldPlace(config.database_url, config.redis_url, config.sandbox_state_dir)
+    return world.WorldPlace(
+        config.database_url, config.redis_url, config.sandbox_state_dir, config.cache_namespace
+    )
 
 
 async def new_order(stack: Stack, customer_number: str) -> str:
@@ -144,8 +147,9 @@ async def test_a_restarted_stack_is_the_same_world(
     tmp_path: Path, secret_ledger: SecretLedger
 ) -> None:
     env_database, env_redis = infra.urls_from_env()
-    database_url = infra.with_database(env_database, f"portal_world_{uuid.uuid4().hex[:10]}")
-    place = world.WorldPlace(database_url, env_redis, tmp_path / "run" / "sandboxes")
+    name = infra.run_name("portal_world")  # database and cache namespace: never `make run`'s
+    database_url = infra.with_database(env_database, name)
+    place = world.WorldPlace(database_url, env_redis, tmp_path / "run" / "sandboxes", name)
     first_log, second_log = LogBook(), LogBook()
     try:
         async with (

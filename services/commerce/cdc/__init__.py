@@ -2,7 +2,7 @@
 
 ``Dispatcher`` routes decoded change events to the handlers registered per object; ``Consumer``
 holds the leader lock, follows one Pub/Sub topic per registered object and stores the replay ids.
-The cache invalidation of issue 7 is one set of handlers (``invalidation``); fulfillment adds its
+Cache invalidation is one set of handlers (``invalidation``); fulfillment adds its
 own ``Order`` handler to the same dispatcher.
 """
 

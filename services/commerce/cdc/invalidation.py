@@ -1,4 +1,4 @@
-"""The cache-invalidation handlers: catalog, eligibility and orders (ARCHITECTURE.md "Cache").
+"""The cache-invalidation handlers: catalog, eligibility and orders (``docs/cache.md``).
 
 - Product2 / PricebookEntry, any change: the shared catalog family.
 - Account: a change of ``Portal_Eligible_Categories__c`` (or a create/delete/undelete) drops the

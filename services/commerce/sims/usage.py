@@ -18,7 +18,7 @@ from google.protobuf import timestamp_pb2
 from portal.commerce.v1 import sims_pb2
 
 from services.commerce.sims.lines import SimLines
-from services.common.cache import Cache, UserScope, policy
+from services.common.cache import Cache, UserScope, Variant, policy
 from services.common.clients import FreebitRejected
 from services.common.errors import SimCancelled
 
@@ -81,7 +81,7 @@ class SimUsageReader:
             UserScope(user_id),
             lambda: self._load(user_id, msisdn),
             sims_pb2.GetSimUsageResponse,
-            variant=msisdn,
+            variant=Variant.of(line=msisdn),
         )
         return response.usage
 
