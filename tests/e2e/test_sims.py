@@ -233,3 +233,9 @@ async def test_freebit_down_is_a_friendly_503_for_usage(
             assert "sims" not in body and "usage" not in body  # nothing partial
     finally:
         await freebit.post("/__sandbox/faults", json={"mode": "none"})
+    # Back once Freebit is: the client's breaker lets a probe through after its cooldown (30 s),
+    # and the session's later tests need the stack as it was.
+    recovered = await _until(
+        lambda: gateway.get("/v1/sims", headers=hanako), lambda r: r.status_code == 200
+    )
+    assert recovered.status_code == 200, recovered.text
