@@ -239,3 +239,11 @@ async def test_freebit_down_is_a_friendly_503_for_usage(
         lambda: gateway.get("/v1/sims", headers=hanako), lambda r: r.status_code == 200
     )
     assert recovered.status_code == 200, recovered.text
+    # A line Salesforce names and Freebit does not know: NOT_FOUND, and no Case is opened.
+    assert (await gateway.get(f"/v1/sims/{msisdn}/usage", headers=hanako)).status_code == 404
+    run = _month_end(_month_end(datetime.now(JST).date()) + timedelta(days=1))
+    body = {"requestId": f"cancel-{uuid.uuid4().hex[:10]}", "runDate": run.isoformat()}
+    lost = await gateway.post(f"/v1/sims/{msisdn}:cancel", headers=hanako, json=body)
+    assert lost.status_code == 404, lost.text
+    subject = f"SIM cancellation request: {msisdn}"
+    assert await sf.query(soql("SELECT Id FROM Case WHERE Subject = {}", subject)) == []

@@ -69,7 +69,10 @@ class SimCancellation:
             raise NotFound("Line not found.")
         key = request_key(account_id, f"sim-cancel:{request.request_id}")
         case = await self._case_of(key)
-        state = str((await self.lines.detail(line.msisdn)).get("state", ""))
+        detail = await self.lines.detail(line.msisdn)
+        if not detail:  # Freebit does not know the line: nothing to cancel, nothing written
+            raise NotFound("Line not found.")
+        state = str(detail.get("state", ""))
         if case is None:
             _refuse_if_scheduled(state)
             case = await self._open_case(account_id, line, run_date, key)

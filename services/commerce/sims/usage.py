@@ -20,7 +20,7 @@ from portal.commerce.v1 import sims_pb2
 from services.commerce.sims.lines import SimLines
 from services.common.cache import Cache, UserScope, Variant, policy
 from services.common.clients import FreebitRejected
-from services.common.errors import SimCancelled
+from services.common.errors import NotFound, SimCancelled
 
 
 def _mb(value: Any) -> int:
@@ -92,5 +92,7 @@ class SimUsageReader:
         except FreebitRejected as exc:
             if exc.name == "ALREADY_CANCELLED":
                 raise SimCancelled() from None
+            if exc.name == "ACCOUNT_NOT_FOUND":  # a line Salesforce names and Freebit lost
+                raise NotFound("Line not found.") from None
             raise
         return sims_pb2.GetSimUsageResponse(usage=usage_from(msisdn, info, time.time()))
