@@ -20,9 +20,16 @@ from tests.helpers.stacks import running_stack
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
-# Settings the session's stack runs with so tests need not wait out production intervals: the
-# SIM usage refresh throttle (60 s) and the scheduled-cancellation watcher (5 min).
-FAST = {"COMMERCE_SIM_USAGE_REFRESH_MIN_S": "5", "COMMERCE_SIM_WATCH_INTERVAL_S": "1"}
+# Pub/Sub streams without demand are closed after 2 s instead of 60 s, and commerce asks for one
+# event at a time, so the session's stack really runs into the server's idle close. The SIM usage
+# refresh throttle (60 s) and the scheduled-cancellation watcher (5 min) run fast so tests need
+# not wait out production intervals.
+E2E_ENV = {
+    "SF_SANDBOX_IDLE_CLOSE_S": "2",
+    "COMMERCE_CDC_BATCH": "1",
+    "COMMERCE_SIM_USAGE_REFRESH_MIN_S": "5",
+    "COMMERCE_SIM_WATCH_INTERVAL_S": "1",
+}
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +43,7 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """The session's stack (``secret_ledger`` first: its scan runs after the stack stopped)."""
     run_dir: Path = tmp_path_factory.mktemp("run")
-    async with running_stack(run_dir, logbook, wait_cdc=False, extra_env=FAST) as stack:
+    async with running_stack(run_dir, logbook, wait_cdc=False, extra_env=E2E_ENV) as stack:
         yield stack
 
 

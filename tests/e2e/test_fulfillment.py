@@ -230,3 +230,38 @@ async def test_missing_pay_method_fails_visibly(
     record = await sf.get("Order", order_id)
     assert record["Activation_Status__c"] == "Failed"
     assert not record["WHMCS_Order_ID__c"]
+
+
+async def test_orders_approved_in_one_transaction_are_both_provisioned(
+    stack: Stack, gateway: httpx.AsyncClient, hanako: dict[str, str], sf: SalesforceClient
+) -> None:
+    """Staff approve two orders at once (one composite, all or none): Salesforce delivers one
+    merged change event naming both, and both are provisioned."""
+    products = (await gateway.get("/v1/catalog/products", headers=hanako)).json()["products"]
+    vpn = next(p for p in products if p["sku"] == "VPN-STANDARD")
+    order_ids = []
+    for _ in range(2):
+        body = {"requestId": f"ful-{uuid.uuid4().hex[:10]}",
+                "items": [{"productId": vpn["id"], "quantity": 1}]}  # fmt: skip
+        created = await gateway.post("/v1/orders", headers=hanako, json=body)
+        assert created.status_code == 200, created.text
+        order_ids.append(created.json()["order"]["id"])
+    await sf.composite(
+        [{"method": "PATCH", "url": f"sobjects/Order/{oid}", "referenceId": f"a{i}",
+          "body": {"Status": "Approved"}} for i, oid in enumerate(order_ids)]
+    )  # fmt: skip
+
+    async def statuses() -> list[str]:
+        out = []
+        for oid in order_ids:
+            response = await gateway.get(f"/v1/orders/{oid}", headers=hanako)
+            out.append(response.json()["order"]["activationStatus"])
+        return out
+
+    final = await _until(
+        statuses, lambda s: all(x == "ACTIVATION_STATUS_ACTIVATED" for x in s), within=45
+    )
+    assert final == ["ACTIVATION_STATUS_ACTIVATED"] * 2
+    whmcs = await _whmcs_orders(stack, 1)
+    for oid in order_ids:
+        assert len([o for o in whmcs if f"sfOrderId={oid}" in o["notes"]]) == 1
