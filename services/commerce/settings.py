@@ -28,6 +28,11 @@ class CommerceSettings(ServiceSettings):
     # WatchOrders: a heartbeat message every this many seconds on an idle stream.
     watch_heartbeat_s: float = 15.0
 
+    # GetSimUsage refresh=true reads Freebit again only when the cached figures are this old.
+    sim_usage_refresh_min_s: float = 60.0
+    # How often scheduled SIM cancellations are checked at Freebit (0 turns the watcher off).
+    sim_watch_interval_s: float = 300.0
+
     db_pool_max: int = 10
 
     # Signs ListOrders page tokens (a per-deployment secret in production).

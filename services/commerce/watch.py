@@ -2,7 +2,8 @@
 
 The CDC leader publishes ``order_changed(user, order)`` on ``keys.order_changes_channel``
 (``<namespace>:{u:<user>}:commerce:orders``: the deployment's namespace, the user's hash tag; on a
-Redis Cluster, classic PUBLISH reaches every node anyway). Each replica
+Redis Cluster, classic PUBLISH reaches every node anyway), and SIM self-service publishes
+``line_changed(user, msisdn)`` on the same channel as ``sim:<msisdn>``. Each replica
 keeps ONE pub/sub connection for all its WatchOrders streams: a channel is subscribed while at
 least one local stream of that user is open, and a reader task hands each message to the local
 queues. A publish that fails is logged and dropped: a watcher then misses a live update, the cache
@@ -23,6 +24,7 @@ from services.common.cache.keys import order_changes_channel
 
 log = structlog.get_logger("watch")
 QUEUE_SIZE = 64
+LINE_PREFIX = "sim:"
 
 
 def redis_for_pubsub(url: str) -> Redis:
@@ -44,6 +46,11 @@ class WatchHub:
             await self._redis.publish(self._channel(user_id), order_id)
         except (RedisError, OSError) as exc:
             log.warning("watch_publish_failed", error=type(exc).__name__)
+
+    async def line_changed(self, user_id: str, msisdn: str) -> None:
+        """A mobile line's status changed: published as ``sim:<msisdn>`` on the same channel
+        (an order id never starts with ``sim:``)."""
+        await self.order_changed(user_id, f"{LINE_PREFIX}{msisdn}")
 
     def _channel(self, user_id: str) -> str:
         return order_changes_channel(self._namespace, user_id)

@@ -181,6 +181,22 @@ class CaseClosed(PortalError):
     default_message = "This case is closed. Please open a new case if you still need help."
 
 
+class SimCancelled(PortalError):
+    """The mobile line is already cancelled (no usage, no second cancellation)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "SIM_CANCELLED"
+    default_message = "This line has been cancelled."
+
+
+class SimCancellationPending(PortalError):
+    """A cancellation of the mobile line is already scheduled."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "SIM_CANCELLATION_PENDING"
+    default_message = "A cancellation of this line is already scheduled."
+
+
 class RateLimited(PortalError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"

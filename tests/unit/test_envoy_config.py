@@ -158,7 +158,7 @@ NOT_RESENT = {"SignUp", "ValidateCustomerNumber", "LinkWhmcsAccount", "Login", "
               "Logout", "StartSignUp", "RequestPasswordReset", "ConfirmPasswordReset",
               "ChangePassword", "CreateInvoicePaymentLink", "UpdateBillingProfile",
               "ConfirmBillingEmail", "HandleWhmcsWebhook", "CreateOrder", "WatchOrders",
-              "CreateCase", "AddCaseComment"}  # fmt: skip
+              "CreateCase", "AddCaseComment", "CancelSim"}  # fmt: skip
 
 
 def _route_of(path: str) -> dict:
