@@ -19,3 +19,7 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "portal"))
+
+# The suite runs on the development secrets (test stacks set this for their processes too; a
+# test that checks the production refusal starts its processes with another value).
+os.environ.setdefault("PORTAL_ENV", "development")

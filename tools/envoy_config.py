@@ -56,6 +56,9 @@ class GatewaySettings:
     upstreams: dict[str, list[tuple[str, int]]] = field(
         default_factory=lambda: {k: [("127.0.0.1", v)] for k, v in DEFAULT_PORTS.items()}
     )
+    # Mutual TLS to the services: ca.pem, gateway.pem and gateway-key.pem in this folder (the
+    # gateway's mesh identity, tools/devcerts.py); None: plaintext upstreams.
+    mesh_tls_dir: Path | None = Path(".run/certs")
     # Requests per fill interval per public auth route, for the whole gateway.
     auth_rate_limit: int = 50
     auth_rate_interval_s: int = 10
@@ -542,8 +545,39 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
     }
 
 
-def _cluster(name: str, endpoints: list[tuple[str, int]], service: str) -> dict[str, Any]:
+def _upstream_tls(process: str, certs: Path) -> dict[str, Any]:
+    """Envoy → service over mutual TLS: the gateway's certificate, and the service's must chain
+    to the mesh CA and name the process (its DNS SAN), whatever address it was dialled at."""
     return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": _t("extensions.transport_sockets.tls.v3.UpstreamTlsContext"),
+            "sni": process,
+            "common_tls_context": {
+                "alpn_protocols": ["h2"],
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": str(certs / "gateway.pem")},
+                        "private_key": {"filename": str(certs / "gateway-key.pem")},
+                    }
+                ],
+                "validation_context": {
+                    "trusted_ca": {"filename": str(certs / "ca.pem")},
+                    "match_typed_subject_alt_names": [
+                        {"san_type": "DNS", "matcher": {"exact": process}}
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _cluster(
+    name: str, endpoints: list[tuple[str, int]], service: str, certs: Path | None = None
+) -> dict[str, Any]:
+    tls = {"transport_socket": _upstream_tls(name, certs)} if certs is not None else {}
+    return {
+        **tls,
         "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
@@ -597,7 +631,9 @@ def _cluster(name: str, endpoints: list[tuple[str, int]], service: str) -> dict[
 
 def render(s: GatewaySettings) -> dict[str, Any]:
     clusters = [
-        _cluster(process, s.upstreams[process], PUBLIC_SERVICES[process][0].full_name)
+        _cluster(
+            process, s.upstreams[process], PUBLIC_SERVICES[process][0].full_name, s.mesh_tls_dir
+        )
         for process in PUBLIC_SERVICES
     ]
     clusters.append(

@@ -127,6 +127,14 @@ class CaseClosed(PortalError):
     default_message = "This case is closed. Please open a new case if you still need help."
 
 
+class PeerNotAllowed(PortalError):
+    """A mesh peer calling a method it is not allowed to (services.common.peer_auth)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PEER_NOT_ALLOWED"
+    default_message = "This caller may not call this method."
+
+
 class RateLimited(PortalError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"

@@ -17,7 +17,9 @@ from grpc_reflection.v1alpha import reflection
 from services.common.auth import AuthInterceptor, JwksSource, TokenVerifier
 from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
 from services.common.logging import configure_logging
+from services.common.peer_auth import PeerAuthInterceptor
 from services.common.settings import ConfigurationError, ServiceSettings
+from services.common.tls import server_credentials
 from services.common.tracing import configure_tracing
 
 log = structlog.get_logger("server")
@@ -71,11 +73,14 @@ def create_server(
 ) -> GrpcServer:
     """Build a server with our interceptor chain, grpc.health.v1 and reflection.
 
-    Interceptor order: request context (outermost) → auth → ``interceptors`` → error mapping.
+    Interceptor order: request context (outermost) → peer authorization (mutual TLS) → auth →
+    ``interceptors`` → error mapping. With mutual TLS (``TLS_*`` settings) the port requires a
+    client certificate from the mesh CA.
     ``SO_REUSEPORT`` is off unless asked for, so a second process on a taken port fails loudly.
     """
     chain = [
         RequestContextInterceptor(),
+        PeerAuthInterceptor(enabled=settings.mesh_tls),
         AuthInterceptor(token_verifier(settings)),
         *interceptors,
         ErrorMappingInterceptor(),
@@ -95,7 +100,12 @@ def create_server(
         ],
         server,
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    credentials = server_credentials(settings)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     return GrpcServer(server=server, port=port, health=health_servicer, services=services)
 
 

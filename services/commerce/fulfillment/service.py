@@ -108,7 +108,7 @@ class Clients:
         sf = upstreams.salesforce(settings)
         pubsub = upstreams.salesforce_pubsub(settings, sf)
         whmcs, freebit = upstreams.whmcs(settings), upstreams.freebit(settings)
-        channel = upstreams.channel(settings.identity_target)
+        channel = upstreams.peer_channel(settings, "identity")
         closers = (sf.aclose, pubsub.aclose, whmcs.aclose, freebit.aclose, channel.close)
         return cls(sf, pubsub, whmcs, freebit, WhmcsClients.over(channel), closers)
 
