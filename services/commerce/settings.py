@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -32,3 +34,12 @@ class CommerceSettings(ServiceSettings):
 
     # Signs ListOrders page tokens (a per-deployment secret in production).
     page_token_secret: SecretStr = SecretStr("portal-dev-commerce-page-token-secret")
+
+    def missing_outside_development(self) -> list[str]:
+        """The shared list, and the fulfillment worker's Freebit master password (its own
+        ``FULFILLMENT_*`` settings are read when the worker starts)."""
+        missing = super().missing_outside_development()
+        variable = "FULFILLMENT_FREEBIT_MASTER_PASSWORD"
+        if not self.development and not os.environ.get(variable):
+            missing.append(variable)
+        return missing
