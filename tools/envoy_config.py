@@ -20,6 +20,13 @@ from google.api import annotations_pb2 as http_annotations
 from google.protobuf.descriptor import MethodDescriptor
 
 from services.common.methods import PUBLIC_SERVICES, Method, all_methods
+from tools.envoy_edge import (
+    connection_manager_limits,
+    docs_headers,
+    listener_limits,
+    no_store_headers,
+    overload_manager,
+)
 from tools.envoy_headers import header_hygiene_filter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +66,12 @@ class GatewaySettings:
     # Mutual TLS to the services: ca.pem, gateway.pem and gateway-key.pem in this folder (the
     # gateway's mesh identity, tools/devcerts.py); None: plaintext upstreams.
     mesh_tls_dir: Path | None = Path(".run/certs")
+    # Edge limits (tools/envoy_edge.py): seconds to send a whole request head, header size, and
+    # the overload manager's heap budget and downstream connection limit.
+    request_headers_timeout_s: float = 10.0
+    max_request_headers_kb: int = 16
+    max_heap_bytes: int = 512 * 1024 * 1024
+    max_connections: int = 10000
     # Requests per fill interval per public auth route, for the whole gateway.
     auth_rate_limit: int = 50
     auth_rate_interval_s: int = 10
@@ -314,12 +327,17 @@ NO_TRANSCODER = {
 }
 
 
-def _file_route(path: str, filename: Path, content_type: str) -> dict[str, Any]:
+def _file_route(
+    path: str, filename: Path, content_type: str, headers: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """A GET answered by Envoy itself with a file's content (read when the config loads)."""
     return {
         "match": {"path": path},
         "direct_response": {"status": 200, "body": {"filename": str(filename)}},
-        "response_headers_to_add": [{"header": {"key": "content-type", "value": content_type}}],
+        "response_headers_to_add": [
+            {"header": {"key": "content-type", "value": content_type}},
+            *(headers or []),
+        ],
         "typed_per_filter_config": NO_TRANSCODER,
     }
 
@@ -347,7 +365,9 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
             "typed_per_filter_config": no_transcoder,
         },
         _file_route("/openapi.json", s.openapi_json, "application/json"),
-        _file_route("/docs", s.docs_html, "text/html; charset=utf-8"),
+        _file_route(
+            "/docs", s.docs_html, "text/html; charset=utf-8", docs_headers(_local(s.docs_html))
+        ),
     ]
     for process, descriptors in PUBLIC_SERVICES.items():
         for d in descriptors:
@@ -407,6 +427,11 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
     return routes
 
 
+def _local(path: Path) -> Path:
+    """A repository file the config names by a relative path, read from the checkout."""
+    return path if path.is_absolute() else ROOT / path
+
+
 def is_read(method: MethodDescriptor) -> bool:
     """A unary RPC whose HTTP rule is a GET: no side effects (AIP-131/132), safe to send again."""
     rule = method.GetOptions().Extensions[http_annotations.http]
@@ -456,8 +481,9 @@ ACCESS_LOG_FORMAT = {
     "time": "%START_TIME%",
     "request_id": "%REQ(X-REQUEST-ID)%",
     "method": "%REQ(:METHOD)%",
-    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-    "rpc": "%REQ(:PATH)%",
+    # Without the query string: a credential sent as ?access_token= is never written.
+    "path": "%PATH(NQ:ORIG_OR_PATH)%",
+    "rpc": "%PATH(NQ:PATH)%",
     "status": "%RESPONSE_CODE%",
     "grpc_status": "%GRPC_STATUS%",
     "flags": "%RESPONSE_FLAGS%",
@@ -498,6 +524,7 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         # ...but keep a client's x-request-id (the front end correlates its logs with ours).
         "preserve_external_request_id": True,
         "always_set_request_id_in_response": True,
+        **connection_manager_limits(s.request_headers_timeout_s, s.max_request_headers_kb),
         "access_log": [
             {
                 "name": "envoy.access_loggers.stdout",
@@ -521,12 +548,15 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         "route_config": {
             "name": "portal",
             "max_direct_response_body_size_bytes": MAX_DIRECT_RESPONSE_BYTES,
+            # A route's own response headers (the docs page's) win over the virtual host's.
+            "most_specific_header_mutations_wins": True,
             "virtual_hosts": [
                 {
                     "name": "portal",
                     "domains": ["*"],
                     "routes": _routes(s),
                     "typed_per_filter_config": _cors(s),
+                    "response_headers_to_add": no_store_headers(),
                 }
             ],
         },
@@ -535,6 +565,7 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
     return {
         "name": "gateway",
         "address": {"socket_address": {"address": s.host, "port_value": s.port}},
+        **listener_limits(),
         "filter_chains": [
             {
                 "filters": [
@@ -649,6 +680,7 @@ def render(s: GatewaySettings) -> dict[str, Any]:
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": s.admin_port}}
         },
         "static_resources": {"listeners": [_listener(s)], "clusters": clusters},
+        "overload_manager": overload_manager(s.max_heap_bytes, s.max_connections),
     }
 
 
@@ -665,6 +697,8 @@ COMPOSE_OUT = ROOT / "deploy" / "envoy-compose.yaml"
 # The dev keys volume in the Envoy container. Repository files the config reads (the descriptor
 # set...) keep their relative default paths: compose.yaml mounts them under Envoy's working dir.
 COMPOSE_JWKS = Path("/keys/jwks.json")
+# The dev mesh certificates volume (tools/devcerts.py), as in every service container.
+COMPOSE_CERTS = Path("/certs")
 
 
 def compose_settings() -> GatewaySettings:
@@ -673,6 +707,7 @@ def compose_settings() -> GatewaySettings:
     return GatewaySettings(
         host="0.0.0.0",
         jwks_file=COMPOSE_JWKS,
+        mesh_tls_dir=COMPOSE_CERTS,
         upstreams={name: [(name, port)] for name, port in DEFAULT_PORTS.items()},
     )
 

@@ -70,7 +70,10 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     billing_channel = upstreams.peer_channel(settings, "billing")
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
     pubsub = upstreams.salesforce_pubsub(settings, salesforce)
-    watch = WatchHub(redis_for_pubsub(settings.redis_url.get_secret_value()))
+    watch = WatchHub(
+        redis_for_pubsub(settings.redis_url.get_secret_value()),
+        settings.watch_max_streams_per_user,
+    )
     accounts = OrderAccounts(pool, salesforce)
     consumer = Consumer(
         settings.database_url.get_secret_value(),

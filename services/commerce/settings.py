@@ -29,6 +29,8 @@ class CommerceSettings(ServiceSettings):
 
     # WatchOrders: a heartbeat message every this many seconds on an idle stream.
     watch_heartbeat_s: float = 15.0
+    # Concurrent WatchOrders streams of one user on one commerce process.
+    watch_max_streams_per_user: int = 5
 
     db_pool_max: int = 10
 

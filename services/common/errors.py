@@ -135,6 +135,14 @@ class PeerNotAllowed(PortalError):
     default_message = "This caller may not call this method."
 
 
+class TooManyStreams(PortalError):
+    """A user asking for one more concurrent stream (WatchOrders) than allowed."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "TOO_MANY_STREAMS"
+    default_message = "Too many live views are open. Close one and try again."
+
+
 class RateLimited(PortalError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"

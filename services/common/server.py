@@ -87,7 +87,12 @@ def create_server(
     ]
     server = grpc.aio.server(
         interceptors=chain,
-        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
+        options=[
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
+            # Above the gateway's header limit (16 KiB), so oversized metadata is refused at the
+            # edge in our error shape, never by grpc-core with its own text.
+            ("grpc.max_metadata_size", 32 * 1024),
+        ],
     )
     register(server)
     health_servicer = health.aio.HealthServicer()

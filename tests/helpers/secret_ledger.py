@@ -83,6 +83,9 @@ def learning_hooks(ledger: SecretLedger) -> dict[str, list[Any]]:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and logscan.PATTERNS["jwt"].fullmatch(credential):
             ledger.add("bearer", credential)  # a token (garbage sent by token tests is none)
+        for name, value in request.url.params.multi_items():  # ?access_token=, ?token=...
+            if logscan.PATTERNS["jwt"].fullmatch(value):
+                ledger.add(f"query {name}", value)
         if request.url.path.startswith("/v1/auth/"):
             with contextlib.suppress(httpx.RequestNotRead, ValueError):
                 ledger.add_fields(json.loads(request.content))

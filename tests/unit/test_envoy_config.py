@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from services.common.methods import METHODS, Auth
+from tools.devcerts import ensure_certs
 from tools.devkeys import ensure_keys
 from tools.envoy_config import MAX_DIRECT_RESPONSE_BYTES, GatewaySettings, render, write
 from tools.stack import ROOT, envoy_binary
@@ -29,6 +30,7 @@ def test_committed_gateway_config_is_valid(tmp_path: Path) -> None:
     # Its paths are relative to the repository root, as `make run` has it: dev keys in
     # .run/keys (made on first start), the descriptor set in gen/, the OpenAPI files in openapi/.
     ensure_keys(tmp_path / ".run" / "keys")
+    ensure_certs(tmp_path / ".run" / "certs")
     (tmp_path / "gen").symlink_to(ROOT / "gen")
     (tmp_path / "openapi").symlink_to(ROOT / "openapi")
     result = _validate(ROOT / "envoy" / "envoy.yaml", cwd=tmp_path)
@@ -142,7 +144,7 @@ def test_openapi_and_docs_are_public_files_served_by_envoy(
     route = next(r for r in _routes() if r["match"].get("path") == path)
     assert route["direct_response"] == {"status": 200, "body": {"filename": filename}}
     headers = route["response_headers_to_add"]
-    assert headers == [{"header": {"key": "content-type", "value": content_type}}]
+    assert headers[0] == {"header": {"key": "content-type", "value": content_type}}
     transcoder = route["typed_per_filter_config"]["envoy.filters.http.grpc_json_transcoder"]
     assert transcoder["disabled"] is True
     assert "requires" not in _first_rule(path)
