@@ -341,9 +341,8 @@ def test_compose_envoy_config_is_valid_for_envoy(tmp_path: Path) -> None:
     # `envoy --mode validate` does not resolve the STRICT_DNS hostnames (`identity` resolves
     # nowhere here), but it does open every file the config names: run it from a folder laid out
     # like the container's working dir (the repository's files linked in) with the JWKS moved.
-    from tools.devkeys import ensure_keys
-
     from tools.devcerts import ensure_certs
+    from tools.devkeys import ensure_keys
 
     jwks = ensure_keys(tmp_path / "keys")
     certs = ensure_certs(tmp_path / "certs")
