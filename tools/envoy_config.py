@@ -34,6 +34,11 @@ DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "suppor
 # Public auth routes that get the gateway's local rate limit (per Envoy instance).
 RATE_LIMITED = ("ValidateCustomerNumber", "SignUp", "LinkWhmcsAccount", "Login", "RefreshSession")
 JWT_PROVIDER = "portal"
+# The same issuer's keys from the JWKS file read at start: used while the remote JWKS has not
+# been fetched yet or cannot be (identity down at Envoy's start).
+JWT_FALLBACK_PROVIDER = "portal_file"
+JWKS_CLUSTER = "identity_jwks"
+JWKS_PATH = "/.well-known/jwks.json"
 PREFLIGHT_CLUSTER = "cors_preflight_refused"
 # Paths Envoy answers itself, without a token.
 PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
@@ -56,6 +61,8 @@ class GatewaySettings:
     openapi_json: Path = Path("openapi/openapi.json")
     docs_html: Path = Path("openapi/docs.html")
     jwks_file: Path = Path(".run/keys/jwks.json")
+    # Seconds Envoy keeps identity's JWKS before fetching it again.
+    jwks_cache_s: int = 30
     jwt_issuer: str = "portal-identity"
     jwt_audience: str = "portal"
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
@@ -217,11 +224,62 @@ def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
     # Exact public methods first (no token), then the service prefixes (token required), then
     # everything else (token required: secure by default, e.g. an unrouted path never skips it).
     rules += [{"match": {"path": m.path}} for m in methods if not m.internal and not m.needs_token]
-    requires = {"requires": {"provider_name": JWT_PROVIDER}}
+    either = [{"provider_name": JWT_PROVIDER}, {"provider_name": JWT_FALLBACK_PROVIDER}]
+    requires = {"requires": {"requires_any": {"requirements": either}}}
     services = sorted({m.service for m in methods if not m.internal})
     rules += [{"match": {"prefix": f"/{s}/"}, **requires} for s in services]
     rules.append({"match": {"prefix": "/"}, **requires})
     return rules
+
+
+def _jwt_provider(s: GatewaySettings, jwks: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "issuer": s.jwt_issuer,
+        "audiences": [s.jwt_audience],
+        **jwks,
+        "forward": True,
+        "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+        "clock_skew_seconds": 30,
+        # Every access token identity issues has an exp; one without is refused at the edge
+        # (jwt_authn would otherwise accept it as never expiring).
+        "require_expiration": True,
+    }
+
+
+def _remote_jwks(s: GatewaySettings) -> dict[str, Any]:
+    """identity's published keys (GetJwks at ``/.well-known/jwks.json``, fetched through this
+    gateway's own listener), cached for ``jwks_cache_s`` and fetched in the background: a
+    rotated signing key (published as "next" ahead of its use, services/identity/keys.py) is
+    known here before identity signs with it, with no restart."""
+    return {
+        "remote_jwks": {
+            "http_uri": {
+                "uri": f"http://127.0.0.1:{s.port}{JWKS_PATH}",
+                "cluster": JWKS_CLUSTER,
+                "timeout": "2s",
+            },
+            "cache_duration": f"{s.jwks_cache_s}s",
+            "async_fetch": {"fast_listener": True, "failed_refetch_duration": "1s"},
+            "retry_policy": {
+                "num_retries": 3,
+                "retry_back_off": {"base_interval": "0.2s", "max_interval": "2s"},
+            },
+        }
+    }
+
+
+def _jwks_cluster(s: GatewaySettings) -> dict[str, Any]:
+    """The gateway's own listener, on loopback (GetJwks is public: no token needed)."""
+    endpoint = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": s.port}}}
+    return {
+        "name": JWKS_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": JWKS_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+        },
+    }
 
 
 def _jwt_filter(s: GatewaySettings) -> dict[str, Any]:
@@ -230,17 +288,10 @@ def _jwt_filter(s: GatewaySettings) -> dict[str, Any]:
         "typed_config": {
             "@type": _t("extensions.filters.http.jwt_authn.v3.JwtAuthentication"),
             "providers": {
-                JWT_PROVIDER: {
-                    "issuer": s.jwt_issuer,
-                    "audiences": [s.jwt_audience],
-                    "local_jwks": {"filename": str(s.jwks_file)},
-                    "forward": True,
-                    "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
-                    "clock_skew_seconds": 30,
-                    # Every access token identity issues has an exp; one without is refused at
-                    # the edge (jwt_authn would otherwise accept it as never expiring).
-                    "require_expiration": True,
-                }
+                JWT_PROVIDER: _jwt_provider(s, _remote_jwks(s)),
+                JWT_FALLBACK_PROVIDER: _jwt_provider(
+                    s, {"local_jwks": {"filename": str(s.jwks_file)}}
+                ),
             },
             "rules": _jwt_rules(all_methods()),
         },
@@ -667,6 +718,7 @@ def render(s: GatewaySettings) -> dict[str, Any]:
         )
         for process in PUBLIC_SERVICES
     ]
+    clusters.append(_jwks_cluster(s))
     clusters.append(
         {
             "name": PREFLIGHT_CLUSTER,

@@ -79,6 +79,8 @@ class StackConfig:
     # Mutual TLS on every hop inside the mesh (dev CA and certificates in run_dir/certs). Off
     # only to measure what it costs (bench).
     mesh_tls: bool = True
+    # Seconds Envoy caches identity's JWKS (tools/envoy_config.py).
+    jwks_cache_s: int = 30
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -225,6 +227,7 @@ class Stack:
             docs_html=ROOT / "openapi" / "docs.html",
             jwks_file=jwks,
             mesh_tls_dir=certs,
+            jwks_cache_s=self.config.jwks_cache_s,
             upstreams={
                 name: [("127.0.0.1", g) for g, _ in ports] for name, ports in self.replicas.items()
             },
