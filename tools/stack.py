@@ -334,4 +334,6 @@ class Stack:
             "freebit": f"http://127.0.0.1:{p.freebit}",
         }
         rows += [(f"{n} sandbox", u) for n, u in sandboxes.items() if n in self.children]
+        if self.config.mesh_tls:  # grpcurl to a service port: docs/security.md
+            rows.append(("mesh certificates (mTLS)", str(self.config.certs_dir)))
         return rows
