@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from tools import infra
+from tools import infra, redis_acl
 from tools.stack import ROOT, LineSink, Stack, StackConfig
 
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
@@ -71,6 +71,7 @@ async def run(args: argparse.Namespace) -> int:
     sink = _sink(sys.stdout.isatty())
     config = StackConfig(database_url, redis_url, run_dir=ROOT / ".run", replicas=args.replicas)
     stack = Stack(config, sink=sink)
+    drop_redis_user: redis_acl.Drop | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -78,11 +79,15 @@ async def run(args: argparse.Namespace) -> int:
     try:
         await _ensure_postgres(stack, database_url)
         await _ensure_redis(stack, redis_url)
+        # The services reach Redis as a user of this stack's own (deleted on stop).
+        config.redis_url, drop_redis_user = await redis_acl.stack_user(redis_url, "run")
         await infra.create_database(database_url)
         await stack.start(within=args.timeout)
     except Exception as exc:
         print(f"start-up failed: {exc}", file=sys.stderr)
         await stack.stop()
+        if drop_redis_user is not None:
+            await drop_redis_user()
         return 1
     elapsed = time.perf_counter() - started
     print("\nportal is ready\n")
@@ -92,6 +97,8 @@ async def run(args: argparse.Namespace) -> int:
     await stop.wait()
     print("\nstopping...", flush=True)
     await stack.stop()
+    if drop_redis_user is not None:
+        await drop_redis_user()
     return 0
 
 
