@@ -24,7 +24,12 @@ from tests.helpers import stacks
 from tests.helpers.accounts import HANAKO, YUKI
 from tools import logscan
 from tools.stack import Stack
-from tools.stack_secrets import configured_secrets, key_secrets, public_key_ids
+from tools.stack_secrets import (
+    configured_secrets,
+    key_secrets,
+    mesh_key_secrets,
+    public_key_ids,
+)
 
 # Body fields whose values are secrets, in requests to and answers from the gateway.
 SECRET_FIELDS = frozenset({"password", "refreshToken", "refresh_token", "accessToken",
@@ -59,6 +64,8 @@ class SecretLedger:
 
     def add_stack(self, stack: Stack) -> None:
         for name, value in configured_secrets(stack.config.env()).items():
+            self.add(name, value)
+        for name, value in mesh_key_secrets(stack.config.certs_dir).items():
             self.add(name, value)
         keys = stack.config.run_dir / "keys"
         self.keys_dirs.append(keys)
