@@ -41,9 +41,12 @@ fmt: venv
 	@$(VENV)/bin/ruff format services sandbox tests tools bench
 	@$(VENV)/bin/ruff check --fix services sandbox tests tools bench
 
-## run: the whole stack (Postgres/Redis checks, sandboxes, four services, Envoy), Ctrl-C stops it
+## run: the whole stack (Postgres/Redis checks, sandboxes, four services, Envoy), Ctrl-C stops it;
+## the sandboxes keep their state in .run/sandboxes; FRESH=1 starts a fresh world (wipes the
+## sandboxes' state, the portal database and its cache keys together)
 run: venv
-	@$(PY) -m tools.supervisor $(if $(REPLICAS),--replicas $(REPLICAS),)
+	@$(PY) -m tools.supervisor $(if $(REPLICAS),--replicas $(REPLICAS),) \
+		$(if $(filter 1 yes true,$(FRESH)),--fresh,)
 
 ## system-packages: Debian packages some tests drive (chromium, docker-compose); installs as root
 system-packages:

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,11 +136,14 @@ async def measure(stack: Stack) -> None:
 
 async def main() -> None:
     database_url, redis_url = infra.urls_from_env()
-    database_url = infra.with_database(database_url, f"portal_bench_{uuid.uuid4().hex[:10]}")
+    name = infra.run_name("portal_bench")
+    database_url = infra.with_database(database_url, name)
     await infra.ensure_postgres(database_url)
     await infra.create_database(database_url)
     with tempfile.TemporaryDirectory() as run_dir:
-        config = StackConfig(database_url, redis_url, ports=Ports.free(), run_dir=Path(run_dir))
+        config = StackConfig(
+            database_url, redis_url, name, ports=Ports.free(), run_dir=Path(run_dir)
+        )
         stack = Stack(config, sink=lambda _name, _line: None)
         try:
             await stack.start(within=90)

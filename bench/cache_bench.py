@@ -14,16 +14,20 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from portal.billing.v1 import billing_pb2
 from redis.asyncio import Redis
 
-from services.common.cache import Cache, UserScope, policy, redis_from_url
+from services.common.cache import Cache, UserScope, Variant, policy, redis_from_url
 from services.common.cache.keys import keys_for, schema_hash
 
 ROUNDS, PER_ROUND, STORM = 6, 1500, 200
 MSG = billing_pb2.ListInvoicesResponse
+NAMESPACE = f"bench-cache-{uuid.uuid4().hex[:8]}"
+PAGE = Variant.of(page=1)
+RAW_KEY = f"{NAMESPACE}:raw"  # the plain GET's key, beside the library's
 
 
 def page() -> billing_pb2.ListInvoicesResponse:
@@ -66,7 +70,7 @@ def summary(lat: list[float]) -> str:
 
 
 async def hit_path(url: str) -> None:
-    cache = Cache(redis_from_url(url), service="bench")
+    cache = Cache(redis_from_url(url), service="bench", namespace=NAMESPACE)
     raw = Redis.from_url(url)
     scope, value = UserScope("bench-user"), page()
 
@@ -74,17 +78,19 @@ async def hit_path(url: str) -> None:
         return value
 
     await cache.connect()
-    await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG, variant="1")  # warm
-    key = keys_for(policy.INVOICES_LIST, scope, schema_hash(MSG), "1", cluster=False).value
+    await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG, variant=PAGE)  # warm
+    key = keys_for(
+        NAMESPACE, policy.INVOICES_LIST, scope, schema_hash(MSG), PAGE, cluster=False
+    ).value
     stored = await raw.get(key)
     assert isinstance(stored, bytes), "the warm-up call did not fill the cache"
-    await raw.set("bench:raw", stored)
+    await raw.set(RAW_KEY, stored)
 
     async def lib() -> object:
-        return await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG, variant="1")
+        return await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG, variant=PAGE)
 
     async def plain() -> object:
-        return await raw.get("bench:raw")
+        return await raw.get(RAW_KEY)
 
     await timed(lib, 300)
     await timed(plain, 300)
@@ -100,13 +106,13 @@ async def hit_path(url: str) -> None:
     print(f"ratio library/raw ops/s:   {ratio:.2f}")
     p50 = statistics.median(raw_lat) / statistics.median(lib_lat)
     print(f"ratio raw/library p50:     {p50:.2f}")
-    await raw.delete("bench:raw")
+    await raw.delete(RAW_KEY)
     await raw.aclose()
     await cache.aclose()
 
 
 async def miss_storm(url: str) -> None:
-    cache = Cache(redis_from_url(url), service="bench")
+    cache = Cache(redis_from_url(url), service="bench", namespace=NAMESPACE)
     await cache.connect()
     calls = 0
 

@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -113,12 +112,15 @@ async def measure(stack: Stack) -> None:
 
 async def main() -> None:
     database_url, redis_url = infra.urls_from_env()
-    database_url = infra.with_database(database_url, f"portal_bench_{uuid.uuid4().hex[:10]}")
+    name = infra.run_name("portal_bench")
+    database_url = infra.with_database(database_url, name)
     await infra.ensure_postgres(database_url)
     await infra.create_database(database_url)
     ready = Ready()
     with tempfile.TemporaryDirectory() as run_dir:
-        config = StackConfig(database_url, redis_url, ports=Ports.free(), run_dir=Path(run_dir))
+        config = StackConfig(
+            database_url, redis_url, name, ports=Ports.free(), run_dir=Path(run_dir)
+        )
         stack = Stack(config, sink=ready)
         try:
             await stack.start(within=90)

@@ -107,7 +107,8 @@ async def create_accounts(sf_url: str, n: int) -> list[str]:
 
 async def main() -> None:
     base, redis_url = infra.urls_from_env()
-    url = infra.with_database(base, f"portal_bench_{uuid.uuid4().hex[:8]}")
+    name = infra.run_name("portal_bench")
+    url = infra.with_database(base, name)
     await infra.ensure_postgres(url)
     await infra.create_database(url)
     sf, whmcs = await start_salesforce(), await start_whmcs(port=0, webhook_url="")
@@ -119,6 +120,7 @@ async def main() -> None:
             port=0,
             database_url=SecretStr(url),
             redis_url=SecretStr(redis_url),
+            cache_namespace=name,
             signing_key_file=keys / "signing-key.pem",
             jwks_file=keys / "jwks.json",
             salesforce_url=sf.rest_url,

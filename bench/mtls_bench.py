@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import sys
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,12 +31,18 @@ ROUNDS = 3
 @contextlib.asynccontextmanager
 async def stack(mesh_tls: bool) -> AsyncIterator[Stack]:
     database_url, redis_url = infra.urls_from_env()
-    database_url = infra.with_database(database_url, f"portal_bench_{uuid.uuid4().hex[:10]}")
+    name = infra.run_name("portal_bench")
+    database_url = infra.with_database(database_url, name)
     await infra.ensure_postgres(database_url)
     await infra.create_database(database_url)
     with tempfile.TemporaryDirectory() as run_dir:
         config = StackConfig(
-            database_url, redis_url, ports=Ports.free(), run_dir=Path(run_dir), mesh_tls=mesh_tls
+            database_url,
+            redis_url,
+            name,
+            ports=Ports.free(),
+            run_dir=Path(run_dir),
+            mesh_tls=mesh_tls,
         )
         running = Stack(config, sink=lambda _name, _line: None)
         try:

@@ -16,7 +16,6 @@ import os
 import shutil
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import httpx
@@ -45,12 +44,18 @@ async def measure(stack: Stack, replicas: int) -> None:
 
 async def run(replicas: int) -> None:
     database_url, redis_url = infra.urls_from_env()
-    database_url = infra.with_database(database_url, f"portal_bench_{uuid.uuid4().hex[:10]}")
+    name = infra.run_name("portal_bench")
+    database_url = infra.with_database(database_url, name)
     await infra.ensure_postgres(database_url)
     await infra.create_database(database_url)
     with tempfile.TemporaryDirectory() as run_dir:
         config = StackConfig(
-            database_url, redis_url, ports=Ports.free(), run_dir=Path(run_dir), replicas=replicas
+            database_url,
+            redis_url,
+            name,
+            ports=Ports.free(),
+            run_dir=Path(run_dir),
+            replicas=replicas,
         )
         stack = Stack(config, sink=lambda _name, _line: None)
         try:

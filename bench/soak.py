@@ -201,12 +201,13 @@ async def run_soak(cfg: SoakConfig, run_dir: Path, logs: Path | None = None) -> 
     """One soak on a stack of its own (stopped and its database dropped at the end); ``logs``:
     a file to keep every process's lines in (``name | line``)."""
     base, redis_url = infra.urls_from_env()
-    database_url = infra.with_database(base, f"portal_soak_{uuid.uuid4().hex[:10]}")
+    name = infra.run_name("portal_soak")
+    database_url = infra.with_database(base, name)
     await infra.ensure_postgres(database_url)
     await infra.create_database(database_url)
     lines = Lines()
     config = StackConfig(
-        database_url, redis_url, ports=Ports.free(), run_dir=run_dir,
+        database_url, redis_url, name, ports=Ports.free(), run_dir=run_dir,
         extra_env={"IDENTITY_ACCESS_TOKEN_TTL": str(cfg.token_ttl)},
     )  # fmt: skip
     stack = Stack(config, sink=lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 from hypothesis import HealthCheck, settings
 
@@ -19,6 +20,11 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "portal"))
+
+# Services the tests build from settings (service tests on the machine's Redis) use a key namespace
+# of this session, never the one of a `make run` stack on the same Redis; every whole stack a test
+# starts gets one of its own on top (tests/helpers/stacks.py).
+os.environ["CACHE_NAMESPACE"] = f"test_{uuid.uuid4().hex[:10]}"
 
 # The suite runs on the development secrets (test stacks set this for their processes too; a
 # test that checks the production refusal starts its processes with another value).

@@ -85,7 +85,7 @@ class GatewaySettings:
 
 
 def _error_body(code: int, reason: str, message: str) -> str:
-    """The JSON error shape of API.md, for replies Envoy produces itself."""
+    """The JSON error shape of docs/api.md, for replies Envoy produces itself."""
     return json.dumps(
         {
             "code": code,

@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -186,6 +187,12 @@ async def drop_database(url: str) -> None:
         )
     finally:
         await conn.close()
+
+
+def run_name(prefix: str) -> str:
+    """``<prefix>_<random>``: the database name and cache namespace of one test or bench run, so
+    runs on one Postgres and Redis (and ``make run`` beside them) never see each other's data."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
 def urls_from_env() -> tuple[str, str]:

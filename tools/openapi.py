@@ -417,7 +417,7 @@ def _error_components(comments: Comments) -> tuple[dict[str, Schema], dict[str, 
     }
     schemas["google.rpc.Status"] = {
         "type": "object",
-        "description": "The error shape of every error response (API.md).",
+        "description": "The error shape of every error response (docs/api.md).",
         "properties": {
             "code": {"type": "integer", "format": "int32", "description": "The gRPC code."},
             "message": {"type": "string", "description": "Written for an end user."},
@@ -446,7 +446,7 @@ def build(comments: Comments | None = None) -> Schema:
         "info": {
             "title": "Customer portal API",
             "version": "v1",
-            "description": "Generated from the protos by `make openapi`; see API.md.",
+            "description": "Generated from the protos by `make openapi`; see docs/api.md.",
         },
         "servers": [{"url": "http://127.0.0.1:8080"}],
         "tags": _tags(comments),

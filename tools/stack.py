@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from sandbox.persistence import STATE_DIR_ENV as SANDBOX_STATE_DIR_ENV
+from services.common.cache.keys import DEFAULT_NAMESPACE
 from tools.envoy_config import GatewaySettings, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +72,9 @@ class Ports:
 class StackConfig:
     database_url: str
     redis_url: str
+    # Prefix of every Redis key the stack's services use (CACHE_NAMESPACE): a stack sharing a
+    # Redis with another one (tests beside `make run`) needs its own.
+    cache_namespace: str = DEFAULT_NAMESPACE
     ports: Ports = field(default_factory=Ports)
     run_dir: Path = ROOT / ".run"
     with_sandboxes: bool = True
@@ -82,6 +87,9 @@ class StackConfig:
     # Seconds Envoy caches identity's JWKS (tools/envoy_config.py).
     jwks_cache_s: int = 30
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Where the sandboxes keep their state across restarts (``make run``: ``.run/sandboxes``);
+    # None: they start from their seed data every time (test stacks: a fresh world each).
+    sandbox_state_dir: Path | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -109,6 +117,7 @@ class StackConfig:
             "PORTAL_ENV": "development",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
+            "CACHE_NAMESPACE": self.cache_namespace,
             "JWKS_FILE": str(self.run_dir / "keys" / "jwks.json"),
             "SIGNING_KEY_FILE": str(self.run_dir / "keys" / "signing-key.pem"),
             "SALESFORCE_URL": f"http://127.0.0.1:{p.salesforce}",
@@ -119,6 +128,9 @@ class StackConfig:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+        env.pop(SANDBOX_STATE_DIR_ENV, None)
+        if self.sandbox_state_dir is not None:
+            env[SANDBOX_STATE_DIR_ENV] = str(self.sandbox_state_dir)
         for name in SERVICES:
             env[f"{name.upper()}_PORT"] = str(p.service(name))
             env[f"{name.upper()}_METRICS_PORT"] = str(p.service(f"{name}_metrics"))

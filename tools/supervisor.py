@@ -1,9 +1,11 @@
 """``make run``: start the whole portal locally and keep it running until Ctrl-C / SIGTERM.
 
 Checks Postgres and Redis (starting throwaway ones when nothing answers), creates the database,
-starts the sandboxes, the four services and Envoy, waits for ``/readyz``, prints where everything
-listens and the measured start-up time, then streams every child's output with a name prefix.
-On Ctrl-C or SIGTERM it stops every child it started, by PID.
+settles the world (``tools/world.py``: the sandboxes' saved state in ``.run/sandboxes`` and the
+portal database must belong together; ``--fresh`` wipes both first), starts the sandboxes, the four
+services and Envoy, waits for ``/readyz``, prints where everything listens and the measured
+start-up time, then streams every child's output with a name prefix. On Ctrl-C or SIGTERM it
+stops every child it started, by PID.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 import sys
 import time
+from pathlib import Path
 
-from tools import infra, redis_acl
-from tools.stack import ROOT, LineSink, Stack, StackConfig
+from tools import infra, redis_acl, world
+from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig
 
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
 
@@ -33,12 +37,12 @@ def _sink(tty: bool) -> LineSink:
     return sink
 
 
-async def _ensure_postgres(stack: Stack, url: str) -> None:
+async def _ensure_postgres(stack: Stack, url: str, run_dir: Path) -> None:
     try:
         await infra.ensure_postgres(url)
         return
     except RuntimeError:
-        argv = infra.postgres_command(url, ROOT / ".run" / "postgres")
+        argv = infra.postgres_command(url, run_dir / "postgres")
         if argv is None:
             raise RuntimeError(
                 "Postgres does not answer and no Postgres is installed: install it "
@@ -50,10 +54,10 @@ async def _ensure_postgres(stack: Stack, url: str) -> None:
         raise RuntimeError("the throwaway Postgres did not come up")
 
 
-async def _ensure_redis(stack: Stack, url: str) -> None:
+async def _ensure_redis(stack: Stack, url: str, run_dir: Path) -> None:
     if await infra.redis_answers(url):
         return
-    argv = infra.redis_command(url, ROOT / ".run" / "redis")
+    argv = infra.redis_command(url, run_dir / "redis")
     if argv is None:
         raise RuntimeError(
             "Redis does not answer and redis-server is not installed: install it "
@@ -65,11 +69,48 @@ async def _ensure_redis(stack: Stack, url: str) -> None:
         raise RuntimeError("the throwaway Redis did not come up")
 
 
+async def _settle_world(place: world.WorldPlace, fresh: bool) -> None:
+    if fresh:
+        keys = await world.wipe(place)
+        print(
+            f"fresh world: wiped {place.state_dir}, database {place.database_name!r} and "
+            f"{keys} cache keys {place.cache_namespace}:*",
+            flush=True,
+        )
+    await infra.create_database(place.database_url)
+    world_id = await world.settle(place)
+    print(f"world {world_id} (sandbox state in {place.state_dir})", flush=True)
+
+
+def _ports_in_use(ports: Ports) -> list[str]:
+    """The stack's ports something else already listens on (another ``make run``?)."""
+    taken = []
+    for name, port in vars(ports).items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{name} {port}")
+    return taken
+
+
 async def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     database_url, redis_url = infra.urls_from_env()
+    run_dir: Path = args.run_dir
+    place = world.WorldPlace(
+        database_url, redis_url, run_dir / "sandboxes", world.cache_namespace()
+    )
     sink = _sink(sys.stdout.isatty())
-    config = StackConfig(database_url, redis_url, run_dir=ROOT / ".run", replicas=args.replicas)
+    config = StackConfig(
+        database_url,
+        redis_url,
+        place.cache_namespace,
+        run_dir=run_dir,
+        replicas=args.replicas,
+        sandbox_state_dir=place.state_dir,
+    )
     stack = Stack(config, sink=sink)
     drop_redis_user: redis_acl.Drop | None = None
     stop = asyncio.Event()
@@ -77,12 +118,19 @@ async def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await _ensure_postgres(stack, database_url)
-        await _ensure_redis(stack, redis_url)
+        await _ensure_postgres(stack, database_url, run_dir)
+        await _ensure_redis(stack, redis_url, run_dir)
+        await _settle_world(place, args.fresh)
+        taken = _ports_in_use(config.ports)
+        if taken:
+            raise RuntimeError(f"ports already in use (another `make run`?): {', '.join(taken)}")
         # The services reach Redis as a user of this stack's own (deleted on stop).
         config.redis_url, drop_redis_user = await redis_acl.stack_user(redis_url, "run")
-        await infra.create_database(database_url)
         await stack.start(within=args.timeout)
+    except world.WorldMismatch as exc:
+        print(f"start-up refused: {exc}", file=sys.stderr, flush=True)
+        await stack.stop()
+        return 2
     except Exception as exc:
         print(f"start-up failed: {exc}", file=sys.stderr)
         await stack.stop()
@@ -106,6 +154,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for /readyz")
     parser.add_argument("--replicas", type=int, default=1, help="processes per service")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a fresh world: wipe the sandboxes' state, the portal database and its cache",
+    )
+    parser.add_argument(
+        "--run-dir", type=Path, default=ROOT / ".run", help="keys, sandbox state, throwaway servers"
+    )
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

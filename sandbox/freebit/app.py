@@ -20,6 +20,7 @@ from sandbox.freebit.calls import World, calls
 from sandbox.freebit.codes import FreebitError
 from sandbox.freebit.settings import FreebitSettings
 from sandbox.freebit.state import Registry
+from sandbox.persistence import Part, persist_app
 
 log = logging.getLogger("sandbox.freebit")
 AUTH_PATH = "authOem"
@@ -133,6 +134,7 @@ def build_app(settings: FreebitSettings) -> tuple[web.Application, Registry, Con
 
     app.router.add_get("/__sandbox/lines", lines)
     control.add_routes(app)
+    persist_app(app, "freebit", {"registry": Part(lambda: registry, skip=frozenset({"auth_keys"}))})
     return app, registry, control
 
 

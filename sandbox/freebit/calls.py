@@ -31,7 +31,7 @@ Call = Callable[[World, dict[str, Any]], dict[str, Any]]
 
 
 def _new_line(w: World, account: str, kind: str, plan: str) -> Line:
-    return Line(account, kind, plan, time.monotonic(), w.settings.activation_delay)
+    return Line(account, kind, plan, time.time(), w.settings.activation_delay)
 
 
 def add_physical(w: World, body: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def cancel(w: World, body: dict[str, Any]) -> dict[str, Any]:
         raise FreebitError(codes.ACCOUNT_NOT_FOUND)
     if line.cancel_requested_at is not None:
         raise FreebitError(codes.ALREADY_CANCELLED)
-    line.cancel_requested_at = time.monotonic()
+    line.cancel_requested_at = time.time()
     line.cancel_delay, line.cancel_run_date = w.settings.cancel_delay, run_date
     return codes.OK.body(account=account)
 

@@ -15,7 +15,7 @@ class Line:
     account: str  # MSISDN
     kind: str  # "physical" | "esim"
     plan_code: str
-    requested_at: float  # monotonic
+    requested_at: float  # wall clock (time.time()): saved lines outlive a reboot
     activation_delay: float
     registered_on: date = field(default_factory=date.today)
     eid: str = ""
@@ -31,7 +31,7 @@ class Line:
 
     def state(self, now: float | None = None, today: date | None = None) -> str:
         """Asynchronous work finishes lazily: the state is computed from the request times."""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         if self.cancel_requested_at is not None:
             due = self.cancel_run_date is None or self.cancel_run_date <= (today or date.today())
             if due and now >= self.cancel_requested_at + self.cancel_delay:

@@ -1,7 +1,7 @@
 """WHMCS sandbox: the External API (``/includes/api.php``), SSO pages and hook webhooks.
 
-Written from ``contracts/whmcs.md`` only. Start it with ``python -m sandbox.whmcs`` or, in tests,
-``await start_whmcs(port=0)``.
+Written from ``docs/contracts/whmcs.md`` only. Start it with ``python -m sandbox.whmcs`` or, in
+tests, ``await start_whmcs(port=0)``.
 """
 
 from sandbox.whmcs.app import RunningWhmcs, build_app, start_whmcs

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.control import Control, Fault
-from sandbox.whmcs import clients, invoices, orders, paymethods, products, sso
+from sandbox.whmcs import clients, invoices, orders, paymethods, products, sso, users
 from sandbox.whmcs.context import Ctx, Handler
 from sandbox.whmcs.pages import error_page
 from sandbox.whmcs.phpform import Params
@@ -22,6 +22,7 @@ ACTIONS: dict[str, Handler] = {
     **orders.ACTIONS,
     **products.ACTIONS,
     **sso.ACTIONS,
+    **users.ACTIONS,
 }
 ACTION_KEY = web.RequestKey("action", str)
 RESULT_KEY = web.RequestKey("result", str)

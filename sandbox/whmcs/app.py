@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.control import Control
+from sandbox.persistence import Part, persist_app
 from sandbox.whmcs.api import ACTION_KEY, RESULT_KEY, make_api_handler
 from sandbox.whmcs.context import Ctx, SsoBook
 from sandbox.whmcs.hooks import HookDispatcher
@@ -66,6 +67,7 @@ def build_app(settings: WhmcsSettings) -> tuple[web.Application, Ctx, Control, H
 
     app.router.add_get("/__sandbox/webhooks", webhooks)
     control.add_routes(app)
+    persist_app(app, "whmcs", {"store": Part(lambda: ctx.store)})
     return app, ctx, control, hooks
 
 

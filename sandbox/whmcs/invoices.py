@@ -30,15 +30,15 @@ _SORT: dict[str, Callable[[Invoice], Any]] = {
 def _list_row(ctx: Ctx, inv: Invoice) -> dict[str, Any]:
     client = ctx.store.clients.get(inv.userid)
     return {
-        "id": str(inv.id), "userid": str(inv.userid),
+        "id": inv.id, "userid": inv.userid,
         "firstname": client.firstname if client else "",
         "lastname": client.lastname if client else "",
         "companyname": client.companyname if client else "",
         "invoicenum": inv.invoicenum, "date": ymd(inv.date), "duedate": ymd(inv.duedate),
         "datepaid": ymd_hms(inv.datepaid), "last_capture_attempt": ymd_hms(None),
         "subtotal": money(inv.subtotal), "credit": money(inv.credit), "tax": money(inv.tax),
-        "tax2": "0.00", "total": money(inv.total), "taxrate": money(inv.taxrate),
-        "taxrate2": "0.00", "status": inv.status, "paymentmethod": inv.paymentmethod,
+        "tax2": "0.00", "total": money(inv.total), "taxrate": f"{inv.taxrate:.3f}",
+        "taxrate2": "0.000", "status": inv.status, "paymentmethod": inv.paymentmethod,
         "notes": inv.notes, "currencycode": "JPY", "currencyprefix": CURRENCY_PREFIX,
         "currencysuffix": CURRENCY_SUFFIX,
     }  # fmt: skip
@@ -86,15 +86,15 @@ def _transaction_row(t: Transaction) -> dict[str, Any]:
 def get_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
     inv = _get(ctx, p)
     items = [
-        {"id": str(i.id), "type": i.type, "relid": str(i.relid), "description": i.description,
-         "amount": money(i.amount), "taxed": "1" if i.taxed else "0"}
+        {"id": i.id, "type": i.type, "relid": i.relid, "description": i.description,
+         "amount": money(i.amount), "taxed": 1 if i.taxed else 0}
         for i in inv.items
     ]  # fmt: skip
     row = _list_row(ctx, inv)
     for name in ("id", "firstname", "lastname", "companyname", "last_capture_attempt"):
         row.pop(name)
     return success(
-        invoiceid=str(inv.id),
+        invoiceid=inv.id,
         **row,
         lastcaptureattempt=ymd_hms(None),
         balance=money(inv.balance),
@@ -151,7 +151,7 @@ def create_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
     if not draft:
         data = {"source": "api", "user": "system", "invoiceid": str(inv.id), "status": status}
         ctx.hooks.emit("InvoiceCreated", inv.userid, data)
-    return success(invoiceid=inv.id, status=status)
+    return success(invoiceid=str(inv.id), status=status)
 
 
 STATUS_EVENTS = {"Paid": "InvoicePaid", "Unpaid": "InvoiceUnpaid", "Cancelled": "InvoiceCancelled"}
@@ -172,7 +172,7 @@ def set_status(ctx: Ctx, inv: Invoice, status: str) -> None:
 def update_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
     inv = _get(ctx, p)
     if p.has("status") and p.text("status") not in INVOICE_STATUSES:
-        raise ApiError("Invalid Invoice Status")
+        raise ApiError(f"Invalid status {p.text('status')}")  # updateinvoice.md
     if p.has("duedate"):
         inv.duedate = parse_ymd(p.get("duedate")) or inv.duedate
     if p.has("notes"):

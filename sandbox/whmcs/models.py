@@ -1,4 +1,9 @@
-"""The sandbox's WHMCS tables (tblclients, tblinvoices, tblhosting, tblorders) as dataclasses."""
+"""The sandbox's WHMCS tables (tblusers, tblclients, tblinvoices, tblhosting, tblorders) as
+dataclasses.
+
+Since WHMCS 8 a user (a login) is apart from a client (a billing account): a client has one owner
+user and may have invited users; one user may reach several clients. Ids are separate sequences.
+"""
 
 from __future__ import annotations
 
@@ -31,12 +36,23 @@ def check_password(password: str, stored: str) -> bool:
 
 
 @dataclass
-class Client:
+class User:
     id: int
     firstname: str
     lastname: str
     email: str
     password_hash: str
+    two_factor: bool = False
+    datecreated: datetime = field(default_factory=datetime.now)
+
+
+@dataclass
+class Client:
+    id: int
+    firstname: str
+    lastname: str
+    email: str
+    owner_user_id: int
     companyname: str = ""
     address1: str = ""
     address2: str = ""
@@ -46,6 +62,8 @@ class Client:
     country: str = "JP"
     phonenumber: str = ""
     status: str = "Active"
+    defaultgateway: str = ""
+    invited_user_ids: list[int] = field(default_factory=list)
     datecreated: date = field(default_factory=date.today)
     customfields: dict[int, str] = field(default_factory=dict)
     email_preferences: dict[str, int] = field(default_factory=dict)

@@ -12,7 +12,6 @@ from sandbox.whmcs.cycles import CYCLES, MONTHS_BY_NAME, add_months
 from sandbox.whmcs.models import Invoice, InvoiceItem, Order, Product, Service
 from sandbox.whmcs.phpform import Params, php_b64_decode
 from sandbox.whmcs.seed import TAX_RATE
-from sandbox.whmcs.stats import formatted
 from sandbox.whmcs.wire import ApiError, money, success, wrap, ymd_hms
 
 ORDER_STATUSES = frozenset({"Pending", "Active", "Fraud", "Cancelled"})
@@ -63,8 +62,11 @@ def _item(ctx: Ctx, service: Service, product: Product) -> InvoiceItem:
 
 def add_order(ctx: Ctx, p: Params) -> dict[str, Any]:
     client_id = p.int("clientid")
-    if client_id not in ctx.store.clients:
+    client = ctx.store.clients.get(client_id)
+    if client is None:
         raise ApiError("Client ID Not Found")
+    if client.status == "Closed":
+        raise ApiError("Unable to add order when client status is Closed")
     gateway = p.text("paymentmethod")
     if gateway not in ctx.store.gateways:
         raise ApiError(
@@ -148,17 +150,18 @@ def _order_row(ctx: Ctx, o: Order) -> dict[str, Any]:
         lines.append({
             "type": "product", "relid": s.id, "producttype": "Other",
             "product": f"{product.groupname} - {product.name}", "domain": "",
-            "billingcycle": s.billingcycle, "amount": formatted(s.firstpaymentamount),
+            "billingcycle": s.billingcycle, "amount": money(s.firstpaymentamount),
             "status": s.status,
         })  # fmt: skip
     return {
-        "id": o.id, "ordernum": o.ordernum, "userid": o.userid, "contactid": 0,
+        "id": o.id, "ordernum": int(o.ordernum), "userid": o.userid, "contactid": 0,
+        "requestor_id": client.owner_user_id if client else 0, "admin_requestor_id": 0,
         "date": ymd_hms(o.date), "amount": money(o.amount), "paymentmethod": o.paymentmethod,
         "paymentmethodname": ctx.store.gateways.get(o.paymentmethod, o.paymentmethod),
         "invoiceid": o.invoiceid, "status": o.status, "ipaddress": "", "promocode": "",
         "notes": o.notes, "paymentstatus": invoice.status if invoice else "",
         "name": f"{client.firstname} {client.lastname}" if client else "",
-        "currencyprefix": "¥", "currencysuffix": " JPY",
+        "currencyprefix": "¥", "currencysuffix": "JPY",
         "lineitems": wrap("lineitems", "lineitem", lines),
     }  # fmt: skip
 

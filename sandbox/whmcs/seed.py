@@ -18,6 +18,7 @@ from sandbox.whmcs.models import (
     Product,
     Service,
     Transaction,
+    User,
     hash_password,
 )
 
@@ -71,11 +72,27 @@ def _seed_hash(password: str) -> str:
     return hash_password(password)
 
 
+def seed_users(today: date) -> list[User]:
+    """User ids (11+) never equal a client id (1+): code that mixes them up fails here."""
+    created = datetime.combine(today - timedelta(days=400), time(9, 0))
+    rows = (
+        (11, "Hanako", "Yamada", "hanako.yamada@example.jp", "demo-password-1", False),
+        (12, "Kenji", "Sato", "kenji.sato@example.jp", "demo-password-2", False),
+        (13, "No", "Number", "no.number@example.jp", "demo-password-3", False),
+        (14, "Aiko", "Yamada", "aiko.yamada@example.jp", "demo-password-4", False),
+        (15, "Mei", "Tanaka", "mei.tanaka@example.jp", "demo-password-5", True),
+    )
+    return [
+        User(uid, first, last, email, _seed_hash(password), two_factor, created)
+        for uid, first, last, email, password, two_factor in rows
+    ]
+
+
 def seed_clients(today: date) -> list[Client]:
     return [
         Client(
             id=1, firstname="Hanako", lastname="Yamada", email="hanako.yamada@example.jp",
-            password_hash=_seed_hash("demo-password-1"), address1="1-2-3 Jingumae",
+            owner_user_id=11, invited_user_ids=[14], address1="1-2-3 Jingumae",
             city="Shibuya-ku", state="Tokyo", postcode="150-0001", phonenumber="+81.312345678",
             datecreated=today - timedelta(days=400),
             customfields={CUSTOMER_NUMBER_FIELD: "AC-000101"},
@@ -83,7 +100,7 @@ def seed_clients(today: date) -> list[Client]:
         ),
         Client(
             id=2, firstname="Kenji", lastname="Sato", email="kenji.sato@example.jp",
-            password_hash=_seed_hash("demo-password-2"), address1="4-5-6 Umeda",
+            owner_user_id=12, address1="4-5-6 Umeda",
             city="Kita-ku", state="Osaka", postcode="530-0001", phonenumber="+81.612345678",
             datecreated=today - timedelta(days=200),
             customfields={CUSTOMER_NUMBER_FIELD: "AC-000103"},
@@ -91,9 +108,16 @@ def seed_clients(today: date) -> list[Client]:
         ),
         Client(
             id=3, firstname="No", lastname="Number", email="no.number@example.jp",
-            password_hash=_seed_hash("demo-password-3"), address1="7-8-9 Sakae",
+            owner_user_id=13, address1="7-8-9 Sakae",
             city="Naka-ku", state="Aichi", postcode="460-0008", phonenumber="+81.522345678",
             datecreated=today - timedelta(days=30),
+            email_preferences=dict(ALL_EMAIL_PREFERENCES),
+        ),
+        Client(
+            id=4, firstname="Mei", lastname="Tanaka", email="mei.tanaka@example.jp",
+            owner_user_id=15, address1="2-1-1 Tenjin",
+            city="Chuo-ku", state="Fukuoka", postcode="810-0001", phonenumber="+81.922345678",
+            datecreated=today - timedelta(days=60),
             email_preferences=dict(ALL_EMAIL_PREFERENCES),
         ),
     ]  # fmt: skip
@@ -106,8 +130,8 @@ def seed_paymethods(today: date) -> list[PayMethod]:
             id=1, userid=1, type="RemoteCreditCard", gateway_name="stripe",
             card_last_four="4242", expiry_date="12/28", card_type="Visa", last_updated=updated,
         ),
-        PayMethod(
-            id=2, userid=1, type="BankAccount", gateway_name="banktransfer",
+        PayMethod(  # stored locally in WHMCS: no gateway, as in GetPayMethods' example
+            id=2, userid=1, type="BankAccount", gateway_name="",
             bank_name="Mizuho Bank", last_updated=updated, order=1,
         ),
         PayMethod(

@@ -1,4 +1,4 @@
-"""Settings of the WHMCS sandbox: defaults are the development values of ARCHITECTURE.md."""
+"""Settings of the WHMCS sandbox: defaults are the development values (``docs/operations.md``)."""
 
 from __future__ import annotations
 

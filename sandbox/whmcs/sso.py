@@ -40,6 +40,8 @@ def _redirect_path(p: Params) -> str:
 
 
 def create_sso_token(ctx: Ctx, p: Params) -> dict[str, Any]:
+    if not p.text("client_id") and not p.text("user_id"):
+        raise ApiError("A valid client_id or user_id is required")  # createssotoken.md
     client = ctx.store.clients.get(p.int("client_id"))
     if client is None:
         raise ApiError("Invalid client_id")

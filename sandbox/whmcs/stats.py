@@ -1,4 +1,5 @@
-"""The ``stats`` block of GetClientsDetails (a mix of strings and ints, as WHMCS sends it)."""
+"""The ``stats`` block of GetClientsDetails: counters are ints and amounts are formatted strings
+with the currency (getclientsdetails.md's example)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,11 @@ def client_stats(ctx: Ctx, client_id: int) -> dict[str, Any]:
     paid = [i for i in invoices if i.status == "Paid"]
     services = [s for s in ctx.store.services.values() if s.userid == client_id]
     return {
-        "numdueinvoices": str(len(due)),
+        "numdueinvoices": (len(due)),
         "dueinvoicesbalance": formatted(sum((i.balance for i in due), Decimal(0))),
-        "numoverdueinvoices": str(len(overdue)),
+        "numoverdueinvoices": (len(overdue)),
         "overdueinvoicesbalance": formatted(sum((i.balance for i in overdue), Decimal(0))),
-        "numpaidinvoices": str(len(paid)),
+        "numpaidinvoices": (len(paid)),
         "paidinvoicesamount": formatted(sum((i.total for i in paid), Decimal(0))),
         "creditbalance": formatted(Decimal(0)),
         "productsnumactive": sum(1 for s in services if s.status == "Active"),

@@ -9,14 +9,15 @@ from portal.billing.v1 import billing_pb2 as pb
 
 from services.billing import payments, profile
 from services.billing.core import Billing
+from services.common.clients.whmcs_gateway import order_gateway
 from services.common.errors import ValidationFailed
 
 
 @dataclass(frozen=True)
 class CheckoutFacts:
     profile: pb.BillingProfile
-    has_payment_method: bool
-    gateway: str  # WHMCS payment module of the default pay method, "" when none
+    has_payment_method: bool  # a usable pay method (services.common.clients.whmcs_gateway)
+    gateway: str  # the WHMCS payment module an order is placed with, "" when none
     client_id: int
 
 
@@ -31,10 +32,11 @@ async def checkout_facts(b: Billing, user_id: str) -> CheckoutFacts:
     found, methods = await asyncio.gather(
         profile.get_profile(b, user_id), payments.pay_methods(b, user_id)
     )
-    rows = methods.payment_methods
+    gateways = [m.gateway_name for m in methods.payment_methods]
+    gateway = await order_gateway(b.whmcs, client_id, gateways)
     return CheckoutFacts(
         profile=found,
-        has_payment_method=bool(rows),
-        gateway=rows[0].gateway_name if rows else "",
+        has_payment_method=gateway is not None,
+        gateway=gateway or "",
         client_id=client_id,
     )

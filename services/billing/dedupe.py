@@ -1,33 +1,34 @@
 """Seen-event ids for webhooks: Redis ``SET NX EX`` (one key per event id, TTL > the window).
 
-The key is not a cache entry (it holds no account data and must survive cache invalidations), so
-it lives outside the cache library's key space: ``portal:webhook:whmcs:{<sha256 of id>}``. Redis
-trouble fails open: the event is processed (its effect, dropping cache families, is idempotent,
-so a duplicate costs only one extra WHMCS read), logged and counted.
+The key is not a cache entry (it holds no account data and must survive cache invalidations); it
+is ``keys.webhook_event_key`` in the deployment's namespace. Redis trouble fails open: the event
+is processed (its effect, dropping cache families, is idempotent, so a duplicate costs only one
+extra WHMCS read), logged and counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 import structlog
 
 from services.common.cache import RedisClient
+from services.common.cache.keys import webhook_event_key
 
 log = structlog.get_logger(__name__)
 
 
 class EventLedger:
-    def __init__(self, client: RedisClient | None, ttl_s: int, timeout_s: float = 0.2) -> None:
+    def __init__(
+        self, client: RedisClient | None, namespace: str, ttl_s: int, timeout_s: float = 0.2
+    ) -> None:
         self._client = client
+        self._namespace = namespace
         self._ttl = ttl_s
         self._timeout = timeout_s
 
-    @staticmethod
-    def key(event_id: str) -> str:
-        digest = hashlib.sha256(event_id.encode()).hexdigest()
-        return f"portal:webhook:whmcs:{{{digest}}}"
+    def key(self, event_id: str) -> str:
+        return webhook_event_key(self._namespace, "whmcs", event_id)
 
     async def first_time(self, event_id: str) -> bool:
         """True the first time an id is seen (and records it); False for a repeat."""

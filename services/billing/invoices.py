@@ -17,7 +17,7 @@ from portal.billing.v1 import billing_pb2 as pb
 from services.billing import mapping
 from services.billing.core import Billing
 from services.billing.paging import Position, next_token, page_size
-from services.common.cache import UserScope, policy
+from services.common.cache import UserScope, Variant, policy
 from services.common.errors import NotFound, ValidationFailed
 
 KIND = "invoices"
@@ -56,7 +56,7 @@ async def list_invoices(
         rows = [mapping.invoice(r, today=b.today(), default_currency=b.currency) for r in page.rows]
         return pb.ListInvoicesResponse(invoices=rows, total_size=page.total)
 
-    variant = f"s={wanted}:o={position.offset}:n={size}"
+    variant = Variant.of(status=wanted, offset=position.offset, size=size)
     response = await b.cache.get_or_load(
         policy.INVOICES_LIST, UserScope(user_id), load, pb.ListInvoicesResponse, variant=variant
     )
@@ -91,5 +91,9 @@ async def get_invoice(b: Billing, user_id: str, invoice_id: str) -> pb.Invoice:
         return mapping.invoice(row, today=b.today(), default_currency=b.currency)
 
     return await b.cache.get_or_load(
-        policy.INVOICE_DETAIL, UserScope(user_id), load, pb.Invoice, variant=str(number)
+        policy.INVOICE_DETAIL,
+        UserScope(user_id),
+        load,
+        pb.Invoice,
+        variant=Variant.of(number=number),
     )

@@ -1,4 +1,5 @@
-"""WHMCS → API mapping: pure functions over WHMCS's loosely typed dicts (``contracts/whmcs.md``).
+"""WHMCS → API mapping: pure functions over WHMCS's loosely typed dicts
+(``docs/contracts/whmcs.md``).
 
 WHMCS sends money as strings (sometimes numbers), ids and counters as strings or ints, empty dates
 as ``0000-00-00``/``0000-00-00 00:00:00``, empty lists as ``""`` and omits keys freely. Every

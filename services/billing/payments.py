@@ -1,7 +1,8 @@
 """Pay methods (the caller's, 15 min) and payment gateways (1 h), both in the ``payments`` family.
 
-WHMCS lists pay methods in the client's order of preference, so the first one is the default
-(what checkout charges and what fulfillment passes to AddOrder as ``paymentmethod``).
+WHMCS lists pay methods in the client's order of preference, so the first one is the default.
+Whether one is usable for an order, and with which gateway, is
+``services.common.clients.whmcs_gateway`` (checkout and fulfillment alike).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from portal.billing.v1 import billing_pb2 as pb
 from services.billing import mapping
 from services.billing.core import Billing
 from services.common.cache import UserScope, policy
+from services.common.clients.whmcs_gateway import order_gateway
 
 
 async def pay_methods(b: Billing, user_id: str) -> pb.ListPaymentMethodsResponse:
@@ -55,10 +57,7 @@ async def gateways(b: Billing, user_id: str) -> pb.ListPaymentGatewaysResponse:
 
 
 async def has_pay_method(b: Billing, user_id: str) -> bool:
-    return len((await pay_methods(b, user_id)).payment_methods) > 0
-
-
-async def default_gateway(b: Billing, user_id: str) -> str:
-    """The WHMCS payment module of the default pay method, ``""`` when there is none."""
-    methods = (await pay_methods(b, user_id)).payment_methods
-    return methods[0].gateway_name if methods else ""
+    """A usable pay method, by the same rule checkout and fulfillment apply."""
+    client_id = await b.accounts.client_of(user_id)
+    gateways = [m.gateway_name for m in (await pay_methods(b, user_id)).payment_methods]
+    return await order_gateway(b.whmcs, client_id, gateways) is not None

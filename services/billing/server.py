@@ -66,7 +66,7 @@ async def build_deps(settings: BillingSettings, *, policy: Policy | None = None)
     webhooks = WebhookHandler(
         secret=settings.whmcs_webhook_secret.get_secret_value().encode(),
         window=timedelta(seconds=settings.webhook_window_s),
-        ledger=EventLedger(redis, settings.webhook_dedupe_ttl_s),
+        ledger=EventLedger(redis, settings.cache_namespace, settings.webhook_dedupe_ttl_s),
         accounts=accounts,
         cache=cache,
     )

@@ -15,7 +15,7 @@ from portal.billing.v1 import billing_pb2 as pb
 from services.billing import mapping
 from services.billing.core import Billing
 from services.billing.paging import Position, next_token, page_size
-from services.common.cache import UserScope, policy
+from services.common.cache import UserScope, Variant, policy
 from services.common.errors import NotFound, ValidationFailed
 
 KIND = "subscriptions"
@@ -85,5 +85,9 @@ async def get_subscription(b: Billing, user_id: str, subscription_id: str) -> pb
         return mapping.subscription(mine[0], default_currency=b.currency)
 
     return await b.cache.get_or_load(
-        policy.SUBSCRIPTION_DETAIL, UserScope(user_id), load, pb.Subscription, variant=str(number)
+        policy.SUBSCRIPTION_DETAIL,
+        UserScope(user_id),
+        load,
+        pb.Subscription,
+        variant=Variant.of(number=number),
     )

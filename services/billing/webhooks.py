@@ -1,4 +1,4 @@
-"""WHMCS hook events (``contracts/whmcs.md``): verify, parse, de-duplicate, drop cache families.
+"""WHMCS hook events (``docs/contracts/whmcs.md``): verify, parse, de-duplicate, drop caches.
 
 1. ``X-Portal-Signature: sha256=<hex>`` must be the HMAC-SHA256 of the raw body with the shared
    secret (constant-time compare) → else ``INVALID_SIGNATURE``.

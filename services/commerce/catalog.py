@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from google.protobuf import struct_pb2
-from portal.commerce.v1 import catalog_pb2
+from portal.commerce.v1 import catalog_pb2, catalog_records_pb2
 
 from services.commerce.catalog_records import (
     CATEGORY_NAMES,
@@ -21,9 +20,9 @@ from services.commerce.catalog_records import (
     Category,
     catalog_query,
     categories_of,
-    from_struct,
+    from_record,
     item_from_record,
-    to_struct,
+    to_record,
 )
 from services.commerce.peers import Directory
 from services.common.cache import SHARED_CATALOG, Cache, UserScope, policy
@@ -48,16 +47,16 @@ class Catalog:
     async def items(self) -> list[CatalogItem]:
         """Every product of the portal catalog, in display order (cached)."""
         cached = await self.cache.get_or_load(
-            policy.CATALOG_PRODUCTS, SHARED_CATALOG, self._load, struct_pb2.Struct
+            policy.CATALOG_PRODUCTS, SHARED_CATALOG, self._load, catalog_records_pb2.CatalogRecord
         )
         raw = cached.SerializeToString(deterministic=True)
         if self._memo[0] != raw:  # decode once per catalog version, not per request
-            self._memo = (raw, from_struct(cached))
+            self._memo = (raw, from_record(cached))
         return self._memo[1]
 
-    async def _load(self) -> struct_pb2.Struct:
+    async def _load(self) -> catalog_records_pb2.CatalogRecord:
         records = await self.salesforce.query(catalog_query(self.pricebook_name))
-        return to_struct([item_from_record(r) for r in records])
+        return to_record([item_from_record(r) for r in records])
 
     async def item(self, product_id: str) -> CatalogItem:
         for item in await self.items():

@@ -1,7 +1,8 @@
 """The portal catalog as read from Salesforce: one SOQL over PricebookEntry, and its mapping.
 
-The cached form is a ``google.protobuf.Struct`` (``{"items": [...]}``): the public ``Product``
-plus what checkout needs and the contract does not show (the PricebookEntry id, the SIM plan code).
+The cached form is the internal ``CatalogRecord`` message: the public ``Product`` plus what checkout
+needs and the contract does not show (the PricebookEntry id, the SIM plan code). Being a typed
+message, it is part of the cache's schema hash: a new field is never served from an old entry.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
-from portal.commerce.v1 import catalog_pb2
+from portal.commerce.v1 import catalog_pb2, catalog_records_pb2
 from portal.common.v1 import types_pb2
 
 from services.commerce.records import CURRENCY, money, text
@@ -101,31 +101,24 @@ def item_from_record(record: dict[str, Any]) -> CatalogItem:
     )
 
 
-def to_struct(items: list[CatalogItem]) -> struct_pb2.Struct:
-    out = struct_pb2.Struct()
-    rows = [
-        {
-            "product": json_format.MessageToDict(i.product),
-            "pricebookEntryId": i.pricebook_entry_id,
-            "simPlanCode": i.sim_plan_code,
-            "pricebookId": i.pricebook_id,
-        }
-        for i in items
-    ]
-    out.update({"items": rows})  # type: ignore[dict-item]
-    return out
+def to_record(items: list[CatalogItem]) -> catalog_records_pb2.CatalogRecord:
+    return catalog_records_pb2.CatalogRecord(
+        items=[
+            catalog_records_pb2.CatalogItemRecord(
+                product=i.product,
+                pricebook_entry_id=i.pricebook_entry_id,
+                sim_plan_code=i.sim_plan_code,
+                pricebook_id=i.pricebook_id,
+            )
+            for i in items
+        ]
+    )
 
 
-def from_struct(message: struct_pb2.Struct) -> list[CatalogItem]:
-    rows = json_format.MessageToDict(message).get("items", [])
+def from_record(record: catalog_records_pb2.CatalogRecord) -> list[CatalogItem]:
     return [
-        CatalogItem(
-            json_format.ParseDict(row["product"], catalog_pb2.Product()),
-            str(row.get("pricebookEntryId", "")),
-            str(row.get("simPlanCode", "")),
-            str(row.get("pricebookId", "")),
-        )
-        for row in rows
+        CatalogItem(i.product, i.pricebook_entry_id, i.sim_plan_code, i.pricebook_id)
+        for i in record.items
     ]
 
 

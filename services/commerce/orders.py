@@ -23,7 +23,7 @@ from services.commerce.order_records import (
 )
 from services.commerce.peers import Directory
 from services.common import pages
-from services.common.cache import Cache, UserScope, policy
+from services.common.cache import Cache, UserScope, Variant, policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.errors import NotFound
 from services.common.pages import PageTokens
@@ -52,7 +52,7 @@ class Orders:
             UserScope(user_id),
             lambda: self._load_page(user_id, size, offset),
             orders_pb2.ListOrdersResponse,
-            variant=f"{size}:{offset}",
+            variant=Variant.of(size=size, offset=offset),
         )
 
     async def get(self, user_id: str, order_id: str) -> orders_pb2.Order:
@@ -63,7 +63,7 @@ class Orders:
             UserScope(user_id),
             lambda: self._load_one(user_id, order_id),
             orders_pb2.GetOrderResponse,
-            variant=order_id,
+            variant=Variant.of(order=order_id),
         )
         return response.order
 

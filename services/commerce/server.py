@@ -72,6 +72,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     pubsub = upstreams.salesforce_pubsub(settings, salesforce)
     watch = WatchHub(
         redis_for_pubsub(settings.redis_url.get_secret_value()),
+        settings.cache_namespace,
         settings.watch_max_streams_per_user,
     )
     accounts = OrderAccounts(pool, salesforce)
@@ -127,7 +128,8 @@ async def build_server(settings: ServiceSettings) -> GrpcServer:
     deps = await build_deps(settings)
     built = create_commerce_server(settings, deps)
     built.closers.append(deps.aclose)
-    built.closers.append((await start_fulfillment(settings)).stop)  # issue 8: fulfillment
+    fulfillment = await start_fulfillment(settings, cdc=deps.background.consumer.dispatcher)
+    built.closers.append(fulfillment.stop)
     if settings.cdc_enabled:
         deps.background.start()
     return built

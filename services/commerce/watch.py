@@ -1,7 +1,8 @@
 """Live order changes, fanned out across replicas through Redis pub/sub on a per-user channel.
 
-The CDC leader publishes ``order_changed(user, order)`` on ``portal:{u:<user>}:commerce:orders``
-(the user's hash tag: on a Redis Cluster, classic PUBLISH reaches every node anyway). Each replica
+The CDC leader publishes ``order_changed(user, order)`` on ``keys.order_changes_channel``
+(``<namespace>:{u:<user>}:commerce:orders``: the deployment's namespace, the user's hash tag; on a
+Redis Cluster, classic PUBLISH reaches every node anyway). Each replica
 keeps ONE pub/sub connection for all its WatchOrders streams: a channel is subscribed while at
 least one local stream of that user is open, and a reader task hands each message to the local
 queues. A publish that fails is logged and dropped: a watcher then misses a live update, the cache
@@ -22,15 +23,11 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.common.cache.scope import UserScope
+from services.common.cache.keys import order_changes_channel
 from services.common.errors import TooManyStreams
 
 log = structlog.get_logger("watch")
 QUEUE_SIZE = 64
-
-
-def channel_of(user_id: str) -> str:
-    return f"{UserScope(user_id).prefix}:commerce:orders"
 
 
 def redis_for_pubsub(url: str) -> Redis:
@@ -39,8 +36,9 @@ def redis_for_pubsub(url: str) -> Redis:
 
 
 class WatchHub:
-    def __init__(self, redis: Redis, max_streams_per_user: int = 5) -> None:
+    def __init__(self, redis: Redis, namespace: str, max_streams_per_user: int = 5) -> None:
         self._redis = redis
+        self._namespace = namespace
         self._max_streams = max_streams_per_user
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
@@ -49,14 +47,17 @@ class WatchHub:
 
     async def order_changed(self, user_id: str, order_id: str) -> None:
         try:
-            await self._redis.publish(channel_of(user_id), order_id)
+            await self._redis.publish(self._channel(user_id), order_id)
         except (RedisError, OSError) as exc:
             log.warning("watch_publish_failed", error=type(exc).__name__)
+
+    def _channel(self, user_id: str) -> str:
+        return order_changes_channel(self._namespace, user_id)
 
     @contextlib.asynccontextmanager
     async def watch(self, user_id: str) -> AsyncIterator[asyncio.Queue[str]]:
         """A queue of the ids of the user's orders that change while the block runs."""
-        name = channel_of(user_id)
+        name = self._channel(user_id)
         if len(self._queues.get(name, ())) >= self._max_streams:
             log.warning("watch_refused", reason="too_many_streams", limit=self._max_streams)
             raise TooManyStreams()

@@ -2,7 +2,7 @@
 
 Domain code raises these; only the error-mapping interceptor turns them into a gRPC status with a
 ``google.rpc.ErrorInfo`` detail (and ``google.rpc.BadRequest`` for field violations). Envoy renders
-that status as the JSON error shape of API.md. Messages are written for end users.
+that status as the JSON error shape of ``docs/api.md``. Messages are written for end users.
 """
 
 from __future__ import annotations
@@ -93,6 +93,39 @@ class WhmcsAccountNotLinkable(PortalError):
     default_message = "This billing account cannot be linked automatically. Please contact support."
 
 
+class WhmcsTwoFactorEnabled(PortalError):
+    """The WHMCS user has two-factor authentication: a password alone does not prove it."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "WHMCS_TWO_FACTOR_ENABLED"
+    default_message = (
+        "This billing login uses two-step verification, which cannot be checked here. "
+        "Please contact support to link your account."
+    )
+
+
+class WhmcsNoOwnedClient(PortalError):
+    """The WHMCS user owns no client (it was only invited to someone else's account)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "WHMCS_NO_OWNED_CLIENT"
+    default_message = (
+        "This billing login does not own a billing account. "
+        "Please link with the login of the account's owner."
+    )
+
+
+class WhmcsSeveralOwnedClients(PortalError):
+    """The WHMCS user owns more than one client: which one to link is not ours to guess."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "WHMCS_SEVERAL_OWNED_CLIENTS"
+    default_message = (
+        "This billing login owns several billing accounts. "
+        "Please contact support to choose the one to link."
+    )
+
+
 class NotFound(PortalError):
     """Absent *or someone else's*: the two must be indistinguishable."""
 
@@ -120,7 +153,7 @@ class ProductUnavailable(PortalError):
 
 
 class CaseClosed(PortalError):
-    """A comment on a support case that is already closed (not in API.md's table; see README)."""
+    """A comment on a support case that is already closed (``CASE_CLOSED`` in ``docs/api.md``)."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
     reason = "CASE_CLOSED"

@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.cache.keys import DEFAULT_NAMESPACE, check_namespace
 
 
 class ConfigurationError(RuntimeError):
@@ -48,6 +50,9 @@ class ServiceSettings(BaseSettings):
         "DATABASE_URL", SecretStr("postgresql://postgres@127.0.0.1:5432/portal")
     )
     redis_url: SecretStr = shared("REDIS_URL", SecretStr("redis://127.0.0.1:6379/0"))
+    # Prefix of every Redis key and channel this deployment uses (``services/common/cache/keys``):
+    # deployments sharing one Redis (a dev stack and a test run) each set their own.
+    cache_namespace: str = shared("CACHE_NAMESPACE", DEFAULT_NAMESPACE)
 
     # Access-token verification (tokens are issued by identity).
     jwt_issuer: str = shared("JWT_ISSUER", "portal-identity")
@@ -104,6 +109,11 @@ class ServiceSettings(BaseSettings):
     billing_target: str = shared("BILLING_TARGET", "127.0.0.1:50052")
     commerce_target: str = shared("COMMERCE_TARGET", "127.0.0.1:50053")
     support_target: str = shared("SUPPORT_TARGET", "127.0.0.1:50054")
+
+    @field_validator("cache_namespace")
+    @classmethod
+    def _valid_namespace(cls, value: str) -> str:
+        return check_namespace(value)
 
     @classmethod
     def load(cls, **overrides: Any) -> Self:

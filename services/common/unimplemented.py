@@ -3,7 +3,7 @@
 The generated servicer bases default to sync methods that call ``context.set_code``, which fits
 neither ``grpc.aio`` nor the documented ``ErrorInfo`` shape. ``@fill_unimplemented(descriptor)``
 replaces every RPC the class does not define itself with an ``async def`` raising
-:class:`Unimplemented`; later work overrides them one by one.
+:class:`Unimplemented`, so an RPC answers in the documented shape until it is built.
 """
 
 from __future__ import annotations

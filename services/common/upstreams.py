@@ -95,7 +95,9 @@ def freebit(settings: ServiceSettings) -> FreebitClient:
 def cache(settings: ServiceSettings, service: str) -> Cache:
     from services.common.cache import Cache
 
-    return Cache.from_url(settings.redis_url.get_secret_value(), service=service)
+    return Cache.from_url(
+        settings.redis_url.get_secret_value(), service=service, namespace=settings.cache_namespace
+    )
 
 
 def internal_retry_config() -> str:

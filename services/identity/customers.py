@@ -1,10 +1,11 @@
 """Salesforce Accounts by customer number (``SF_Account_No__c``), for sign-up and linking.
 
 The sign-up form asks on every keystroke-ish step, so the lookup is cached for 30 s
-(``policy.SIGNUP_CUSTOMER_LOOKUP``, scoped to the one customer number) as a ``Struct``; unknown
-numbers are cached too (an empty Struct). A successful sign-up/link drops the number's entry, and
-the portal's own mapping in Postgres is checked as well, so "already registered" never waits for
-the cache or for the outbox to reach Salesforce.
+(``policy.SIGNUP_CUSTOMER_LOOKUP``, scoped to the one customer number) as a
+``CustomerLookupRecord``; unknown numbers are cached too (a record without an account id). A
+successful sign-up/link drops the number's entry, and the portal's own mapping in Postgres is
+checked as well, so "already registered" never waits for the cache or for the outbox to reach
+Salesforce.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
-from google.protobuf.struct_pb2 import Struct
+from portal.identity.v1.signup_records_pb2 import CustomerLookupRecord
 
 from services.common.cache import Cache, CustomerNumberScope, policy
 from services.common.clients.salesforce import SalesforceClient
@@ -45,28 +46,28 @@ class Customers:
     sf: SalesforceClient
     cache: Cache
 
-    async def _load(self, number: str) -> Struct:
+    async def _load(self, number: str) -> CustomerLookupRecord:
         records = await self.sf.query(soql(_QUERY, number))
-        found = Struct()
-        if records:
-            r = records[0]
-            found.update({"id": r["Id"], "name": r.get("Name") or "",
-                          "status": r.get("Portal_Status__c") or ""})  # fmt: skip
-        return found
+        if not records:
+            return CustomerLookupRecord()
+        r = records[0]
+        return CustomerLookupRecord(account_id=r["Id"], name=r.get("Name") or "",
+                                    portal_status=r.get("Portal_Status__c") or "")  # fmt: skip
 
     async def find(self, number: str, *, cached: bool = True) -> SfAccount | None:
         if cached:
             scope = CustomerNumberScope(number)
             found = await self.cache.get_or_load(
-                policy.SIGNUP_CUSTOMER_LOOKUP, scope, lambda: self._load(number), Struct
+                policy.SIGNUP_CUSTOMER_LOOKUP,
+                scope,
+                lambda: self._load(number),
+                CustomerLookupRecord,
             )
         else:
             found = await self._load(number)
-        if "id" not in found.fields:
+        if not found.account_id:
             return None
-        f = found.fields
-        return SfAccount(f["id"].string_value, f["name"].string_value, number,
-                         f["status"].string_value)  # fmt: skip
+        return SfAccount(found.account_id, found.name, number, found.portal_status)
 
     async def registrable(self, number: str, *, cached: bool = True) -> SfAccount:
         """The account a new portal user may be created for, or the API's error for it."""

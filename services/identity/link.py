@@ -1,7 +1,13 @@
 """Linking an existing WHMCS client: its WHMCS login -> a portal user for its Salesforce account.
 
-WHMCS ``ValidateLogin`` -> ``GetClientsDetails`` -> customer number (custom field 198) ->
-Salesforce Account by ``SF_Account_No__c`` -> user + mapping + outbox (source ``WHMCS Link``).
+WHMCS ``ValidateLogin`` (proves a WHMCS *user*) -> ``GetUsers`` (the one client that user owns)
+-> ``GetClientsDetails`` -> customer number (custom field 198) -> Salesforce Account by
+``SF_Account_No__c`` -> user + mapping + outbox (source ``WHMCS Link``).
+
+Since WHMCS 8 a user is a login apart from the clients (billing accounts) it owns or was invited
+to, and user ids and client ids are separate sequences: the user id is never used as a client id.
+A user with two-factor authentication, a user who owns no client (only invited) and a user who
+owns several are refused, each with its own reason, rather than linked to a guess.
 
 The WHMCS password is used once, for ``ValidateLogin``, and never stored or logged. What the
 portal stores is the argon2id hash of that same password, so the customer signs in to the portal
@@ -17,7 +23,13 @@ import structlog
 
 from services.common.clients.whmcs import WhmcsClient
 from services.common.clients.whmcs_wire import custom_field
-from services.common.errors import AccountAlreadyRegistered, WhmcsAccountNotLinkable
+from services.common.errors import (
+    AccountAlreadyRegistered,
+    WhmcsAccountNotLinkable,
+    WhmcsNoOwnedClient,
+    WhmcsSeveralOwnedClients,
+    WhmcsTwoFactorEnabled,
+)
 from services.identity import repo
 from services.identity.accounts import Accounts
 from services.identity.customers import Customers
@@ -42,27 +54,42 @@ class LinkFlow:
         email = email.strip()
         require_credentials(email, password)
         await self.throttle.consume(self.limit, address)
-        login = await self.whmcs.validate_login(email, password)  # INVALID_CREDENTIALS
-        client = await self.whmcs.get_clients_details(login.user_id)
+        client_id = await self._owned_client(email, password)
+        client = await self.whmcs.get_clients_details(client_id)
         number = custom_field(client, self.customer_number_field)
-        if number is None:
+        if number is None or str(client.get("status") or "") == "Closed":
             raise WhmcsAccountNotLinkable()
         account = await self.customers.find(number, cached=False)
         if account is None:
             raise WhmcsAccountNotLinkable()
         await self.customers.refuse_registered(account)
-        if await repo.links_of_whmcs_client(self.accounts.pool, login.user_id):
+        if await repo.links_of_whmcs_client(self.accounts.pool, client_id):
             raise AccountAlreadyRegistered()
         new = repo.NewUser(
             email=str(client.get("email") or email),
             password_hash=await self.passwords.hash(password),
             first_name=str(client.get("firstname") or ""),
             last_name=str(client.get("lastname") or ""),
-            whmcs_client_id=login.user_id,
+            whmcs_client_id=client_id,
             sf_account_id=account.id,
             customer_number=number,
             source="WHMCS Link",
         )
         done = await self.accounts.create(new, account)
-        log.info("whmcs_client_linked", user_id=done.user.id, whmcs_client_id=login.user_id)
+        log.info("whmcs_client_linked", user_id=done.user.id, whmcs_client_id=client_id)
         return done
+
+    async def _owned_client(self, email: str, password: str) -> int:
+        """The id of the one WHMCS client the WHMCS user behind this login owns."""
+        login = await self.whmcs.validate_login(email, password)  # INVALID_CREDENTIALS
+        if login.two_factor_enabled:
+            raise WhmcsTwoFactorEnabled()
+        reached = await self.whmcs.clients_of_user(login.user_id, email)
+        owned = [c.client_id for c in reached if c.is_owner]
+        if not owned:
+            log.info("whmcs_link_refused", whmcs_user_id=login.user_id, reason="no_owned_client")
+            raise WhmcsNoOwnedClient()
+        if len(owned) > 1:
+            log.info("whmcs_link_refused", whmcs_user_id=login.user_id, reason="several_owned")
+            raise WhmcsSeveralOwnedClients()
+        return owned[0]

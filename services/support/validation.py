@@ -1,6 +1,6 @@
 """Validation of what the caller sends, before anything reaches Salesforce.
 
-Defaults (documented in the README): ``category`` UNSPECIFIED → GENERAL and ``priority``
+Defaults (documented in ``docs/services.md``): ``category`` UNSPECIFIED → GENERAL and ``priority``
 UNSPECIFIED → MEDIUM (a customer often has no opinion; Salesforce's own default is Medium).
 Numbers outside the enums (possible over native gRPC) are refused.
 """

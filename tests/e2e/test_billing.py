@@ -235,14 +235,16 @@ async def test_subscriptions_pay_methods_gateways(
     )  # fmt: skip
     one = (await gateway.get("/v1/subscriptions/1", headers=hanako)).json()["subscription"]
     assert one == gold
+    # A card stored with a tokenising gateway is a remote card of that gateway.
     await whmcs.api("AddPayMethod", clientid=yuki_client, type="CreditCard",
                     card_number="4111111111111111", card_expiry="1229",
                     gateway_module_name="stripe")  # fmt: skip
     # Another e2e module may have cached Yuki's empty list: an empty list is rechecked live.
     methods = (await gateway.get("/v1/payment-methods", headers=yuki)).json()["paymentMethods"]
     assert [(m["type"], m["lastFour"], m["expiry"]) for m in methods] == [
-        ("PAYMENT_METHOD_TYPE_CARD", "1111", "12/29")
+        ("PAYMENT_METHOD_TYPE_REMOTE_CARD", "1111", "12/29")
     ]
+    assert methods[0]["gatewayName"] == "stripe"
     gateways = (await gateway.get("/v1/payment-gateways", headers=yuki)).json()["gateways"]
     assert {"name": "stripe", "displayName": "Credit Card"} in gateways
 

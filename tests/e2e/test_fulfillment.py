@@ -110,10 +110,11 @@ async def test_approved_order_is_provisioned_once_and_streamed(
     assert mine[0]["status"] == "Active"
 
 
-async def test_missing_pay_method_fails_visibly(
+async def _new_customer(
     gateway: httpx.AsyncClient, sf: SalesforceClient
-) -> None:
-    # A customer whose WHMCS client has no pay method; staff enter an order for them directly.
+) -> tuple[str, str, dict[str, str]]:
+    """A customer signed up through the portal (a new WHMCS client without a pay method):
+    ``(Salesforce account id, e-mail, auth headers)``."""
     number = f"AC-FUL{uuid.uuid4().hex[:8].upper()}"
     account_id = await sf.create(
         "Account", {"Name": "Ren Aoki", "SF_Account_No__c": number,
@@ -125,6 +126,86 @@ async def test_missing_pay_method_fails_visibly(
               "address": {"line1": "1-1 Chuo", "city": "Chiba", "state": "Chiba",
                           "postcode": "260-0013", "country": "JP"}}  # fmt: skip
     headers = {"authorization": f"Bearer {await _token(gateway, '/v1/auth/signup', signup)}"}
+    return account_id, email, headers
+
+
+async def _whmcs(stack: Stack, action: str, **params: Any) -> dict[str, Any]:
+    """One WHMCS API call, as WHMCS staff would make it."""
+    form = {**WHMCS_AUTH, "action": action, **{k: str(v) for k, v in params.items()}}
+    url = f"http://127.0.0.1:{stack.config.ports.whmcs}/includes/api.php"
+    async with httpx.AsyncClient(timeout=10) as http:
+        body = dict((await http.post(url, data=form)).json())
+    assert body["result"] == "success", body
+    return body
+
+
+async def _order_vpn(gateway: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    """The customer orders VPN Standard through the portal's checkout; the Salesforce Order id."""
+    products = (await gateway.get("/v1/catalog/products", headers=headers)).json()["products"]
+    vpn = next(p for p in products if p["sku"] == "VPN-STANDARD")
+    body = {"requestId": f"ful-{uuid.uuid4().hex[:10]}",
+            "items": [{"productId": vpn["id"], "quantity": 1}]}  # fmt: skip
+    created = await gateway.post("/v1/orders", headers=headers, json=body)
+    assert created.status_code == 200, created.text
+    return str(created.json()["order"]["id"])
+
+
+async def _settled(gateway: httpx.AsyncClient, headers: dict[str, str], order_id: str) -> Any:
+    async def read() -> dict[str, Any]:
+        response = await gateway.get(f"/v1/orders/{order_id}", headers=headers)
+        return dict(response.json().get("order", {}))
+
+    final = {"ACTIVATION_STATUS_ACTIVATED", "ACTIVATION_STATUS_FAILED"}
+    return await _until(read, lambda o: o.get("activationStatus") in final, within=45)
+
+
+async def test_local_card_orders_with_the_default_gateway(
+    stack: Stack, gateway: httpx.AsyncClient, sf: SalesforceClient
+) -> None:
+    account_id, email, headers = await _new_customer(gateway, sf)
+    client_id = int((await _whmcs(stack, "GetClientsDetails", email=email))["client"]["id"])
+    # WHMCS staff store a card locally (no gateway) and set the client's default gateway.
+    await _whmcs(stack, "AddPayMethod", clientid=client_id, type="CreditCard",
+                 card_number="4111111111111111", card_expiry="1230")  # fmt: skip
+    await _whmcs(stack, "UpdateClient", clientid=client_id, paymentmethod="banktransfer")
+    listed = (await _whmcs(stack, "GetPayMethods", clientid=client_id))["paymethods"]
+    assert [m["gateway_name"] for m in listed] == [""]
+
+    order_id = await _order_vpn(gateway, headers)  # checkout accepts the local card
+    await sf.update("Order", order_id, {"Status": "Approved"})
+    order = await _settled(gateway, headers, order_id)
+    assert order["activationStatus"] == "ACTIVATION_STATUS_ACTIVATED", order
+    [placed] = [o for o in await _whmcs_orders(stack, client_id)
+                if o["notes"] == f"sfOrderId={order_id}"]  # fmt: skip
+    assert placed["paymentmethod"] == "banktransfer" and placed["status"] == "Active"
+    assert (await sf.get("Order", order_id))["AccountId"] == account_id
+
+
+async def test_closed_client_order_fails_with_whmcs_message(
+    stack: Stack, gateway: httpx.AsyncClient, sf: SalesforceClient
+) -> None:
+    _account_id, email, headers = await _new_customer(gateway, sf)
+    client_id = int((await _whmcs(stack, "GetClientsDetails", email=email))["client"]["id"])
+    await _whmcs(stack, "AddPayMethod", clientid=client_id, type="CreditCard",
+                 card_number="4111111111111111", card_expiry="1230")  # fmt: skip
+    order_id = await _order_vpn(gateway, headers)
+    await _whmcs(stack, "CloseClient", clientid=client_id)  # WHMCS staff close the account
+    await sf.update("Order", order_id, {"Status": "Approved"})
+    order = await _settled(gateway, headers, order_id)
+    assert order["activationStatus"] == "ACTIVATION_STATUS_FAILED", order
+    assert order["errorCode"] == "WHMCS_ERROR"
+    assert order["errorMessage"] == "Unable to add order when client status is Closed"
+    record = await sf.get("Order", order_id)
+    assert record["Activation_Error_Code__c"] == "WHMCS_ERROR"
+    assert not record["WHMCS_Order_ID__c"]
+    assert await _whmcs_orders(stack, client_id) == []
+
+
+async def test_missing_pay_method_fails_visibly(
+    gateway: httpx.AsyncClient, sf: SalesforceClient
+) -> None:
+    # A customer whose WHMCS client has no pay method; staff enter an order for them directly.
+    account_id, _email, headers = await _new_customer(gateway, sf)
     entry = (await sf.query(soql(
         "SELECT Id, Pricebook2Id, UnitPrice FROM PricebookEntry "
         "WHERE Product2.StockKeepingUnit = {} AND Pricebook2.Name = {}",
@@ -149,3 +230,38 @@ async def test_missing_pay_method_fails_visibly(
     record = await sf.get("Order", order_id)
     assert record["Activation_Status__c"] == "Failed"
     assert not record["WHMCS_Order_ID__c"]
+
+
+async def test_orders_approved_in_one_transaction_are_both_provisioned(
+    stack: Stack, gateway: httpx.AsyncClient, hanako: dict[str, str], sf: SalesforceClient
+) -> None:
+    """Staff approve two orders at once (one composite, all or none): Salesforce delivers one
+    merged change event naming both, and both are provisioned."""
+    products = (await gateway.get("/v1/catalog/products", headers=hanako)).json()["products"]
+    vpn = next(p for p in products if p["sku"] == "VPN-STANDARD")
+    order_ids = []
+    for _ in range(2):
+        body = {"requestId": f"ful-{uuid.uuid4().hex[:10]}",
+                "items": [{"productId": vpn["id"], "quantity": 1}]}  # fmt: skip
+        created = await gateway.post("/v1/orders", headers=hanako, json=body)
+        assert created.status_code == 200, created.text
+        order_ids.append(created.json()["order"]["id"])
+    await sf.composite(
+        [{"method": "PATCH", "url": f"sobjects/Order/{oid}", "referenceId": f"a{i}",
+          "body": {"Status": "Approved"}} for i, oid in enumerate(order_ids)]
+    )  # fmt: skip
+
+    async def statuses() -> list[str]:
+        out = []
+        for oid in order_ids:
+            response = await gateway.get(f"/v1/orders/{oid}", headers=hanako)
+            out.append(response.json()["order"]["activationStatus"])
+        return out
+
+    final = await _until(
+        statuses, lambda s: all(x == "ACTIVATION_STATUS_ACTIVATED" for x in s), within=45
+    )
+    assert final == ["ACTIVATION_STATUS_ACTIVATED"] * 2
+    whmcs = await _whmcs_orders(stack, 1)
+    for oid in order_ids:
+        assert len([o for o in whmcs if f"sfOrderId={oid}" in o["notes"]]) == 1

@@ -22,8 +22,8 @@ from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-# Every public REST route of API.md: (method, path, needs a token). Written from API.md, not from
-# the protos, so a route the protos forgot or mistyped fails here.
+# Every public REST route of docs/api.md: (method, path, needs a token). Written by hand from the
+# docs, not generated from the protos, so a route the protos forgot or mistyped fails here.
 API_ROUTES = [
     ("POST", "/v1/auth/signup:validate", False),
     ("POST", "/v1/auth/signup", False),

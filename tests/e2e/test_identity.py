@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from services.common.clients.whmcs_wire import php_serialize_b64
 from tests.e2e.test_gateway import assert_error_shape
 from tests.helpers.tokens import sign
 from tools.stack import Stack
@@ -222,6 +223,9 @@ async def test_link_and_refusals(gateway: httpx.AsyncClient, stack: Stack) -> No
     for email, password, status, code, reason in [
         ("no.number@example.jp", "demo-password-3", 400, 9, "WHMCS_ACCOUNT_NOT_LINKABLE"),
         ("hanako.yamada@example.jp", "nope-nope-nope", 401, 16, "INVALID_CREDENTIALS"),
+        # a WHMCS user with two-factor on; a WHMCS user only invited to Hanako's client
+        ("mei.tanaka@example.jp", "demo-password-5", 400, 9, "WHMCS_TWO_FACTOR_ENABLED"),
+        ("aiko.yamada@example.jp", "demo-password-4", 400, 9, "WHMCS_NO_OWNED_CLIENT"),
     ]:
         r = await gateway.post(
             "/v1/auth/link", json={"email": email, "password": password}, headers=xff()
@@ -244,6 +248,69 @@ async def test_link_and_refusals(gateway: httpx.AsyncClient, stack: Stack) -> No
         )
 
     await wait_for(linked)
+
+
+async def _client_with_id(stack: Stack, wanted: int, owner: int, number: str) -> None:
+    """WHMCS clients (owned by ``owner``) until one has the id ``wanted``; that one carries the
+    customer number ``number``. Client ids trail user ids, so ``wanted`` lies ahead."""
+    client_id = 0
+    while client_id < wanted:
+        tag = uuid.uuid4().hex[:8]
+        made = await whmcs(
+            stack, "AddClient", owner_user_id=owner, firstname="Decoy", lastname=tag,
+            email=f"decoy.{tag}@example.jp", address1="1-1 Chuo", city="Chiba", state="Chiba",
+            postcode="260-0013", country="JP", phonenumber="+81.430000000",
+        )  # fmt: skip
+        client_id = int(made["clientid"])
+    assert client_id == wanted, "another test made clients meanwhile"
+    fields = php_serialize_b64({198: number})
+    assert (await whmcs(stack, "UpdateClient", clientid=wanted, customfields=fields))["result"] == (
+        "success"
+    )
+
+
+async def test_link_resolves_the_owned_client_not_the_user_id(
+    gateway: httpx.AsyncClient, stack: Stack
+) -> None:
+    mine, decoy = await new_account(stack), await new_account(stack)
+    email, password = f"kaito.{uuid.uuid4().hex[:8]}@example.jp", "kaito-password-1"
+    user = await whmcs(stack, "AddUser", firstname="Kaito", lastname="Mori", email=email,
+                       password2=password)  # fmt: skip
+    user_id = int(user["user_id"])
+    other = await whmcs(
+        stack,
+        "AddUser",
+        firstname="Decoy",
+        lastname="Owner",
+        email=f"owner.{uuid.uuid4().hex[:8]}@example.jp",
+        password2="x-pass-1",
+    )
+    # Another client carries the user's id as its client id, with a linkable customer number.
+    await _client_with_id(stack, user_id, int(other["user_id"]), decoy)
+    owned = await whmcs(
+        stack, "AddClient", owner_user_id=user_id, firstname="Kaito", lastname="Mori",
+        email=email, address1="2-2 Chuo", city="Chiba", state="Chiba", postcode="260-0013",
+        country="JP", phonenumber="+81.430000001", customfields=php_serialize_b64({198: mine}),
+    )  # fmt: skip
+    client_id = int(owned["clientid"])
+    assert client_id != user_id
+
+    r = await gateway.post(
+        "/v1/auth/link", headers=xff(), json={"email": email, "password": password}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["customerNumber"] == mine
+    linked = await db_value(
+        stack, "SELECT whmcs_client_id FROM identity.account_links WHERE customer_number = $1", mine
+    )
+    assert linked == client_id
+    assert (
+        await db_value(
+            stack, "SELECT count(*) FROM identity.account_links WHERE whmcs_client_id = $1", user_id
+        )
+        == 0
+    )
+    assert (await sf_account(stack, decoy))["Portal_Status__c"] == "Not Registered"
 
 
 async def test_whmcs_down_then_salesforce_down_with_restart(

@@ -3,9 +3,9 @@ openapi/openapi.json (the document the gateway serves) and sends them through th
 the real services and sandboxes, with a valid access token on every request.
 
 Checks on every response: never a 5xx; the status is one the document lists and the content type
-the one it declares; 2xx bodies conform to the response schema; every error body is the JSON error
-shape of API.md (``code``, a user-facing ``message``, a ``google.rpc.ErrorInfo`` detail in domain
-``portal`` whose reason belongs to that code, and an HTTP status that matches the code).
+the one it declares; 2xx bodies conform to the response schema; every error body is the JSON
+error shape of docs/api.md (``code``, a user-facing ``message``, a ``google.rpc.ErrorInfo`` detail
+in domain ``portal`` whose reason belongs to that code, and an HTTP status that matches the code).
 
 The stack is this module's own: fuzzing drains the gateway's auth-route rate limit and creates
 cases and orders that would disturb the other e2e tests. Every positive (schema-valid) case runs
@@ -108,7 +108,7 @@ def test_every_operation_of_the_document_is_covered() -> None:
     documented = {f"{m.upper()} {p}" for p, ops in DOCUMENT["paths"].items() for m in ops}
     assert documented == set(OPERATIONS)
     assert {label for _, label in PLAN} | {WATCH} == documented
-    assert len(documented) >= 29  # every public RPC of API.md
+    assert len(documented) >= 29  # every public RPC of docs/api.md
 
 
 @pytest.mark.parametrize(("mode", "label"), PLAN, ids=[f"{m.value}-{x}" for m, x in PLAN])
@@ -249,9 +249,9 @@ def _declare_a_huge_body(base_url: str, headers: dict[str, str]) -> tuple[int, b
 
 
 async def test_a_body_too_large_for_a_grpc_message_is_413_in_shape(fuzzer: Fuzzer) -> None:
-    """A REST body above 4 MiB became a protobuf message above the services' gRPC limit: their
-    RESOURCE_EXHAUSTED reached the client as 429 with grpc-core's text and no ErrorInfo. The
-    gateway now refuses bodies above 1 MiB itself (declared, or chunked once buffered)."""
+    """The gateway refuses REST bodies above 1 MiB itself (declared, or chunked once buffered):
+    a body above 4 MiB would become a protobuf message above the services' gRPC limit, whose
+    RESOURCE_EXHAUSTED would reach the client as a 429 with grpc-core's text and no ErrorInfo."""
     status, body = await asyncio.to_thread(_declare_a_huge_body, fuzzer.base_url, fuzzer.headers)
     assert status == 413, body
     error = json.loads(body)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from services.common.cache import SHARED_CATALOG, UserScope
+from services.common.cache.keys import scope_prefix
 from tests.helpers.accounts import HANAKO, customer_token
 from tests.helpers.logbook import LogBook
 from tests.helpers.redis_servers import RedisProcess, cli, redis_cluster
@@ -47,8 +48,9 @@ def _sub(token: str) -> str:
     return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
 
 
-def _portal_keys(node: RedisProcess) -> list[str]:
-    return [k for k in cli(node.port, "--scan", "--pattern", "portal:*").splitlines() if k]
+def _stack_keys(node: RedisProcess, namespace: str) -> list[str]:
+    found = cli(node.port, "--scan", "--pattern", f"{namespace}:*").splitlines()
+    return [k for k in found if k]
 
 
 async def _calls(url: str, name: str) -> int:
@@ -79,8 +81,9 @@ async def test_cached_reads_through_the_gateway_land_in_the_cluster(
     assert again.status_code == 200 and again.json() == catalog.json()
     assert await _calls(salesforce, "query:PricebookEntry") == queries
 
-    tag = UserScope(_sub(token)).prefix  # portal:{u:<user id>}
-    by_node = {n.port: _portal_keys(n) for n in cluster_stack.nodes}
+    namespace = cluster_stack.stack.config.cache_namespace
+    tag = scope_prefix(namespace, UserScope(_sub(token)))  # <namespace>:{u:<user id>}
+    by_node = {n.port: _stack_keys(n, namespace) for n in cluster_stack.nodes}
     mine = {port: [k for k in keys if k.startswith(tag + ":")] for port, keys in by_node.items()}
     holders = [port for port, keys in mine.items() if keys]
     assert len(holders) == 1, mine  # one hash tag: one slot, one master
@@ -91,5 +94,5 @@ async def test_cached_reads_through_the_gateway_land_in_the_cluster(
     (slot,) = slots
     assert int(cli(holders[0], "cluster", "countkeysinslot", slot)) >= len(keys)
     # The shared catalog lives under its own tag, on whichever master owns that slot.
-    shared = SHARED_CATALOG.prefix + ":"
+    shared = scope_prefix(namespace, SHARED_CATALOG) + ":"
     assert sum(any(k.startswith(shared) for k in keys) for keys in by_node.values()) == 1, by_node

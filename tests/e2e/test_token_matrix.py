@@ -7,7 +7,7 @@ JSON error shape (REST) or UNAUTHENTICATED (gRPC); the same user's genuine token
 Oversized headers must be a clean refusal, never a 5xx or a hang.
 
 Sessions (refresh tokens): reuse revokes the family, logout revokes it, and what an access token
-of a logged-out session can still do (API.md promises nothing more than refresh revocation:
+of a logged-out session can still do (docs/api.md promises nothing more than refresh revocation:
 access tokens are stateless JWTs, valid until ``exp``, at most 15 minutes).
 """
 
@@ -170,7 +170,7 @@ class Identity:
         response = await self.gateway.request(method, path, json=payload, headers=headers)
         if response.status_code == 200:
             return Answer(True, 0, response.json())
-        body = response.json()  # the error shape of API.md
+        body = response.json()  # the error shape of docs/api.md
         assert body["details"][0]["domain"] == "portal", body
         return Answer(False, int(body["code"]), body)
 

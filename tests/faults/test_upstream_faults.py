@@ -1,7 +1,7 @@
 """Systems of record misbehaving, one request at a time, through the real gateway (REST, and
 native gRPC for a spot check): WHMCS and Salesforce down, slow (beyond the client timeout),
 rate-limiting, expiring sessions; cold cache (a friendly 503, never partial data, writes never
-half-done or repeated) and warm cache (what ARCHITECTURE.md's cache policy says).
+half-done or repeated) and warm cache (what the cache policy in docs/cache.md says).
 
 A stack of its own (tests/helpers/upstream_faults.py) with a breaker threshold out of reach: the
 breakers are tested in test_upstream_breakers.py. Faults are cleared after every test.

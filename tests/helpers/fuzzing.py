@@ -1,6 +1,6 @@
 """The OpenAPI fuzz's parts (tests/e2e/test_openapi_fuzz.py): the document as schemathesis
-reads it, the API.md error-shape check, customer-like request bodies, and the runner that sends
-one operation's generated cases through the gateway and collects what the checks found."""
+reads it, the error-shape check of docs/api.md, customer-like request bodies, and the runner that
+sends one operation's generated cases through the gateway and collects what the checks found."""
 
 from __future__ import annotations
 
@@ -43,14 +43,15 @@ AUTH_ROUTES = {f"POST /v1/auth/{name}" for name in ("signup", "signup:validate",
 MAX_EXAMPLES = 40
 MAX_AUTH_EXAMPLES = 30
 
-# ErrorInfo.reason → gRPC code: API.md's table and the reasons the README adds.
+# ErrorInfo.reason → gRPC code: the reason table of docs/api.md.
 REASON_CODES = {
     "VALIDATION_FAILED": 3, "CUSTOMER_NUMBER_REQUIRED": 3, "CUSTOMER_NUMBER_NOT_FOUND": 5,
     "ACCOUNT_ALREADY_REGISTERED": 6, "EMAIL_ALREADY_REGISTERED": 6, "INVALID_CREDENTIALS": 16,
     "UNAUTHENTICATED": 16, "WHMCS_ACCOUNT_NOT_LINKABLE": 9, "NOT_FOUND": 5,
+    "WHMCS_TWO_FACTOR_ENABLED": 9, "WHMCS_NO_OWNED_CLIENT": 9, "WHMCS_SEVERAL_OWNED_CLIENTS": 9,
     "PAYMENT_METHOD_REQUIRED": 9, "NOT_ELIGIBLE": 9, "PRODUCT_UNAVAILABLE": 9, "RATE_LIMITED": 8,
     "UPSTREAM_UNAVAILABLE": 14, "INVALID_SIGNATURE": 16, "INTERNAL": 13, "CASE_CLOSED": 9,
-    "INVOICE_NOT_PAYABLE": 9, "UNIMPLEMENTED": 12,
+    "INVOICE_NOT_PAYABLE": 9, "UNIMPLEMENTED": 12, "TOO_MANY_STREAMS": 8,
 }  # fmt: skip
 # gRPC code → HTTP status (the standard mapping the transcoder uses).
 HTTP_OF_CODE = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409,
@@ -60,7 +61,7 @@ LOCAL_REPLY_STATUSES = {(413, 3), (431, 3), (502, 14), (504, 14)}
 
 
 def error_shape(ctx: CheckContext | None, response: Response, case: Case | None) -> bool | None:
-    """A schemathesis check: a non-2xx answer is API.md's JSON error shape."""
+    """A schemathesis check: a non-2xx answer is the JSON error shape of docs/api.md."""
     if response.status_code < 400:
         return None
     assert response.headers.get("content-type", [""])[0].startswith("application/json")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from tools.stack import Ports, Stack, StackConfig
 STARTED: list[tuple[Stack, LogBook]] = []
 
 
-async def _cdc_ready(logbook: LogBook, replicas: int, within: float) -> None:
+async def wait_cdc_ready(logbook: LogBook, replicas: int, within: float) -> None:
     """Wait until one commerce process (whichever replica took the lead) logs ``cdc_ready``."""
     names = ["commerce", *(f"commerce-{i}" for i in range(2, replicas + 1))]
     deadline = time.monotonic() + within
@@ -46,18 +45,20 @@ async def running_stack(
     """Start a stack and yield it once ``/readyz`` answers (and, with ``wait_cdc``, once
     commerce's CDC consumer has subscribed); stop it and drop its database on leaving.
 
-    ``database_url``: a server to use instead of the environment's (its own database
-    ``<prefix>_<random>`` is still created on it). ``redis_url``: the Redis to use as is.
+    The stack has a database and a cache namespace of its own, both ``<prefix>_<random>``, so it
+    shares Postgres and Redis with any other stack (another test's, ``make run``) without seeing
+    its data. ``database_url``: a server to use instead of the environment's. ``redis_url``: the
+    Redis to use instead of the environment's.
     """
     env_database, env_redis = infra.urls_from_env()
-    database_url = infra.with_database(
-        database_url or env_database, f"{prefix}_{uuid.uuid4().hex[:10]}"
-    )
+    name = infra.run_name(prefix)
+    database_url = infra.with_database(database_url or env_database, name)
     await infra.ensure_postgres(database_url)
     await infra.create_database(database_url)
     config = StackConfig(
         database_url,
         redis_url or env_redis,
+        name,
         ports=Ports.free(),
         run_dir=run_dir,
         replicas=replicas,
@@ -72,7 +73,7 @@ async def running_stack(
         except (RuntimeError, TimeoutError) as exc:  # say why, not only who
             raise RuntimeError(f"{exc}: {logbook.lines[-15:]}") from None
         if wait_cdc:
-            await _cdc_ready(logbook, replicas, within=30)
+            await wait_cdc_ready(logbook, replicas, within=30)
         yield stack
     finally:
         await stack.stop()

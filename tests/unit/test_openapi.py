@@ -1,4 +1,4 @@
-"""The OpenAPI document: generated from the protos, matching API.md, committed up to date."""
+"""The OpenAPI document: generated from the protos, matching docs/api.md, committed up to date."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tools.gen import DESCRIPTOR, GEN
 DOC: dict[str, Any] = openapi.build(openapi.load_comments(GEN / DESCRIPTOR))
 SCHEMAS = DOC["components"]["schemas"]
 
-# API.md: method → (verb, path) in OpenAPI spelling.
+# docs/api.md: method → (verb, path) in OpenAPI spelling.
 ROUTES = {
     "ValidateCustomerNumber": ("post", "/v1/auth/signup:validate"),
     "SignUp": ("post", "/v1/auth/signup"),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from tools.stack import SERVICES, Ports, Stack, StackConfig
+from tools.stack import SANDBOX_STATE_DIR_ENV, SERVICES, Ports, Stack, StackConfig
 
 
 def _stack(tmp_path: Path, replicas: int) -> Stack:
@@ -42,6 +43,18 @@ def test_one_replica_needs_its_only_process(tmp_path: Path) -> None:
     stack = _stack(tmp_path, replicas=1)
     names = [c.name for c in stack.commands()]
     assert names == [*SERVICES, "envoy"]
+
+
+def test_sandboxes_persist_only_with_a_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test stack is a fresh world even when the caller's environment names a state dir."""
+    monkeypatch.setenv(SANDBOX_STATE_DIR_ENV, "/somewhere/else")
+    fresh = StackConfig("postgresql://x@127.0.0.1/db", "redis://127.0.0.1/0", run_dir=tmp_path)
+    assert SANDBOX_STATE_DIR_ENV not in fresh.env()
+    kept = StackConfig("postgresql://x@127.0.0.1/db", "redis://127.0.0.1/0", run_dir=tmp_path,
+                       sandbox_state_dir=tmp_path / "sandboxes")  # fmt: skip
+    assert kept.env()[SANDBOX_STATE_DIR_ENV] == str(tmp_path / "sandboxes")
 
 
 def test_every_process_gets_its_own_mesh_certificate(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
-"""Fulfillment (issue 8): Salesforce order approval → WHMCS order → Freebit SIM activation →
+"""Fulfillment: Salesforce order approval → WHMCS order → Freebit SIM activation →
 Salesforce write-back, exactly once, inside the commerce process.
 
-``handle = await start_fulfillment(settings)``; ``await handle.stop()``. See README "Fulfillment".
+``handle = await start_fulfillment(settings)``; ``await handle.stop()``. See ``docs/services.md``,
+"Fulfillment".
 """
 
 from services.commerce.fulfillment.service import Fulfillment, start_fulfillment

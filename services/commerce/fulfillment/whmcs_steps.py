@@ -15,6 +15,7 @@ from services.commerce.fulfillment.model import (
 )
 from services.common.clients import WhmcsClient
 from services.common.clients.whmcs import OrderLine
+from services.common.clients.whmcs_gateway import order_gateway
 from services.common.clients.whmcs_wire import as_int
 from services.common.errors import NotFound, UpstreamRejected
 
@@ -48,10 +49,14 @@ async def client_of(deps: Deps, row: Row, order: Order) -> int:
 
 
 async def gateway_of(whmcs: WhmcsClient, client_id: int) -> str:
-    """The payment module of the client's default (first) pay method."""
-    methods = await whmcs.get_pay_methods(client_id)
-    gateway = next((str(m["gateway_name"]) for m in methods if m.get("gateway_name")), "")
-    if not gateway:
+    """The ``paymentmethod`` for AddOrder, by the rule checkout applied (``whmcs_gateway``)."""
+    try:
+        methods = await whmcs.get_pay_methods(client_id)
+        gateways = [str(m.get("gateway_name") or "") for m in methods]
+        gateway = await order_gateway(whmcs, client_id, gateways)
+    except NotFound:
+        raise FulfillmentFailed(WHMCS_ERROR, f"WHMCS client {client_id} was not found.") from None
+    if gateway is None:
         raise FulfillmentFailed(
             PAYMENT_METHOD_MISSING,
             f"WHMCS client {client_id} has no payment method on file; provisioning is paused "

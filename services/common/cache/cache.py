@@ -40,7 +40,11 @@ from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.client import RedisClient, redis_from_url
 from services.common.cache.invalidation import Invalidation, check_scope
 from services.common.cache.keys import (
+    DEFAULT_NAMESPACE,
+    NO_VARIANT,
     Keys,
+    Variant,
+    check_namespace,
     keys_for,
     schema_hash,
 )
@@ -66,6 +70,7 @@ class Cache(Invalidation):
         client: RedisClient | None,
         *,
         service: str,
+        namespace: str,
         timeout: float = 0.05,
         lock_ttl: float = 3.0,
         lock_wait: float = 1.0,
@@ -76,6 +81,7 @@ class Cache(Invalidation):
     ) -> None:
         self._client = client
         self.service = service
+        self.namespace = check_namespace(namespace)
         self.timeout = timeout
         self._lock_ttl_ms = int(lock_ttl * 1000)
         self._lock_wait = lock_wait
@@ -92,13 +98,13 @@ class Cache(Invalidation):
         self._counters: dict[tuple[str, str], Any] = {}
 
     @classmethod
-    def from_url(cls, url: str, *, service: str, **options: Any) -> Cache:
-        return cls(redis_from_url(url), service=service, **options)
+    def from_url(cls, url: str, *, service: str, namespace: str, **options: Any) -> Cache:
+        return cls(redis_from_url(url), service=service, namespace=namespace, **options)
 
     @classmethod
     def disabled(cls, service: str = "test") -> Cache:
         """A cache that always calls the loader (no Redis); for tests and local tools."""
-        return cls(None, service=service)
+        return cls(None, service=service, namespace=DEFAULT_NAMESPACE)
 
     async def connect(self, deadline: float = 2.0) -> bool:
         """Open a connection (and learn a cluster's slot map) before serving; best-effort.
@@ -152,7 +158,7 @@ class Cache(Invalidation):
         loader: Callable[[], Awaitable[M]],
         message_type: type[M],
         *,
-        variant: str = "",
+        variant: Variant = NO_VARIANT,
         fill_lock: bool = True,
     ) -> M:
         """The cached message for (entry, scope, variant), else ``await loader()``, cached.
@@ -164,7 +170,7 @@ class Cache(Invalidation):
         check_scope(entry.family.scope, scope)
         client = self._client
         schema = schema_hash(cast(Hashable, message_type), entry.version)
-        keys = keys_for(entry, scope, schema, variant, cluster=self._cluster)
+        keys = keys_for(self.namespace, entry, scope, schema, variant, cluster=self._cluster)
         if client is None or not (self._ready or await self._warm()) or not self.breaker.allow():
             self._count(entry, "bypass")
             return await self._single_flight((keys.value, b"live"), loader)

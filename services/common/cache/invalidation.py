@@ -28,6 +28,7 @@ def check_scope(expected: type[Scope], scope: Scope) -> None:
 
 class Invalidation:
     _client: RedisClient | None
+    namespace: str
     _cluster: bool
     _bulk_timeout: float
     timeout: float
@@ -45,7 +46,7 @@ class Invalidation:
         families = (family, *more)
         for fam in families:
             check_scope(fam.scope, scope)
-        keys = [family_key(scope, fam) for fam in families]
+        keys = [family_key(self.namespace, scope, fam) for fam in families]
         return await self._bump("invalidate", family.name, keys, self.timeout)
 
     async def invalidate_all(self, family: Family[Any]) -> bool:
@@ -59,9 +60,9 @@ class Invalidation:
             return await self.invalidate(SHARED_CATALOG, family)
         if self._cluster:
             slot_tags()  # build the slot table before the deadline starts
-            keys = [global_key(family, slot) for slot in range(CLUSTER_SLOTS)]
+            keys = [global_key(self.namespace, family, slot) for slot in range(CLUSTER_SLOTS)]
         else:
-            keys = [global_key(family, None)]
+            keys = [global_key(self.namespace, family, None)]
         return await self._bump("invalidate_all", family.name, keys, self._bulk_timeout)
 
     async def _bump(self, op: str, name: str, keys: list[str], deadline: float) -> bool:

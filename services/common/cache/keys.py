@@ -1,16 +1,23 @@
-"""Key building, the only place a cache key is made.
+"""Key building: the only place a Redis key (or pub/sub channel) of the portal is made.
 
-Layout (``S`` = scope prefix from ``scope``, e.g. ``portal:{u:42}``)::
+Every key starts with the deployment's namespace ``N`` (setting ``CACHE_NAMESPACE``, default
+``portal``), so two deployments sharing one Redis (``make run`` and ``make test`` on a laptop, two
+test stacks) never read or drop each other's values. Layout (``S`` = ``N:<scope segment>``, e.g.
+``portal:{u:42}``, see ``scope``)::
 
     S:<service>:<resource>:v<schema>[:<variant>]   value (bytes: "<generations>|<protobuf>")
     S:_lock:<service>:<resource>:v<schema>[:<variant>]   cross-process fill lock (SET NX PX)
     S:_gen:<family>                                   the scope's family generation
-    portal:{g:<n>}:_genall:<family>                   "every user" generation, one copy per slot
+    N:{g:<n>}:_genall:<family>                        "every user" generation, one copy per slot
+    N:webhook:<source>:{<sha256 of event id>}         a webhook event already handled (dedupe)
+    N:{u:<user>}:commerce:orders                      pub/sub channel of a user's order changes
 
 ``<schema>`` hashes the message's descriptor (full name, fields, nested message types) and the
 entry's ``version``, so a deploy that changes a message never parses old bytes. Service,
-resource and family names are ``[a-z][a-z0-9_]*`` (checked in ``policy``), the variant is
-percent-encoded: a variant can never produce a ``_lock``/``_gen`` key or another entry's key.
+resource and family names are ``[a-z][a-z0-9_]*`` (checked in ``policy``); a ``Variant`` is named
+parts whose values are percent-encoded: a variant can never produce a ``_lock``/``_gen`` key or
+another entry's key. The namespace is ``[a-z][a-z0-9_-]*`` (no ``:``, ``{``, ``}``), so the hash
+tag of every key is still the scope's and the namespace cannot change which slot a key lives in.
 
 The "every user" generation must be read in the same MGET as the value, and a Redis Cluster call
 may only touch one slot, so it is stored once per slot under a tag ``g:<n>`` chosen to hash to that
@@ -21,6 +28,7 @@ everything lives in "slot 0" as far as this module is concerned).
 from __future__ import annotations
 
 import hashlib
+import re
 from binascii import crc_hqx
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -29,7 +37,58 @@ from typing import Any
 from google.protobuf.message import Message
 
 from services.common.cache.policy import Entry, Family
-from services.common.cache.scope import CLUSTER_SLOTS, Scope, SharedCatalogScope, encode
+from services.common.cache.scope import (
+    CLUSTER_SLOTS,
+    Scope,
+    SharedCatalogScope,
+    UserScope,
+    encode,
+)
+
+DEFAULT_NAMESPACE = "portal"
+_NAMESPACE = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
+_PART_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_namespace(namespace: str) -> str:
+    """``namespace`` if it is a valid key namespace, else ``ValueError`` (fail fast at start-up)."""
+    if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
+        raise ValueError(
+            f"cache namespace must match {_NAMESPACE.pattern} (no ':', '{{' or '}}'), "
+            f"got {namespace!r}"
+        )
+    return namespace
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """Which copy of an entry a key names (a page, an id): named parts, encoded only here.
+
+    ``Variant.of(status="paid", offset=20, size=10)`` encodes as ``offset=20:size=10:status=paid``
+    (sorted by name, values percent-encoded), so callers never format key text and two call sites
+    naming the same parts in another order hit the same key. An int and its decimal string are the
+    same part.
+    """
+
+    parts: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, **parts: str | int) -> Variant:
+        out: list[tuple[str, str]] = []
+        for name, value in sorted(parts.items()):
+            if not _PART_NAME.match(name):
+                raise ValueError(f"bad variant part name {name!r}")
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise TypeError(f"variant part {name!r} must be a str or an int, got {value!r}")
+            out.append((name, str(value)))
+        return cls(tuple(out))
+
+    def encoded(self) -> str:
+        return ":".join(f"{name}={encode(value)}" for name, value in self.parts)
+
+
+NO_VARIANT = Variant()
+"""The variant of an entry that has one value per scope."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,25 +117,44 @@ def _describe(desc: Any, seen: set[str], out: list[str]) -> None:
             out.append(f.enum_type.full_name + "".join(f",{v.number}" for v in f.enum_type.values))
 
 
+SCHEMALESS = frozenset(
+    {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue",
+     "google.protobuf.Any"}
+)  # fmt: skip
+"""Messages whose schema says nothing of their content: never cached (a field added to what
+they carry would not change the schema hash, so old entries would be served without it)."""
+
+
 @cache
 def schema_hash(message_type: type[Message], version: int = 1) -> str:
     """8 hex chars identifying the message's wire schema (recursively) and the entry version."""
+    if message_type.DESCRIPTOR.full_name in SCHEMALESS:
+        raise TypeError(
+            f"{message_type.DESCRIPTOR.full_name} has no schema to hash: cache a typed message"
+        )
     parts: list[str] = [str(version)]
     _describe(message_type.DESCRIPTOR, set(), parts)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]
 
 
-def value_key(entry: Entry[Any], scope: Scope, schema: str, variant: str = "") -> str:
-    key = f"{scope.prefix}:{entry.service}:{entry.resource}:v{schema}"
-    return f"{key}:{encode(variant)}" if variant else key
+def scope_prefix(namespace: str, scope: Scope) -> str:
+    return f"{namespace}:{scope.segment}"
 
 
-def lock_key(value: str, scope: Scope) -> str:
-    return f"{scope.prefix}:_lock{value[len(scope.prefix) :]}"
+def value_key(
+    namespace: str, entry: Entry[Any], scope: Scope, schema: str, variant: Variant = NO_VARIANT
+) -> str:
+    key = f"{scope_prefix(namespace, scope)}:{entry.service}:{entry.resource}:v{schema}"
+    return f"{key}:{variant.encoded()}" if variant.parts else key
 
 
-def family_key(scope: Scope, family: Family[Any]) -> str:
-    return f"{scope.prefix}:_gen:{family.name}"
+def lock_key(namespace: str, value: str, scope: Scope) -> str:
+    prefix = scope_prefix(namespace, scope)
+    return f"{prefix}:_lock{value[len(prefix) :]}"
+
+
+def family_key(namespace: str, scope: Scope, family: Family[Any]) -> str:
+    return f"{scope_prefix(namespace, scope)}:_gen:{family.name}"
 
 
 @cache
@@ -94,17 +172,40 @@ def slot_tags() -> tuple[str, ...]:
     return tuple(t for t in table if t is not None)
 
 
-def global_key(family: Family[Any], slot: int | None) -> str:
+def global_key(namespace: str, family: Family[Any], slot: int | None) -> str:
     """The "every user" generation of ``family`` stored in ``slot`` (None: standalone server)."""
     tag = "g:all" if slot is None else slot_tags()[slot]
-    return f"portal:{{{tag}}}:_genall:{family.name}"
+    return f"{namespace}:{{{tag}}}:_genall:{family.name}"
 
 
 @lru_cache(maxsize=8192)
-def keys_for(entry: Entry[Any], scope: Scope, schema: str, variant: str, *, cluster: bool) -> Keys:
-    value = value_key(entry, scope, schema, variant)
-    gens: tuple[str, ...] = (family_key(scope, entry.family),)
+def keys_for(
+    namespace: str,
+    entry: Entry[Any],
+    scope: Scope,
+    schema: str,
+    variant: Variant = NO_VARIANT,
+    *,
+    cluster: bool,
+) -> Keys:
+    value = value_key(namespace, entry, scope, schema, variant)
+    gens: tuple[str, ...] = (family_key(namespace, scope, entry.family),)
     if not isinstance(scope, SharedCatalogScope):
-        gens += (global_key(entry.family, scope.slot if cluster else None),)
-    lock = lock_key(value, scope)
+        gens += (global_key(namespace, entry.family, scope.slot if cluster else None),)
+    lock = lock_key(namespace, value, scope)
     return Keys(value, lock, gens, (value, *gens), (value, lock))
+
+
+# -- keys outside the read-through cache -----------------------------------------------------------
+def webhook_event_key(namespace: str, source: str, event_id: str) -> str:
+    """A handled webhook event (``SET NX EX``): not a cache entry, it holds no account data and
+    must survive cache invalidations. The id is hashed: any length, one fixed-size key."""
+    if not _PART_NAME.match(source):
+        raise ValueError(f"bad webhook source {source!r}")
+    digest = hashlib.sha256(event_id.encode()).hexdigest()
+    return f"{namespace}:webhook:{source}:{{{digest}}}"
+
+
+def order_changes_channel(namespace: str, user_id: str) -> str:
+    """The pub/sub channel of one user's order changes (in the user's hash tag)."""
+    return f"{scope_prefix(namespace, UserScope(user_id))}:commerce:orders"

@@ -1,4 +1,4 @@
-"""The freshness policy: ONE table, the single source of truth (ARCHITECTURE.md, "Cache").
+"""The freshness policy: ONE table, the single source of truth (``docs/cache.md``).
 
 Services name an entry (``policy.INVOICES_LIST``), never a number. Each entry declares the
 scope type its keys take (``Entry[UserScope]`` vs ``Entry[SharedCatalogScope]``), so mypy rejects

@@ -1,4 +1,4 @@
-"""Every Freebit result code the client knows, in one table (contracts/freebit.md).
+"""Every Freebit result code the client knows, in one table (``docs/contracts/freebit.md``).
 
 Only ``"100"`` (success) and the detail code ``400-356`` are public; the others follow the
 sandbox's stand-ins and must be corrected here, in one place, against the partner spec.

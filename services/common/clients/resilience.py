@@ -16,8 +16,8 @@ One :class:`Upstream` per system of record (``whmcs``, ``salesforce``, ``salesfo
 4. **timeout**: ``asyncio.timeout(timeout_s)`` per attempt, on top of the transport's own, and
    ``budget_s`` for the call as a whole: no retry starts (after its backoff) past the budget and
    an attempt's timeout is cut to what is left, so a slow upstream is a 503 from the service,
-   not the gateway's route timeout (30 s: three 10 s Salesforce attempts used to reach it and
-   the customer got Envoy's 504 after 30 s).
+   not the gateway's route timeout (30 s, which three 10 s Salesforce attempts would reach, and
+   the customer would get Envoy's 504 after 30 s).
 5. **telemetry**: ``UPSTREAM_CALLS`` (outcome ``ok``/``error``/``unavailable``/``breaker_open``)
    and ``UPSTREAM_LATENCY`` per attempt, ``UPSTREAM_BREAKER_OPEN`` on state changes (1 while any
    breaker of the system in this process is open: commerce holds two Salesforce clients, the

@@ -1,6 +1,6 @@
 """WHMCS External API client (``POST <base>/includes/api.php``), over a shared httpx.AsyncClient.
 
-Every method is one action of ``contracts/whmcs.md``. Results stay close to WHMCS's own dicts
+Every method is one action of ``docs/contracts/whmcs.md``. Results stay close to WHMCS's own dicts
 (the billing service maps them to the API) except that wrapped lists (``{"invoices": {"invoice":
 [...]}}``, ``""``) arrive as plain lists. Reads are retried on outages, writes never (see
 ``resilience``). The API secret and ``password2`` travel only in the POST body and are never
@@ -20,6 +20,7 @@ from services.common.client_interceptors import add_request_id_header
 from services.common.clients.resilience import Policy, Unreachable, Upstream
 from services.common.clients.whmcs_wire import (
     SYSTEM,
+    as_bool,
     as_int,
     error_for,
     id_list,
@@ -42,8 +43,18 @@ class WhmcsConfig:
 
 @dataclass(frozen=True)
 class Login:
+    """A WHMCS 8 *user* (a login), not a client: see :meth:`WhmcsClient.clients_of_user`."""
+
     user_id: int
     two_factor_enabled: bool
+
+
+@dataclass(frozen=True)
+class UserClient:
+    """A client a WHMCS user reaches, as its owner or as an invited user."""
+
+    client_id: int
+    is_owner: bool
 
 
 @dataclass(frozen=True)
@@ -135,9 +146,27 @@ class WhmcsClient:
 
     # -- clients ---------------------------------------------------------------------------------
     async def validate_login(self, email: str, password: str) -> Login:
-        """Check a WHMCS client's e-mail/password; ``InvalidCredentials`` when wrong."""
+        """Check a WHMCS user's e-mail/password; ``InvalidCredentials`` when wrong. WHMCS sends
+        ``twoFactorEnabled`` as the string ``"false"``/``"true"``, hence ``as_bool``."""
         body = await self.call("ValidateLogin", {"email": email, "password2": password}, read=True)
-        return Login(as_int(body.get("userid")), bool(body.get("twoFactorEnabled")))
+        return Login(as_int(body.get("userid")), as_bool(body.get("twoFactorEnabled")))
+
+    async def clients_of_user(self, user_id: int, email: str) -> list[UserClient]:
+        """The clients of one user (GetUsers ``search`` by its e-mail, matched by id)."""
+        start = 0
+        while True:
+            params = {"search": email, "limitstart": start, "limitnum": 100}
+            body = await self.call("GetUsers", params, read=True)
+            users = unwrap(body.get("users"), "user")
+            for user in users:
+                if as_int(user.get("id")) == user_id:
+                    return [
+                        UserClient(as_int(c.get("id")), as_bool(c.get("isOwner")))
+                        for c in unwrap(user.get("clients"), "client")
+                    ]
+            start += len(users)
+            if not users or start >= as_int(body.get("totalresults")):
+                return []
 
     async def add_client(
         self,

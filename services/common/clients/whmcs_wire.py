@@ -1,6 +1,6 @@
 """WHMCS wire details: PHP form encoding, the loose list wrapping, and the error-message table.
 
-Pure functions (no I/O), so they are unit-tested on their own. See ``contracts/whmcs.md``.
+Pure functions (no I/O), so they are unit-tested on their own. See ``docs/contracts/whmcs.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from services.common.errors import (
     NotFound,
     PortalError,
     UpstreamRejected,
+    ValidationFailed,
 )
 
 SYSTEM = "whmcs"
@@ -78,6 +79,13 @@ def as_int(value: Any, default: int = 0) -> int:
         return default
 
 
+def as_bool(value: Any) -> bool:
+    """WHMCS booleans arrive as JSON booleans, ints or the strings ``"true"``/``"false"``."""
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
 def id_list(value: Any) -> list[int]:
     """``"1,2"`` (AddOrder's ``serviceids``) → ``[1, 2]``; ``""`` → ``[]``."""
     return [int(p) for p in str(value or "").split(",") if p.strip().isdigit()]
@@ -94,8 +102,18 @@ def custom_field(client: Mapping[str, Any], field_id: int | str) -> str | None:
 
 ErrorFactory = Callable[[str], PortalError]
 
-# Documented action errors (contracts/whmcs.md) → typed errors, matched case-insensitively on the
-# whole message. Anything not listed becomes a generic UpstreamRejected carrying the message.
+
+def _bad_email() -> ValidationFailed:
+    return ValidationFailed.of("email", "Enter a valid e-mail address.")
+
+
+def _unusable_email() -> ValidationFailed:
+    """WHMCS refuses the address itself (e.g. a banned domain), not because it is taken."""
+    return ValidationFailed.of("email", "This e-mail address cannot be used. Please use another.")
+
+
+# Documented action errors (docs/contracts/whmcs.md) → typed errors, matched case-insensitively on
+# the whole message. Anything not listed becomes a generic UpstreamRejected carrying the message.
 ERRORS: dict[str, ErrorFactory] = {
     "client not found": lambda _m: NotFound(),
     "client id not found": lambda _m: NotFound(),
@@ -103,7 +121,9 @@ ERRORS: dict[str, ErrorFactory] = {
     "invalid client_id": lambda _m: NotFound(),
     "invoice id not found": lambda _m: NotFound(),
     "a user already exists with that email address": lambda _m: EmailAlreadyRegistered(),
-    "the email address entered is not available for use.": lambda _m: EmailAlreadyRegistered(),
+    "the email address you entered was not valid": lambda _m: _bad_email(),
+    "the email address entered is not valid": lambda _m: _bad_email(),
+    "the email address entered is not available for use.": lambda _m: _unusable_email(),
     "duplicate email address": lambda _m: EmailAlreadyRegistered(),
     "email or password invalid": lambda _m: InvalidCredentials(),
 }

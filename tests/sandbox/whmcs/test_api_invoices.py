@@ -9,12 +9,16 @@ async def test_get_invoices_loose_types(api):
     body = await api.ok("GetInvoices", userid=1)
     assert body["totalresults"] == 3 and body["numreturned"] == 3 and body["startnumber"] == 0
     rows = body["invoices"]["invoice"]
-    assert [r["id"] for r in rows] == ["1003", "1002", "1001"]  # newest due date first
+    assert [r["id"] for r in rows] == [
+        1003,
+        1002,
+        1001,
+    ]  # ints as in getinvoices.md; newest due first
     paid = rows[2]
     assert paid["status"] == "Paid" and paid["total"] == "7150.00" and paid["tax"] == "650.00"
     assert paid["datepaid"] != "0000-00-00 00:00:00"
     assert rows[0]["datepaid"] == "0000-00-00 00:00:00"
-    assert rows[0]["currencycode"] == "JPY" and rows[0]["userid"] == "1"
+    assert rows[0]["currencycode"] == "JPY" and rows[0]["userid"] == 1
 
 
 async def test_get_invoices_paging_and_order(api):
@@ -22,16 +26,16 @@ async def test_get_invoices_paging_and_order(api):
         "GetInvoices", userid=1, limitstart=1, limitnum=1, orderby="id", order="asc"
     )
     assert body["totalresults"] == 3 and body["startnumber"] == 1 and body["numreturned"] == 1
-    assert body["invoices"]["invoice"][0]["id"] == "1002"
+    assert body["invoices"]["invoice"][0]["id"] == 1002
 
 
 async def test_overdue_is_derived_from_unpaid_past_due(api):
     overdue = await api.ok("GetInvoices", userid=1, status="Overdue")
-    assert [r["id"] for r in overdue["invoices"]["invoice"]] == ["1002"]
+    assert [r["id"] for r in overdue["invoices"]["invoice"]] == [1002]
     assert overdue["invoices"]["invoice"][0]["status"] == "Unpaid"  # stored status stays Unpaid
     assert date.fromisoformat(overdue["invoices"]["invoice"][0]["duedate"]) < date.today()
     unpaid = await api.ok("GetInvoices", userid=1, status="Unpaid")
-    assert {r["id"] for r in unpaid["invoices"]["invoice"]} == {"1002", "1003"}
+    assert {r["id"] for r in unpaid["invoices"]["invoice"]} == {1002, 1003}
 
 
 async def test_get_invoices_empty_list(api):
@@ -42,10 +46,10 @@ async def test_get_invoices_empty_list(api):
 
 async def test_get_invoice_detail(api):
     body = await api.ok("GetInvoice", invoiceid=1003)
-    assert body["invoiceid"] == "1003" and body["balance"] == "7150.00"
+    assert body["invoiceid"] == 1003 and body["balance"] == "7150.00"  # getinvoice.md: an int
     item = body["items"]["item"][0]
-    assert item["type"] == "Hosting" and item["relid"] == "1" and item["amount"] == "6500.00"
-    assert item["taxed"] == "1"
+    assert item["type"] == "Hosting" and item["relid"] == 1 and item["amount"] == "6500.00"
+    assert item["taxed"] == 1 and body["taxrate"] == "10.000"
     assert body["transactions"] == ""  # no payments: an empty string, not a list
     paid = await api.ok("GetInvoice", invoiceid=1001)
     assert paid["balance"] == "0.00"
@@ -102,3 +106,8 @@ async def test_payment_on_cancelled_invoice_is_refused(api):
     await api.ok("UpdateInvoice", invoiceid=1003, status="Cancelled")
     message = await api.error("AddInvoicePayment", invoiceid=1003, transid="x", gateway="mailin")
     assert message == "It is not possible to add a payment to an invoice that is Cancelled"
+
+
+async def test_update_invoice_refuses_an_unknown_status(api):
+    message = await api.error("UpdateInvoice", invoiceid=1003, status="Settled")
+    assert message == "Invalid status Settled"  # updateinvoice.md's "Invalid status $status"

@@ -36,6 +36,10 @@ async def test_add_order_then_accept(api):
     row = orders["orders"]["order"][0]
     assert row["notes"] == "sfOrderId=801000000000001AAA" and row["status"] == "Pending"
     assert [li["relid"] for li in row["lineitems"]["lineitem"]] == [2, 3]
+    # getorders.md's example: ordernum an int, money a plain decimal string without a symbol
+    assert isinstance(row["ordernum"], int) and row["id"] == 2 and row["userid"] == 1
+    assert row["requestor_id"] == 11  # the user who placed it: the client's owner
+    assert [li["amount"] for li in row["lineitems"]["lineitem"]] == ["1900.00", "11880.00"]
 
     assert await api.ok("AcceptOrder", orderid=order["orderid"], autosetup="true") == {
         "result": "success"
@@ -76,6 +80,13 @@ async def test_add_order_errors(api):
     assert await api.error("AddOrder", clientid=99, paymentmethod="mailin", pid=301) == (
         "Client ID Not Found"
     )
+
+
+async def test_add_order_refuses_a_closed_client(api, whmcs):
+    await api.ok("CloseClient", clientid=2)
+    message = await api.error("AddOrder", clientid=2, paymentmethod="stripe", pid=301)
+    assert message == "Unable to add order when client status is Closed"
+    assert [o.userid for o in whmcs.store.orders.values()] == [1]  # nothing was created
 
 
 async def test_noinvoice_order(api):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tests.sandbox.whmcs.test_api_clients import NEW_CLIENT
+
 
 async def _arm(http, **fault):
     response = await http.post("/__sandbox/faults", json=fault)
@@ -15,20 +17,18 @@ async def _arm(http, **fault):
 async def test_stats_count_by_action_and_reset_restores_seed(http, api, whmcs):
     await api.ok("GetInvoices", userid=1)
     await api.ok("GetInvoices", userid=1)
-    await api.ok("AddClient", firstname="A", lastname="B", email="a.b@example.jp", country="JP")
+    await api.ok("AddClient", NEW_CLIENT)
     await api.call("GetInvoices", creds=False)
     stats = (await http.get("/__sandbox/stats")).json()
     assert stats == {"calls": {"GetInvoices": 3, "AddClient": 1}}
-    assert 4 in whmcs.store.clients
+    assert 5 in whmcs.store.clients
     await _arm(http, mode="unavailable", count=5)
     assert (await http.post("/__sandbox/reset")).json() == {"reset": True}
     assert (await http.get("/__sandbox/stats")).json() == {"calls": {}}
-    assert 4 not in whmcs.store.clients
+    assert 5 not in whmcs.store.clients
     await api.ok("GetInvoices", userid=1)  # faults cleared
-    again = await api.ok(
-        "AddClient", firstname="A", lastname="B", email="a.b@example.jp", country="JP"
-    )
-    assert again["clientid"] == "4"  # id sequences restarted too
+    again = await api.ok("AddClient", NEW_CLIENT)
+    assert again["clientid"] == "5"  # id sequences restarted too
 
 
 async def test_unavailable_answers_html_500_then_recovers(http, api):
@@ -62,7 +62,7 @@ async def test_latency(http, api):
     started = time.perf_counter()
     body = await api.ok("GetInvoice", invoiceid=1003)
     assert time.perf_counter() - started >= 0.15
-    assert body["invoiceid"] == "1003"
+    assert body["invoiceid"] == 1003
     started = time.perf_counter()
     await api.ok("GetInvoice", invoiceid=1003)
     assert time.perf_counter() - started < 0.15

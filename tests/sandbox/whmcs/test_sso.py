@@ -77,6 +77,8 @@ async def test_named_destinations_and_errors(api, whmcs):
         page = await browser.get(first.headers["location"])
         assert page.status_code == 200 and "#1002" in page.text
     assert await api.error("CreateSsoToken", client_id=99) == "Invalid client_id"
+    missing = await api.error("CreateSsoToken", destination="clientarea:invoices")
+    assert missing == "A valid client_id or user_id is required"
     bad = await api.error("CreateSsoToken", client_id=1, destination="clientarea:nowhere")
     assert bad == "Invalid destination"
     offsite = await api.error(

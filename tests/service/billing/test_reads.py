@@ -83,8 +83,9 @@ async def test_foreign_missing_and_malformed_invoices_look_alike(
 
 
 async def test_payment_methods_and_gateways(hanako: Caller, whmcs: WhmcsControl) -> None:
+    # A card stored locally in WHMCS (no gateway_module_name): type CreditCard, gateway "".
     await whmcs.api("AddPayMethod", clientid=1, type="CreditCard", card_number="5555555555554444",
-                    card_expiry="0930", gateway_module_name="stripe")  # fmt: skip
+                    card_expiry="0930")  # fmt: skip
     methods = (
         await hanako.call("ListPaymentMethods", pb.ListPaymentMethodsRequest())
     ).payment_methods
@@ -98,6 +99,7 @@ async def test_payment_methods_and_gateways(hanako: Caller, whmcs: WhmcsControl)
     )  # fmt: skip
     assert methods[1].bank_name == "Mizuho Bank" and methods[1].last_four == ""
     assert (methods[2].card_brand, methods[2].expiry) == ("MasterCard", "09/30")
+    assert (methods[1].gateway_name, methods[2].gateway_name) == ("", "")
     gateways = (await hanako.call("ListPaymentGateways", pb.ListPaymentGatewaysRequest())).gateways
     assert {(g.name, g.display_name) for g in gateways} >= {("stripe", "Credit Card")}
 

@@ -31,10 +31,17 @@ def uid() -> str:
 
 
 @pytest.fixture
-async def make_cache(redis_proc: RedisProcess) -> AsyncIterator[Any]:
+def namespace() -> str:
+    """The test's own key namespace: caches of one test share it, other tests never see it."""
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def make_cache(redis_proc: RedisProcess, namespace: str) -> AsyncIterator[Any]:
     made: list[Cache] = []
 
     def make(url: str | None = None, **kw: Any) -> Cache:
+        kw.setdefault("namespace", namespace)
         cache = Cache(redis_from_url(url or redis_proc.url), service="test", **kw)
         made.append(cache)
         return cache

@@ -9,7 +9,7 @@ import pytest
 from portal.billing.v1 import billing_pb2
 from redis.asyncio import Redis
 
-from services.common.cache import SHARED_CATALOG, UserScope, policy
+from services.common.cache import NO_VARIANT, SHARED_CATALOG, UserScope, Variant, policy
 from services.common.cache.keys import keys_for, schema_hash
 from services.common.metrics import value
 
@@ -27,8 +27,18 @@ async def raw(redis_proc):
     await client.aclose()
 
 
-def value_key(entry, scope, variant="", message=MSG) -> str:
-    return keys_for(entry, scope, schema_hash(message, entry.version), variant, cluster=False).value
+NS = "test-ns"
+
+
+@pytest.fixture
+def namespace() -> str:
+    """One fixed namespace for this module, so ``value_key`` names what its caches write."""
+    return NS
+
+
+def value_key(entry, scope, variant=NO_VARIANT, message=MSG) -> str:
+    schema = schema_hash(message, entry.version)
+    return keys_for(NS, entry, scope, schema, variant, cluster=False).value
 
 
 async def test_second_read_is_a_hit_with_the_same_message(make_cache, loader, uid) -> None:
@@ -45,8 +55,8 @@ async def test_second_read_is_a_hit_with_the_same_message(make_cache, loader, ui
 )
 async def test_values_expire_after_the_policy_ttl(make_cache, loader, raw, uid, entry) -> None:
     cache = make_cache()
-    await cache.get_or_load(entry, UserScope(uid), loader(), MSG, variant="p1")
-    ttl_ms = await raw.pttl(value_key(entry, UserScope(uid), "p1"))
+    await cache.get_or_load(entry, UserScope(uid), loader(), MSG, variant=Variant.of(page=1))
+    ttl_ms = await raw.pttl(value_key(entry, UserScope(uid), Variant.of(page=1)))
     assert entry.ttl * 1000 - 2000 < ttl_ms <= entry.ttl * 1000
 
 
@@ -56,7 +66,7 @@ async def test_shared_catalog_uses_the_safety_ttl_and_no_user(make_cache, loader
     await cache.get_or_load(policy.CATALOG_PRODUCTS, SHARED_CATALOG, load, MSG)
     await cache.get_or_load(policy.CATALOG_PRODUCTS, SHARED_CATALOG, load, MSG)
     key = value_key(policy.CATALOG_PRODUCTS, SHARED_CATALOG)
-    assert key.startswith("portal:shared:{catalog}:") and load.calls == 1
+    assert key.startswith(f"{NS}:shared:{{catalog}}:") and load.calls == 1
     assert await raw.ttl(key) > 12 * 3600 - 5
     await cache.invalidate_all(policy.CATALOG)
     await cache.get_or_load(policy.CATALOG_PRODUCTS, SHARED_CATALOG, load, MSG)
@@ -68,7 +78,7 @@ async def test_invalidate_drops_every_page_of_one_user_only(make_cache, loader, 
     loads = {name: loader(name) for name in ("a", "b", "pm")}
 
     async def read_all() -> None:
-        for page in ("1", "2", "3"):
+        for page in (Variant.of(page=n) for n in (1, 2, 3)):
             await cache.get_or_load(policy.INVOICES_LIST, alice, loads["a"], MSG, variant=page)
             await cache.get_or_load(policy.INVOICES_LIST, bob, loads["b"], MSG, variant=page)
         await cache.get_or_load(policy.PAYMENT_METHODS, alice, loads["pm"], MSG)
@@ -132,7 +142,9 @@ async def test_200_concurrent_misses_make_one_upstream_call(make_cache, loader, 
     before = {o: requests("invoices.detail", o) for o in outcomes}
     results = await asyncio.gather(
         *(
-            cache.get_or_load(policy.INVOICE_DETAIL, UserScope(uid), load, MSG, variant="42")
+            cache.get_or_load(
+                policy.INVOICE_DETAIL, UserScope(uid), load, MSG, variant=Variant.of(number=42)
+            )
             for _ in range(200)
         )
     )
@@ -148,7 +160,9 @@ async def test_two_processes_share_one_upstream_call(make_cache, loader, uid) ->
     scope = UserScope(uid)
     results = await asyncio.gather(
         *(
-            cache.get_or_load(policy.SUBSCRIPTION_DETAIL, scope, load, MSG, variant="s")
+            cache.get_or_load(
+                policy.SUBSCRIPTION_DETAIL, scope, load, MSG, variant=Variant.of(number=7)
+            )
             for cache in (one, two)
             for _ in range(20)
         )
@@ -160,7 +174,7 @@ async def test_a_lock_holder_that_never_fills_is_waited_for_only_lock_wait(
     make_cache, loader, raw, uid
 ) -> None:
     cache, load, scope = make_cache(lock_wait=0.3), loader(), UserScope(uid)
-    keys = keys_for(policy.INVOICES_LIST, scope, schema_hash(MSG), "", cluster=False)
+    keys = keys_for(NS, policy.INVOICES_LIST, scope, schema_hash(MSG), cluster=False)
     await raw.set(keys.lock, "someone-else", px=5000)
     start = time.perf_counter()
     await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG)
@@ -197,3 +211,32 @@ async def test_a_load_that_raced_an_invalidation_is_not_served(make_cache, loade
     fresh = loader("new")
     got = await cache.get_or_load(policy.INVOICES_LIST, scope, fresh, MSG)
     assert got.invoices[0].number == "new1"
+
+
+async def test_namespaces_on_one_redis_are_isolated_both_ways(make_cache, loader, uid) -> None:
+    """Two deployments on one Redis (``make run`` and a test run): neither reads the other's
+    values nor drops them, for the shared catalog and for a user's family alike."""
+    dev, test = make_cache(namespace="dev-ns"), make_cache(namespace="test-ns2")
+    scope = UserScope(uid)
+    await dev.invalidate(SHARED_CATALOG, policy.CATALOG)
+    await test.invalidate(SHARED_CATALOG, policy.CATALOG)
+    loads = {name: loader(name) for name in ("dev-cat", "test-cat", "dev-inv", "test-inv")}
+
+    async def read(cache, who: str) -> tuple[str, str]:
+        cat = await cache.get_or_load(
+            policy.CATALOG_PRODUCTS, SHARED_CATALOG, loads[f"{who}-cat"], MSG
+        )
+        inv = await cache.get_or_load(policy.INVOICES_LIST, scope, loads[f"{who}-inv"], MSG)
+        return cat.invoices[0].number, inv.invoices[0].number
+
+    assert await read(dev, "dev") == ("dev-cat1", "dev-inv1")
+    assert await read(test, "test") == ("test-cat1", "test-inv1")  # not the dev stack's values
+    assert await read(dev, "dev") == ("dev-cat1", "dev-inv1")  # and the dev values are intact
+    assert await test.invalidate(SHARED_CATALOG, policy.CATALOG)
+    assert await test.invalidate(scope, policy.INVOICES)
+    assert await test.invalidate_all(policy.INVOICES)
+    assert await read(dev, "dev") == ("dev-cat1", "dev-inv1")  # test's drops never reach dev
+    assert await read(test, "test") == ("test-cat2", "test-inv2")
+    assert await dev.invalidate_all(policy.CATALOG)
+    assert await read(test, "test") == ("test-cat2", "test-inv2")  # nor dev's reach test
+    assert await read(dev, "dev") == ("dev-cat2", "dev-inv1")

@@ -7,7 +7,14 @@ import asyncio
 import pytest
 from portal.billing.v1 import billing_pb2
 
-from services.common.cache import SHARED_CATALOG, Cache, UserScope, policy, redis_from_url
+from services.common.cache import (
+    SHARED_CATALOG,
+    Cache,
+    UserScope,
+    Variant,
+    policy,
+    redis_from_url,
+)
 
 MSG = billing_pb2.ListInvoicesResponse
 
@@ -17,7 +24,9 @@ async def cluster_cache(redis_cluster):
     made: list[Cache] = []
 
     def make() -> Cache:
-        made.append(Cache(redis_from_url(redis_cluster), service="test", timeout=0.5))
+        made.append(
+            Cache(redis_from_url(redis_cluster), service="test", namespace="test", timeout=0.5)
+        )
         return made[-1]
 
     yield make
@@ -34,14 +43,14 @@ async def test_cluster_hits_invalidation_and_single_flight(cluster_cache, loader
             *(
                 cache.get_or_load(policy.INVOICES_LIST, u, load, MSG, variant=p)
                 for u, load in zip(users, loads, strict=True)
-                for p in ("1", "2")
+                for p in (Variant.of(page=1), Variant.of(page=2))
                 for _ in range(25)
             )
         )
     assert [load.calls for load in loads] == [2] * 8  # 50 concurrent callers, 2 pages, one load
     assert await cache.invalidate(users[0], policy.INVOICES)
     for u, load in zip(users, loads, strict=True):
-        await cache.get_or_load(policy.INVOICES_LIST, u, load, MSG, variant="1")
+        await cache.get_or_load(policy.INVOICES_LIST, u, load, MSG, variant=Variant.of(page=1))
     assert [load.calls for load in loads] == [3] + [2] * 7
     assert cache.breaker.state == "closed"
 

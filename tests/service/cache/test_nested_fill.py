@@ -21,7 +21,8 @@ ENTRY = policy.ACCOUNT_LINKS_USER
 
 async def test_a_fill_without_the_lock_ignores_a_held_lock(make_cache, loader, redis_proc, uid):
     cache, load, scope = make_cache(lock_wait=3600.0), loader(), UserScope(uid)
-    keys = keys_for(ENTRY, scope, schema_hash(MSG, ENTRY.version), "", cluster=False)
+    schema = schema_hash(MSG, ENTRY.version)
+    keys = keys_for(cache.namespace, ENTRY, scope, schema, cluster=False)
     raw = Redis.from_url(redis_proc.url)
     try:
         await raw.set(keys.lock, "the-caller", px=60_000)

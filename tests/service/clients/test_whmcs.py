@@ -9,7 +9,8 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from services.common.clients import BreakerOpen, WhmcsClient, WhmcsConfig, WhmcsRejected
-from services.common.clients.whmcs import OrderLine
+from services.common.clients.whmcs import OrderLine, UserClient
+from services.common.clients.whmcs_gateway import order_gateway
 from services.common.clients.whmcs_wire import custom_field
 from services.common.errors import (
     EmailAlreadyRegistered,
@@ -27,8 +28,15 @@ NEW_CLIENT = dict(
 
 async def test_validate_login(whmcs: WhmcsClient) -> None:
     login = await whmcs.validate_login("hanako.yamada@example.jp", "demo-password-1")
-    assert login.user_id == 1
-    assert login.two_factor_enabled is False
+    assert login.user_id == 11  # the WHMCS user, not client 1
+    assert login.two_factor_enabled is False  # sent as the string "false"
+    two_factor = await whmcs.validate_login("mei.tanaka@example.jp", "demo-password-5")
+    assert two_factor.two_factor_enabled is True
+    clients = await whmcs.clients_of_user(login.user_id, "hanako.yamada@example.jp")
+    assert clients == [UserClient(client_id=1, is_owner=True)]
+    invited = await whmcs.clients_of_user(14, "aiko.yamada@example.jp")
+    assert invited == [UserClient(client_id=1, is_owner=False)]
+    assert await whmcs.clients_of_user(11, "aiko.yamada@example.jp") == []
     with pytest.raises(InvalidCredentials):
         await whmcs.validate_login("hanako.yamada@example.jp", "wrong")
 
@@ -52,11 +60,13 @@ async def test_add_client_with_customer_number_then_duplicate(whmcs: WhmcsClient
         customfields={198: "AC-000102"},
         **NEW_CLIENT,
     )
-    assert client_id > 3
+    assert client_id > 4
     created = await whmcs.get_clients_details(client_id)
     assert custom_field(created, 198) == "AC-000102"
     login = await whmcs.validate_login("taro.suzuki@example.jp", "s3cret-Pass!")
-    assert login.user_id == client_id
+    assert login.user_id == created["owner_user_id"] != client_id
+    owned = await whmcs.clients_of_user(login.user_id, "taro.suzuki@example.jp")
+    assert owned == [UserClient(client_id=client_id, is_owner=True)]
     with pytest.raises(EmailAlreadyRegistered):
         await whmcs.add_client(email="taro.suzuki@example.jp", password="x", **NEW_CLIENT)
 
@@ -219,3 +229,18 @@ async def test_no_secret_or_password_in_logs(whmcs, whmcs_control, caplog) -> No
     text = repr(logs) + caplog.text
     for secret in ("portal-dev-secret", "demo-password-1", "not-the-password", token.access_token):
         assert secret not in text
+
+
+async def test_order_gateway_rule(whmcs: WhmcsClient) -> None:
+    async def gateway(client_id: int) -> str | None:
+        methods = await whmcs.get_pay_methods(client_id)
+        return await order_gateway(whmcs, client_id, [m["gateway_name"] for m in methods])
+
+    assert await gateway(1) == "stripe"  # a remote card names its gateway
+    assert await gateway(3) is None  # no pay method: not usable
+    await whmcs.call("AddPayMethod", {"clientid": 3, "card_number": "4111111111111111",
+                                      "card_expiry": "0130"})  # fmt: skip
+    assert (await whmcs.get_pay_methods(3))[0]["gateway_name"] == ""  # stored locally
+    assert await gateway(3) == "stripe"  # no default gateway: the first active one
+    await whmcs.update_client(3, paymentmethod="mailin")
+    assert await gateway(3) == "mailin"  # the client's default gateway

@@ -27,8 +27,7 @@ async def test_list_and_retry(
     assert order_id in out and "PAYMENT_METHOD_MISSING" in out and "ordering" in out
 
     await portal.whmcs.call("AddPayMethod", {"clientid": 3, "type": "BankAccount",
-        "gateway_module_name": "banktransfer", "bank_name": "Mizuho", "bank_code": "0001",
-        "bank_account": "1234567"})  # fmt: skip
+        "bank_name": "Mizuho", "bank_code": "0001", "bank_account": "1234567"})  # fmt: skip
     # As an operator would: a separate process.
     env = {**os.environ, "DATABASE_URL": database_url}
     done = await asyncio.to_thread(

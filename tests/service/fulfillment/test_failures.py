@@ -31,9 +31,11 @@ async def test_missing_pay_method_then_staff_retry(
     assert failures == failures_before + 1
     assert await portal.whmcs_orders(3, order_id) == []
 
+    # As WHMCS staff would: a bank account stored locally (no gateway) and the client's default
+    # gateway; AddOrder is then given that default gateway.
     await portal.whmcs.call("AddPayMethod", {"clientid": 3, "type": "BankAccount",
-        "gateway_module_name": "banktransfer", "bank_name": "Mizuho", "bank_code": "0001",
-        "bank_account": "1234567"})  # fmt: skip
+        "bank_name": "Mizuho", "bank_code": "0001", "bank_account": "1234567"})  # fmt: skip
+    await portal.whmcs.call("UpdateClient", {"clientid": 3, "paymentmethod": "banktransfer"})
     await portal.sf.update("Order", order_id, {"Activation_Status__c": "Not Started"})
     order = await portal.settled(order_id)
     assert order["Activation_Status__c"] == "Activated"

@@ -58,3 +58,50 @@ async def test_link_refusals(channel: grpc.aio.Channel, db: asyncpg.Connection) 
         req = pb.LinkWhmcsAccountRequest(email=email, password=password)
         await fails_with(s.LinkWhmcsAccount(req, metadata=meta()), code, reason)
     assert await db.fetchval("SELECT count(*) FROM identity.users") == 0
+
+
+async def test_link_refuses_two_factor_and_invited_users(
+    channel: grpc.aio.Channel, db: asyncpg.Connection
+) -> None:
+    s = stub(channel)
+    cases = [  # Mei's user has two-factor on; Aiko's user is only invited to Hanako's client
+        ("mei.tanaka@example.jp", "demo-password-5", "WHMCS_TWO_FACTOR_ENABLED"),
+        ("aiko.yamada@example.jp", "demo-password-4", "WHMCS_NO_OWNED_CLIENT"),
+    ]
+    for email, password, reason in cases:
+        req = pb.LinkWhmcsAccountRequest(email=email, password=password)
+        await fails_with(
+            s.LinkWhmcsAccount(req, metadata=meta()), grpc.StatusCode.FAILED_PRECONDITION, reason
+        )
+    assert await db.fetchval("SELECT count(*) FROM identity.users") == 0
+
+
+async def test_link_refuses_a_user_owning_several_clients(
+    channel: grpc.aio.Channel, deps: Deps, db: asyncpg.Connection
+) -> None:
+    second = {
+        "owner_user_id": 11, "firstname": "Hanako", "lastname": "Yamada",
+        "email": "hanako.office@example.jp", "address1": "1-1 Marunouchi", "city": "Chiyoda-ku",
+        "state": "Tokyo", "postcode": "100-0005", "country": "JP", "phonenumber": "+81.300000001",
+    }  # fmt: skip
+    await deps.upstreams.whmcs.call("AddClient", second)
+    req = pb.LinkWhmcsAccountRequest(email="hanako.yamada@example.jp", password="demo-password-1")
+    await fails_with(
+        stub(channel).LinkWhmcsAccount(req, metadata=meta()),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "WHMCS_SEVERAL_OWNED_CLIENTS",
+    )
+    assert await db.fetchval("SELECT count(*) FROM identity.users") == 0
+
+
+async def test_link_refuses_a_closed_client(
+    channel: grpc.aio.Channel, deps: Deps, db: asyncpg.Connection
+) -> None:
+    await deps.upstreams.whmcs.call("CloseClient", {"clientid": 1})  # as WHMCS staff would
+    req = pb.LinkWhmcsAccountRequest(email="hanako.yamada@example.jp", password="demo-password-1")
+    await fails_with(
+        stub(channel).LinkWhmcsAccount(req, metadata=meta()),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "WHMCS_ACCOUNT_NOT_LINKABLE",
+    )
+    assert await db.fetchval("SELECT count(*) FROM identity.users") == 0

@@ -193,3 +193,18 @@ async def test_postgres_conflict_after_add_client_closes_the_whmcs_client(
     )
     winner = await deps.upstreams.whmcs.get_clients_details(email=won[0].user.email)
     assert winner["status"] == "Active"
+
+
+async def test_sign_up_with_an_email_whmcs_refuses_is_a_validation_error(
+    channel: grpc.aio.Channel, db: asyncpg.Connection, deps: Deps
+) -> None:
+    # The portal's own check accepts the address; WHMCS refuses its domain ("not available").
+    call = stub(channel).SignUp(request(email="taro.suzuki@mailinator.com"), metadata=meta())
+    await fails_with(call, grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_FAILED")
+    status = await status_of(call)
+    assert status is not None
+    bad = bad_request(status)
+    assert bad is not None and [v.field for v in bad.field_violations] == ["email"]
+    assert await db.fetchval("SELECT count(*) FROM identity.users") == 0
+    account = await sf_account(deps, "AC-000102")
+    assert account["Portal_Status__c"] == "Not Registered"

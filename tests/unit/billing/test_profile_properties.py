@@ -1,6 +1,6 @@
 """Billing profile updates (hypothesis): a control character in any free-text field is refused
 on that field, and every address the rules accept comes back unchanged on the orders placed with
-it (checkout writes one Salesforce BillingStreet; a line break inside line1 used to split it)."""
+it (checkout writes one Salesforce BillingStreet, which a line break inside line1 would split)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ class Loader:
 
 
 def make(fake: Any, **kw: Any) -> Cache:
-    return Cache(fake, service="unit", **kw)
+    return Cache(fake, service="unit", namespace="unit", **kw)
 
 
 async def test_disabled_cache_always_loads() -> None:

@@ -5,7 +5,7 @@ import pytest
 from services.common.cache import SharedCatalogScope, UserScope, policy
 from services.common.cache.policy import HOUR, MINUTE, SAFETY_TTL, Entry
 
-# ARCHITECTURE.md "Cache (Redis)" freshness table, restated: (ttl seconds, event-driven)
+# The freshness table of docs/cache.md, restated: (ttl seconds, event-driven)
 EXPECTED = {
     "catalog.products": (12 * HOUR, True),
     "catalog.prices": (12 * HOUR, True),

@@ -23,6 +23,7 @@ from services.common.errors import (
     InvalidCredentials,
     NotFound,
     UpstreamUnavailable,
+    ValidationFailed,
 )
 
 
@@ -72,8 +73,12 @@ def test_error_table() -> None:
     assert isinstance(error_for("Invoice ID Not Found"), NotFound)
     assert isinstance(error_for("A user already exists with that email address"),
                       EmailAlreadyRegistered)  # fmt: skip
-    taken = "The email address entered is not available for use."
-    assert isinstance(error_for(taken), EmailAlreadyRegistered)
+    for refused in ("The email address entered is not available for use.",
+                    "The email address you entered was not valid",
+                    "The email address entered is not valid"):  # fmt: skip
+        error = error_for(refused)
+        assert isinstance(error, ValidationFailed), refused
+        assert [v.field for v in error.violations] == ["email"]
     assert isinstance(error_for("Email or Password Invalid"), InvalidCredentials)
     other = error_for("Valid country required")
     assert isinstance(other, WhmcsRejected) and other.detail == "Valid country required"

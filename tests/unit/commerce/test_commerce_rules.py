@@ -10,7 +10,7 @@ from portal.commerce.v1 import catalog_pb2
 from portal.commerce.v1 import orders_pb2 as pb
 from portal.common.v1 import types_pb2
 
-from services.commerce.catalog_records import CatalogItem, categories_of, from_struct, to_struct
+from services.commerce.catalog_records import CatalogItem, categories_of, from_record, to_record
 from services.commerce.cdc.invalidation import IGNORED_ORDER_FIELDS, only_touches
 from services.commerce.checkout_rules import (
     Line,
@@ -67,7 +67,7 @@ def test_eligible_categories_parse_a_multipicklist() -> None:
 
 def test_catalog_struct_round_trip() -> None:
     items = [item(), item("01tDp0000004C9DIAU", sim="PNEW_3G")]
-    assert from_struct(to_struct(items)) == items
+    assert from_record(to_record(items)) == items
 
 
 def test_shape_violations() -> None:

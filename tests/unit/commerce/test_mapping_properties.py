@@ -88,7 +88,7 @@ def test_catalog_entries_keep_every_field(entry: dict[str, Any]) -> None:
 @given(st.lists(ENTRY, max_size=5))
 def test_the_cached_catalog_round_trips(entries: list[dict[str, Any]]) -> None:
     items = [catalog_records.item_from_record(e) for e in entries]
-    assert catalog_records.from_struct(catalog_records.to_struct(items)) == items
+    assert catalog_records.from_record(catalog_records.to_record(items)) == items
 
 
 @given(st.lists(st.sampled_from(sorted(catalog_records.CATEGORIES)) | TEXT, max_size=6),

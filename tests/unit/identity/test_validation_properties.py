@@ -1,5 +1,5 @@
 """Sign-up and sign-in input (hypothesis): a control character in any text field is
-VALIDATION_FAILED naming that field (a NUL used to reach Postgres or the SOQL builder: 500), and a
+VALIDATION_FAILED naming that field (a NUL must never reach Postgres or the SOQL builder), and a
 form without one is accepted with its text only trimmed."""
 
 from __future__ import annotations

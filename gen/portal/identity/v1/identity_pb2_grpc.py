@@ -97,6 +97,12 @@ class IdentityServiceServicer:
 
     def LinkWhmcsAccount(self, request, context):
         """Creates a portal user for an existing WHMCS client, after validating its WHMCS login.
+        The login is a WHMCS user; the client linked is the one that user owns. Refusals
+        (FAILED_PRECONDITION, HTTP 400), each with its ErrorInfo reason:
+        WHMCS_TWO_FACTOR_ENABLED (the login has two-factor authentication, which a password alone
+        does not satisfy), WHMCS_NO_OWNED_CLIENT (the login owns no client, e.g. it was only invited),
+        WHMCS_SEVERAL_OWNED_CLIENTS (the login owns more than one client), and
+        WHMCS_ACCOUNT_NOT_LINKABLE (the client is closed or has no customer number the portal knows).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
