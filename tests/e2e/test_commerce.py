@@ -58,7 +58,9 @@ async def newcomer(gateway: httpx.AsyncClient, sf: SalesforceClient) -> Newcomer
         {"Name": "Kana Mori", "SF_Account_No__c": number, "Portal_Status__c": "Not Registered",
          "Portal_Eligible_Categories__c": "SIM"},
     )  # fmt: skip
-    body = {**YUKI, "customerNumber": number, "email": f"kana.{uuid.uuid4().hex[:8]}@example.jp"}
+    email = f"kana.{uuid.uuid4().hex[:8]}@example.jp"
+    await sf.create("Contact", {"AccountId": account_id, "LastName": "Mori", "Email": email})
+    body = {**YUKI, "customerNumber": number, "email": email}
     return Newcomer(await auth_headers(gateway, "/v1/auth/signup", body), account_id)
 
 

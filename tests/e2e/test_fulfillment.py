@@ -17,27 +17,18 @@ import pytest
 
 from services.common.clients import SalesforceClient, SalesforceConfig
 from services.common.clients.soql import soql
+from tests.helpers.accounts import HANAKO, customer_token
 from tests.helpers.logbook import LogBook
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
 WHMCS_AUTH = {"identifier": "portal-dev", "secret": "portal-dev-secret", "responsetype": "json"}
-
-
-async def _token(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> str:
-    response = await gateway.post(path, json=body)
-    if response.status_code != 200:  # linked / signed up by another module already
-        credentials = {"email": body["email"], "password": body["password"]}
-        response = await gateway.post("/v1/auth/login", json=credentials)
-    assert response.status_code == 200, response.text
-    return str(response.json()["session"]["accessToken"])
 
 
 @pytest.fixture(scope="module")
 async def hanako(gateway: httpx.AsyncClient) -> dict[str, str]:
-    return {"authorization": f"Bearer {await _token(gateway, '/v1/auth/link', HANAKO)}"}
+    return {"authorization": f"Bearer {await customer_token(gateway, '/v1/auth/link', HANAKO)}"}
 
 
 @pytest.fixture(scope="module")
@@ -121,11 +112,14 @@ async def _new_customer(
                     "Portal_Status__c": "Not Registered", "Portal_Eligible_Categories__c": "VPN"},
     )  # fmt: skip
     email = f"ren.{uuid.uuid4().hex[:8]}@example.jp"
+    await sf.create("Contact", {"AccountId": account_id, "LastName": "Aoki", "Email": email})
     signup = {"customerNumber": number, "email": email, "password": "ren-password-1",
               "firstName": "Ren", "lastName": "Aoki", "phone": "+81-90-0000-0999",
               "address": {"line1": "1-1 Chuo", "city": "Chiba", "state": "Chiba",
                           "postcode": "260-0013", "country": "JP"}}  # fmt: skip
-    headers = {"authorization": f"Bearer {await _token(gateway, '/v1/auth/signup', signup)}"}
+    headers = {
+        "authorization": f"Bearer {await customer_token(gateway, '/v1/auth/signup', signup)}"
+    }
     return account_id, email, headers
 
 
