@@ -25,3 +25,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "portal"))
 # of this session, never the one of a `make run` stack on the same Redis; every whole stack a test
 # starts gets one of its own on top (tests/helpers/stacks.py).
 os.environ["CACHE_NAMESPACE"] = f"test_{uuid.uuid4().hex[:10]}"
+
+# The suite runs on the development secrets (test stacks set this for their processes too; a
+# test that checks the production refusal starts its processes with another value).
+os.environ.setdefault("PORTAL_ENV", "development")

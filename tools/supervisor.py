@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools import infra, world
+from tools import infra, redis_acl, world
 from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig
 
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
@@ -112,6 +112,7 @@ async def run(args: argparse.Namespace) -> int:
         sandbox_state_dir=place.state_dir,
     )
     stack = Stack(config, sink=sink)
+    drop_redis_user: redis_acl.Drop | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -123,6 +124,8 @@ async def run(args: argparse.Namespace) -> int:
         taken = _ports_in_use(config.ports)
         if taken:
             raise RuntimeError(f"ports already in use (another `make run`?): {', '.join(taken)}")
+        # The services reach Redis as a user of this stack's own (deleted on stop).
+        config.redis_url, drop_redis_user = await redis_acl.stack_user(redis_url, "run")
         await stack.start(within=args.timeout)
     except world.WorldMismatch as exc:
         print(f"start-up refused: {exc}", file=sys.stderr, flush=True)
@@ -131,6 +134,8 @@ async def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"start-up failed: {exc}", file=sys.stderr)
         await stack.stop()
+        if drop_redis_user is not None:
+            await drop_redis_user()
         return 1
     elapsed = time.perf_counter() - started
     print("\nportal is ready\n")
@@ -140,6 +145,8 @@ async def run(args: argparse.Namespace) -> int:
     await stop.wait()
     print("\nstopping...", flush=True)
     await stack.stop()
+    if drop_redis_user is not None:
+        await drop_redis_user()
     return 0
 
 

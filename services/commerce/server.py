@@ -69,12 +69,14 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     cache = upstreams.cache(settings, "commerce")
     await cache.connect()
     salesforce = _salesforce(settings, policy)
-    identity_channel = upstreams.channel(settings.identity_target)
-    billing_channel = upstreams.channel(settings.billing_target)
+    identity_channel = upstreams.peer_channel(settings, "identity")
+    billing_channel = upstreams.peer_channel(settings, "billing")
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
     pubsub = upstreams.salesforce_pubsub(settings, salesforce)
     watch = WatchHub(
-        redis_for_pubsub(settings.redis_url.get_secret_value()), settings.cache_namespace
+        redis_for_pubsub(settings.redis_url.get_secret_value()),
+        settings.cache_namespace,
+        settings.watch_max_streams_per_user,
     )
     accounts = OrderAccounts(pool, salesforce)
     consumer = Consumer(

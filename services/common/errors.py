@@ -197,6 +197,22 @@ class SimCancellationPending(PortalError):
     default_message = "A cancellation of this line is already scheduled."
 
 
+class PeerNotAllowed(PortalError):
+    """A mesh peer calling a method it is not allowed to (services.common.peer_auth)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PEER_NOT_ALLOWED"
+    default_message = "This caller may not call this method."
+
+
+class TooManyStreams(PortalError):
+    """A user asking for one more concurrent stream (WatchOrders) than allowed."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "TOO_MANY_STREAMS"
+    default_message = "Too many live views are open. Close one and try again."
+
+
 class RateLimited(PortalError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"
