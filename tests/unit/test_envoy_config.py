@@ -44,6 +44,7 @@ def test_rendered_config_with_replicas_and_other_ports_is_valid(tmp_path: Path) 
         port=18080,
         admin_port=19901,
         jwks_file=jwks,
+        mesh_tls_dir=ensure_certs(tmp_path / "certs"),
         descriptor=ROOT / "gen" / "portal_descriptor.pb",
         openapi_json=ROOT / "openapi" / "openapi.json",
         docs_html=ROOT / "openapi" / "docs.html",
