@@ -453,7 +453,8 @@ ACCESS_LOG_FORMAT = {
     "time": "%START_TIME%",
     "request_id": "%REQ(X-REQUEST-ID)%",
     "method": "%REQ(:METHOD)%",
-    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    # Without the query: it may carry a credential (the events stream's `ticket`).
+    "path": "%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%",
     "rpc": "%REQ(:PATH)%",
     "status": "%RESPONSE_CODE%",
     "grpc_status": "%GRPC_STATUS%",
@@ -500,7 +501,19 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
                 "name": "envoy.access_loggers.stdout",
                 "typed_config": {
                     "@type": _t("extensions.access_loggers.stream.v3.StdoutAccessLog"),
-                    "log_format": {"json_format": ACCESS_LOG_FORMAT},
+                    "log_format": {
+                        "json_format": ACCESS_LOG_FORMAT,
+                        "formatters": [
+                            {
+                                "name": "envoy.formatter.req_without_query",
+                                "typed_config": {
+                                    "@type": _t(
+                                        "extensions.formatter.req_without_query.v3.ReqWithoutQuery"
+                                    )
+                                },
+                            }
+                        ],
+                    },
                 },
                 # Probes (every second from orchestrators) would drown the real traffic.
                 "filter": {

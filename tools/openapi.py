@@ -89,9 +89,13 @@ _INT32 = {
 
 # -- comments (source info) ---------------------------------------------------------------------
 
+# Lines meant for tools (buf's lint exceptions and the reason given with them), not for readers.
+_TOOL_LINE = re.compile(r"^(buf:lint:ignore .*|\(HttpBody is .*\))$")
+
 
 def _clean(comment: str) -> str:
-    return "\n".join(line.strip() for line in comment.strip().splitlines()).strip()
+    lines = (line.strip() for line in comment.strip().splitlines())
+    return "\n".join(line for line in lines if not _TOOL_LINE.match(line)).strip()
 
 
 def _walk_messages(

@@ -15,14 +15,18 @@ from services.commerce.cdc import Consumer
 from services.commerce.checkout import Checkout
 from services.commerce.fulfillment import start_fulfillment
 from services.commerce.order_accounts import OrderAccounts
+from services.commerce.order_event_log import OrderEventLog
+from services.commerce.order_events import OrderEvents
 from services.commerce.orders import Orders
 from services.commerce.peers import Billing, Directory
 from services.commerce.servicer import CatalogServicer, OrderServicer
 from services.commerce.settings import CommerceSettings
 from services.commerce.watch import WatchHub, redis_for_pubsub
 from services.commerce.watch_stream import OrderWatch
+from services.commerce.watch_tickets import WatchTickets
 from services.common import upstreams
 from services.common.cache import Cache
+from services.common.cache.client import redis_from_url
 from services.common.clients import Policy, SalesforceClient
 from services.common.db import close_pool, create_pool
 from services.common.methods import service_names
@@ -70,7 +74,8 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     billing_channel = upstreams.channel(settings.billing_target)
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
     pubsub = upstreams.salesforce_pubsub(settings, salesforce)
-    watch = WatchHub(redis_for_pubsub(settings.redis_url.get_secret_value()))
+    redis_url = settings.redis_url.get_secret_value()
+    watch = WatchHub(redis_for_pubsub(redis_url), OrderEventLog(redis_from_url(redis_url)))
     accounts = OrderAccounts(pool, salesforce)
     consumer = Consumer(
         settings.database_url.get_secret_value(),
@@ -112,8 +117,11 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
 def create_commerce_server(settings: CommerceSettings, deps: Deps) -> GrpcServer:
     def register(server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(deps.catalog), server)
-        watch = OrderWatch(deps.watch, deps.orders, deps.directory, settings.watch_heartbeat_s)
-        servicer = OrderServicer(deps.orders, deps.checkout, watch)
+        heartbeat_s = settings.watch_heartbeat_s
+        watch = OrderWatch(deps.watch, deps.orders, deps.directory, heartbeat_s)
+        events = OrderEvents(deps.watch, deps.orders, deps.directory, heartbeat_s)
+        tickets = WatchTickets(settings.watch_ticket_secret.get_secret_value().encode())
+        servicer = OrderServicer(deps.orders, deps.checkout, watch, events, tickets)
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
 
     return create_server(settings, services=service_names("commerce"), register=register)

@@ -5,7 +5,8 @@ The CDC leader publishes ``order_changed(user, order)`` on ``portal:{u:<user>}:c
 keeps ONE pub/sub connection for all its WatchOrders streams: a channel is subscribed while at
 least one local stream of that user is open, and a reader task hands each message to the local
 queues. A publish that fails is logged and dropped: a watcher then misses a live update, the cache
-was already invalidated, so the next read is fresh.
+was already invalidated, so the next read is fresh. Before the publish, the change is appended
+to the user's order-event log (``order_event_log.py``), which SSE clients resume from.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.commerce.order_event_log import OrderEventLog
 from services.common.cache.scope import UserScope
 
 log = structlog.get_logger("watch")
@@ -34,14 +36,19 @@ def redis_for_pubsub(url: str) -> Redis:
 
 
 class WatchHub:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, events: OrderEventLog) -> None:
         self._redis = redis
+        self.events = events
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
         self._subscribed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
     async def order_changed(self, user_id: str, order_id: str) -> None:
+        try:
+            await self.events.append(user_id, order_id)
+        except (RedisError, OSError) as exc:
+            log.warning("watch_log_failed", error=type(exc).__name__)
         try:
             await self._redis.publish(channel_of(user_id), order_id)
         except (RedisError, OSError) as exc:
@@ -98,3 +105,4 @@ class WatchHub:
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()
         await self._redis.aclose()
+        await self.events.aclose()

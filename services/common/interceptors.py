@@ -7,6 +7,7 @@ visible to the handler and to every log line it writes.
 from __future__ import annotations
 
 import inspect
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -111,6 +112,15 @@ class RequestContextInterceptor(WrappingInterceptor):
         return unary
 
 
+_SNAKE = re.compile(r"_([a-z0-9])")
+
+
+def json_field_path(path: str) -> str:
+    """``items[0].product_id`` → ``items[0].productId``: violations name fields as bodies do
+    (proto3 JSON, lowerCamelCase), for REST and native gRPC callers alike."""
+    return _SNAKE.sub(lambda m: m.group(1).upper(), path)
+
+
 def status_for(error: PortalError) -> status_pb2.Status:
     """The ``google.rpc.Status`` (with ErrorInfo, and BadRequest if any) for a domain error."""
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)
@@ -120,7 +130,7 @@ def status_for(error: PortalError) -> status_pb2.Status:
         bad = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=json_field_path(v.field), description=v.description
                 )
                 for v in error.violations
             ]

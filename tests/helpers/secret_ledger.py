@@ -28,7 +28,7 @@ from tools.stack_secrets import configured_secrets, key_secrets, public_key_ids
 
 # Body fields whose values are secrets, in requests to and answers from the gateway.
 SECRET_FIELDS = frozenset({"password", "refreshToken", "refresh_token", "accessToken",
-                           "access_token", "url"})  # fmt: skip
+                           "access_token", "url", "ticket"})  # fmt: skip
 
 
 class SecretLedger:

@@ -99,7 +99,11 @@ def test_public_methods_are_exactly_the_ones_api_md_marks_public() -> None:
             "Logout",
             "GetJwks",
         ]
-    } | {"/portal.billing.v1.BillingService/HandleWhmcsWebhook"}
+    } | {
+        "/portal.billing.v1.BillingService/HandleWhmcsWebhook",
+        # EventSource sends no Authorization header: commerce checks the stream ticket.
+        "/portal.commerce.v1.OrderService/StreamOrderEvents",
+    }
     webhook = METHODS["/portal.billing.v1.BillingService/HandleWhmcsWebhook"]
     assert webhook.auth == Auth.AUTH_SIGNED_WEBHOOK
 
@@ -153,7 +157,8 @@ def test_openapi_and_docs_are_public_files_served_by_envoy(
 # service; everything else is a read (a GET rule) and is also resent when a replica dies mid-call.
 NOT_RESENT = {"SignUp", "ValidateCustomerNumber", "LinkWhmcsAccount", "Login", "RefreshSession",
               "Logout", "CreateInvoicePaymentLink", "UpdateBillingProfile", "HandleWhmcsWebhook",
-              "CreateOrder", "WatchOrders", "CreateCase", "AddCaseComment"}  # fmt: skip
+              "CreateOrder", "WatchOrders", "CreateWatchTicket", "StreamOrderEvents", "CreateCase",
+              "AddCaseComment"}  # fmt: skip
 
 
 def _route_of(path: str) -> dict:

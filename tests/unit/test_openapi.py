@@ -43,6 +43,8 @@ ROUTES = {
     "ListOrders": ("get", "/v1/orders"),
     "GetOrder": ("get", "/v1/orders/{orderId}"),
     "WatchOrders": ("get", "/v1/orders:watch"),
+    "CreateWatchTicket": ("post", "/v1/orders:watchTicket"),
+    "StreamOrderEvents": ("get", "/v1/orders:events"),
     "CreateCase": ("post", "/v1/cases"),
     "ListCases": ("get", "/v1/cases"),
     "GetCase": ("get", "/v1/cases/{caseId}"),
