@@ -114,6 +114,12 @@ LOCAL_REPLIES: list[tuple[int, int, str, str]] = [
 ]
 
 
+# A CORS preflight from an origin that is not allowed.
+FORBIDDEN = (403, 7, "FORBIDDEN", "This origin is not allowed.")
+# Every ErrorInfo reason the gateway itself answers with (the OpenAPI document lists them).
+EDGE_REASONS = tuple(sorted({reason for _s, _c, reason, _m in [*LOCAL_REPLIES, FORBIDDEN]}))
+
+
 def _local_reply_config() -> dict[str, Any]:
     def status_is(status: int) -> dict[str, Any]:
         return {
@@ -180,11 +186,9 @@ def _local_reply_config() -> dict[str, Any]:
                 ]
             }
         },
-        "status_code": 403,
+        "status_code": FORBIDDEN[0],
         "body_format_override": {
-            "text_format_source": {
-                "inline_string": _error_body(7, "FORBIDDEN", "This origin is not allowed.")
-            },
+            "text_format_source": {"inline_string": _error_body(*FORBIDDEN[1:])},
             "content_type": "application/json",
         },
     }

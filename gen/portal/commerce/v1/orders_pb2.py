@@ -23,19 +23,82 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from portal.common.v1 import annotations_pb2 as portal_dot_common_dot_v1_dot_annotations__pb2
 from portal.common.v1 import types_pb2 as portal_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fportal/commerce/v1/orders.proto\x12\x12portal.commerce.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"portal/common/v1/annotations.proto\x1a\x1cportal/common/v1/types.proto\"\x85\x03\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0corder_number\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.portal.commerce.v1.OrderStatus\x12?\n\x11\x61\x63tivation_status\x18\x04 \x01(\x0e\x32$.portal.commerce.v1.ActivationStatus\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05items\x18\x08 \x03(\x0b\x32\x1d.portal.commerce.v1.OrderItem\x12\x14\n\x0ctotal_amount\x18\t \x01(\t\x12\x15\n\rcurrency_code\x18\n \x01(\t\x12\x32\n\x0f\x62illing_address\x18\x0b \x01(\x0b\x32\x19.portal.common.v1.Address\"`\n\tOrderItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x05\x12\x12\n\nunit_price\x18\x05 \x01(\t\"1\n\tOrderLine\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"H\n\nSimDetails\x12-\n\x08sim_type\x18\x01 \x01(\x0e\x32\x1b.portal.commerce.v1.SimType\x12\x0b\n\x03\x65id\x18\x02 \x01(\t\"\x83\x01\n\x12\x43reateOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12,\n\x05items\x18\x02 \x03(\x0b\x32\x1d.portal.commerce.v1.OrderLine\x12+\n\x03sim\x18\x03 \x01(\x0b\x32\x1e.portal.commerce.v1.SimDetails\"?\n\x13\x43reateOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\":\n\x11ListOrdersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x12ListOrdersResponse\x12)\n\x06orders\x18\x01 \x03(\x0b\x32\x19.portal.commerce.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"<\n\x10GetOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\"\x14\n\x12WatchOrdersRequest\"R\n\x13WatchOrdersResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\x12\x11\n\theartbeat\x18\x02 \x01(\x08\"\x1a\n\x18\x43reateWatchTicketRequest\"\\\n\x19\x43reateWatchTicketResponse\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x18StreamOrderEventsRequest\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12\x15\n\rlast_event_id\x18\x02 \x01(\t*\xb7\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12ORDER_STATUS_DRAFT\x10\x01\x12\x1f\n\x1bORDER_STATUS_PENDING_REVIEW\x10\x02\x12\x19\n\x15ORDER_STATUS_APPROVED\x10\x03\x12\x1a\n\x16ORDER_STATUS_ACTIVATED\x10\x04\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x05*\xb9\x01\n\x10\x41\x63tivationStatus\x12!\n\x1d\x41\x43TIVATION_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x43TIVATION_STATUS_NOT_STARTED\x10\x01\x12 \n\x1c\x41\x43TIVATION_STATUS_ACTIVATING\x10\x02\x12\x1f\n\x1b\x41\x43TIVATION_STATUS_ACTIVATED\x10\x03\x12\x1c\n\x18\x41\x43TIVATION_STATUS_FAILED\x10\x04*M\n\x07SimType\x12\x18\n\x14SIM_TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rSIM_TYPE_ESIM\x10\x01\x12\x15\n\x11SIM_TYPE_PHYSICAL\x10\x02\x32\xf8\x05\n\x0cOrderService\x12u\n\x0b\x43reateOrder\x12&.portal.commerce.v1.CreateOrderRequest\x1a\'.portal.commerce.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/orders:\x01*\x12o\n\nListOrders\x12%.portal.commerce.v1.ListOrdersRequest\x1a&.portal.commerce.v1.ListOrdersResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/orders\x12t\n\x08GetOrder\x12#.portal.commerce.v1.GetOrderRequest\x1a$.portal.commerce.v1.GetOrderResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/orders/{order_id}\x12z\n\x0bWatchOrders\x12&.portal.commerce.v1.WatchOrdersRequest\x1a\'.portal.commerce.v1.WatchOrdersResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/orders:watch0\x01\x12\x93\x01\n\x11\x43reateWatchTicket\x12,.portal.commerce.v1.CreateWatchTicketRequest\x1a-.portal.commerce.v1.CreateWatchTicketResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/orders:watchTicket:\x01*\x12x\n\x11StreamOrderEvents\x12,.portal.commerce.v1.StreamOrderEventsRequest\x1a\x14.google.api.HttpBody\"\x1d\xc0\xf3\x18\x02\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/orders:events0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fportal/commerce/v1/orders.proto\x12\x12portal.commerce.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"portal/common/v1/annotations.proto\x1a\x1cportal/common/v1/types.proto\"\xc7\x03\n\x05Order\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0corder_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x06status\x18\x03 \x01(\x0e\x32\x1f.portal.commerce.v1.OrderStatusB\x04\xe2\x41\x01\x03\x12\x45\n\x11\x61\x63tivation_status\x18\x04 \x01(\x0e\x32$.portal.commerce.v1.ActivationStatusB\x04\xe2\x41\x01\x03\x12\x18\n\nerror_code\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rerror_message\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x05items\x18\x08 \x03(\x0b\x32\x1d.portal.commerce.v1.OrderItemB\x04\xe2\x41\x01\x03\x12\x1a\n\x0ctotal_amount\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rcurrency_code\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\x0f\x62illing_address\x18\x0b \x01(\x0b\x32\x19.portal.common.v1.AddressB\x04\xe2\x41\x01\x03\"~\n\tOrderItem\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03sku\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08quantity\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nunit_price\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\"=\n\tOrderLine\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08quantity\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x02\"N\n\nSimDetails\x12\x33\n\x08sim_type\x18\x01 \x01(\x0e\x32\x1b.portal.commerce.v1.SimTypeB\x04\xe2\x41\x01\x02\x12\x0b\n\x03\x65id\x18\x02 \x01(\t\"\x8f\x01\n\x12\x43reateOrderRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x32\n\x05items\x18\x02 \x03(\x0b\x32\x1d.portal.commerce.v1.OrderLineB\x04\xe2\x41\x01\x02\x12+\n\x03sim\x18\x03 \x01(\x0b\x32\x1e.portal.commerce.v1.SimDetails\"E\n\x13\x43reateOrderResponse\x12.\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.OrderB\x04\xe2\x41\x01\x03\":\n\x11ListOrdersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"d\n\x12ListOrdersResponse\x12/\n\x06orders\x18\x01 \x03(\x0b\x32\x19.portal.commerce.v1.OrderB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\")\n\x0fGetOrderRequest\x12\x16\n\x08order_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"B\n\x10GetOrderResponse\x12.\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.OrderB\x04\xe2\x41\x01\x03\"\x14\n\x12WatchOrdersRequest\"^\n\x13WatchOrdersResponse\x12.\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.OrderB\x04\xe2\x41\x01\x01\x12\x17\n\theartbeat\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\x1a\n\x18\x43reateWatchTicketRequest\"h\n\x19\x43reateWatchTicketResponse\x12\x14\n\x06ticket\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"G\n\x18StreamOrderEventsRequest\x12\x14\n\x06ticket\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\rlast_event_id\x18\x02 \x01(\t*\xb7\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12ORDER_STATUS_DRAFT\x10\x01\x12\x1f\n\x1bORDER_STATUS_PENDING_REVIEW\x10\x02\x12\x19\n\x15ORDER_STATUS_APPROVED\x10\x03\x12\x1a\n\x16ORDER_STATUS_ACTIVATED\x10\x04\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x05*\xb9\x01\n\x10\x41\x63tivationStatus\x12!\n\x1d\x41\x43TIVATION_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x43TIVATION_STATUS_NOT_STARTED\x10\x01\x12 \n\x1c\x41\x43TIVATION_STATUS_ACTIVATING\x10\x02\x12\x1f\n\x1b\x41\x43TIVATION_STATUS_ACTIVATED\x10\x03\x12\x1c\n\x18\x41\x43TIVATION_STATUS_FAILED\x10\x04*M\n\x07SimType\x12\x18\n\x14SIM_TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rSIM_TYPE_ESIM\x10\x01\x12\x15\n\x11SIM_TYPE_PHYSICAL\x10\x02\x32\xf8\x05\n\x0cOrderService\x12u\n\x0b\x43reateOrder\x12&.portal.commerce.v1.CreateOrderRequest\x1a\'.portal.commerce.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/orders:\x01*\x12o\n\nListOrders\x12%.portal.commerce.v1.ListOrdersRequest\x1a&.portal.commerce.v1.ListOrdersResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/orders\x12t\n\x08GetOrder\x12#.portal.commerce.v1.GetOrderRequest\x1a$.portal.commerce.v1.GetOrderResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/orders/{order_id}\x12z\n\x0bWatchOrders\x12&.portal.commerce.v1.WatchOrdersRequest\x1a\'.portal.commerce.v1.WatchOrdersResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/orders:watch0\x01\x12\x93\x01\n\x11\x43reateWatchTicket\x12,.portal.commerce.v1.CreateWatchTicketRequest\x1a-.portal.commerce.v1.CreateWatchTicketResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/orders:watchTicket:\x01*\x12x\n\x11StreamOrderEvents\x12,.portal.commerce.v1.StreamOrderEventsRequest\x1a\x14.google.api.HttpBody\"\x1d\xc0\xf3\x18\x02\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/orders:events0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portal.commerce.v1.orders_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ORDER'].fields_by_name['id']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['order_number']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['order_number']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['status']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['activation_status']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['activation_status']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['error_code']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['error_code']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['error_message']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['error_message']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['created_at']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['items']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['items']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['total_amount']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['total_amount']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['currency_code']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['currency_code']._serialized_options = b'\342A\001\003'
+  _globals['_ORDER'].fields_by_name['billing_address']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['billing_address']._serialized_options = b'\342A\001\003'
+  _globals['_ORDERITEM'].fields_by_name['product_id']._loaded_options = None
+  _globals['_ORDERITEM'].fields_by_name['product_id']._serialized_options = b'\342A\001\003'
+  _globals['_ORDERITEM'].fields_by_name['sku']._loaded_options = None
+  _globals['_ORDERITEM'].fields_by_name['sku']._serialized_options = b'\342A\001\003'
+  _globals['_ORDERITEM'].fields_by_name['name']._loaded_options = None
+  _globals['_ORDERITEM'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_ORDERITEM'].fields_by_name['quantity']._loaded_options = None
+  _globals['_ORDERITEM'].fields_by_name['quantity']._serialized_options = b'\342A\001\003'
+  _globals['_ORDERITEM'].fields_by_name['unit_price']._loaded_options = None
+  _globals['_ORDERITEM'].fields_by_name['unit_price']._serialized_options = b'\342A\001\003'
+  _globals['_ORDERLINE'].fields_by_name['product_id']._loaded_options = None
+  _globals['_ORDERLINE'].fields_by_name['product_id']._serialized_options = b'\342A\001\002'
+  _globals['_ORDERLINE'].fields_by_name['quantity']._loaded_options = None
+  _globals['_ORDERLINE'].fields_by_name['quantity']._serialized_options = b'\342A\001\002'
+  _globals['_SIMDETAILS'].fields_by_name['sim_type']._loaded_options = None
+  _globals['_SIMDETAILS'].fields_by_name['sim_type']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEORDERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEORDERREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEORDERREQUEST'].fields_by_name['items']._loaded_options = None
+  _globals['_CREATEORDERREQUEST'].fields_by_name['items']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEORDERRESPONSE'].fields_by_name['order']._loaded_options = None
+  _globals['_CREATEORDERRESPONSE'].fields_by_name['order']._serialized_options = b'\342A\001\003'
+  _globals['_LISTORDERSRESPONSE'].fields_by_name['orders']._loaded_options = None
+  _globals['_LISTORDERSRESPONSE'].fields_by_name['orders']._serialized_options = b'\342A\001\003'
+  _globals['_LISTORDERSRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_LISTORDERSRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
+  _globals['_GETORDERREQUEST'].fields_by_name['order_id']._loaded_options = None
+  _globals['_GETORDERREQUEST'].fields_by_name['order_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETORDERRESPONSE'].fields_by_name['order']._loaded_options = None
+  _globals['_GETORDERRESPONSE'].fields_by_name['order']._serialized_options = b'\342A\001\003'
+  _globals['_WATCHORDERSRESPONSE'].fields_by_name['order']._loaded_options = None
+  _globals['_WATCHORDERSRESPONSE'].fields_by_name['order']._serialized_options = b'\342A\001\001'
+  _globals['_WATCHORDERSRESPONSE'].fields_by_name['heartbeat']._loaded_options = None
+  _globals['_WATCHORDERSRESPONSE'].fields_by_name['heartbeat']._serialized_options = b'\342A\001\003'
+  _globals['_CREATEWATCHTICKETRESPONSE'].fields_by_name['ticket']._loaded_options = None
+  _globals['_CREATEWATCHTICKETRESPONSE'].fields_by_name['ticket']._serialized_options = b'\342A\001\003'
+  _globals['_CREATEWATCHTICKETRESPONSE'].fields_by_name['expire_time']._loaded_options = None
+  _globals['_CREATEWATCHTICKETRESPONSE'].fields_by_name['expire_time']._serialized_options = b'\342A\001\003'
+  _globals['_STREAMORDEREVENTSREQUEST'].fields_by_name['ticket']._loaded_options = None
+  _globals['_STREAMORDEREVENTSREQUEST'].fields_by_name['ticket']._serialized_options = b'\342A\001\002'
   _globals['_ORDERSERVICE'].methods_by_name['CreateOrder']._loaded_options = None
   _globals['_ORDERSERVICE'].methods_by_name['CreateOrder']._serialized_options = b'\202\323\344\223\002\017\"\n/v1/orders:\001*'
   _globals['_ORDERSERVICE'].methods_by_name['ListOrders']._loaded_options = None
@@ -48,42 +111,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERSERVICE'].methods_by_name['CreateWatchTicket']._serialized_options = b'\202\323\344\223\002\033\"\026/v1/orders:watchTicket:\001*'
   _globals['_ORDERSERVICE'].methods_by_name['StreamOrderEvents']._loaded_options = None
   _globals['_ORDERSERVICE'].methods_by_name['StreamOrderEvents']._serialized_options = b'\300\363\030\002\202\323\344\223\002\023\022\021/v1/orders:events'
-  _globals['_ORDERSTATUS']._serialized_start=1570
-  _globals['_ORDERSTATUS']._serialized_end=1753
-  _globals['_ACTIVATIONSTATUS']._serialized_start=1756
-  _globals['_ACTIVATIONSTATUS']._serialized_end=1941
-  _globals['_SIMTYPE']._serialized_start=1943
-  _globals['_SIMTYPE']._serialized_end=2020
-  _globals['_ORDER']._serialized_start=212
-  _globals['_ORDER']._serialized_end=601
-  _globals['_ORDERITEM']._serialized_start=603
-  _globals['_ORDERITEM']._serialized_end=699
-  _globals['_ORDERLINE']._serialized_start=701
-  _globals['_ORDERLINE']._serialized_end=750
-  _globals['_SIMDETAILS']._serialized_start=752
-  _globals['_SIMDETAILS']._serialized_end=824
-  _globals['_CREATEORDERREQUEST']._serialized_start=827
-  _globals['_CREATEORDERREQUEST']._serialized_end=958
-  _globals['_CREATEORDERRESPONSE']._serialized_start=960
-  _globals['_CREATEORDERRESPONSE']._serialized_end=1023
-  _globals['_LISTORDERSREQUEST']._serialized_start=1025
-  _globals['_LISTORDERSREQUEST']._serialized_end=1083
-  _globals['_LISTORDERSRESPONSE']._serialized_start=1085
-  _globals['_LISTORDERSRESPONSE']._serialized_end=1173
-  _globals['_GETORDERREQUEST']._serialized_start=1175
-  _globals['_GETORDERREQUEST']._serialized_end=1210
-  _globals['_GETORDERRESPONSE']._serialized_start=1212
-  _globals['_GETORDERRESPONSE']._serialized_end=1272
-  _globals['_WATCHORDERSREQUEST']._serialized_start=1274
-  _globals['_WATCHORDERSREQUEST']._serialized_end=1294
-  _globals['_WATCHORDERSRESPONSE']._serialized_start=1296
-  _globals['_WATCHORDERSRESPONSE']._serialized_end=1378
-  _globals['_CREATEWATCHTICKETREQUEST']._serialized_start=1380
-  _globals['_CREATEWATCHTICKETREQUEST']._serialized_end=1406
-  _globals['_CREATEWATCHTICKETRESPONSE']._serialized_start=1408
-  _globals['_CREATEWATCHTICKETRESPONSE']._serialized_end=1500
-  _globals['_STREAMORDEREVENTSREQUEST']._serialized_start=1502
-  _globals['_STREAMORDEREVENTSREQUEST']._serialized_end=1567
-  _globals['_ORDERSERVICE']._serialized_start=2023
-  _globals['_ORDERSERVICE']._serialized_end=2783
+  _globals['_ORDERSTATUS']._serialized_start=1789
+  _globals['_ORDERSTATUS']._serialized_end=1972
+  _globals['_ACTIVATIONSTATUS']._serialized_start=1975
+  _globals['_ACTIVATIONSTATUS']._serialized_end=2160
+  _globals['_SIMTYPE']._serialized_start=2162
+  _globals['_SIMTYPE']._serialized_end=2239
+  _globals['_ORDER']._serialized_start=245
+  _globals['_ORDER']._serialized_end=700
+  _globals['_ORDERITEM']._serialized_start=702
+  _globals['_ORDERITEM']._serialized_end=828
+  _globals['_ORDERLINE']._serialized_start=830
+  _globals['_ORDERLINE']._serialized_end=891
+  _globals['_SIMDETAILS']._serialized_start=893
+  _globals['_SIMDETAILS']._serialized_end=971
+  _globals['_CREATEORDERREQUEST']._serialized_start=974
+  _globals['_CREATEORDERREQUEST']._serialized_end=1117
+  _globals['_CREATEORDERRESPONSE']._serialized_start=1119
+  _globals['_CREATEORDERRESPONSE']._serialized_end=1188
+  _globals['_LISTORDERSREQUEST']._serialized_start=1190
+  _globals['_LISTORDERSREQUEST']._serialized_end=1248
+  _globals['_LISTORDERSRESPONSE']._serialized_start=1250
+  _globals['_LISTORDERSRESPONSE']._serialized_end=1350
+  _globals['_GETORDERREQUEST']._serialized_start=1352
+  _globals['_GETORDERREQUEST']._serialized_end=1393
+  _globals['_GETORDERRESPONSE']._serialized_start=1395
+  _globals['_GETORDERRESPONSE']._serialized_end=1461
+  _globals['_WATCHORDERSREQUEST']._serialized_start=1463
+  _globals['_WATCHORDERSREQUEST']._serialized_end=1483
+  _globals['_WATCHORDERSRESPONSE']._serialized_start=1485
+  _globals['_WATCHORDERSRESPONSE']._serialized_end=1579
+  _globals['_CREATEWATCHTICKETREQUEST']._serialized_start=1581
+  _globals['_CREATEWATCHTICKETREQUEST']._serialized_end=1607
+  _globals['_CREATEWATCHTICKETRESPONSE']._serialized_start=1609
+  _globals['_CREATEWATCHTICKETRESPONSE']._serialized_end=1713
+  _globals['_STREAMORDEREVENTSREQUEST']._serialized_start=1715
+  _globals['_STREAMORDEREVENTSREQUEST']._serialized_end=1786
+  _globals['_ORDERSERVICE']._serialized_start=2242
+  _globals['_ORDERSERVICE']._serialized_end=3002
 # @@protoc_insertion_point(module_scope)
