@@ -61,23 +61,26 @@ class GatewaySettings:
     auth_rate_interval_s: int = 10
 
 
-def _error_body(code: int, reason: str, message: str) -> str:
+# Seconds a client waits before retrying what the gateway refused with this HTTP status
+# (Retry-After header and RetryInfo detail); the rate limit refills within this.
+RETRY_AFTER_S = {429: 10, 503: 5}
+
+
+def _error_body(code: int, reason: str, message: str, retry_after_s: int | None = None) -> str:
     """The JSON error shape of API.md, for replies Envoy produces itself."""
-    return json.dumps(
+    details: list[dict[str, Any]] = [
         {
-            "code": code,
-            "message": message,
-            "details": [
-                {
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": reason,
-                    "domain": "portal",
-                    "metadata": {},
-                }
-            ],
-        },
-        separators=(",", ":"),
-    )
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": reason,
+            "domain": "portal",
+            "metadata": {},
+        }
+    ]
+    if retry_after_s is not None:
+        details.append(
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after_s}s"}
+        )
+    return json.dumps({"code": code, "message": message, "details": details}, separators=(",", ":"))
 
 
 # HTTP status of an Envoy-made reply → (gRPC code, reason, message).
@@ -162,12 +165,24 @@ def _local_reply_config() -> dict[str, Any]:
         }
         for status, _code, _reason, message in LOCAL_REPLIES
     ]
+
+    def retry_after(status: int) -> dict[str, Any]:
+        if status not in RETRY_AFTER_S:
+            return {}
+        header = {"key": "retry-after", "value": str(RETRY_AFTER_S[status])}
+        return {
+            "headers_to_add": [{"header": header, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]
+        }
+
     json_mappers = [
         {
             "filter": status_is(status),
             **rewrite(status),
+            **retry_after(status),
             "body_format_override": {
-                "text_format_source": {"inline_string": _error_body(code, reason, message)},
+                "text_format_source": {
+                    "inline_string": _error_body(code, reason, message, RETRY_AFTER_S.get(status))
+                },
                 "content_type": "application/json",
             },
         }

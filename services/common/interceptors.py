@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 import structlog
 from google.protobuf import any_pb2
+from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 
 from services.common import context
@@ -138,17 +139,21 @@ def status_for(error: PortalError) -> status_pb2.Status:
         packed = any_pb2.Any()
         packed.Pack(bad)
         details.append(packed)
+    if error.retry_after_s is not None:
+        retry = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=error.retry_after_s))
+        packed = any_pb2.Any()
+        packed.Pack(retry)
+        details.append(packed)
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 
 async def abort_with(ctx: grpc.aio.ServicerContext, error: PortalError) -> None:
     """End the RPC with ``error`` in our status shape (ErrorInfo, BadRequest)."""
     status = status_for(error)
-    await ctx.abort(
-        error.code,
-        error.message,
-        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
-    )
+    trailers = [("grpc-status-details-bin", status.SerializeToString())]
+    if error.retry_after_s is not None:  # the gateway passes it on as the HTTP header
+        trailers.append(("retry-after", str(error.retry_after_s)))
+    await ctx.abort(error.code, error.message, trailing_metadata=tuple(trailers))
 
 
 def _as_portal_error(exc: Exception, method: str) -> PortalError:
