@@ -20,6 +20,7 @@ from google.api import annotations_pb2 as http_annotations
 from google.protobuf.descriptor import MethodDescriptor
 
 from services.common.methods import PUBLIC_SERVICES, Method, all_methods
+from tools.docs_assets import SERVED as DOCS_SERVED
 from tools.envoy_headers import header_hygiene_filter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,9 +30,15 @@ RATE_LIMITED = ("ValidateCustomerNumber", "SignUp", "LinkWhmcsAccount", "Login",
 JWT_PROVIDER = "portal"
 PREFLIGHT_CLUSTER = "cors_preflight_refused"
 # Paths Envoy answers itself, without a token.
-PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+PUBLIC_PATHS = (
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/docs",
+    *(f"/docs/{name}" for name in DOCS_SERVED),
+)
 # Envoy refuses direct-response files above this (its default is 4 KiB).
-MAX_DIRECT_RESPONSE_BYTES = 1024 * 1024
+MAX_DIRECT_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 def _t(name: str) -> str:
@@ -48,6 +55,8 @@ class GatewaySettings:
     # The OpenAPI document and its docs page, served as direct responses (make openapi).
     openapi_json: Path = Path("openapi/openapi.json")
     docs_html: Path = Path("openapi/docs.html")
+    # Swagger UI and its start-up, served at /docs/<file> (tools/docs_assets.py).
+    docs_assets: Path = Path("openapi/swagger-ui")
     jwks_file: Path = Path(".run/keys/jwks.json")
     jwt_issuer: str = "portal-identity"
     jwt_audience: str = "portal"
@@ -364,6 +373,10 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
         },
         _file_route("/openapi.json", s.openapi_json, "application/json"),
         _file_route("/docs", s.docs_html, "text/html; charset=utf-8"),
+        *(
+            _file_route(f"/docs/{name}", s.docs_assets / name, content_type)
+            for name, content_type in DOCS_SERVED.items()
+        ),
     ]
     for process, descriptors in PUBLIC_SERVICES.items():
         for d in descriptors:

@@ -582,7 +582,10 @@ def build(comments: Comments | None = None) -> Schema:
             "version": "v1",
             "description": "Generated from the protos by `make openapi`; see API.md.",
         },
-        "servers": [{"url": "http://127.0.0.1:8080"}],
+        "servers": [
+            {"url": "/", "description": "The gateway serving this document (try it out)."},
+            {"url": "http://127.0.0.1:8080", "description": "`make run` on this machine."},
+        ],
         "tags": _tags(comments),
         "paths": dict(sorted(paths.items())),
         "components": {

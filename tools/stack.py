@@ -208,6 +208,7 @@ class Stack:
             descriptor=ROOT / "gen" / "portal_descriptor.pb",
             openapi_json=ROOT / "openapi" / "openapi.json",
             docs_html=ROOT / "openapi" / "docs.html",
+            docs_assets=ROOT / "openapi" / "swagger-ui",
             jwks_file=jwks,
             upstreams={
                 name: [("127.0.0.1", g) for g, _ in ports] for name, ports in self.replicas.items()

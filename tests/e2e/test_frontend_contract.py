@@ -13,6 +13,7 @@ import pytest
 
 from tests.helpers import frontend
 from tests.helpers.accounts import HANAKO, auth_headers
+from tools import docs_assets
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -49,3 +50,7 @@ async def test_the_typed_client_works_against_the_gateway(
     assert seen["refused"]["status"] == 400 and seen["refused"]["reason"] == "VALIDATION_FAILED"
     assert "requestId" in seen["refused"]["fields"], seen["refused"]
     assert seen["notFound"] == {"status": 404, "reason": "NOT_FOUND"}
+
+
+def test_docs_assets_are_the_pinned_swagger_ui(compiled: None) -> None:
+    assert docs_assets.stale() == [], "run `make docs-assets` after changing swagger-ui-dist"

@@ -45,6 +45,7 @@ def test_rendered_config_with_replicas_and_other_ports_is_valid(tmp_path: Path) 
         descriptor=ROOT / "gen" / "portal_descriptor.pb",
         openapi_json=ROOT / "openapi" / "openapi.json",
         docs_html=ROOT / "openapi" / "docs.html",
+        docs_assets=ROOT / "openapi" / "swagger-ui",
         upstreams={
             n: [("127.0.0.1", 6000 + i), ("127.0.0.1", 7000 + i)]
             for i, n in enumerate(["identity", "billing", "commerce", "support"])
