@@ -13,6 +13,7 @@ every field of a message a response can carry must say which, or the build fails
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 from pathlib import Path
@@ -484,7 +485,11 @@ RETRYABLE = ("429", "503")
 
 
 def error_reasons() -> list[str]:
-    """Every ``ErrorInfo.reason``: the services' typed errors and the gateway's own replies."""
+    """Every ``ErrorInfo.reason``: the services' typed errors and the gateway's own replies.
+    The services' servicers are imported first, so errors defined next to their domain code
+    (e.g. billing's INVOICE_NOT_PAYABLE) are subclasses by then."""
+    for process in PUBLIC_SERVICES:
+        importlib.import_module(f"services.{process}.servicer")
     reasons: set[str] = set(EDGE_REASONS)
     todo: list[type[PortalError]] = [PortalError]
     while todo:

@@ -212,6 +212,7 @@ async def test_reflection_and_health_on_each_service_port(stack: Stack, service:
     listed = set(result.stdout.split())
     assert "grpc.health.v1.Health" in listed
     assert "grpc.reflection.v1alpha.ServerReflection" in listed
+    assert "grpc.reflection.v1.ServerReflection" in listed
     assert any(name.startswith(f"portal.{service}.v1.") for name in listed)
     health = await asyncio.to_thread(
         subprocess.run,
@@ -282,3 +283,42 @@ async def test_readyz_follows_service_health(stack: Stack, gateway: httpx.AsyncC
         await stack.start_child("support", stack.children["support"].argv)
         await stack.wait_ready(within=30)
     assert (await gateway.get("/readyz")).status_code == 200
+
+
+async def test_grpcurl_prints_the_same_camel_case_json_as_the_gateway(stack: Stack) -> None:
+    """Reflection serves protoc's descriptors, json_name included: grpcurl's JSON is the
+    gateway's (here a public identity call whose answer has a two-word field)."""
+    grpcurl = str(Path(__import__("sys").executable).parent / "grpcurl")
+    port = stack.config.ports.service("identity")
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [grpcurl, "-plaintext", "-emit-defaults", "-d", "{}", f"127.0.0.1:{port}",
+         "portal.identity.v1.IdentityService/GetJwks"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    )  # fmt: skip
+    assert "keys" in json.loads(result.stdout)
+    # grpcurl's describe hides a json_name equal to the default: read the descriptor itself, over
+    # reflection v1.
+    from google.protobuf import descriptor_pb2
+    from grpc_reflection.v1alpha import reflection_pb2 as r
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        info = channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=r.ServerReflectionRequest.SerializeToString,
+            response_deserializer=r.ServerReflectionResponse.FromString,
+        )
+        symbol = "portal.identity.v1.ValidateCustomerNumberResponse"
+        call = info(iter([r.ServerReflectionRequest(file_containing_symbol=symbol)]))
+        answer = await call.read()
+    assert isinstance(answer, r.ServerReflectionResponse)
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in answer.file_descriptor_response.file_descriptor_proto
+    ]
+    [identity] = [f for f in files if f.name == "portal/identity/v1/identity.proto"]
+    [message] = [m for m in identity.message_type if m.name == symbol.rsplit(".", 1)[-1]]
+    assert message.field[0].json_name == "customerNumber"

@@ -215,3 +215,16 @@ def test_the_sse_stream_documents_its_event_data() -> None:
     stream = ok["content"]["text/event-stream"]
     assert stream["x-sse-data"] == {"$ref": "#/components/schemas/portal.commerce.v1.Order"}
     assert _op("StreamOrderEvents")["security"] == []
+
+
+def test_every_reason_in_the_code_is_in_the_enum() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "services"
+    found = {
+        m.group(1)
+        for path in root.rglob("*.py")
+        for m in re.finditer(r'^\s+reason = "([A-Z_]+)"', path.read_text(), re.MULTILINE)
+    }
+    assert "INVOICE_NOT_PAYABLE" in found
+    assert found <= set(SCHEMAS["portal.ErrorReason"]["enum"])
