@@ -10,6 +10,7 @@ copy with their ports.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from services.common.methods import PUBLIC_SERVICES, Method, all_methods
 from tools.docs_assets import SERVED as DOCS_SERVED
 from tools.envoy_headers import header_hygiene_filter
+from tools.envoy_rest import compressor_filter, rest_response_filter
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "support": 50054}
@@ -132,6 +134,29 @@ FORBIDDEN = (403, 7, "FORBIDDEN", "This origin is not allowed.")
 EDGE_REASONS = tuple(sorted({reason for _s, _c, reason, _m in [*LOCAL_REPLIES, FORBIDDEN]}))
 
 
+# The gRPC code Envoy gives a native gRPC caller for its own reply of this HTTP status (its
+# HTTP → gRPC mapping; the 403 is rewritten to 401 first).
+_GRPC_CODE_OF_HTTP = {400: 13, 401: 16, 403: 16, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14}
+
+
+def _grpc_details(status: int, reason: str, message: str) -> str:
+    """``grpc-status-details-bin`` of an edge reply: google.rpc.Status with its ErrorInfo."""
+    from google.protobuf import any_pb2, duration_pb2
+    from google.rpc import error_details_pb2, status_pb2
+
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="portal"))
+    details = [info]
+    if status in RETRY_AFTER_S:
+        retry = any_pb2.Any()
+        delay = duration_pb2.Duration(seconds=RETRY_AFTER_S[status])
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(retry)
+    code = _GRPC_CODE_OF_HTTP.get(status, 2)
+    raw = status_pb2.Status(code=code, message=message, details=details).SerializeToString()
+    return base64.b64encode(raw).decode().rstrip("=")
+
+
 def _local_reply_config() -> dict[str, Any]:
     def status_is(status: int) -> dict[str, Any]:
         return {
@@ -169,10 +194,20 @@ def _local_reply_config() -> dict[str, Any]:
         {
             "filter": {"and_filter": {"filters": [status_is(status), *native_grpc()]}},
             **rewrite(status),
+            # The same ErrorInfo (and RetryInfo) a REST caller gets, as grpc-status-details-bin.
+            "headers_to_add": [
+                {
+                    "header": {
+                        "key": "grpc-status-details-bin",
+                        "value": _grpc_details(status, reason, message),
+                    },
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
             # Becomes grpc-message: plain text for gRPC callers.
             "body_format_override": {"text_format_source": {"inline_string": message}},
         }
-        for status, _code, _reason, message in LOCAL_REPLIES
+        for status, _code, reason, message in LOCAL_REPLIES
     ]
 
     def retry_after(status: int) -> dict[str, Any]:
@@ -501,6 +536,9 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
     http_filters = [
         # First: drop headers grpc-core would refuse (tools/envoy_headers.py).
         header_hygiene_filter(),
+        # REST responses: gzip, no gRPC protocol headers (tools/envoy_rest.py).
+        compressor_filter(),
+        rest_response_filter(),
         _health_filter(s),
         _transcoder(s),
         # After the transcoder: the cors filter reads its policy from the matched route, and

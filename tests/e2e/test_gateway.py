@@ -138,9 +138,13 @@ async def test_bad_tokens_are_refused_at_the_edge(
 async def test_native_grpc_without_token_is_unauthenticated(stack: Stack) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.config.ports.gateway}") as channel:
         stub = billing_pb2_grpc.BillingServiceStub(channel)
+        call = stub.ListInvoices(billing_pb2.ListInvoicesRequest(), timeout=5)
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await stub.ListInvoices(billing_pb2.ListInvoicesRequest(), timeout=5)
+            await call
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # The edge's refusal carries the same ErrorInfo as over REST.
+    status = await status_of(call)
+    assert status is not None and error_info(status).reason == "UNAUTHENTICATED"
 
 
 async def test_native_grpc_with_token_reaches_the_service(stack: Stack, keys_dir: Path) -> None:
@@ -169,10 +173,12 @@ async def test_internal_service_is_not_reachable_through_the_gateway(
         call = stub.GetAccountLinks(request, metadata=metadata, timeout=5)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
-    # Envoy has no route for it: the service never sees the call (it would answer with our
-    # ErrorInfo detail; Envoy's own reply has none).
+    # Envoy has no route for it: the service never sees the call. The edge's reply says
+    # NOT_FOUND, with the edge's message.
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert await status_of(call) is None
+    status = await status_of(call)
+    assert status is not None and error_info(status).reason == "NOT_FOUND"
+    assert status.message == "Not found."
 
 
 async def test_reflection_is_not_routed_through_the_gateway(stack: Stack, keys_dir: Path) -> None:
@@ -322,3 +328,17 @@ async def test_grpcurl_prints_the_same_camel_case_json_as_the_gateway(stack: Sta
     [identity] = [f for f in files if f.name == "portal/identity/v1/identity.proto"]
     [message] = [m for m in identity.message_type if m.name == symbol.rsplit(".", 1)[-1]]
     assert message.field[0].json_name == "customerNumber"
+
+
+async def test_rest_answers_are_gzipped_and_carry_no_grpc_headers(
+    gateway: httpx.AsyncClient, keys_dir: Path
+) -> None:
+    headers = {"authorization": f"Bearer {sign(keys_dir)}", "accept-encoding": "gzip"}
+    listed = await gateway.get("/v1/catalog/products", headers=headers)
+    error = await gateway.get("/v1/orders/nope", headers=headers)
+    for response in (listed, error):
+        assert "grpc-status" not in response.headers and "grpc-message" not in response.headers
+    spec = await gateway.get("/openapi.json", headers={"accept-encoding": "gzip"})
+    assert spec.headers["content-encoding"] == "gzip" and spec.json()["openapi"] == "3.1.0"
+    plain = await gateway.get("/openapi.json", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
