@@ -81,6 +81,9 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self, request: orders_pb2.WatchOrdersRequest, ctx: grpc.aio.ServicerContext
     ) -> AsyncIterator[orders_pb2.WatchOrdersResponse]:
         stream = self._watch.stream(context.user_id.get(), context.token_expires_at.get())
+        first = await anext(stream)  # a refusal (NOT_FOUND) before any header is sent
+        await ctx.send_initial_metadata(SSE_HEADERS)
+        yield first
         async for response in stream:
             yield response
 
