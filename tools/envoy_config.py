@@ -23,6 +23,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from services.common.methods import PUBLIC_SERVICES, Method, all_methods
 from tools.docs_assets import SERVED as DOCS_SERVED
 from tools.envoy_headers import header_hygiene_filter
+from tools.envoy_query import answered_mapper, query_filter
 from tools.envoy_rest import compressor_filter, rest_response_filter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,7 +252,7 @@ def _local_reply_config() -> dict[str, Any]:
             "content_type": "application/json",
         },
     }
-    return {"mappers": [refused_preflight, *grpc_mappers, *json_mappers]}
+    return {"mappers": [answered_mapper(), refused_preflight, *grpc_mappers, *json_mappers]}
 
 
 def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
@@ -539,6 +540,8 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         # REST responses: gzip, no gRPC protocol headers (tools/envoy_rest.py).
         compressor_filter(),
         rest_response_filter(),
+        # Unknown query parameters and enum values refused naming the parameter.
+        query_filter(),
         _health_filter(s),
         _transcoder(s),
         # After the transcoder: the cors filter reads its policy from the matched route, and

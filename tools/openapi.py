@@ -319,7 +319,7 @@ def _parameter(field: FieldDescriptor, where: str, comments: Comments) -> Schema
     return _described(param, description)
 
 
-def _query_fields(msg: Descriptor, bound: list[FieldDescriptor]) -> list[FieldDescriptor]:
+def query_fields(msg: Descriptor, bound: list[FieldDescriptor]) -> list[FieldDescriptor]:
     taken = {f.full_name for f in bound}
     return [
         f
@@ -420,9 +420,7 @@ def operation(
     auth = METHODS[f"/{service.full_name}/{method.name}"].auth
     params = [_parameter(f, "path", comments) for f in bound]
     if not rule.body:
-        params += [
-            _parameter(f, "query", comments) for f in _query_fields(method.input_type, bound)
-        ]
+        params += [_parameter(f, "query", comments) for f in query_fields(method.input_type, bound)]
     if auth == Auth.AUTH_SIGNED_WEBHOOK:
         params.append(_signature_header())
     op: Schema = {

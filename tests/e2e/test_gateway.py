@@ -342,3 +342,29 @@ async def test_rest_answers_are_gzipped_and_carry_no_grpc_headers(
     assert spec.headers["content-encoding"] == "gzip" and spec.json()["openapi"] == "3.1.0"
     plain = await gateway.get("/openapi.json", headers={"accept-encoding": "identity"})
     assert "content-encoding" not in plain.headers
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v1/invoices?pageSize=2&colour=red", "colour"),
+        ("/v1/invoices?status=INVOICE_STATUS_GREEN", "status"),
+        ("/v1/orders:events?ticket=x&since=1", "since"),
+    ],
+)
+async def test_the_edge_names_a_bad_query_parameter(
+    gateway: httpx.AsyncClient, keys_dir: Path, path: str, field: str
+) -> None:
+    response = await gateway.get(path, headers={"authorization": f"Bearer {sign(keys_dir)}"})
+    assert_error_shape(response, 400, 3, "VALIDATION_FAILED")
+    bad = [d for d in response.json()["details"] if d["@type"].endswith("google.rpc.BadRequest")]
+    assert [v["field"] for v in bad[0]["fieldViolations"]] == [field]
+
+
+async def test_known_query_parameters_in_either_spelling_pass_the_edge(
+    gateway: httpx.AsyncClient, keys_dir: Path
+) -> None:
+    headers = {"authorization": f"Bearer {sign(keys_dir)}"}
+    for query in ("status=invoice_status_paid&pageSize=2", "page_size=2&page_token="):
+        response = await gateway.get(f"/v1/invoices?{query}", headers=headers)
+        assert response.status_code != 400 or "fieldViolations" not in response.text, query
