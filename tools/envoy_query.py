@@ -103,10 +103,11 @@ function envoy_on_request(handle)
     local key, value = string.match(pair, "^([^=]*)=?(.*)$")
     key = decode(key)
     local allowed = params[key]
-    if allowed == nil then
+    if key == "" then
+      allowed = false  -- nameless: the transcoder's to judge
+    elseif allowed == nil then
       return refuse(handle, key, "Unknown query parameter " .. key .. ".")
-    end
-    if type(allowed) == "table" then
+    elseif type(allowed) == "table" then
       local v = string.upper(decode(value))
       if not allowed[v] and not string.match(v, "^%d+$") then
         return refuse(handle, key, "Not a valid value for " .. key .. ".")
