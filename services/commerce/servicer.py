@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+from google.api import httpbody_pb2
+from google.protobuf import timestamp_pb2
 from portal.commerce.v1 import catalog_pb2, catalog_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 from services.commerce.catalog import Catalog
 from services.commerce.checkout import Checkout
+from services.commerce.order_events import CONTENT_TYPE, OrderEvents
 from services.commerce.orders import Orders
 from services.commerce.watch_stream import OrderWatch
+from services.commerce.watch_tickets import WatchTickets
 from services.common import context
 from services.common.unimplemented import fill_unimplemented
 
@@ -45,8 +49,16 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
 class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     """``portal.commerce.v1.OrderService``: thin adapters proto → domain → proto."""
 
-    def __init__(self, orders: Orders, checkout: Checkout, watch: OrderWatch) -> None:
+    def __init__(
+        self,
+        orders: Orders,
+        checkout: Checkout,
+        watch: OrderWatch,
+        events: OrderEvents,
+        tickets: WatchTickets,
+    ) -> None:
         self._orders, self._checkout, self._watch = orders, checkout, watch
+        self._events, self._tickets = events, tickets
 
     async def CreateOrder(
         self, request: orders_pb2.CreateOrderRequest, ctx: grpc.aio.ServicerContext
@@ -69,5 +81,40 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self, request: orders_pb2.WatchOrdersRequest, ctx: grpc.aio.ServicerContext
     ) -> AsyncIterator[orders_pb2.WatchOrdersResponse]:
         stream = self._watch.stream(context.user_id.get(), context.token_expires_at.get())
+        first = await anext(stream)  # a refusal (NOT_FOUND) before any header is sent
+        await ctx.send_initial_metadata(SSE_HEADERS)
+        yield first
         async for response in stream:
             yield response
+
+    async def CreateWatchTicket(
+        self, request: orders_pb2.CreateWatchTicketRequest, ctx: grpc.aio.ServicerContext
+    ) -> orders_pb2.CreateWatchTicketResponse:
+        ticket = self._tickets.issue(context.user_id.get(), context.token_expires_at.get())
+        return orders_pb2.CreateWatchTicketResponse(
+            ticket=self._tickets.encode(ticket),
+            expire_time=timestamp_pb2.Timestamp(seconds=ticket.expires_at),
+        )
+
+    async def StreamOrderEvents(
+        self, request: orders_pb2.StreamOrderEventsRequest, ctx: grpc.aio.ServicerContext
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        ticket = self._tickets.redeem(request.ticket)
+        last_event_id = request.last_event_id or _header(ctx, "last-event-id")
+        frames = self._events.frames(ticket, last_event_id)
+        first = await anext(frames)  # refusals (NOT_FOUND, a bad id) before any header is sent
+        await ctx.send_initial_metadata(SSE_HEADERS)
+        yield httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=first)
+        async for frame in frames:
+            yield httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=frame)
+
+
+# An event stream is never cached, nor buffered by a proxy on its way.
+SSE_HEADERS = (("cache-control", "no-cache"), ("x-accel-buffering", "no"))
+
+
+def _header(ctx: grpc.aio.ServicerContext, name: str) -> str:
+    for key, value in ctx.invocation_metadata() or ():
+        if key == name and isinstance(value, str):
+            return value
+    return ""
