@@ -373,7 +373,7 @@ def success_response(method: MethodDescriptor, rule: http_pb2.HttpRule) -> Schem
             "description": f"Server-Sent Events (for `EventSource`): `retry:` first, then one "
             f"event per change with `id:` and `data:` (a `{data.rsplit('.', 1)[-1]}` as JSON); "
             "`:` comment lines are heartbeats.",
-            "headers": {"Cache-Control": {"schema": {"type": "string", "const": "no-cache"}}},
+            "headers": {"Cache-Control": {"schema": {"type": "string", "const": "no-store"}}},
             "content": {
                 "text/event-stream": {"schema": {"type": "string"}, "x-sse-data": ref(data)}
             },

@@ -110,7 +110,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
 
 
 # An event stream is never cached, nor buffered by a proxy on its way.
-SSE_HEADERS = (("cache-control", "no-cache"), ("x-accel-buffering", "no"))
+SSE_HEADERS = (("cache-control", "no-store"), ("x-accel-buffering", "no"))
 
 
 def _header(ctx: grpc.aio.ServicerContext, name: str) -> str:

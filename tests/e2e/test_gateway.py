@@ -16,7 +16,7 @@ from portal.identity.v1 import account_directory_pb2, account_directory_pb2_grpc
 
 from tests.helpers.grpc_errors import error_info, status_of
 from tests.helpers.logbook import LogBook
-from tests.helpers.mesh import grpcurl_as
+from tests.helpers.mesh import channel_as, grpcurl_as
 from tests.helpers.tokens import sign
 from tools.stack import Stack
 
@@ -295,11 +295,12 @@ async def test_readyz_follows_service_health(stack: Stack, gateway: httpx.AsyncC
 async def test_grpcurl_prints_the_same_camel_case_json_as_the_gateway(stack: Stack) -> None:
     """Reflection serves protoc's descriptors, json_name included: grpcurl's JSON is the
     gateway's (here a public identity call whose answer has a two-word field)."""
-    grpcurl = str(Path(__import__("sys").executable).parent / "grpcurl")
-    port = stack.config.ports.service("identity")
+    # A public RPC answers only the gateway's certificate on a service port (docs/security.md).
+    command = grpcurl_as(stack, "identity", "gateway")
+    target = command.pop()
     result = await asyncio.to_thread(
         subprocess.run,
-        [grpcurl, "-plaintext", "-emit-defaults", "-d", "{}", f"127.0.0.1:{port}",
+        [*command, "-emit-defaults", "-d", "{}", target,
          "portal.identity.v1.IdentityService/GetJwks"],
         capture_output=True,
         text=True,
@@ -312,7 +313,7 @@ async def test_grpcurl_prints_the_same_camel_case_json_as_the_gateway(stack: Sta
     from google.protobuf import descriptor_pb2
     from grpc_reflection.v1alpha import reflection_pb2 as r
 
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with channel_as(stack, "identity", "operator") as channel:
         info = channel.stream_stream(
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
             request_serializer=r.ServerReflectionRequest.SerializeToString,

@@ -126,7 +126,9 @@ async def test_event_stream_framing_and_resume_from_an_id(
     ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/event-stream"
-        assert response.headers["cache-control"] == "no-cache"
+        # no-store: never kept by a browser or proxy (stricter than no-cache; the gateway sends
+        # it on every API answer).
+        assert response.headers["cache-control"] == "no-store"
         assert "grpc-status" not in response.headers
         events = _events(response)
         assert await anext(events) == {"retry": 2000}

@@ -63,6 +63,8 @@ async def test_docs_render_schemas_and_answer_try_it_calls_in_a_browser(
         )
         try:
             page = await browser.new_page()
+            # Swagger UI renders the schema list virtualised: a tall viewport shows every schema.
+            await page.set_viewport_size({"width": 1280, "height": 24000})
             elsewhere: list[str] = []
             page.on(
                 "request",
