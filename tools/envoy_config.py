@@ -161,8 +161,12 @@ LOCAL_REPLIES: list[tuple[int, int, str, str]] = [
 
 # A CORS preflight from an origin that is not allowed.
 FORBIDDEN = (403, 7, "FORBIDDEN", "This origin is not allowed.")
+# A REST path called with a verb it has no binding for (answered by tools.envoy_query's filter).
+METHOD_NOT_ALLOWED = (405, 12, "METHOD_NOT_ALLOWED", "This method is not allowed on this path.")
 # Every ErrorInfo reason the gateway itself answers with (the OpenAPI document lists them).
-EDGE_REASONS = tuple(sorted({reason for _s, _c, reason, _m in [*LOCAL_REPLIES, FORBIDDEN]}))
+EDGE_REASONS = tuple(
+    sorted({reason for _s, _c, reason, _m in [*LOCAL_REPLIES, FORBIDDEN, METHOD_NOT_ALLOWED]})
+)
 
 
 # The gRPC code Envoy gives a native gRPC caller for its own reply of this HTTP status (its

@@ -1,5 +1,7 @@
-"""The gateway's check of REST query parameters, answered in the documented error shape with a
-``BadRequest`` field violation naming the parameter.
+"""The gateway's check of REST calls before transcoding: query parameters, answered in the
+documented error shape with a ``BadRequest`` field violation naming the parameter, and verbs, a
+REST path called with a verb it has no binding for answered 405 ``METHOD_NOT_ALLOWED`` with an
+``Allow`` header (the transcoder would pass it on as an unknown path: 404).
 
 The transcoder refuses an unknown query parameter or an enum value it cannot parse with a bare
 400 (the local-reply mapper turns it into ``VALIDATION_FAILED`` without saying which parameter).
@@ -86,19 +88,39 @@ local function refuse(handle, field, description)
   handle:respond({[":status"] = "400", ["content-type"] = "application/json"}, body)
 end
 
+local function not_allowed(handle, allow)
+  local body = '{"code":12,"message":"This method is not allowed on this path.","details":['
+    .. '{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"METHOD_NOT_ALLOWED",'
+    .. '"domain":"portal","metadata":{}}]}'
+  handle:streamInfo():dynamicMetadata():set("@NAMESPACE@", "answered", "query")
+  handle:respond({[":status"] = "405", ["content-type"] = "application/json", ["allow"] = allow},
+    body)
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   local ct = headers:get("content-type") or ""
   if string.sub(ct, 1, 16) == "application/grpc" then return end
   local full = headers:get(":path") or ""
   local path, query = string.match(full, "^([^?]*)%?(.*)$")
-  if path == nil or query == "" then return end
+  if path == nil then path, query = full, "" end
   local method = headers:get(":method")
-  local params = nil
+  local params, allow = nil, {}
   for _, rule in ipairs(RULES) do
-    if rule[1] == method and string.match(path, rule[2]) then params = rule[3] break end
+    if string.match(path, rule[2]) then
+      if rule[1] == method then params = rule[3] break end
+      allow[#allow + 1] = rule[1]
+    end
   end
-  if params == nil then return end
+  if params == nil then
+    -- A REST path called with a verb it has no binding for (CORS preflights are the cors
+    -- filter's; HEAD is left to the router).
+    if #allow > 0 and method ~= "OPTIONS" and method ~= "HEAD" then
+      return not_allowed(handle, table.concat(allow, ", "))
+    end
+    return
+  end
+  if query == "" then return end
   for pair in string.gmatch(query, "[^&]+") do
     local key, value = string.match(pair, "^([^=]*)=?(.*)$")
     key = decode(key)

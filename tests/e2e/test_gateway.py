@@ -79,6 +79,21 @@ async def test_unknown_path_is_json_404(gateway: httpx.AsyncClient) -> None:
     assert_error_shape(response, 404, 5, "NOT_FOUND")
 
 
+async def test_a_verb_a_rest_path_does_not_have_is_json_405_with_allow(
+    gateway: httpx.AsyncClient, keys_dir: Path
+) -> None:
+    headers = {"authorization": f"Bearer {sign(keys_dir)}"}
+    response = await gateway.delete("/v1/invoices", headers=headers)
+    assert_error_shape(response, 405, 12, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET"
+    orders = await gateway.put("/v1/orders", headers=headers, json={})
+    assert_error_shape(orders, 405, 12, "METHOD_NOT_ALLOWED")
+    assert sorted(orders.headers["allow"].split(", ")) == ["GET", "POST"]
+    # A verb the path has still goes through, and an unknown path is still 404.
+    assert (await gateway.get("/v1/invoices", headers=headers)).status_code != 405
+    assert_error_shape(await gateway.delete("/v1/nothing-here"), 404, 5, "NOT_FOUND")
+
+
 async def test_malformed_json_is_json_400(gateway: httpx.AsyncClient) -> None:
     response = await gateway.post(
         "/v1/auth/login", content=b'{"email": ', headers={"content-type": "application/json"}

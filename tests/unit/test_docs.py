@@ -15,7 +15,7 @@ from services.billing.payment_link import InvoiceNotPayable
 from services.common import errors
 from services.common.settings import ServiceSettings
 from tools import openapi
-from tools.envoy_config import LOCAL_REPLIES
+from tools.envoy_config import FORBIDDEN, LOCAL_REPLIES, METHOD_NOT_ALLOWED
 from tools.gen import DESCRIPTOR, GEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def reasons_in_code() -> dict[str, str]:
     }
     found[InvoiceNotPayable.reason] = InvoiceNotPayable.code.name
     names = {status.value[0]: status.name for status in grpc.StatusCode}
-    for _, code, reason, _ in LOCAL_REPLIES:
+    for _, code, reason, _ in [*LOCAL_REPLIES, FORBIDDEN, METHOD_NOT_ALLOWED]:
         found.setdefault(reason, names[code])
     return found
 
