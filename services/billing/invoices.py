@@ -42,7 +42,7 @@ async def list_invoices(
     wanted = _filter(status)
     size = page_size(size)
     position = Position(b.tokens.decode(user_id, KIND, token, wanted), wanted)
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.ListInvoicesResponse:
         page = await b.whmcs.get_invoices(
@@ -84,7 +84,7 @@ async def get_invoice(b: Billing, user_id: str, invoice_id: str) -> pb.Invoice:
     number = mapping.numeric_id(invoice_id)
     if number is None:
         raise InvoiceNotFound()
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.Invoice:
         row = await own_invoice_row(b, client_id, number)

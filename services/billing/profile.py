@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 
 async def get_profile(b: Billing, user_id: str) -> pb.BillingProfile:
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.BillingProfile:
         return mapping.profile(await b.whmcs.get_clients_details(client_id))
@@ -60,7 +60,7 @@ async def update_profile(
 async def confirm_email(
     b: Billing, changes: EmailChanges, user_id: str, code: str
 ) -> pb.BillingProfile:
-    await b.accounts.client_of(user_id)  # NOT_FOUND for a user without a billing account
+    await b.client_of(user_id)  # NOT_FOUND for a user without a billing account
     email = await changes.use(user_id, code)
     profile = await get_profile(b, user_id)
     profile.email = email
@@ -69,7 +69,7 @@ async def confirm_email(
 
 
 async def _write(b: Billing, user_id: str, merged: pb.BillingProfile, paths: list[str]) -> None:
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
     try:
         await b.whmcs.update_client(client_id, **profile_rules.whmcs_fields(merged, paths))
     finally:  # a failed or timed-out write may still have happened upstream

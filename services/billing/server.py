@@ -8,7 +8,6 @@ from datetime import timedelta
 import grpc
 from portal.billing.v1 import billing_pb2_grpc
 
-from services.billing.accounts import Accounts
 from services.billing.core import Billing
 from services.billing.dedupe import EventLedger
 from services.billing.email_change import EmailChanges
@@ -20,9 +19,9 @@ from services.common import upstreams
 from services.common.cache import Cache, RedisClient, redis_from_url
 from services.common.clients import Policy, WhmcsClient
 from services.common.clients.whmcs import WhmcsConfig
+from services.common.directory import Directory
 from services.common.mail import MailConfig, Mailer
 from services.common.methods import service_names
-from services.common.peers import AccountDirectory
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 
@@ -62,15 +61,15 @@ async def build_deps(settings: BillingSettings, *, policy: Policy | None = None)
     await cache.connect()
     redis = redis_from_url(settings.redis_url.get_secret_value(), max_connections=16)
     channel = upstreams.peer_channel(settings, "identity")
-    accounts = Accounts(AccountDirectory(channel), cache)
+    directory = Directory.over(channel)
     whmcs = _whmcs(settings, policy)
     secret = settings.page_token_secret.get_secret_value().encode()
-    billing = Billing(whmcs, cache, accounts, PageTokens(secret), settings.default_currency)
+    billing = Billing(whmcs, cache, directory, PageTokens(secret), settings.default_currency)
     webhooks = WebhookHandler(
         secret=settings.whmcs_webhook_secret.get_secret_value().encode(),
         window=timedelta(seconds=settings.webhook_window_s),
         ledger=EventLedger(redis, settings.cache_namespace, settings.webhook_dedupe_ttl_s),
-        accounts=accounts,
+        directory=directory,
         cache=cache,
     )
     email_changes = EmailChanges(redis, Mailer(MailConfig.of(settings)))

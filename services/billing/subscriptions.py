@@ -36,7 +36,7 @@ def _filter(status: pb.SubscriptionStatus) -> str:
 
 
 async def _all(b: Billing, user_id: str) -> pb.ListSubscriptionsResponse:
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.ListSubscriptionsResponse:
         rows: list[pb.Subscription] = []
@@ -75,7 +75,7 @@ async def get_subscription(b: Billing, user_id: str, subscription_id: str) -> pb
     number = mapping.numeric_id(subscription_id)
     if number is None:
         raise SubscriptionNotFound()
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.Subscription:
         page = await b.whmcs.get_clients_products(client_id, service_id=number, limitnum=1)

@@ -33,9 +33,10 @@ from services.commerce.checkout_rules import (
     sim_violations,
 )
 from services.commerce.orders import Orders
-from services.commerce.peers import Billing, Directory
+from services.commerce.peers import Billing
 from services.common.cache import Cache, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
+from services.common.directory import Directory
 from services.common.errors import (
     DuplicateRecord,
     NotEligible,

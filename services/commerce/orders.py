@@ -21,10 +21,10 @@ from services.commerce.order_records import (
     order_from_record,
     page_query,
 )
-from services.commerce.peers import Directory
 from services.common import pages
 from services.common.cache import Cache, UserScope, Variant, policy
 from services.common.clients.salesforce import SalesforceClient
+from services.common.directory import Directory
 from services.common.errors import NotFound
 from services.common.pages import PageTokens
 from services.common.salesforce_ids import is_salesforce_id

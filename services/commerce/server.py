@@ -16,7 +16,7 @@ from services.commerce.checkout import Checkout
 from services.commerce.fulfillment import start_fulfillment
 from services.commerce.order_accounts import OrderAccounts
 from services.commerce.orders import Orders
-from services.commerce.peers import Billing, Directory
+from services.commerce.peers import Billing
 from services.commerce.servicer import CatalogServicer, OrderServicer
 from services.commerce.settings import CommerceSettings
 from services.commerce.sim_servicer import SimServicer
@@ -27,6 +27,7 @@ from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import Policy, SalesforceClient
 from services.common.db import close_pool, create_pool
+from services.common.directory import Directory
 from services.common.methods import service_names
 from services.common.migrations import migrate_service
 from services.common.pages import PageTokens

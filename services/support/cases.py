@@ -13,13 +13,16 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from portal.identity.v1.account_directory_pb2 import AccountLinks
 
 from services.common import pages
 from services.common.errors import (
     CaseClosed,
     DuplicateRecord,
     FieldViolation,
+    Internal,
     NotFound,
+    Unauthenticated,
     UpstreamUnavailable,
     ValidationFailed,
 )
@@ -43,7 +46,7 @@ class Salesforce(Protocol):
 
 
 class Directory(Protocol):
-    async def caller(self, user_id: str) -> Caller: ...
+    async def links(self, user_id: str) -> AccountLinks | None: ...
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,19 @@ class SupportCases:
     directory: Directory
     tokens: PageTokens
 
+    async def _caller(self, user_id: str) -> Caller:
+        """Who the caller is in Salesforce: their account id and e-mail (to find their Contact)."""
+        links = await self.directory.links(user_id)
+        if links is None:
+            # A valid token for a user identity no longer knows (removed since it was issued).
+            raise Unauthenticated()
+        if not links.sf_account_id:
+            log.error("directory_user_without_account", user_id=user_id)
+            raise Internal()
+        return Caller(user_id=user_id, sf_account_id=links.sf_account_id, email=links.email)
+
     async def create(self, user_id: str, new: NewCase) -> Case:
-        caller = await self.directory.caller(user_id)
+        caller = await self._caller(user_id)
         contact_id = await self._contact_id(caller)
         fields = {
             "AccountId": caller.sf_account_id,
@@ -81,7 +95,7 @@ class SupportCases:
     async def list(self, user_id: str, status: int, page_size: int, token: str) -> CasePage:
         status = validation.status_filter(status)
         size = pages.page_size(page_size)
-        caller = await self.directory.caller(user_id)
+        caller = await self._caller(user_id)
         account = caller.sf_account_id
         offset = self.tokens.decode(token, account_id=account, status=status).offset if token else 0
         soql = queries.cases_of(account, status, size + 1, offset)
@@ -93,7 +107,7 @@ class SupportCases:
         return CasePage(cases, token_out)
 
     async def get(self, user_id: str, raw_id: str) -> Case:
-        caller = await self.directory.caller(user_id)
+        caller = await self._caller(user_id)
         record = await self._owned_case(caller, raw_id)
         records = await self.salesforce.query(queries.published_comments(record["Id"]))
         comments = tuple(mapping.comment_from_record(r) for r in records)
@@ -101,7 +115,7 @@ class SupportCases:
 
     async def add_comment(self, user_id: str, raw_id: str, body: str) -> Comment:
         body = validation.comment_body(body)
-        caller = await self.directory.caller(user_id)
+        caller = await self._caller(user_id)
         record = await self._owned_case(caller, raw_id)
         if record.get("IsClosed"):
             raise CaseClosed()

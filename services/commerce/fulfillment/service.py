@@ -20,13 +20,13 @@ from services.commerce.fulfillment import repo
 from services.commerce.fulfillment.cdc_intake import FulfillmentIntake
 from services.commerce.fulfillment.deps import Deps, OrderChanged, StepHook
 from services.commerce.fulfillment.leadership import Leadership, LeaseLost
-from services.commerce.fulfillment.peers import WhmcsClients
 from services.commerce.fulfillment.repo import RETRY_CHANNEL
 from services.commerce.fulfillment.settings import FulfillmentSettings
 from services.commerce.fulfillment.worker import Worker
 from services.common import upstreams
 from services.common.clients import FreebitClient, SalesforceClient, WhmcsClient
 from services.common.db import close_pool
+from services.common.directory import Directory
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger("fulfillment")
@@ -109,7 +109,7 @@ class Clients:
     salesforce: SalesforceClient
     whmcs: WhmcsClient
     freebit: FreebitClient
-    directory: WhmcsClients
+    directory: Directory
     closers: tuple[Closer, ...] = ()
 
     @classmethod
@@ -118,7 +118,7 @@ class Clients:
         whmcs, freebit = upstreams.whmcs(settings), upstreams.freebit(settings)
         channel = upstreams.peer_channel(settings, "identity")
         closers = (sf.aclose, whmcs.aclose, freebit.aclose, channel.close)
-        return cls(sf, whmcs, freebit, WhmcsClients.over(channel), closers)
+        return cls(sf, whmcs, freebit, Directory.over(channel), closers)
 
 
 async def start_fulfillment(

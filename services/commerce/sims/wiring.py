@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.commerce.peers import Directory
 from services.commerce.settings import CommerceSettings
 from services.commerce.sims.cancel import LineNotifier, SimCancellation
 from services.commerce.sims.lines import SimLines
@@ -15,6 +14,7 @@ from services.commerce.sims.watcher import CancellationWatcher
 from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import FreebitClient, SalesforceClient
+from services.common.directory import Directory
 
 
 @dataclass(frozen=True)

@@ -159,14 +159,8 @@ class Cache(Invalidation):
         message_type: type[M],
         *,
         variant: Variant = NO_VARIANT,
-        fill_lock: bool = True,
     ) -> M:
-        """The cached message for (entry, scope, variant), else ``await loader()``, cached.
-
-        ``fill_lock=False`` fills a miss without the cross-process lock: for an entry that is
-        filled on behalf of a caller who may hold that lock while it waits for us (identity's
-        account links, which billing caches under the same key and fills by asking identity);
-        waiting for the caller's lock would cost the full ``lock_wait`` on every cold read."""
+        """The cached message for (entry, scope, variant), else ``await loader()``, cached."""
         check_scope(entry.family.scope, scope)
         client = self._client
         schema = schema_hash(cast(Hashable, message_type), entry.version)
@@ -186,7 +180,7 @@ class Cache(Invalidation):
         self._count(entry, "miss")
         return await self._single_flight(
             (keys.value, head),
-            lambda: self._fill(entry, keys, raw[1:], head, loader, message_type, fill_lock),
+            lambda: self._fill(entry, keys, raw[1:], head, loader, message_type),
         )
 
     async def _single_flight(
@@ -245,12 +239,9 @@ class Cache(Invalidation):
         head: bytes,
         loader: Callable[[], Awaitable[M]],
         message_type: type[M],
-        lock: bool = True,
     ) -> M:
         try:
-            token, found = (
-                await self._lock_or_wait(entry, keys, head, message_type) if lock else ("", None)
-            )
+            token, found = await self._lock_or_wait(entry, keys, head, message_type)
         except _Unavailable:
             return await loader()
         if found is not None:
