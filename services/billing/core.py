@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from services.billing.paging import PageTokens
 from services.common.cache import Cache
 from services.common.clients import WhmcsClient
 from services.common.directory import Directory
 from services.common.errors import NotFound
+from services.common.pages import PageTokens
 
 
 class NoBillingAccount(NotFound):

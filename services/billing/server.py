@@ -11,7 +11,6 @@ from portal.billing.v1 import billing_pb2_grpc
 from services.billing.core import Billing
 from services.billing.dedupe import EventLedger
 from services.billing.email_change import EmailChanges
-from services.billing.paging import PageTokens
 from services.billing.servicer import BillingInternalServicer, BillingServicer
 from services.billing.settings import BillingSettings
 from services.billing.webhooks import WebhookHandler
@@ -22,6 +21,7 @@ from services.common.clients.whmcs import WhmcsConfig
 from services.common.directory import Directory
 from services.common.mail import MailConfig, Mailer
 from services.common.methods import service_names
+from services.common.pages import PageTokens
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 

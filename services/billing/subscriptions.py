@@ -14,9 +14,9 @@ from portal.billing.v1 import billing_pb2 as pb
 
 from services.billing import mapping
 from services.billing.core import Billing
-from services.billing.paging import Position, next_token, page_size
 from services.common.cache import UserScope, Variant, policy
 from services.common.errors import NotFound, ValidationFailed
+from services.common.pages import page_size
 
 KIND = "subscriptions"
 UPSTREAM_PAGE = 250
@@ -59,14 +59,15 @@ async def list_subscriptions(
 ) -> pb.ListSubscriptionsResponse:
     wanted = _filter(status)
     size = page_size(size)
-    position = Position(b.tokens.decode(user_id, KIND, token, wanted), wanted)
+    offset = b.tokens.decode(token, user_id, KIND, wanted)
     everything = await _all(b, user_id)
     matching = [s for s in everything.subscriptions if not wanted or s.status == status]
-    page = matching[position.offset : position.offset + size]
+    page = matching[offset : offset + size]
+    more = offset + len(page) < len(matching)
     return pb.ListSubscriptionsResponse(
         subscriptions=page,
         total_size=len(matching),
-        next_page_token=next_token(b.tokens, user_id, KIND, position, len(page), len(matching)),
+        next_page_token=b.tokens.after(offset, len(page), more, user_id, KIND, wanted),
     )
 
 

@@ -30,7 +30,7 @@ from services.common.db import close_pool, create_pool
 from services.common.directory import Directory
 from services.common.methods import service_names
 from services.common.migrations import migrate_service
-from services.common.pages import PageTokens
+from services.common.pages import SOQL_MAX_OFFSET, PageTokens
 from services.common.server import Closer, GrpcServer, create_server
 from services.common.settings import ServiceSettings
 
@@ -88,7 +88,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         batch=settings.cdc_batch,
     )
     catalog = Catalog(salesforce, cache, directory, settings.pricebook_name)
-    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode())
+    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode(), SOQL_MAX_OFFSET)
     orders = Orders(salesforce, cache, directory, accounts, tokens)
     billing = Billing.over(billing_channel, settings.internal_timeout_s)
     deps = Deps(

@@ -30,12 +30,10 @@ from services.common.idempotency import KEY_FIELD, request_key
 from services.support import mapping, queries, validation
 from services.support.case_ids import normalize_case_id
 from services.support.model import Caller, Case, CasePage, Comment, NewCase
-from services.support.page_tokens import PageCursor, PageTokens
 
 log = structlog.get_logger("cases")
 
 Record = dict[str, Any]
-MAX_OFFSET = 2000  # SOQL refuses larger OFFSETs; the listing ends there
 
 
 class Salesforce(Protocol):
@@ -53,7 +51,7 @@ class Directory(Protocol):
 class SupportCases:
     salesforce: Salesforce
     directory: Directory
-    tokens: PageTokens
+    tokens: pages.PageTokens
 
     async def _caller(self, user_id: str) -> Caller:
         """Who the caller is in Salesforce: their account id and e-mail (to find their Contact)."""
@@ -97,13 +95,12 @@ class SupportCases:
         size = pages.page_size(page_size)
         caller = await self._caller(user_id)
         account = caller.sf_account_id
-        offset = self.tokens.decode(token, account_id=account, status=status).offset if token else 0
+        offset = self.tokens.decode(token, "cases", account, str(status))
         soql = queries.cases_of(account, status, size + 1, offset)
         records = await self.salesforce.query(soql)
         cases = tuple(mapping.case_from_record(r) for r in records[:size])
-        next_offset = offset + size
-        more = len(records) > size and next_offset <= MAX_OFFSET
-        token_out = self.tokens.encode(PageCursor(account, status, next_offset)) if more else ""
+        more = len(records) > size
+        token_out = self.tokens.after(offset, size, more, "cases", account, str(status))
         return CasePage(cases, token_out)
 
     async def get(self, user_id: str, raw_id: str) -> Case:

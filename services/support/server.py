@@ -12,10 +12,10 @@ from services.common.clients import Policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.directory import Directory
 from services.common.methods import service_names
+from services.common.pages import SOQL_MAX_OFFSET, PageTokens
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 from services.support.cases import SupportCases
-from services.support.page_tokens import PageTokens
 from services.support.servicer import SupportServicer
 from services.support.settings import SupportSettings
 
@@ -38,7 +38,7 @@ def build_deps(settings: SupportSettings, *, policy: Policy | None = None) -> De
         salesforce = SalesforceClient(replace(salesforce.config, policy=policy))
     identity = upstreams.peer_channel(settings, "identity")
     directory = Directory.over(identity, settings.directory_timeout_s)
-    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode())
+    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode(), SOQL_MAX_OFFSET)
     cases = SupportCases(salesforce=salesforce, directory=directory, tokens=tokens)
     return Deps(salesforce=salesforce, identity=identity, cases=cases)
 

@@ -11,10 +11,10 @@ from portal.support.v1 import support_pb2 as pb
 
 from services.common import pages
 from services.common.errors import FieldViolation, NotFound, ValidationFailed
+from services.common.pages import PageTokens
 from services.support import mapping, validation
 from services.support.cases import SupportCases
 from services.support.model import NewCase
-from services.support.page_tokens import PageTokens
 
 
 def test_subject_is_trimmed_and_defaults_apply() -> None:
