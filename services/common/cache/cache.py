@@ -38,6 +38,7 @@ from redis.asyncio import RedisCluster
 
 from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.client import RedisClient, redis_from_url
+from services.common.cache.flight import SingleFlight
 from services.common.cache.invalidation import Invalidation, check_scope
 from services.common.cache.keys import (
     DEFAULT_NAMESPACE,
@@ -90,7 +91,7 @@ class Cache(Invalidation):
         self._slots = asyncio.Semaphore(max_concurrency)
         self.breaker = breaker or CircuitBreaker()
         self._cluster = isinstance(client, RedisCluster)
-        self._inflight: dict[tuple[str, bytes], asyncio.Task[Any]] = {}
+        self._flights: SingleFlight[tuple[str, bytes]] = SingleFlight()
         self._connecting: asyncio.Future[bool] | None = None
         self._ready = False
         self._connect_deadline = 0.0
@@ -190,12 +191,7 @@ class Cache(Invalidation):
 
         Also used when Redis is skipped or failing ("live" flights), so a Redis outage does not
         turn into N identical upstream calls."""
-        task = self._inflight.get(flight)
-        if task is None:
-            task = asyncio.ensure_future(load())
-            self._inflight[flight] = task
-            task.add_done_callback(lambda t: self._landed(flight, t))
-        return cast(M, await asyncio.shield(task))
+        return await self._flights.run(flight, load)
 
     async def _read(
         self, entry: Entry[Any], keys: Keys, client: RedisClient
@@ -224,12 +220,6 @@ class Cache(Invalidation):
                 if not follower.done():
                     follower.set_result(raw)
         return raw
-
-    def _landed(self, flight: tuple[str, bytes], task: asyncio.Task[Any]) -> None:
-        if self._inflight.get(flight) is task:
-            del self._inflight[flight]
-        if not task.cancelled():
-            task.exception()  # retrieved here so an unawaited failure is not logged as lost
 
     async def _fill(
         self,
