@@ -17,7 +17,6 @@ from services.billing.webhooks import WebhookHandler
 from services.common import upstreams
 from services.common.cache import Cache, RedisClient, redis_from_url
 from services.common.clients import Policy, WhmcsClient
-from services.common.clients.whmcs import WhmcsConfig
 from services.common.directory import Directory
 from services.common.mail import MailConfig, Mailer
 from services.common.methods import service_names
@@ -43,26 +42,14 @@ class Deps:
         await self.redis.aclose()
 
 
-def _whmcs(settings: BillingSettings, policy: Policy | None) -> WhmcsClient:
-    if policy is None:
-        return upstreams.whmcs(settings)
-    config = WhmcsConfig(
-        url=settings.whmcs_url,
-        identifier=settings.whmcs_identifier,
-        secret=settings.whmcs_secret,
-        policy=policy,
-    )
-    return WhmcsClient(config)
-
-
 async def build_deps(settings: BillingSettings, *, policy: Policy | None = None) -> Deps:
-    """Everything the servicers need; ``policy`` overrides WHMCS's resilience (tests)."""
+    """Everything the servicers need; ``policy`` overrides the upstreams' resilience (tests)."""
     cache = upstreams.cache(settings, "billing")
     await cache.connect()
     redis = redis_from_url(settings.redis_url.get_secret_value(), max_connections=16)
     channel = upstreams.peer_channel(settings, "identity")
     directory = Directory.over(channel)
-    whmcs = _whmcs(settings, policy)
+    whmcs = upstreams.whmcs(settings, policy)
     secret = settings.page_token_secret.get_secret_value().encode()
     billing = Billing(whmcs, cache, directory, PageTokens(secret), settings.default_currency)
     webhooks = WebhookHandler(

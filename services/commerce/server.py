@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 import asyncpg
@@ -56,20 +56,13 @@ class Deps:
             await close()
 
 
-def _salesforce(settings: CommerceSettings, policy: Policy | None) -> SalesforceClient:
-    client = upstreams.salesforce(settings)
-    if policy is None:
-        return client
-    return SalesforceClient(replace(client.config, policy=policy))
-
-
 async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None) -> Deps:
-    """Everything the servicers need; ``policy`` overrides Salesforce's resilience (tests)."""
+    """Everything the servicers need; ``policy`` overrides the upstreams' resilience (tests)."""
     await migrate_service(settings.database_url.get_secret_value(), "commerce")
     pool = await create_pool(settings, max_size=settings.db_pool_max)
     cache = upstreams.cache(settings, "commerce")
     await cache.connect()
-    salesforce = _salesforce(settings, policy)
+    salesforce = upstreams.salesforce(settings, policy)
     identity_channel = upstreams.peer_channel(settings, "identity")
     billing_channel = upstreams.peer_channel(settings, "billing")
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
@@ -103,7 +96,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         orders=orders,
         checkout=Checkout(pool, salesforce, cache, directory, billing, catalog, orders),
         background=Background(consumer),
-        sims=build_sims(settings, pool, cache, salesforce, directory, watch),
+        sims=build_sims(settings, pool, cache, salesforce, directory, watch, policy),
     )
     deps.closers += [
         partial(close_pool, pool),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import asyncpg
 import grpc
@@ -156,10 +156,7 @@ def _flows(
 
 
 def _upstreams(s: IdentitySettings, pool: asyncpg.Pool, policy: Policy | None) -> Upstreams:
-    whmcs, sf = upstreams.whmcs(s), upstreams.salesforce(s)
-    if policy is not None:
-        whmcs = WhmcsClient(replace(whmcs.config, policy=policy))
-        sf = SalesforceClient(replace(sf.config, policy=policy))
+    whmcs, sf = upstreams.whmcs(s, policy), upstreams.salesforce(s, policy)
     relay = Relay(pool, sf, s.outbox_poll_interval, s.outbox_backoff_initial, s.outbox_backoff_max)
     return Upstreams(whmcs, sf, relay, Mailer(MailConfig.of(s)))
 

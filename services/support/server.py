@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import grpc
 from portal.support.v1 import support_pb2_grpc
@@ -32,10 +32,8 @@ class Deps:
 
 
 def build_deps(settings: SupportSettings, *, policy: Policy | None = None) -> Deps:
-    """Everything the servicer needs; ``policy`` overrides Salesforce's resilience (tests)."""
-    salesforce = upstreams.salesforce(settings)
-    if policy is not None:
-        salesforce = SalesforceClient(replace(salesforce.config, policy=policy))
+    """Everything the servicer needs; ``policy`` overrides the upstreams' resilience (tests)."""
+    salesforce = upstreams.salesforce(settings, policy)
     identity = upstreams.peer_channel(settings, "identity")
     directory = Directory.over(identity, settings.directory_timeout_s)
     tokens = PageTokens(settings.page_token_secret.get_secret_value().encode(), SOQL_MAX_OFFSET)

@@ -13,7 +13,7 @@ from services.commerce.sims.usage import SimUsageReader
 from services.commerce.sims.watcher import CancellationWatcher
 from services.common import upstreams
 from services.common.cache import Cache
-from services.common.clients import FreebitClient, SalesforceClient
+from services.common.clients import FreebitClient, Policy, SalesforceClient
 from services.common.directory import Directory
 
 
@@ -37,8 +37,9 @@ def build_sims(
     salesforce: SalesforceClient,
     directory: Directory,
     notify: LineNotifier,
+    policy: Policy | None = None,
 ) -> Sims:
-    freebit = upstreams.freebit(settings)
+    freebit = upstreams.freebit(settings, policy)
     lines = SimLines(salesforce, freebit, directory)
     return Sims(
         freebit=freebit,
