@@ -1,4 +1,5 @@
-"""Wiring of the commerce service: migrations, clients, cache, servicers, CDC consumer."""
+"""Wiring of the commerce service: migrations, clients, cache, servicers, CDC consumer, and the
+fulfillment worker (on the same clients and settings)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from services.commerce.background import Background, invalidation_dispatcher
 from services.commerce.catalog import Catalog
 from services.commerce.cdc import Consumer
 from services.commerce.checkout import Checkout
-from services.commerce.fulfillment import start_fulfillment
+from services.commerce.fulfillment import Clients, start_fulfillment
 from services.commerce.order_accounts import OrderAccounts
 from services.commerce.orders import Orders
 from services.commerce.peers import Billing
@@ -25,7 +26,7 @@ from services.commerce.watch import WatchHub, redis_for_pubsub
 from services.commerce.watch_stream import OrderWatch
 from services.common import upstreams
 from services.common.cache import Cache
-from services.common.clients import Policy, SalesforceClient
+from services.common.clients import Policy, SalesforceClient, WhmcsClient
 from services.common.db import close_pool, create_pool
 from services.common.directory import Directory
 from services.common.methods import service_names
@@ -41,6 +42,7 @@ class Deps:
     pool: asyncpg.Pool
     cache: Cache
     salesforce: SalesforceClient
+    whmcs: WhmcsClient  # fulfillment's (commerce's own RPCs never call WHMCS)
     directory: Directory
     billing: Billing
     catalog: Catalog
@@ -63,6 +65,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     cache = upstreams.cache(settings, "commerce")
     await cache.connect()
     salesforce = upstreams.salesforce(settings, policy)
+    whmcs = upstreams.whmcs(settings, policy)
     identity_channel = upstreams.peer_channel(settings, "identity")
     billing_channel = upstreams.peer_channel(settings, "billing")
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
@@ -89,6 +92,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         pool=pool,
         cache=cache,
         salesforce=salesforce,
+        whmcs=whmcs,
         directory=directory,
         billing=billing,
         catalog=catalog,
@@ -102,6 +106,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         partial(close_pool, pool),
         cache.aclose,
         salesforce.aclose,
+        whmcs.aclose,
         pubsub.aclose,
         watch.aclose,
         lambda: identity_channel.close(),
@@ -131,7 +136,10 @@ async def build_server(settings: ServiceSettings) -> GrpcServer:
     deps = await build_deps(settings)
     built = create_commerce_server(settings, deps)
     built.closers.append(deps.aclose)
-    fulfillment = await start_fulfillment(settings, cdc=deps.background.consumer.dispatcher)
+    clients = Clients(deps.salesforce, deps.whmcs, deps.sims.freebit, deps.directory)
+    fulfillment = await start_fulfillment(
+        settings, settings.fulfillment, clients=clients, cdc=deps.background.consumer.dispatcher
+    )
     built.closers.append(fulfillment.stop)
     if settings.cdc_enabled:
         deps.background.start()
