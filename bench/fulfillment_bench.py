@@ -42,7 +42,7 @@ from services.common.migrations import migrate_service
 from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
 from services.identity.directory import Directory
-from services.identity.servicer import DirectoryAdapter
+from services.identity.servicer import AccountDirectoryServicer
 
 MIX = (["INTERNET-GOLD-HOME-1G", "INTERNET-INSTALL-SINGLE"], ["SIM-DATA-10G"], ["VPN-STANDARD"])
 
@@ -138,7 +138,7 @@ async def wait_activated(sf: SalesforceClient, n: int, within: float) -> int:
 
 async def serve_directory(pool: asyncpg.Pool) -> tuple[grpc.aio.Server, str]:
     server = grpc.aio.server()
-    adapter = DirectoryAdapter(Directory(pool, Cache.disabled("identity")))
+    adapter = AccountDirectoryServicer(Directory(pool, Cache.disabled("identity")))
     account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(adapter, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

@@ -11,7 +11,7 @@ from services.commerce.catalog import Catalog
 from services.commerce.checkout import Checkout
 from services.commerce.orders import Orders
 from services.commerce.watch_stream import OrderWatch
-from services.common import context
+from services.common.context import current_token_expires_at, current_user_id
 from services.common.unimplemented import fill_unimplemented
 
 
@@ -23,21 +23,21 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         self._catalog = catalog
 
     async def ListProducts(
-        self, request: catalog_pb2.ListProductsRequest, ctx: grpc.aio.ServicerContext
+        self, request: catalog_pb2.ListProductsRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.ListProductsResponse:
-        products = await self._catalog.list_products(context.user_id.get(), request.category)
+        products = await self._catalog.list_products(current_user_id(), request.category)
         return catalog_pb2.ListProductsResponse(products=products)
 
     async def GetProduct(
-        self, request: catalog_pb2.GetProductRequest, ctx: grpc.aio.ServicerContext
+        self, request: catalog_pb2.GetProductRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.GetProductResponse:
-        product = await self._catalog.product(context.user_id.get(), request.product_id)
+        product = await self._catalog.product(current_user_id(), request.product_id)
         return catalog_pb2.GetProductResponse(product=product)
 
     async def GetEligibility(
-        self, request: catalog_pb2.GetEligibilityRequest, ctx: grpc.aio.ServicerContext
+        self, request: catalog_pb2.GetEligibilityRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.GetEligibilityResponse:
-        categories = await self._catalog.eligible_categories(context.user_id.get())
+        categories = await self._catalog.eligible_categories(current_user_id())
         return catalog_pb2.GetEligibilityResponse(eligible_categories=categories)
 
 
@@ -49,25 +49,25 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self._orders, self._checkout, self._watch = orders, checkout, watch
 
     async def CreateOrder(
-        self, request: orders_pb2.CreateOrderRequest, ctx: grpc.aio.ServicerContext
+        self, request: orders_pb2.CreateOrderRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.CreateOrderResponse:
-        order = await self._checkout.create(context.user_id.get(), request)
+        order = await self._checkout.create(current_user_id(), request)
         return orders_pb2.CreateOrderResponse(order=order)
 
     async def ListOrders(
-        self, request: orders_pb2.ListOrdersRequest, ctx: grpc.aio.ServicerContext
+        self, request: orders_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.ListOrdersResponse:
-        return await self._orders.page(context.user_id.get(), request.page_size, request.page_token)
+        return await self._orders.page(current_user_id(), request.page_size, request.page_token)
 
     async def GetOrder(
-        self, request: orders_pb2.GetOrderRequest, ctx: grpc.aio.ServicerContext
+        self, request: orders_pb2.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.GetOrderResponse:
-        order = await self._orders.get(context.user_id.get(), request.order_id)
+        order = await self._orders.get(current_user_id(), request.order_id)
         return orders_pb2.GetOrderResponse(order=order)
 
     async def WatchOrders(
-        self, request: orders_pb2.WatchOrdersRequest, ctx: grpc.aio.ServicerContext
+        self, request: orders_pb2.WatchOrdersRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[orders_pb2.WatchOrdersResponse]:
-        stream = self._watch.stream(context.user_id.get(), context.token_expires_at.get())
+        stream = self._watch.stream(current_user_id(), current_token_expires_at())
         async for response in stream:
             yield response

@@ -35,7 +35,7 @@ from services.identity.outbox import Relay
 from services.identity.ownership import Ownership
 from services.identity.passwords import Passwords
 from services.identity.recovery import Recovery
-from services.identity.servicer import DirectoryAdapter, Flows, IdentityAdapter
+from services.identity.servicer import AccountDirectoryServicer, Flows, IdentityServicer
 from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
 from services.identity.signup import SignUpFlow
@@ -191,9 +191,11 @@ async def build_deps(settings: IdentitySettings, *, policy: Policy | None = None
 
 def create_identity_server(settings: IdentitySettings, deps: Deps) -> GrpcServer:
     def register(server: grpc.aio.Server) -> None:
-        identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityAdapter(deps.flows), server)
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server(
+            IdentityServicer(deps.flows), server
+        )
         account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(
-            DirectoryAdapter(deps.directory), server
+            AccountDirectoryServicer(deps.directory), server
         )
 
     return create_server(settings, services=service_names("identity"), register=register)

@@ -35,7 +35,7 @@ from services.common.directory import Directory
 from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
 from services.identity.directory import Directory as IdentityDirectory
-from services.identity.servicer import DirectoryAdapter
+from services.identity.servicer import AccountDirectoryServicer
 from tests.helpers.fixtures import private_database_fixture
 from tests.helpers.grpc_servers import serving
 from tests.helpers.policies import FAST
@@ -77,7 +77,7 @@ async def sandboxes() -> AsyncIterator[tuple[RunningSalesforce, RunningWhmcs, Ru
 @pytest.fixture(scope="session")
 async def directory_target(pool: asyncpg.Pool) -> AsyncIterator[str]:
     """identity's real AccountDirectoryService servicer over our database."""
-    adapter = DirectoryAdapter(IdentityDirectory(pool, Cache.disabled("identity")))
+    adapter = AccountDirectoryServicer(IdentityDirectory(pool, Cache.disabled("identity")))
     async with serving(
         (account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server, adapter)
     ) as target:
