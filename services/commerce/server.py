@@ -18,9 +18,8 @@ from services.commerce.fulfillment import Clients, start_fulfillment
 from services.commerce.order_accounts import OrderAccounts
 from services.commerce.orders import Orders
 from services.commerce.peers import Billing
-from services.commerce.servicer import CatalogServicer, OrderServicer
+from services.commerce.servicer import CatalogServicer, OrderServicer, SimServicer
 from services.commerce.settings import CommerceSettings
-from services.commerce.sim_servicer import SimServicer
 from services.commerce.sims.wiring import Sims, build_sims
 from services.commerce.watch import WatchHub, redis_for_pubsub
 from services.commerce.watch_stream import OrderWatch

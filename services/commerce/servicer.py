@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-from portal.commerce.v1 import catalog_pb2, catalog_pb2_grpc, orders_pb2, orders_pb2_grpc
+from portal.commerce.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    sims_pb2,
+    sims_pb2_grpc,
+)
 
 from services.commerce.catalog import Catalog
 from services.commerce.checkout import Checkout
 from services.commerce.orders import Orders
+from services.commerce.sims.cancel import SimCancellation
+from services.commerce.sims.lines import SimLines
+from services.commerce.sims.usage import SimUsageReader
 from services.commerce.watch_stream import OrderWatch
 from services.common.context import current_token_expires_at, current_user_id
 from services.common.unimplemented import fill_unimplemented
@@ -71,3 +81,28 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         stream = self._watch.stream(current_user_id(), current_token_expires_at())
         async for response in stream:
             yield response
+
+
+@fill_unimplemented(sims_pb2.DESCRIPTOR.services_by_name["SimService"])
+class SimServicer(sims_pb2_grpc.SimServiceServicer):
+    """``portal.commerce.v1.SimService``."""
+
+    def __init__(self, lines: SimLines, usage: SimUsageReader, cancel: SimCancellation) -> None:
+        self._lines, self._usage, self._cancel = lines, usage, cancel
+
+    async def ListSims(
+        self, request: sims_pb2.ListSimsRequest, context: grpc.aio.ServicerContext
+    ) -> sims_pb2.ListSimsResponse:
+        return sims_pb2.ListSimsResponse(sims=await self._lines.all(current_user_id()))
+
+    async def GetSimUsage(
+        self, request: sims_pb2.GetSimUsageRequest, context: grpc.aio.ServicerContext
+    ) -> sims_pb2.GetSimUsageResponse:
+        usage = await self._usage.get(current_user_id(), request.msisdn, request.refresh)
+        return sims_pb2.GetSimUsageResponse(usage=usage)
+
+    async def CancelSim(
+        self, request: sims_pb2.CancelSimRequest, context: grpc.aio.ServicerContext
+    ) -> sims_pb2.CancelSimResponse:
+        sim, case_number = await self._cancel.cancel(current_user_id(), request)
+        return sims_pb2.CancelSimResponse(sim=sim, case_number=case_number)
