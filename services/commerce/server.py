@@ -3,7 +3,7 @@ fulfillment worker (on the same clients and settings)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import asyncpg
@@ -35,7 +35,7 @@ from services.common.server import Closer, GrpcServer, create_server
 from services.common.settings import ServiceSettings
 
 
-@dataclass
+@dataclass(frozen=True)
 class Deps:
     settings: CommerceSettings
     pool: asyncpg.Pool
@@ -50,7 +50,7 @@ class Deps:
     checkout: Checkout
     background: Background
     sims: Sims
-    closers: list[Closer] = field(default_factory=list)
+    closers: tuple[Closer, ...] = ()  # run in reverse order by aclose
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
@@ -86,7 +86,21 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     tokens = PageTokens(settings.page_token_secret.get_secret_value().encode(), SOQL_MAX_OFFSET)
     orders = Orders(salesforce, cache, directory, accounts, tokens)
     billing = Billing.over(billing_channel, settings.internal_timeout_s)
-    deps = Deps(
+    background = Background(consumer)
+    sims = build_sims(settings, pool, cache, salesforce, directory, watch, policy)
+    closers = (
+        partial(close_pool, pool),
+        cache.aclose,
+        salesforce.aclose,
+        whmcs.aclose,
+        pubsub.aclose,
+        watch.aclose,
+        identity_channel.close,
+        billing_channel.close,
+        background.stop,
+        sims.aclose,
+    )
+    return Deps(
         settings=settings,
         pool=pool,
         cache=cache,
@@ -98,22 +112,10 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         watch=watch,
         orders=orders,
         checkout=Checkout(pool, salesforce, cache, directory, billing, catalog, orders),
-        background=Background(consumer),
-        sims=build_sims(settings, pool, cache, salesforce, directory, watch, policy),
+        background=background,
+        sims=sims,
+        closers=closers,
     )
-    deps.closers += [
-        partial(close_pool, pool),
-        cache.aclose,
-        salesforce.aclose,
-        whmcs.aclose,
-        pubsub.aclose,
-        watch.aclose,
-        lambda: identity_channel.close(),
-        lambda: billing_channel.close(),
-        deps.background.stop,
-        deps.sims.aclose,
-    ]
-    return deps
 
 
 def create_commerce_server(settings: CommerceSettings, deps: Deps) -> GrpcServer:
