@@ -32,11 +32,11 @@ class Deps:
     whmcs: WhmcsClient
     cache: Cache
     redis: RedisClient
-    directory: grpc.aio.Channel
+    identity: grpc.aio.Channel  # to identity's account directory
     email_changes: EmailChanges
 
     async def aclose(self) -> None:
-        await self.directory.close()
+        await self.identity.close()
         await self.whmcs.aclose()
         await self.cache.aclose()
         await self.redis.aclose()
@@ -47,8 +47,8 @@ async def build_deps(settings: BillingSettings, *, policy: Policy | None = None)
     cache = upstreams.cache(settings, "billing")
     await cache.connect()
     redis = redis_from_url(settings.redis_url.get_secret_value(), max_connections=16)
-    channel = upstreams.peer_channel(settings, "identity")
-    directory = Directory.over(channel)
+    identity = upstreams.peer_channel(settings, "identity")
+    directory = Directory.over(identity)
     whmcs = upstreams.whmcs(settings, policy)
     secret = settings.page_token_secret.get_secret_value().encode()
     billing = Billing(whmcs, cache, directory, PageTokens(secret), settings.default_currency)
@@ -60,7 +60,7 @@ async def build_deps(settings: BillingSettings, *, policy: Policy | None = None)
         cache=cache,
     )
     email_changes = EmailChanges(redis, Mailer(MailConfig.of(settings)))
-    return Deps(billing, webhooks, whmcs, cache, redis, channel, email_changes)
+    return Deps(billing, webhooks, whmcs, cache, redis, identity, email_changes)
 
 
 def create_billing_server(settings: BillingSettings, deps: Deps) -> GrpcServer:
