@@ -23,15 +23,10 @@ from portal.commerce.v1 import orders_pb2
 
 from services.commerce import repo
 from services.commerce.catalog import Catalog
-from services.commerce.checkout_rules import (
-    Line,
-    composite_requests,
-    resolve_lines,
-    shape_violations,
-    sim_violations,
-)
+from services.commerce.checkout_records import composite_requests
 from services.commerce.orders import Orders
 from services.commerce.peers import Billing
+from services.commerce.validation import Line, resolve_lines, shape_violations, sim_violations
 from services.common.cache import Cache, SingleFlight, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.directory import Directory
