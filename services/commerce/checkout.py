@@ -25,7 +25,7 @@ from services.commerce import repo
 from services.commerce.catalog import Catalog
 from services.commerce.checkout_records import composite_requests
 from services.commerce.orders import Orders
-from services.commerce.peers import Billing
+from services.commerce.peers import BillingInternal
 from services.commerce.validation import Line, resolve_lines, shape_violations, sim_violations
 from services.common.cache import Cache, SingleFlight, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
@@ -49,7 +49,7 @@ class Checkout:
     salesforce: SalesforceClient
     cache: Cache
     directory: Directory
-    billing: Billing
+    billing: BillingInternal
     catalog: Catalog
     orders: Orders
     # One creation per idempotency key in this process (a double-click waits for the first).

@@ -13,14 +13,14 @@ from services.common.peers import answer_or_none
 
 
 @dataclass(frozen=True)
-class Billing:
-    """billing's ``BillingInternalService``."""
+class BillingInternal:
+    """billing's ``BillingInternalService`` (named apart from billing's own ``Billing`` bundle)."""
 
     stub: billing_pb2_grpc.BillingInternalServiceStub
     timeout_s: float = 3.0
 
     @classmethod
-    def over(cls, channel: grpc.aio.Channel, timeout_s: float = 3.0) -> Billing:
+    def over(cls, channel: grpc.aio.Channel, timeout_s: float = 3.0) -> BillingInternal:
         return cls(billing_pb2_grpc.BillingInternalServiceStub(channel), timeout_s)
 
     async def checkout_profile(self, user_id: str) -> billing_pb2.GetCheckoutProfileResponse:

@@ -17,7 +17,7 @@ from services.commerce.checkout import Checkout
 from services.commerce.fulfillment import Clients, start_fulfillment
 from services.commerce.order_accounts import OrderAccounts
 from services.commerce.orders import Orders
-from services.commerce.peers import Billing
+from services.commerce.peers import BillingInternal
 from services.commerce.servicer import CatalogServicer, OrderServicer, SimServicer
 from services.commerce.settings import CommerceSettings
 from services.commerce.sims.wiring import Sims, build_sims
@@ -43,7 +43,7 @@ class Deps:
     salesforce: SalesforceClient
     whmcs: WhmcsClient  # fulfillment's (commerce's own RPCs never call WHMCS)
     directory: Directory
-    billing: Billing
+    billing: BillingInternal
     catalog: Catalog
     watch: WatchHub
     orders: Orders
@@ -85,7 +85,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     catalog = Catalog(salesforce, cache, directory, settings.pricebook_name)
     tokens = PageTokens(settings.page_token_secret.get_secret_value().encode(), SOQL_MAX_OFFSET)
     orders = Orders(salesforce, cache, directory, accounts, tokens)
-    billing = Billing.over(billing_channel, settings.internal_timeout_s)
+    billing = BillingInternal.over(billing_channel, settings.internal_timeout_s)
     background = Background(consumer)
     sims = build_sims(settings, pool, cache, salesforce, directory, watch, policy)
     closers = (
