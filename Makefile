@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test gen gen-check openapi lint fmt bench soak clean system-packages lock
+.PHONY: venv run test gen gen-check openapi lint fmt bench soak clean system-packages lock \
+	docs-assets frontend-check
 
 venv: $(STAMP)
 
@@ -28,6 +29,16 @@ gen: venv
 ## openapi: openapi/openapi.json (the REST surface, from the protos); also part of `make gen`
 openapi: venv
 	@$(PY) -m tools.openapi
+
+## docs-assets: copy Swagger UI (swagger-ui-dist, pinned in tests/frontend) into openapi/swagger-ui
+docs-assets: venv
+	@cd tests/frontend && npm ci --no-audit --no-fund --prefer-offline
+	@$(PY) -m tools.docs_assets
+
+## frontend-check: the OpenAPI document as a TypeScript front end consumes it (validator,
+## openapi-typescript, tsc --strict); also run by the e2e tests
+frontend-check:
+	@cd tests/frontend && npm ci --no-audit --no-fund --prefer-offline && npm run --silent check
 
 ## gen-check: fail when the committed generated code differs from a fresh `make gen`
 gen-check: venv

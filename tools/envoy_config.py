@@ -10,6 +10,7 @@ copy with their ports.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from google.api import annotations_pb2 as http_annotations
 from google.protobuf.descriptor import MethodDescriptor
 
 from services.common.methods import PUBLIC_SERVICES, Method, all_methods
+from tools.docs_assets import SERVED as DOCS_SERVED
 from tools.envoy_edge import (
     connection_manager_limits,
     docs_headers,
@@ -28,6 +30,8 @@ from tools.envoy_edge import (
     overload_manager,
 )
 from tools.envoy_headers import header_hygiene_filter
+from tools.envoy_query import answered_mapper, query_filter
+from tools.envoy_rest import compressor_filter, rest_response_filter
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "support": 50054}
@@ -46,9 +50,15 @@ JWKS_CLUSTER = "identity_jwks"
 JWKS_PATH = "/.well-known/jwks.json"
 PREFLIGHT_CLUSTER = "cors_preflight_refused"
 # Paths Envoy answers itself, without a token.
-PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+PUBLIC_PATHS = (
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/docs",
+    *(f"/docs/{name}" for name in DOCS_SERVED),
+)
 # Envoy refuses direct-response files above this (its default is 4 KiB).
-MAX_DIRECT_RESPONSE_BYTES = 1024 * 1024
+MAX_DIRECT_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 def _t(name: str) -> str:
@@ -65,6 +75,8 @@ class GatewaySettings:
     # The OpenAPI document and its docs page, served as direct responses (make openapi).
     openapi_json: Path = Path("openapi/openapi.json")
     docs_html: Path = Path("openapi/docs.html")
+    # Swagger UI and its start-up, served at /docs/<file> (tools/docs_assets.py).
+    docs_assets: Path = Path("openapi/swagger-ui")
     jwks_file: Path = Path(".run/keys/jwks.json")
     # Seconds Envoy keeps identity's JWKS before fetching it again.
     jwks_cache_s: int = 30
@@ -91,23 +103,26 @@ class GatewaySettings:
     auth_rate_clients: int = 20000
 
 
-def _error_body(code: int, reason: str, message: str) -> str:
+# Seconds a client waits before retrying what the gateway refused with this HTTP status
+# (Retry-After header and RetryInfo detail); the rate limit refills within this.
+RETRY_AFTER_S = {429: 10, 503: 5}
+
+
+def _error_body(code: int, reason: str, message: str, retry_after_s: int | None = None) -> str:
     """The JSON error shape of docs/api.md, for replies Envoy produces itself."""
-    return json.dumps(
+    details: list[dict[str, Any]] = [
         {
-            "code": code,
-            "message": message,
-            "details": [
-                {
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": reason,
-                    "domain": "portal",
-                    "metadata": {},
-                }
-            ],
-        },
-        separators=(",", ":"),
-    )
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": reason,
+            "domain": "portal",
+            "metadata": {},
+        }
+    ]
+    if retry_after_s is not None:
+        details.append(
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after_s}s"}
+        )
+    return json.dumps({"code": code, "message": message, "details": details}, separators=(",", ":"))
 
 
 # HTTP status of an Envoy-made reply → (gRPC code, reason, message).
@@ -142,6 +157,35 @@ LOCAL_REPLIES: list[tuple[int, int, str, str]] = [
         "This service is temporarily unavailable. Please try again later.",
     ),
 ]
+
+
+# A CORS preflight from an origin that is not allowed.
+FORBIDDEN = (403, 7, "FORBIDDEN", "This origin is not allowed.")
+# Every ErrorInfo reason the gateway itself answers with (the OpenAPI document lists them).
+EDGE_REASONS = tuple(sorted({reason for _s, _c, reason, _m in [*LOCAL_REPLIES, FORBIDDEN]}))
+
+
+# The gRPC code Envoy gives a native gRPC caller for its own reply of this HTTP status (its
+# HTTP → gRPC mapping; the 403 is rewritten to 401 first).
+_GRPC_CODE_OF_HTTP = {400: 13, 401: 16, 403: 16, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14}
+
+
+def _grpc_details(status: int, reason: str, message: str) -> str:
+    """``grpc-status-details-bin`` of an edge reply: google.rpc.Status with its ErrorInfo."""
+    from google.protobuf import any_pb2, duration_pb2
+    from google.rpc import error_details_pb2, status_pb2
+
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="portal"))
+    details = [info]
+    if status in RETRY_AFTER_S:
+        retry = any_pb2.Any()
+        delay = duration_pb2.Duration(seconds=RETRY_AFTER_S[status])
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(retry)
+    code = _GRPC_CODE_OF_HTTP.get(status, 2)
+    raw = status_pb2.Status(code=code, message=message, details=details).SerializeToString()
+    return base64.b64encode(raw).decode().rstrip("=")
 
 
 def _local_reply_config() -> dict[str, Any]:
@@ -181,17 +225,39 @@ def _local_reply_config() -> dict[str, Any]:
         {
             "filter": {"and_filter": {"filters": [status_is(status), *native_grpc()]}},
             **rewrite(status),
+            # The same ErrorInfo (and RetryInfo) a REST caller gets, as grpc-status-details-bin.
+            "headers_to_add": [
+                {
+                    "header": {
+                        "key": "grpc-status-details-bin",
+                        "value": _grpc_details(status, reason, message),
+                    },
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
             # Becomes grpc-message: plain text for gRPC callers.
             "body_format_override": {"text_format_source": {"inline_string": message}},
         }
-        for status, _code, _reason, message in LOCAL_REPLIES
+        for status, _code, reason, message in LOCAL_REPLIES
     ]
+
+    def retry_after(status: int) -> dict[str, Any]:
+        if status not in RETRY_AFTER_S:
+            return {}
+        header = {"key": "retry-after", "value": str(RETRY_AFTER_S[status])}
+        return {
+            "headers_to_add": [{"header": header, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]
+        }
+
     json_mappers = [
         {
             "filter": status_is(status),
             **rewrite(status),
+            **retry_after(status),
             "body_format_override": {
-                "text_format_source": {"inline_string": _error_body(code, reason, message)},
+                "text_format_source": {
+                    "inline_string": _error_body(code, reason, message, RETRY_AFTER_S.get(status))
+                },
                 "content_type": "application/json",
             },
         }
@@ -210,15 +276,13 @@ def _local_reply_config() -> dict[str, Any]:
                 ]
             }
         },
-        "status_code": 403,
+        "status_code": FORBIDDEN[0],
         "body_format_override": {
-            "text_format_source": {
-                "inline_string": _error_body(7, "FORBIDDEN", "This origin is not allowed.")
-            },
+            "text_format_source": {"inline_string": _error_body(*FORBIDDEN[1:])},
             "content_type": "application/json",
         },
     }
-    return {"mappers": [refused_preflight, *grpc_mappers, *json_mappers]}
+    return {"mappers": [answered_mapper(), refused_preflight, *grpc_mappers, *json_mappers]}
 
 
 def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
@@ -434,6 +498,10 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
         _file_route(
             "/docs", s.docs_html, "text/html; charset=utf-8", docs_headers(_local(s.docs_html))
         ),
+        *(
+            _file_route(f"/docs/{name}", s.docs_assets / name, content_type)
+            for name, content_type in DOCS_SERVED.items()
+        ),
     ]
     for process, descriptors in PUBLIC_SERVICES.items():
         for d in descriptors:
@@ -563,6 +631,11 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
     http_filters = [
         # First: drop headers grpc-core would refuse (tools/envoy_headers.py).
         header_hygiene_filter(),
+        # REST responses: gzip, no gRPC protocol headers (tools/envoy_rest.py).
+        compressor_filter(),
+        rest_response_filter(),
+        # Unknown query parameters and enum values refused naming the parameter.
+        query_filter(),
         _health_filter(s),
         _transcoder(s),
         # After the transcoder: the cors filter reads its policy from the matched route, and
@@ -596,7 +669,19 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
                 "name": "envoy.access_loggers.stdout",
                 "typed_config": {
                     "@type": _t("extensions.access_loggers.stream.v3.StdoutAccessLog"),
-                    "log_format": {"json_format": ACCESS_LOG_FORMAT},
+                    "log_format": {
+                        "json_format": ACCESS_LOG_FORMAT,
+                        "formatters": [
+                            {
+                                "name": "envoy.formatter.req_without_query",
+                                "typed_config": {
+                                    "@type": _t(
+                                        "extensions.formatter.req_without_query.v3.ReqWithoutQuery"
+                                    )
+                                },
+                            }
+                        ],
+                    },
                 },
                 # Probes (every second from orchestrators) would drown the real traffic.
                 "filter": {

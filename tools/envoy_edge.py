@@ -132,14 +132,15 @@ def _inline_hashes(html: str, tag: str) -> list[str]:
 
 
 def docs_policy(docs_html: Path) -> str:
-    """The docs page's Content-Security-Policy: its inline script and style by hash, fetches to
-    this origin (``/openapi.json``), nothing else; no framing, no forms, no base URL."""
+    """The docs page's Content-Security-Policy: scripts and styles from this origin (the vendored
+    Swagger UI) and any inline block by hash, fetches to this origin (``/openapi.json``, try-it
+    calls), nothing else; no framing, no forms, no base URL."""
     html = docs_html.read_text()
     return "; ".join(
         [
             "default-src 'none'",
-            "script-src " + " ".join(_inline_hashes(html, "script")),
-            "style-src " + " ".join(_inline_hashes(html, "style")),
+            " ".join(["script-src 'self'", *_inline_hashes(html, "script")]),
+            " ".join(["style-src 'self'", *_inline_hashes(html, "style")]),
             "connect-src 'self'",
             "img-src 'self' data:",
             "base-uri 'none'",

@@ -3,20 +3,24 @@
 Paths and verbs come from each public RPC's ``google.api.http`` rule, the schemas from the messages
 in their proto3 JSON mapping (lowerCamelCase, int64 as string, enums by name, Timestamp as
 ``date-time``), the security from the ``(portal.common.v1.auth)`` option and the descriptions from
-the proto comments (the descriptor set's source info). Written to ``openapi/openapi.json``
+the proto comments (the descriptor set's source info), ``required`` from each field's
+``google.api.field_behavior`` (REQUIRED, OUTPUT_ONLY and IDENTIFIER fields are always present;
+every field of a message a response can carry must say which, or the build fails). Written to
+``openapi/openapi.json``
 (committed, drift-checked by ``make gen --check``); Envoy serves it at ``/openapi.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 from google.api import annotations_pb2 as http_annotations
-from google.api import http_pb2
+from google.api import field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import (
     Descriptor,
@@ -26,7 +30,9 @@ from google.protobuf.descriptor import (
     ServiceDescriptor,
 )
 
+from services.common.errors import PortalError
 from services.common.methods import METHODS, PUBLIC_SERVICES, Auth
+from tools.envoy_config import EDGE_REASONS
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_JSON = ROOT / "openapi" / "openapi.json"
@@ -89,9 +95,24 @@ _INT32 = {
 
 # -- comments (source info) ---------------------------------------------------------------------
 
+# Lines meant for tools (buf's lint exceptions and the reason given with them), not for readers.
+_TOOL_LINE = re.compile(r"^(buf:lint:ignore .*|\(HttpBody is .*\))$")
+
+
+_SNAKE_NAME = re.compile(r"`([a-z][a-z0-9]*(?:_[a-z0-9]+)+)`")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
 
 def _clean(comment: str) -> str:
-    return "\n".join(line.strip() for line in comment.strip().splitlines()).strip()
+    """A proto comment for readers of the JSON API: tool lines dropped, `field_names` in the
+    lowerCamelCase the bodies use."""
+    lines = (line.strip() for line in comment.strip().splitlines())
+    text = "\n".join(line for line in lines if not _TOOL_LINE.match(line)).strip()
+    return _SNAKE_NAME.sub(lambda m: f"`{_camel(m.group(1))}`", text)
 
 
 def _walk_messages(
@@ -176,12 +197,43 @@ def field_schema(field: FieldDescriptor, comments: Comments) -> Schema:
     return _described(schema, comments.get(field.full_name))
 
 
+FB = field_behavior_pb2
+# Behaviours that mean the field is always there: in a request (REQUIRED) or in every answer.
+ALWAYS_PRESENT = frozenset({FB.REQUIRED, FB.OUTPUT_ONLY, FB.IDENTIFIER})
+
+
+def behaviors(field: FieldDescriptor) -> set[int]:
+    return set(field.GetOptions().Extensions[field_behavior_pb2.field_behavior])
+
+
 def message_schema(
     msg: Descriptor, comments: Comments, skip: frozenset[str] = frozenset()
 ) -> Schema:
-    props = {f.json_name: field_schema(f, comments) for f in msg.fields if f.json_name not in skip}
+    fields = [f for f in msg.fields if f.json_name not in skip]
+    props = {f.json_name: field_schema(f, comments) for f in fields}
     schema: Schema = {"type": "object", "properties": props}
+    required = [f.json_name for f in fields if behaviors(f) & ALWAYS_PRESENT]
+    if required:
+        schema["required"] = required
     return _described(schema, comments.get(msg.full_name))
+
+
+def reachable(roots: list[Descriptor]) -> list[Descriptor]:
+    """Every message (not well-known, not a map entry) reachable from ``roots``."""
+    seen: dict[str, Descriptor] = {}
+    todo = list(roots)
+    while todo:
+        d = todo.pop()
+        if d.full_name in seen or d.full_name in WELL_KNOWN:
+            continue
+        seen[d.full_name] = d
+        todo += [x for x in _referenced(d) if isinstance(x, Descriptor)]
+    return list(seen.values())
+
+
+def unannotated_response_fields(outputs: list[Descriptor]) -> list[str]:
+    """Fields a response can carry that do not say whether they are always there."""
+    return sorted(f.full_name for msg in reachable(outputs) for f in msg.fields if not behaviors(f))
 
 
 def enum_schema(enum: EnumDescriptor, comments: Comments) -> Schema:
@@ -267,7 +319,7 @@ def _parameter(field: FieldDescriptor, where: str, comments: Comments) -> Schema
     return _described(param, description)
 
 
-def _query_fields(msg: Descriptor, bound: list[FieldDescriptor]) -> list[FieldDescriptor]:
+def query_fields(msg: Descriptor, bound: list[FieldDescriptor]) -> list[FieldDescriptor]:
     taken = {f.full_name for f in bound}
     return [
         f
@@ -297,6 +349,8 @@ def request_body(
         return {"required": True, "content": _json(field_schema(field, comments))}
     if bound:
         skip = frozenset(f.json_name for f in bound)
+        if len(skip) == len(msg.fields):
+            return None  # everything is in the path: no body to send
         schema = message_schema(msg, comments, skip)
     else:
         schema = ref(msg.full_name)
@@ -307,8 +361,23 @@ def _json(schema: Schema) -> Schema:
     return {"application/json": {"schema": schema}}
 
 
+# Streams of raw Server-Sent Events (HttpBody) → the message each event's `data` holds.
+SSE_DATA = {"portal.commerce.v1.OrderService.StreamOrderEvents": "portal.commerce.v1.Order"}
+
+
 def success_response(method: MethodDescriptor, rule: http_pb2.HttpRule) -> Schema:
     out = method.output_type
+    if method.full_name in SSE_DATA:
+        data = SSE_DATA[method.full_name]
+        return {
+            "description": f"Server-Sent Events (for `EventSource`): `retry:` first, then one "
+            f"event per change with `id:` and `data:` (a `{data.rsplit('.', 1)[-1]}` as JSON); "
+            "`:` comment lines are heartbeats.",
+            "headers": {"Cache-Control": {"schema": {"type": "string", "const": "no-store"}}},
+            "content": {
+                "text/event-stream": {"schema": {"type": "string"}, "x-sse-data": ref(data)}
+            },
+        }
     if out.full_name == HTTP_BODY:
         return {"description": "OK", "content": {"*/*": {"schema": {"type": "string"}}}}
     schema = (
@@ -351,9 +420,7 @@ def operation(
     auth = METHODS[f"/{service.full_name}/{method.name}"].auth
     params = [_parameter(f, "path", comments) for f in bound]
     if not rule.body:
-        params += [
-            _parameter(f, "query", comments) for f in _query_fields(method.input_type, bound)
-        ]
+        params += [_parameter(f, "query", comments) for f in query_fields(method.input_type, bound)]
     if auth == Auth.AUTH_SIGNED_WEBHOOK:
         params.append(_signature_header())
     op: Schema = {
@@ -392,32 +459,87 @@ def public_services() -> list[ServiceDescriptor]:
     return [s for services in PUBLIC_SERVICES.values() for s in services]
 
 
-def _paths(comments: Comments) -> tuple[dict[str, Schema], list[Descriptor]]:
+def _paths(
+    comments: Comments,
+) -> tuple[dict[str, Schema], list[Descriptor], list[Descriptor]]:
+    """The paths, the request and response messages, and the response messages alone."""
     paths: dict[str, Schema] = {}
     roots: list[Descriptor] = []
+    outputs: list[Descriptor] = []
     for service in public_services():
         for method in service.methods:
             for rule in http_rules(method):
                 path, verb, op = operation(service, method, rule, comments)
                 paths.setdefault(path, {})[verb] = op
             roots += [method.input_type, method.output_type]
-    return paths, [r for r in roots if r.full_name != HTTP_BODY]
+            outputs.append(method.output_type)
+    body = [r for r in roots if r.full_name != HTTP_BODY]
+    return paths, body, [r for r in outputs if r.full_name != HTTP_BODY]
+
+
+TYPE_URL = "type.googleapis.com/"
+# Statuses whose answer says when to try again (Retry-After header, RetryInfo detail).
+RETRYABLE = ("429", "503")
+
+
+def error_reasons() -> list[str]:
+    """Every ``ErrorInfo.reason``: the services' typed errors and the gateway's own replies.
+    The services' servicers are imported first, so errors defined next to their domain code
+    (e.g. billing's INVOICE_NOT_PAYABLE) are subclasses by then."""
+    for process in PUBLIC_SERVICES:
+        importlib.import_module(f"services.{process}.servicer")
+    reasons: set[str] = set(EDGE_REASONS)
+    todo: list[type[PortalError]] = [PortalError]
+    while todo:
+        cls = todo.pop()
+        reasons.add(cls.reason)
+        todo += cls.__subclasses__()
+    return sorted(reasons)
+
+
+def _detail_schemas(comments: Comments) -> dict[str, Schema]:
+    """ErrorInfo, BadRequest and RetryInfo as they appear in ``details`` (``@type`` inline)."""
+    from google.rpc import error_details_pb2 as ed
+
+    details = [ed.ErrorInfo.DESCRIPTOR, ed.BadRequest.DESCRIPTOR, ed.RetryInfo.DESCRIPTOR]
+    schemas = collect_schemas(details, comments)
+    for d in details:
+        schema = schemas[d.full_name]
+        type_url = {"type": "string", "const": TYPE_URL + d.full_name}
+        schema["properties"] = {"@type": type_url, **schema["properties"]}
+        schema["required"] = ["@type", *schema["properties"].keys() - {"@type"}]
+        schema["required"].sort(key=list(schema["properties"]).index)
+    info = schemas["google.rpc.ErrorInfo"]["properties"]
+    info["reason"] = {**ref("portal.ErrorReason"), "description": "Why it failed; see the table."}
+    violation = schemas["google.rpc.BadRequest.FieldViolation"]
+    violation["required"] = ["field", "description"]
+    violation["properties"]["field"]["description"] = (
+        "The field's path as the JSON body spells it (lowerCamelCase, e.g. `address.postcode`, "
+        "`items[0].quantity`), or the query parameter's name."
+    )
+    schemas["portal.ErrorReason"] = {
+        "type": "string",
+        "enum": error_reasons(),
+        "description": "`ErrorInfo.reason`: what went wrong, for code to branch on.",
+    }
+    return schemas
 
 
 def _error_components(comments: Comments) -> tuple[dict[str, Schema], dict[str, Schema]]:
-    from google.rpc import error_details_pb2
-
-    details = [error_details_pb2.ErrorInfo.DESCRIPTOR, error_details_pb2.BadRequest.DESCRIPTOR]
-    schemas = collect_schemas(details, comments)
+    schemas = _detail_schemas(comments)
+    kinds = ["google.rpc.ErrorInfo", "google.rpc.BadRequest", "google.rpc.RetryInfo"]
     detail = {
-        "type": "object",
-        "properties": {"@type": {"type": "string"}},
-        "required": ["@type"],
-        "anyOf": [ref(d.full_name) for d in details],
+        "oneOf": [ref(k) for k in kinds],
+        "discriminator": {
+            "propertyName": "@type",
+            "mapping": {TYPE_URL + k: f"#/components/schemas/{k}" for k in kinds},
+        },
     }
     schemas["google.rpc.Status"] = {
         "type": "object",
-        "description": "The error shape of every error response (docs/api.md).",
+        "description": "The error shape of every error response (docs/api.md): an `ErrorInfo` "
+        "detail always, "
+        "`BadRequest` for field violations, `RetryInfo` when retrying later may succeed.",
         "properties": {
             "code": {"type": "integer", "format": "int32", "description": "The gRPC code."},
             "message": {"type": "string", "description": "Written for an end user."},
@@ -426,10 +548,20 @@ def _error_components(comments: Comments) -> tuple[dict[str, Schema], dict[str, 
         "required": ["code", "message", "details"],
     }
     error = _json(ref("google.rpc.Status"))
-    responses = {"Error": {"description": "Error (google.rpc.Status)", "content": error}}
+    responses: dict[str, Schema] = {
+        "Error": {"description": "Error (google.rpc.Status)", "content": error}
+    }
     for status, text in ERROR_STATUSES.items():
         responses[f"Error{status}"] = {"description": text, "content": error}
+        if status in RETRYABLE:
+            responses[f"Error{status}"]["headers"] = {"Retry-After": RETRY_AFTER}
     return schemas, responses
+
+
+RETRY_AFTER: Schema = {
+    "description": "Seconds to wait before trying again (also in the `RetryInfo` detail).",
+    "schema": {"type": "integer", "minimum": 0},
+}
 
 
 def _tags(comments: Comments) -> list[Schema]:
@@ -438,7 +570,13 @@ def _tags(comments: Comments) -> list[Schema]:
 
 def build(comments: Comments | None = None) -> Schema:
     comments = load_comments() if comments is None else comments
-    paths, roots = _paths(comments)
+    paths, roots, outputs = _paths(comments)
+    missing = unannotated_response_fields(outputs)
+    if missing:
+        raise ValueError(
+            "fields of response messages without google.api.field_behavior (REQUIRED, "
+            "OUTPUT_ONLY or OPTIONAL): " + ", ".join(missing)
+        )
     schemas = collect_schemas(roots, comments)
     error_schemas, responses = _error_components(comments)
     return {
@@ -448,7 +586,10 @@ def build(comments: Comments | None = None) -> Schema:
             "version": "v1",
             "description": "Generated from the protos by `make openapi`; see docs/api.md.",
         },
-        "servers": [{"url": "http://127.0.0.1:8080"}],
+        "servers": [
+            {"url": "/", "description": "The gateway serving this document (try it out)."},
+            {"url": "http://127.0.0.1:8080", "description": "`make run` on this machine."},
+        ],
         "tags": _tags(comments),
         "paths": dict(sorted(paths.items())),
         "components": {

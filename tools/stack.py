@@ -250,6 +250,7 @@ class Stack:
             descriptor=ROOT / "gen" / "portal_descriptor.pb",
             openapi_json=ROOT / "openapi" / "openapi.json",
             docs_html=ROOT / "openapi" / "docs.html",
+            docs_assets=ROOT / "openapi" / "swagger-ui",
             jwks_file=jwks,
             mesh_tls_dir=certs,
             jwks_cache_s=self.config.jwks_cache_s,

@@ -16,6 +16,8 @@ from services.commerce.cdc import Consumer
 from services.commerce.checkout import Checkout
 from services.commerce.fulfillment import Clients, start_fulfillment
 from services.commerce.order_accounts import OrderAccounts
+from services.commerce.order_event_log import OrderEventLog
+from services.commerce.order_events import OrderEvents
 from services.commerce.orders import Orders
 from services.commerce.peers import BillingInternal
 from services.commerce.servicer import CatalogServicer, OrderServicer, SimServicer
@@ -23,8 +25,10 @@ from services.commerce.settings import CommerceSettings
 from services.commerce.sims.wiring import Sims, build_sims
 from services.commerce.watch import WatchHub, redis_for_pubsub
 from services.commerce.watch_stream import OrderWatch
+from services.commerce.watch_tickets import WatchTickets
 from services.common import upstreams
 from services.common.cache import Cache
+from services.common.cache.client import redis_from_url
 from services.common.clients import Policy, SalesforceClient, WhmcsClient
 from services.common.db import close_pool, create_pool
 from services.common.directory import Directory
@@ -69,9 +73,11 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     billing_channel = upstreams.peer_channel(settings, "billing")
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
     pubsub = upstreams.salesforce_pubsub(settings, salesforce)
+    redis_url = settings.redis_url.get_secret_value()
     watch = WatchHub(
-        redis_for_pubsub(settings.redis_url.get_secret_value()),
+        redis_for_pubsub(redis_url),
         settings.cache_namespace,
+        OrderEventLog(redis_from_url(redis_url), settings.cache_namespace),
         settings.watch_max_streams_per_user,
     )
     accounts = OrderAccounts(pool, salesforce)
@@ -121,10 +127,11 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
 def create_commerce_server(settings: CommerceSettings, deps: Deps) -> GrpcServer:
     def register(server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(deps.catalog), server)
-        watch = OrderWatch(
-            deps.watch, deps.orders, deps.directory, settings.watch_heartbeat_s, deps.sims.lines
-        )
-        servicer = OrderServicer(deps.orders, deps.checkout, watch)
+        heartbeat_s = settings.watch_heartbeat_s
+        watch = OrderWatch(deps.watch, deps.orders, deps.directory, heartbeat_s, deps.sims.lines)
+        events = OrderEvents(deps.watch, deps.orders, deps.directory, heartbeat_s)
+        tickets = WatchTickets(settings.watch_ticket_secret.get_secret_value().encode())
+        servicer = OrderServicer(deps.orders, deps.checkout, watch, events, tickets)
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         sims = SimServicer(deps.sims.lines, deps.sims.usage, deps.sims.cancellation)
         sims_pb2_grpc.add_SimServiceServicer_to_server(sims, server)

@@ -40,6 +40,9 @@ class CommerceSettings(ServiceSettings):
 
     db_pool_max: int = 10
 
+    # Signs the tickets that open GET /v1/orders:events (a per-deployment secret in production).
+    watch_ticket_secret: SecretStr = SecretStr("portal-dev-commerce-watch-ticket-secret")
+
     # Signs ListOrders page tokens (a per-deployment secret in production).
     page_token_secret: SecretStr = SecretStr("portal-dev-commerce-page-token-secret")
 

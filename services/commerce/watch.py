@@ -7,7 +7,8 @@ Redis Cluster, classic PUBLISH reaches every node anyway), and SIM self-service 
 keeps ONE pub/sub connection for all its WatchOrders streams: a channel is subscribed while at
 least one local stream of that user is open, and a reader task hands each message to the local
 queues. A publish that fails is logged and dropped: a watcher then misses a live update, the cache
-was already invalidated, so the next read is fresh.
+was already invalidated, so the next read is fresh. Before the publish, the change is appended
+to the user's order-event log (``order_event_log.py``), which SSE clients resume from.
 
 A user has at most ``max_streams_per_user`` open streams on one replica: one more is refused
 (``TOO_MANY_STREAMS``) before it holds anything, so one token cannot pile up streams and their
@@ -24,6 +25,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.commerce.order_event_log import OrderEventLog
 from services.common.cache.keys import order_changes_channel
 from services.common.errors import TooManyStreams
 
@@ -38,9 +40,16 @@ def redis_for_pubsub(url: str) -> Redis:
 
 
 class WatchHub:
-    def __init__(self, redis: Redis, namespace: str, max_streams_per_user: int = 5) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        namespace: str,
+        events: OrderEventLog,
+        max_streams_per_user: int = 5,
+    ) -> None:
         self._redis = redis
         self._namespace = namespace
+        self.events = events
         self._max_streams = max_streams_per_user
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
@@ -48,15 +57,24 @@ class WatchHub:
         self._reader: asyncio.Task[None] | None = None
 
     async def order_changed(self, user_id: str, order_id: str) -> None:
+        """Logged for SSE resumption first, then published as a live wake-up."""
         try:
-            await self._redis.publish(self._channel(user_id), order_id)
+            await self.events.append(user_id, order_id)
         except (RedisError, OSError) as exc:
-            log.warning("watch_publish_failed", error=type(exc).__name__)
+            log.warning("watch_log_failed", error=type(exc).__name__)
+        await self._publish(user_id, order_id)
 
     async def line_changed(self, user_id: str, msisdn: str) -> None:
         """A mobile line's status changed: published as ``sim:<msisdn>`` on the same channel
-        (an order id never starts with ``sim:``)."""
-        await self.order_changed(user_id, f"{LINE_PREFIX}{msisdn}")
+        (an order id never starts with ``sim:``); not in the order-event log, which holds orders
+        only."""
+        await self._publish(user_id, f"{LINE_PREFIX}{msisdn}")
+
+    async def _publish(self, user_id: str, changed: str) -> None:
+        try:
+            await self._redis.publish(self._channel(user_id), changed)
+        except (RedisError, OSError) as exc:
+            log.warning("watch_publish_failed", error=type(exc).__name__)
 
     def _channel(self, user_id: str) -> str:
         return order_changes_channel(self._namespace, user_id)
@@ -119,3 +137,4 @@ class WatchHub:
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()
         await self._redis.aclose()
+        await self.events.aclose()

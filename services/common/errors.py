@@ -27,6 +27,9 @@ class PortalError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
     reason: str = "INTERNAL"
     default_message: str = "Something went wrong on our side. Please try again later."
+    # Seconds after which the same call may succeed (a RetryInfo detail, Retry-After on REST);
+    # None where retrying as it is would fail the same way.
+    retry_after_s: int | None = None
 
     def __init__(
         self,
@@ -217,12 +220,14 @@ class RateLimited(PortalError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"
     default_message = "Too many attempts. Please wait a moment and try again."
+    retry_after_s = 10
 
 
 class UpstreamUnavailable(PortalError):
     code = grpc.StatusCode.UNAVAILABLE
     reason = "UPSTREAM_UNAVAILABLE"
     default_message = "This service is temporarily unavailable. Please try again later."
+    retry_after_s = 5
 
 
 class InvalidSignature(PortalError):

@@ -7,6 +7,7 @@ visible to the handler and to every log line it writes.
 from __future__ import annotations
 
 import inspect
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Any
 import grpc
 import structlog
 from google.protobuf import any_pb2
+from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 
 from services.common import context
@@ -143,6 +145,15 @@ class RequestContextInterceptor(WrappingInterceptor):
         return unary
 
 
+_SNAKE = re.compile(r"_([a-z0-9])")
+
+
+def json_field_path(path: str) -> str:
+    """``items[0].product_id`` → ``items[0].productId``: violations name fields as bodies do
+    (proto3 JSON, lowerCamelCase), for REST and native gRPC callers alike."""
+    return _SNAKE.sub(lambda m: m.group(1).upper(), path)
+
+
 def status_for(error: PortalError) -> status_pb2.Status:
     """The ``google.rpc.Status`` (with ErrorInfo, and BadRequest if any) for a domain error."""
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)
@@ -152,7 +163,7 @@ def status_for(error: PortalError) -> status_pb2.Status:
         bad = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=json_field_path(v.field), description=v.description
                 )
                 for v in error.violations
             ]
@@ -160,17 +171,21 @@ def status_for(error: PortalError) -> status_pb2.Status:
         packed = any_pb2.Any()
         packed.Pack(bad)
         details.append(packed)
+    if error.retry_after_s is not None:
+        retry = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=error.retry_after_s))
+        packed = any_pb2.Any()
+        packed.Pack(retry)
+        details.append(packed)
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 
 async def abort_with(ctx: grpc.aio.ServicerContext, error: PortalError) -> None:
     """End the RPC with ``error`` in our status shape (ErrorInfo, BadRequest)."""
     status = status_for(error)
-    await ctx.abort(
-        error.code,
-        error.message,
-        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
-    )
+    trailers = [("grpc-status-details-bin", status.SerializeToString())]
+    if error.retry_after_s is not None:  # the gateway passes it on as the HTTP header
+        trailers.append(("retry-after", str(error.retry_after_s)))
+    await ctx.abort(error.code, error.message, trailing_metadata=tuple(trailers))
 
 
 def _as_portal_error(exc: Exception, method: str) -> PortalError:

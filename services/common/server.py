@@ -12,12 +12,12 @@ import grpc
 import prometheus_client
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from services.common.auth import AuthInterceptor, JwksSource, TokenVerifier
 from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
 from services.common.logging import configure_logging
 from services.common.peer_auth import PeerAuthInterceptor
+from services.common.reflection import enable_reflection
 from services.common.settings import ConfigurationError, ServiceSettings
 from services.common.tls import server_credentials
 from services.common.tracing import configure_tracing
@@ -97,13 +97,8 @@ def create_server(
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [
-            *services,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ],
-        server,
+    enable_reflection(
+        server, [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     )
     address = f"{settings.host}:{settings.port}"
     credentials = server_credentials(settings)

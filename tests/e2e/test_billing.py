@@ -324,3 +324,7 @@ async def test_whmcs_down_is_503_without_partial_list(
     body = response.json()
     assert reason(response) == "UPSTREAM_UNAVAILABLE" and "invoices" not in body
     assert "try again later" in body["message"]
+    # The service's answer: when to try again, as a header and as a RetryInfo detail.
+    assert response.headers["retry-after"] == "5"
+    retry = [d for d in body["details"] if d["@type"].endswith("google.rpc.RetryInfo")]
+    assert [d["retryDelay"] for d in retry] == ["5s"]

@@ -329,6 +329,7 @@ async def test_watch_orders_streams_a_status_change_as_sse(
     await asyncio.sleep(0.5)  # the creation's own events
     async with gateway.stream("GET", "/v1/orders:watch", headers=hanako, timeout=10) as response:
         assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
         events = _sse(response)
         assert (await anext(events)).get("heartbeat") is True
         await sf.update("Order", order["id"], {"Status": "Approved"})

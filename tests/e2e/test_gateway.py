@@ -16,7 +16,7 @@ from portal.identity.v1 import account_directory_pb2, account_directory_pb2_grpc
 
 from tests.helpers.grpc_errors import error_info, status_of
 from tests.helpers.logbook import LogBook
-from tests.helpers.mesh import grpcurl_as
+from tests.helpers.mesh import channel_as, grpcurl_as
 from tests.helpers.tokens import sign
 from tools.stack import Stack
 
@@ -139,9 +139,13 @@ async def test_bad_tokens_are_refused_at_the_edge(
 async def test_native_grpc_without_token_is_unauthenticated(stack: Stack) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.config.ports.gateway}") as channel:
         stub = billing_pb2_grpc.BillingServiceStub(channel)
+        call = stub.ListInvoices(billing_pb2.ListInvoicesRequest(), timeout=5)
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await stub.ListInvoices(billing_pb2.ListInvoicesRequest(), timeout=5)
+            await call
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # The edge's refusal carries the same ErrorInfo as over REST.
+    status = await status_of(call)
+    assert status is not None and error_info(status).reason == "UNAUTHENTICATED"
 
 
 async def test_native_grpc_with_token_reaches_the_service(stack: Stack, keys_dir: Path) -> None:
@@ -170,10 +174,12 @@ async def test_internal_service_is_not_reachable_through_the_gateway(
         call = stub.GetAccountLinks(request, metadata=metadata, timeout=5)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
-    # Envoy has no route for it: the service never sees the call (it would answer with our
-    # ErrorInfo detail; Envoy's own reply has none).
+    # Envoy has no route for it: the service never sees the call. The edge's reply says
+    # NOT_FOUND, with the edge's message.
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert await status_of(call) is None
+    status = await status_of(call)
+    assert status is not None and error_info(status).reason == "NOT_FOUND"
+    assert status.message == "Not found."
 
 
 async def test_reflection_is_not_routed_through_the_gateway(stack: Stack, keys_dir: Path) -> None:
@@ -213,6 +219,7 @@ async def test_reflection_and_health_on_each_service_port(stack: Stack, service:
     listed = set(result.stdout.split())
     assert "grpc.health.v1.Health" in listed
     assert "grpc.reflection.v1alpha.ServerReflection" in listed
+    assert "grpc.reflection.v1.ServerReflection" in listed
     assert any(name.startswith(f"portal.{service}.v1.") for name in listed)
     health = await asyncio.to_thread(
         subprocess.run,
@@ -283,3 +290,83 @@ async def test_readyz_follows_service_health(stack: Stack, gateway: httpx.AsyncC
         await stack.start_child("support", stack.children["support"].argv)
         await stack.wait_ready(within=30)
     assert (await gateway.get("/readyz")).status_code == 200
+
+
+async def test_grpcurl_prints_the_same_camel_case_json_as_the_gateway(stack: Stack) -> None:
+    """Reflection serves protoc's descriptors, json_name included: grpcurl's JSON is the
+    gateway's (here a public identity call whose answer has a two-word field)."""
+    # A public RPC answers only the gateway's certificate on a service port (docs/security.md).
+    command = grpcurl_as(stack, "identity", "gateway")
+    target = command.pop()
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "-emit-defaults", "-d", "{}", target,
+         "portal.identity.v1.IdentityService/GetJwks"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    )  # fmt: skip
+    assert "keys" in json.loads(result.stdout)
+    # grpcurl's describe hides a json_name equal to the default: read the descriptor itself, over
+    # reflection v1.
+    from google.protobuf import descriptor_pb2
+    from grpc_reflection.v1alpha import reflection_pb2 as r
+
+    async with channel_as(stack, "identity", "operator") as channel:
+        info = channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=r.ServerReflectionRequest.SerializeToString,
+            response_deserializer=r.ServerReflectionResponse.FromString,
+        )
+        symbol = "portal.identity.v1.ValidateCustomerNumberResponse"
+        call = info(iter([r.ServerReflectionRequest(file_containing_symbol=symbol)]))
+        answer = await call.read()
+    assert isinstance(answer, r.ServerReflectionResponse)
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in answer.file_descriptor_response.file_descriptor_proto
+    ]
+    [identity] = [f for f in files if f.name == "portal/identity/v1/identity.proto"]
+    [message] = [m for m in identity.message_type if m.name == symbol.rsplit(".", 1)[-1]]
+    assert message.field[0].json_name == "customerNumber"
+
+
+async def test_rest_answers_are_gzipped_and_carry_no_grpc_headers(
+    gateway: httpx.AsyncClient, keys_dir: Path
+) -> None:
+    headers = {"authorization": f"Bearer {sign(keys_dir)}", "accept-encoding": "gzip"}
+    listed = await gateway.get("/v1/catalog/products", headers=headers)
+    error = await gateway.get("/v1/orders/nope", headers=headers)
+    for response in (listed, error):
+        assert "grpc-status" not in response.headers and "grpc-message" not in response.headers
+    spec = await gateway.get("/openapi.json", headers={"accept-encoding": "gzip"})
+    assert spec.headers["content-encoding"] == "gzip" and spec.json()["openapi"] == "3.1.0"
+    plain = await gateway.get("/openapi.json", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v1/invoices?pageSize=2&colour=red", "colour"),
+        ("/v1/invoices?status=INVOICE_STATUS_GREEN", "status"),
+        ("/v1/orders:events?ticket=x&since=1", "since"),
+    ],
+)
+async def test_the_edge_names_a_bad_query_parameter(
+    gateway: httpx.AsyncClient, keys_dir: Path, path: str, field: str
+) -> None:
+    response = await gateway.get(path, headers={"authorization": f"Bearer {sign(keys_dir)}"})
+    assert_error_shape(response, 400, 3, "VALIDATION_FAILED")
+    bad = [d for d in response.json()["details"] if d["@type"].endswith("google.rpc.BadRequest")]
+    assert [v["field"] for v in bad[0]["fieldViolations"]] == [field]
+
+
+async def test_known_query_parameters_in_either_spelling_pass_the_edge(
+    gateway: httpx.AsyncClient, keys_dir: Path
+) -> None:
+    headers = {"authorization": f"Bearer {sign(keys_dir)}"}
+    for query in ("status=invoice_status_paid&pageSize=2", "page_size=2&page_token="):
+        response = await gateway.get(f"/v1/invoices?{query}", headers=headers)
+        assert response.status_code != 400 or "fieldViolations" not in response.text, query

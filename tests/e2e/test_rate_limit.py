@@ -69,6 +69,9 @@ async def test_auth_routes_are_rate_limited_in_the_error_shape(
     assert 429 not in statuses
     limited = await strict_gateway.post("/v1/auth/login", json=body)
     assert_error_shape(limited, 429, 8, "RATE_LIMITED")
+    assert limited.headers["retry-after"] == "10"
+    retry = [d for d in limited.json()["details"] if d["@type"].endswith("google.rpc.RetryInfo")]
+    assert retry == [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "10s"}]
     # Other routes are not affected by the auth routes' bucket.
     other = await strict_gateway.get("/v1/me")
     assert other.status_code == 401

@@ -35,7 +35,7 @@ from tools.stack_secrets import (
 # Body fields whose values are secrets, in requests to and answers from the gateway.
 SECRET_FIELDS = frozenset({"password", "refreshToken", "refresh_token", "accessToken",
                            "access_token", "url", "newPassword", "new_password",
-                           "currentPassword", "current_password"})  # fmt: skip
+                           "currentPassword", "current_password", "ticket"})  # fmt: skip
 
 
 class SecretLedger:

@@ -48,6 +48,7 @@ def test_rendered_config_with_replicas_and_other_ports_is_valid(tmp_path: Path) 
         descriptor=ROOT / "gen" / "portal_descriptor.pb",
         openapi_json=ROOT / "openapi" / "openapi.json",
         docs_html=ROOT / "openapi" / "docs.html",
+        docs_assets=ROOT / "openapi" / "swagger-ui",
         upstreams={
             n: [("127.0.0.1", 6000 + i), ("127.0.0.1", 7000 + i)]
             for i, n in enumerate(["identity", "billing", "commerce", "support"])
@@ -105,7 +106,11 @@ def test_public_methods_are_exactly_the_ones_api_md_marks_public() -> None:
             "Logout",
             "GetJwks",
         ]
-    } | {"/portal.billing.v1.BillingService/HandleWhmcsWebhook"}
+    } | {
+        "/portal.billing.v1.BillingService/HandleWhmcsWebhook",
+        # EventSource sends no Authorization header: commerce checks the stream ticket.
+        "/portal.commerce.v1.OrderService/StreamOrderEvents",
+    }
     webhook = METHODS["/portal.billing.v1.BillingService/HandleWhmcsWebhook"]
     assert webhook.auth == Auth.AUTH_SIGNED_WEBHOOK
 
@@ -161,7 +166,8 @@ NOT_RESENT = {"SignUp", "ValidateCustomerNumber", "LinkWhmcsAccount", "Login", "
               "Logout", "StartSignUp", "RequestPasswordReset", "ConfirmPasswordReset",
               "ChangePassword", "CreateInvoicePaymentLink", "UpdateBillingProfile",
               "ConfirmBillingEmail", "HandleWhmcsWebhook", "CreateOrder", "WatchOrders",
-              "CreateCase", "AddCaseComment", "CancelSim"}  # fmt: skip
+              "CreateWatchTicket", "StreamOrderEvents", "CreateCase", "AddCaseComment",
+              "CancelSim"}  # fmt: skip
 
 
 def _route_of(path: str) -> dict:

@@ -51,6 +51,8 @@ ROUTES = {
     "ListSims": ("get", "/v1/sims"),
     "GetSimUsage": ("get", "/v1/sims/{msisdn}/usage"),
     "CancelSim": ("post", "/v1/sims/{msisdn}:cancel"),
+    "CreateWatchTicket": ("post", "/v1/orders:watchTicket"),
+    "StreamOrderEvents": ("get", "/v1/orders:events"),
     "CreateCase": ("post", "/v1/cases"),
     "ListCases": ("get", "/v1/cases"),
     "GetCase": ("get", "/v1/cases/{caseId}"),
@@ -161,3 +163,76 @@ def test_every_ref_resolves() -> None:
 def test_the_committed_document_is_up_to_date(tmp_path: Path) -> None:
     fresh = openapi.write(tmp_path / "openapi.json", GEN / DESCRIPTOR)
     assert fresh.read_text() == openapi.OPENAPI_JSON.read_text()
+
+
+def test_an_independent_validator_accepts_the_document() -> None:
+    from openapi_spec_validator import validate
+
+    validate(DOC)
+
+
+def test_fields_the_server_always_sends_are_required() -> None:
+    invoice = SCHEMAS["portal.billing.v1.Invoice"]
+    assert {"id", "status", "total", "currencyCode", "items"} <= set(invoice["required"])
+    assert "paidAt" not in invoice["required"]  # OPTIONAL: absent until paid
+    session = SCHEMAS["portal.identity.v1.Session"]
+    assert set(session["required"]) == set(session["properties"])
+    assert SCHEMAS["portal.identity.v1.LoginRequest"]["required"] == ["email", "password"]
+    assert "required" not in SCHEMAS["portal.billing.v1.ListInvoicesRequest"]
+
+
+def test_a_response_field_without_field_behavior_fails_the_build() -> None:
+    from google.rpc import error_details_pb2
+
+    # google.rpc messages carry no field_behavior: as a response they would be refused.
+    missing = openapi.unannotated_response_fields([error_details_pb2.BadRequest.DESCRIPTOR])
+    assert "google.rpc.BadRequest.field_violations" in missing
+    assert "google.rpc.BadRequest.FieldViolation.field" in missing  # reached through a field
+    outputs = [m.output_type for s in openapi.public_services() for m in s.methods]
+    assert openapi.unannotated_response_fields(outputs) == []
+
+
+def test_errors_are_a_discriminated_union_with_a_reason_enum() -> None:
+    details = SCHEMAS["google.rpc.Status"]["properties"]["details"]["items"]
+    mapping = details["discriminator"]["mapping"]
+    assert details["discriminator"]["propertyName"] == "@type"
+    for url, target in mapping.items():
+        name = target.rsplit("/", 1)[-1]
+        assert SCHEMAS[name]["properties"]["@type"]["const"] == url
+        assert "@type" in SCHEMAS[name]["required"]
+    reasons = SCHEMAS["portal.ErrorReason"]["enum"]
+    assert {"VALIDATION_FAILED", "RATE_LIMITED", "FORBIDDEN", "NOT_FOUND"} <= set(reasons)
+    info = SCHEMAS["google.rpc.ErrorInfo"]["properties"]["reason"]
+    assert info["$ref"] == "#/components/schemas/portal.ErrorReason"
+    responses = DOC["components"]["responses"]
+    assert "Retry-After" in responses["Error429"]["headers"]
+    assert "Retry-After" in responses["Error503"]["headers"]
+
+
+def test_a_call_with_everything_in_the_path_has_no_body() -> None:
+    assert "requestBody" not in _op("CreateInvoicePaymentLink")
+
+
+def test_descriptions_name_fields_in_camel_case() -> None:
+    text = json.dumps(DOC)
+    assert "`currency_code`" not in text and "`currencyCode`" in text
+
+
+def test_the_sse_stream_documents_its_event_data() -> None:
+    ok = _op("StreamOrderEvents")["responses"]["200"]
+    stream = ok["content"]["text/event-stream"]
+    assert stream["x-sse-data"] == {"$ref": "#/components/schemas/portal.commerce.v1.Order"}
+    assert _op("StreamOrderEvents")["security"] == []
+
+
+def test_every_reason_in_the_code_is_in_the_enum() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "services"
+    found = {
+        m.group(1)
+        for path in root.rglob("*.py")
+        for m in re.finditer(r'^\s+reason = "([A-Z_]+)"', path.read_text(), re.MULTILINE)
+    }
+    assert "INVOICE_NOT_PAYABLE" in found
+    assert found <= set(SCHEMAS["portal.ErrorReason"]["enum"])

@@ -209,3 +209,9 @@ def webhook_event_key(namespace: str, source: str, event_id: str) -> str:
 def order_changes_channel(namespace: str, user_id: str) -> str:
     """The pub/sub channel of one user's order changes (in the user's hash tag)."""
     return f"{scope_prefix(namespace, UserScope(user_id))}:commerce:orders"
+
+
+def order_events_key(namespace: str, user_id: str) -> str:
+    """The Redis stream of one user's order changes that SSE clients resume from (the user's
+    hash tag, beside the pub/sub channel)."""
+    return f"{scope_prefix(namespace, UserScope(user_id))}:commerce:order-events"

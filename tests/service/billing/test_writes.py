@@ -82,7 +82,7 @@ async def test_invalid_fields_are_reported_together(hanako: Caller, whmcs: Whmcs
     assert isinstance(bad, error_details_pb2.BadRequest)
     assert {v.field for v in bad.field_violations} == {
         "profile.email", "profile.phone", "profile.address.country", "profile.address.postcode",
-        "profile.first_name",
+        "profile.firstName",
     }  # fmt: skip
     assert "UpdateClient" not in (await whmcs.calls()) - before
 

@@ -96,7 +96,7 @@ async def test_sim_order_needs_sim_details(
     md = user.metadata()
     line = pb.OrderLine(product_id=(await catalog(channel, md))["SIM-DATA-10G"], quantity=1)
     for sim, field in (
-        (None, "sim.sim_type"),
+        (None, "sim.simType"),
         (pb.SimDetails(sim_type=pb.SIM_TYPE_ESIM, eid="123"), "sim.eid"),
         (pb.SimDetails(sim_type=pb.SIM_TYPE_PHYSICAL, eid=EID), "sim.eid"),
     ):
@@ -117,8 +117,8 @@ async def test_malformed_requests(channel: grpc.aio.Channel, customer_of: Any) -
     gold = (await catalog(channel, md))["INTERNET-GOLD-HOME-1G"]
     ok_line = pb.OrderLine(product_id=gold, quantity=1)
     cases = [
-        (pb.CreateOrderRequest(items=[ok_line]), "request_id"),
-        (pb.CreateOrderRequest(request_id="x" * 65, items=[ok_line]), "request_id"),
+        (pb.CreateOrderRequest(items=[ok_line]), "requestId"),
+        (pb.CreateOrderRequest(request_id="x" * 65, items=[ok_line]), "requestId"),
         (pb.CreateOrderRequest(request_id="r"), "items"),
         (pb.CreateOrderRequest(request_id="r", items=[ok_line] * 21), "items"),
         (
@@ -135,7 +135,7 @@ async def test_malformed_requests(channel: grpc.aio.Channel, customer_of: Any) -
             pb.CreateOrderRequest(
                 request_id="r", items=[pb.OrderLine(product_id="nope", quantity=1)]
             ),
-            "items[0].product_id",
+            "items[0].productId",
         ),
     ]
     for request, field in cases:

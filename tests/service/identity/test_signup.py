@@ -227,7 +227,7 @@ async def test_validation_errors_name_each_field(channel: grpc.aio.Channel) -> N
     bad = bad_request(status)
     assert bad is not None
     fields = {v.field for v in bad.field_violations}
-    assert fields == {"email", "password", "first_name", "address.country"}
+    assert fields == {"email", "password", "firstName", "address.country"}
     await fails_with(
         stub(channel).SignUp(request(number=""), metadata=meta()),
         grpc.StatusCode.INVALID_ARGUMENT,

@@ -73,8 +73,8 @@ async def test_create_case_defaults_and_no_contact(world: World) -> None:
         (pb.CreateCaseRequest(subject="ok", description="d" * 32_001), ["description"]),
         (pb.CreateCaseRequest(subject="ok", category=99, priority=42), ["category", "priority"]),
         (pb.CreateCaseRequest(subject="", description="\x00"), ["subject", "description"]),
-        (pb.CreateCaseRequest(subject="ok", request_id="r" * 65), ["request_id"]),
-        (pb.CreateCaseRequest(subject="ok", request_id="a\x00b"), ["request_id"]),
+        (pb.CreateCaseRequest(subject="ok", request_id="r" * 65), ["requestId"]),
+        (pb.CreateCaseRequest(subject="ok", request_id="a\x00b"), ["requestId"]),
     ],
 )
 async def test_create_case_validation(

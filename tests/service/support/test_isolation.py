@@ -94,7 +94,7 @@ async def test_page_size_defaults_and_caps(world: World) -> None:
     big = await world.stub.ListCases(pb.ListCasesRequest(page_size=1000), metadata=world.auth())
     assert len(big.cases) == 23 and not big.next_page_token
     negative = world.stub.ListCases(pb.ListCasesRequest(page_size=-1), metadata=world.auth())
-    assert (await failure(negative))[2] == ["page_size"]
+    assert (await failure(negative))[2] == ["pageSize"]
 
 
 async def _token(world: World, user: str = "user-hanako", status: int = 0) -> str:
@@ -118,7 +118,7 @@ async def test_tampered_tokens_are_refused(world: World) -> None:
     token = await _token(world)
     for bad in _tampered(token):
         call = world.stub.ListCases(pb.ListCasesRequest(page_token=bad), metadata=world.auth())
-        assert (await failure(call))[1:] == ("VALIDATION_FAILED", ["page_token"]), bad
+        assert (await failure(call))[1:] == ("VALIDATION_FAILED", ["pageToken"]), bad
 
 
 async def test_token_is_bound_to_account_and_filter(world: World) -> None:
@@ -126,11 +126,11 @@ async def test_token_is_bound_to_account_and_filter(world: World) -> None:
     foreign = world.stub.ListCases(
         pb.ListCasesRequest(page_token=token), metadata=world.auth("user-taro")
     )
-    assert (await failure(foreign))[1:] == ("VALIDATION_FAILED", ["page_token"])
+    assert (await failure(foreign))[1:] == ("VALIDATION_FAILED", ["pageToken"])
     refiltered = world.stub.ListCases(
         pb.ListCasesRequest(page_token=token, status=pb.CASE_STATUS_NEW), metadata=world.auth()
     )
-    assert (await failure(refiltered))[1:] == ("VALIDATION_FAILED", ["page_token"])
+    assert (await failure(refiltered))[1:] == ("VALIDATION_FAILED", ["pageToken"])
     ok = await world.stub.ListCases(pb.ListCasesRequest(page_token=token), metadata=world.auth())
     assert ok.cases
 
@@ -140,4 +140,4 @@ async def test_token_signed_with_another_secret_is_refused(world: World) -> None
 
     forged = PageTokens(b"another deployment").encode(1, "cases", world.accounts["AC-000101"], "0")
     call = world.stub.ListCases(pb.ListCasesRequest(page_token=forged), metadata=world.auth())
-    assert (await failure(call))[1:] == ("VALIDATION_FAILED", ["page_token"])
+    assert (await failure(call))[1:] == ("VALIDATION_FAILED", ["pageToken"])

@@ -23,40 +23,73 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from portal.common.v1 import types_pb2 as portal_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portal/commerce/v1/catalog.proto\x12\x12portal.commerce.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cportal/common/v1/types.proto\"\xd1\x02\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x35\n\x08\x63\x61tegory\x18\x05 \x01(\x0e\x32#.portal.commerce.v1.ProductCategory\x12\x31\n\nitem_class\x18\x06 \x01(\x0e\x32\x1d.portal.commerce.v1.ItemClass\x12\x35\n\rbilling_cycle\x18\x07 \x01(\x0e\x32\x1e.portal.common.v1.BillingCycle\x12\x12\n\nunit_price\x18\x08 \x01(\t\x12\x15\n\rcurrency_code\x18\t \x01(\t\x12\x11\n\torderable\x18\n \x01(\x08\x12\x10\n\x08\x65ligible\x18\x0b \x01(\x08\x12\x19\n\x11ineligible_reason\x18\x0c \x01(\t\"L\n\x13ListProductsRequest\x12\x35\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32#.portal.commerce.v1.ProductCategory\"E\n\x14ListProductsResponse\x12-\n\x08products\x18\x01 \x03(\x0b\x32\x1b.portal.commerce.v1.Product\"\'\n\x11GetProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\"B\n\x12GetProductResponse\x12,\n\x07product\x18\x01 \x01(\x0b\x32\x1b.portal.commerce.v1.Product\"\x17\n\x15GetEligibilityRequest\"Z\n\x16GetEligibilityResponse\x12@\n\x13\x65ligible_categories\x18\x01 \x03(\x0e\x32#.portal.commerce.v1.ProductCategory*\xa2\x01\n\x0fProductCategory\x12 \n\x1cPRODUCT_CATEGORY_UNSPECIFIED\x10\x00\x12\x1d\n\x19PRODUCT_CATEGORY_INTERNET\x10\x01\x12\x18\n\x14PRODUCT_CATEGORY_SIM\x10\x02\x12\x18\n\x14PRODUCT_CATEGORY_VPN\x10\x03\x12\x1a\n\x16PRODUCT_CATEGORY_OTHER\x10\x04*\x8e\x01\n\tItemClass\x12\x1a\n\x16ITEM_CLASS_UNSPECIFIED\x10\x00\x12\x16\n\x12ITEM_CLASS_SERVICE\x10\x01\x12\x1b\n\x17ITEM_CLASS_INSTALLATION\x10\x02\x12\x15\n\x11ITEM_CLASS_ADD_ON\x10\x03\x12\x19\n\x15ITEM_CLASS_ACTIVATION\x10\x04\x32\xa5\x03\n\x0e\x43\x61talogService\x12\x7f\n\x0cListProducts\x12\'.portal.commerce.v1.ListProductsRequest\x1a(.portal.commerce.v1.ListProductsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/catalog/products\x12\x86\x01\n\nGetProduct\x12%.portal.commerce.v1.GetProductRequest\x1a&.portal.commerce.v1.GetProductResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/catalog/products/{product_id}\x12\x88\x01\n\x0eGetEligibility\x12).portal.commerce.v1.GetEligibilityRequest\x1a*.portal.commerce.v1.GetEligibilityResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/catalog/eligibilityb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portal/commerce/v1/catalog.proto\x12\x12portal.commerce.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cportal/common/v1/types.proto\"\x99\x03\n\x07Product\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03sku\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12;\n\x08\x63\x61tegory\x18\x05 \x01(\x0e\x32#.portal.commerce.v1.ProductCategoryB\x04\xe2\x41\x01\x03\x12\x37\n\nitem_class\x18\x06 \x01(\x0e\x32\x1d.portal.commerce.v1.ItemClassB\x04\xe2\x41\x01\x03\x12;\n\rbilling_cycle\x18\x07 \x01(\x0e\x32\x1e.portal.common.v1.BillingCycleB\x04\xe2\x41\x01\x03\x12\x18\n\nunit_price\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rcurrency_code\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\torderable\x18\n \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x65ligible\x18\x0b \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11ineligible_reason\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\"L\n\x13ListProductsRequest\x12\x35\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32#.portal.commerce.v1.ProductCategory\"K\n\x14ListProductsResponse\x12\x33\n\x08products\x18\x01 \x03(\x0b\x32\x1b.portal.commerce.v1.ProductB\x04\xe2\x41\x01\x03\"-\n\x11GetProductRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x12GetProductResponse\x12\x32\n\x07product\x18\x01 \x01(\x0b\x32\x1b.portal.commerce.v1.ProductB\x04\xe2\x41\x01\x03\"\x17\n\x15GetEligibilityRequest\"`\n\x16GetEligibilityResponse\x12\x46\n\x13\x65ligible_categories\x18\x01 \x03(\x0e\x32#.portal.commerce.v1.ProductCategoryB\x04\xe2\x41\x01\x03*\xa2\x01\n\x0fProductCategory\x12 \n\x1cPRODUCT_CATEGORY_UNSPECIFIED\x10\x00\x12\x1d\n\x19PRODUCT_CATEGORY_INTERNET\x10\x01\x12\x18\n\x14PRODUCT_CATEGORY_SIM\x10\x02\x12\x18\n\x14PRODUCT_CATEGORY_VPN\x10\x03\x12\x1a\n\x16PRODUCT_CATEGORY_OTHER\x10\x04*\x8e\x01\n\tItemClass\x12\x1a\n\x16ITEM_CLASS_UNSPECIFIED\x10\x00\x12\x16\n\x12ITEM_CLASS_SERVICE\x10\x01\x12\x1b\n\x17ITEM_CLASS_INSTALLATION\x10\x02\x12\x15\n\x11ITEM_CLASS_ADD_ON\x10\x03\x12\x19\n\x15ITEM_CLASS_ACTIVATION\x10\x04\x32\xa5\x03\n\x0e\x43\x61talogService\x12\x7f\n\x0cListProducts\x12\'.portal.commerce.v1.ListProductsRequest\x1a(.portal.commerce.v1.ListProductsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/catalog/products\x12\x86\x01\n\nGetProduct\x12%.portal.commerce.v1.GetProductRequest\x1a&.portal.commerce.v1.GetProductResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/catalog/products/{product_id}\x12\x88\x01\n\x0eGetEligibility\x12).portal.commerce.v1.GetEligibilityRequest\x1a*.portal.commerce.v1.GetEligibilityResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/catalog/eligibilityb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portal.commerce.v1.catalog_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['id']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['sku']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['sku']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['name']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['description']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['description']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['category']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['category']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['item_class']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['item_class']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['billing_cycle']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['billing_cycle']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['unit_price']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['unit_price']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['currency_code']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['currency_code']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['orderable']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['orderable']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['eligible']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['eligible']._serialized_options = b'\342A\001\003'
+  _globals['_PRODUCT'].fields_by_name['ineligible_reason']._loaded_options = None
+  _globals['_PRODUCT'].fields_by_name['ineligible_reason']._serialized_options = b'\342A\001\003'
+  _globals['_LISTPRODUCTSRESPONSE'].fields_by_name['products']._loaded_options = None
+  _globals['_LISTPRODUCTSRESPONSE'].fields_by_name['products']._serialized_options = b'\342A\001\003'
+  _globals['_GETPRODUCTREQUEST'].fields_by_name['product_id']._loaded_options = None
+  _globals['_GETPRODUCTREQUEST'].fields_by_name['product_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETPRODUCTRESPONSE'].fields_by_name['product']._loaded_options = None
+  _globals['_GETPRODUCTRESPONSE'].fields_by_name['product']._serialized_options = b'\342A\001\003'
+  _globals['_GETELIGIBILITYRESPONSE'].fields_by_name['eligible_categories']._loaded_options = None
+  _globals['_GETELIGIBILITYRESPONSE'].fields_by_name['eligible_categories']._serialized_options = b'\342A\001\003'
   _globals['_CATALOGSERVICE'].methods_by_name['ListProducts']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['ListProducts']._serialized_options = b'\202\323\344\223\002\026\022\024/v1/catalog/products'
   _globals['_CATALOGSERVICE'].methods_by_name['GetProduct']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['GetProduct']._serialized_options = b'\202\323\344\223\002#\022!/v1/catalog/products/{product_id}'
   _globals['_CATALOGSERVICE'].methods_by_name['GetEligibility']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['GetEligibility']._serialized_options = b'\202\323\344\223\002\031\022\027/v1/catalog/eligibility'
-  _globals['_PRODUCTCATEGORY']._serialized_start=832
-  _globals['_PRODUCTCATEGORY']._serialized_end=994
-  _globals['_ITEMCLASS']._serialized_start=997
-  _globals['_ITEMCLASS']._serialized_end=1139
-  _globals['_PRODUCT']._serialized_start=117
-  _globals['_PRODUCT']._serialized_end=454
-  _globals['_LISTPRODUCTSREQUEST']._serialized_start=456
-  _globals['_LISTPRODUCTSREQUEST']._serialized_end=532
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=534
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=603
-  _globals['_GETPRODUCTREQUEST']._serialized_start=605
-  _globals['_GETPRODUCTREQUEST']._serialized_end=644
-  _globals['_GETPRODUCTRESPONSE']._serialized_start=646
-  _globals['_GETPRODUCTRESPONSE']._serialized_end=712
-  _globals['_GETELIGIBILITYREQUEST']._serialized_start=714
-  _globals['_GETELIGIBILITYREQUEST']._serialized_end=737
-  _globals['_GETELIGIBILITYRESPONSE']._serialized_start=739
-  _globals['_GETELIGIBILITYRESPONSE']._serialized_end=829
-  _globals['_CATALOGSERVICE']._serialized_start=1142
-  _globals['_CATALOGSERVICE']._serialized_end=1563
+  _globals['_PRODUCTCATEGORY']._serialized_start=961
+  _globals['_PRODUCTCATEGORY']._serialized_end=1123
+  _globals['_ITEMCLASS']._serialized_start=1126
+  _globals['_ITEMCLASS']._serialized_end=1268
+  _globals['_PRODUCT']._serialized_start=150
+  _globals['_PRODUCT']._serialized_end=559
+  _globals['_LISTPRODUCTSREQUEST']._serialized_start=561
+  _globals['_LISTPRODUCTSREQUEST']._serialized_end=637
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=639
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=714
+  _globals['_GETPRODUCTREQUEST']._serialized_start=716
+  _globals['_GETPRODUCTREQUEST']._serialized_end=761
+  _globals['_GETPRODUCTRESPONSE']._serialized_start=763
+  _globals['_GETPRODUCTRESPONSE']._serialized_end=835
+  _globals['_GETELIGIBILITYREQUEST']._serialized_start=837
+  _globals['_GETELIGIBILITYREQUEST']._serialized_end=860
+  _globals['_GETELIGIBILITYRESPONSE']._serialized_start=862
+  _globals['_GETELIGIBILITYRESPONSE']._serialized_end=958
+  _globals['_CATALOGSERVICE']._serialized_start=1271
+  _globals['_CATALOGSERVICE']._serialized_end=1692
 # @@protoc_insertion_point(module_scope)

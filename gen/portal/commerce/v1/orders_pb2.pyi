@@ -1,7 +1,10 @@
 import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from portal.common.v1 import annotations_pb2 as _annotations_pb2_1
 from portal.common.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -195,3 +198,23 @@ class WatchOrdersResponse(_message.Message):
     heartbeat: bool
     sim: Sim
     def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., heartbeat: _Optional[bool] = ..., sim: _Optional[_Union[Sim, _Mapping]] = ...) -> None: ...
+
+class CreateWatchTicketRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateWatchTicketResponse(_message.Message):
+    __slots__ = ("ticket", "expire_time")
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ticket: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, ticket: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StreamOrderEventsRequest(_message.Message):
+    __slots__ = ("ticket", "last_event_id")
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ticket: str
+    last_event_id: str
+    def __init__(self, ticket: _Optional[str] = ..., last_event_id: _Optional[str] = ...) -> None: ...

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from portal.commerce.v1 import orders_pb2 as portal_dot_commerce_dot_v1_dot_orders__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -55,6 +56,16 @@ class OrderServiceStub:
                 request_serializer=portal_dot_commerce_dot_v1_dot_orders__pb2.WatchOrdersRequest.SerializeToString,
                 response_deserializer=portal_dot_commerce_dot_v1_dot_orders__pb2.WatchOrdersResponse.FromString,
                 _registered_method=True)
+        self.CreateWatchTicket = channel.unary_unary(
+                '/portal.commerce.v1.OrderService/CreateWatchTicket',
+                request_serializer=portal_dot_commerce_dot_v1_dot_orders__pb2.CreateWatchTicketRequest.SerializeToString,
+                response_deserializer=portal_dot_commerce_dot_v1_dot_orders__pb2.CreateWatchTicketResponse.FromString,
+                _registered_method=True)
+        self.StreamOrderEvents = channel.unary_stream(
+                '/portal.commerce.v1.OrderService/StreamOrderEvents',
+                request_serializer=portal_dot_commerce_dot_v1_dot_orders__pb2.StreamOrderEventsRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -90,6 +101,26 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateWatchTicket(self, request, context):
+        """Issues a short-lived ticket that opens `GET /v1/orders:events` for the caller: a browser's
+        `EventSource` cannot send an `Authorization` header, and an access token must not sit in a URL.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamOrderEvents(self, request, context):
+        """The caller's order changes as a Server-Sent Events stream for `EventSource`: authenticated by
+        the `ticket` query parameter, one `id:` per change, comment heartbeats, a `retry:` hint, and
+        resumption from the `Last-Event-ID` header (or `lastEventId` parameter) with every change
+        missed meanwhile. Each event's `data` is the current `Order` as JSON.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        (HttpBody is what makes the gateway pass the SSE bytes through as they are.)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +143,16 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.WatchOrders,
                     request_deserializer=portal_dot_commerce_dot_v1_dot_orders__pb2.WatchOrdersRequest.FromString,
                     response_serializer=portal_dot_commerce_dot_v1_dot_orders__pb2.WatchOrdersResponse.SerializeToString,
+            ),
+            'CreateWatchTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWatchTicket,
+                    request_deserializer=portal_dot_commerce_dot_v1_dot_orders__pb2.CreateWatchTicketRequest.FromString,
+                    response_serializer=portal_dot_commerce_dot_v1_dot_orders__pb2.CreateWatchTicketResponse.SerializeToString,
+            ),
+            'StreamOrderEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamOrderEvents,
+                    request_deserializer=portal_dot_commerce_dot_v1_dot_orders__pb2.StreamOrderEventsRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +264,60 @@ class OrderService:
             '/portal.commerce.v1.OrderService/WatchOrders',
             portal_dot_commerce_dot_v1_dot_orders__pb2.WatchOrdersRequest.SerializeToString,
             portal_dot_commerce_dot_v1_dot_orders__pb2.WatchOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWatchTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portal.commerce.v1.OrderService/CreateWatchTicket',
+            portal_dot_commerce_dot_v1_dot_orders__pb2.CreateWatchTicketRequest.SerializeToString,
+            portal_dot_commerce_dot_v1_dot_orders__pb2.CreateWatchTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamOrderEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/portal.commerce.v1.OrderService/StreamOrderEvents',
+            portal_dot_commerce_dot_v1_dot_orders__pb2.StreamOrderEventsRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,39 +23,78 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from portal.commerce.v1 import orders_pb2 as portal_dot_commerce_dot_v1_dot_orders__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dportal/commerce/v1/sims.proto\x12\x12portal.commerce.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fportal/commerce/v1/orders.proto\".\n\x0cMonthlyUsage\x12\r\n\x05month\x18\x01 \x01(\t\x12\x0f\n\x07used_mb\x18\x02 \x01(\x03\"\xfb\x01\n\x08SimUsage\x12\x0e\n\x06msisdn\x18\x01 \x01(\t\x12\x15\n\rused_today_mb\x18\x02 \x01(\x03\x12\x1a\n\x12used_this_month_mb\x18\x03 \x01(\x03\x12\x39\n\x0fprevious_months\x18\x04 \x03(\x0b\x32 .portal.commerce.v1.MonthlyUsage\x12\x11\n\thas_quota\x18\x05 \x01(\x08\x12\x1a\n\x12remaining_quota_mb\x18\x06 \x01(\x03\x12\x12\n\nas_of_date\x18\x07 \x01(\t\x12.\n\nfetched_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x11\n\x0fListSimsRequest\"9\n\x10ListSimsResponse\x12%\n\x04sims\x18\x01 \x03(\x0b\x32\x17.portal.commerce.v1.Sim\"5\n\x12GetSimUsageRequest\x12\x0e\n\x06msisdn\x18\x01 \x01(\t\x12\x0f\n\x07refresh\x18\x02 \x01(\x08\"B\n\x13GetSimUsageResponse\x12+\n\x05usage\x18\x01 \x01(\x0b\x32\x1c.portal.commerce.v1.SimUsage\"H\n\x10\x43\x61ncelSimRequest\x12\x0e\n\x06msisdn\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x10\n\x08run_date\x18\x03 \x01(\t\"N\n\x11\x43\x61ncelSimResponse\x12$\n\x03sim\x18\x01 \x01(\x0b\x32\x17.portal.commerce.v1.Sim\x12\x13\n\x0b\x63\x61se_number\x18\x02 \x01(\t2\xf5\x02\n\nSimService\x12g\n\x08ListSims\x12#.portal.commerce.v1.ListSimsRequest\x1a$.portal.commerce.v1.ListSimsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/sims\x12\x7f\n\x0bGetSimUsage\x12&.portal.commerce.v1.GetSimUsageRequest\x1a\'.portal.commerce.v1.GetSimUsageResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/sims/{msisdn}/usage\x12}\n\tCancelSim\x12$.portal.commerce.v1.CancelSimRequest\x1a%.portal.commerce.v1.CancelSimResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/sims/{msisdn}:cancel:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dportal/commerce/v1/sims.proto\x12\x12portal.commerce.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fportal/commerce/v1/orders.proto\":\n\x0cMonthlyUsage\x12\x13\n\x05month\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07used_mb\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\"\xab\x02\n\x08SimUsage\x12\x14\n\x06msisdn\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rused_today_mb\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12 \n\x12used_this_month_mb\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12?\n\x0fprevious_months\x18\x04 \x03(\x0b\x32 .portal.commerce.v1.MonthlyUsageB\x04\xe2\x41\x01\x03\x12\x17\n\thas_quota\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12 \n\x12remaining_quota_mb\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\nas_of_date\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nfetched_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x11\n\x0fListSimsRequest\"?\n\x10ListSimsResponse\x12+\n\x04sims\x18\x01 \x03(\x0b\x32\x17.portal.commerce.v1.SimB\x04\xe2\x41\x01\x03\"A\n\x12GetSimUsageRequest\x12\x14\n\x06msisdn\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07refresh\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\"H\n\x13GetSimUsageResponse\x12\x31\n\x05usage\x18\x01 \x01(\x0b\x32\x1c.portal.commerce.v1.SimUsageB\x04\xe2\x41\x01\x03\"Z\n\x10\x43\x61ncelSimRequest\x12\x14\n\x06msisdn\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08run_date\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"Z\n\x11\x43\x61ncelSimResponse\x12*\n\x03sim\x18\x01 \x01(\x0b\x32\x17.portal.commerce.v1.SimB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x63\x61se_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x32\xf5\x02\n\nSimService\x12g\n\x08ListSims\x12#.portal.commerce.v1.ListSimsRequest\x1a$.portal.commerce.v1.ListSimsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/sims\x12\x7f\n\x0bGetSimUsage\x12&.portal.commerce.v1.GetSimUsageRequest\x1a\'.portal.commerce.v1.GetSimUsageResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/sims/{msisdn}/usage\x12}\n\tCancelSim\x12$.portal.commerce.v1.CancelSimRequest\x1a%.portal.commerce.v1.CancelSimResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/sims/{msisdn}:cancel:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portal.commerce.v1.sims_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_MONTHLYUSAGE'].fields_by_name['month']._loaded_options = None
+  _globals['_MONTHLYUSAGE'].fields_by_name['month']._serialized_options = b'\342A\001\003'
+  _globals['_MONTHLYUSAGE'].fields_by_name['used_mb']._loaded_options = None
+  _globals['_MONTHLYUSAGE'].fields_by_name['used_mb']._serialized_options = b'\342A\001\003'
+  _globals['_SIMUSAGE'].fields_by_name['msisdn']._loaded_options = None
+  _globals['_SIMUSAGE'].fields_by_name['msisdn']._serialized_options = b'\342A\001\003'
+  _globals['_SIMUSAGE'].fields_by_name['used_today_mb']._loaded_options = None
+  _globals['_SIMUSAGE'].fields_by_name['used_today_mb']._serialized_options = b'\342A\001\003'
+  _globals['_SIMUSAGE'].fields_by_name['used_this_month_mb']._loaded_options = None
+  _globals['_SIMUSAGE'].fields_by_name['used_this_month_mb']._serialized_options = b'\342A\001\003'
+  _globals['_SIMUSAGE'].fields_by_name['previous_months']._loaded_options = None
+  _globals['_SIMUSAGE'].fields_by_name['previous_months']._serialized_options = b'\342A\001\003'
+  _globals['_SIMUSAGE'].fields_by_name['has_quota']._loaded_options = None
+  _globals['_SIMUSAGE'].fields_by_name['has_quota']._serialized_options = b'\342A\001\003'
+  _globals['_SIMUSAGE'].fields_by_name['remaining_quota_mb']._loaded_options = None
+  _globals['_SIMUSAGE'].fields_by_name['remaining_quota_mb']._serialized_options = b'\342A\001\003'
+  _globals['_SIMUSAGE'].fields_by_name['as_of_date']._loaded_options = None
+  _globals['_SIMUSAGE'].fields_by_name['as_of_date']._serialized_options = b'\342A\001\003'
+  _globals['_SIMUSAGE'].fields_by_name['fetched_at']._loaded_options = None
+  _globals['_SIMUSAGE'].fields_by_name['fetched_at']._serialized_options = b'\342A\001\003'
+  _globals['_LISTSIMSRESPONSE'].fields_by_name['sims']._loaded_options = None
+  _globals['_LISTSIMSRESPONSE'].fields_by_name['sims']._serialized_options = b'\342A\001\003'
+  _globals['_GETSIMUSAGEREQUEST'].fields_by_name['msisdn']._loaded_options = None
+  _globals['_GETSIMUSAGEREQUEST'].fields_by_name['msisdn']._serialized_options = b'\342A\001\002'
+  _globals['_GETSIMUSAGEREQUEST'].fields_by_name['refresh']._loaded_options = None
+  _globals['_GETSIMUSAGEREQUEST'].fields_by_name['refresh']._serialized_options = b'\342A\001\001'
+  _globals['_GETSIMUSAGERESPONSE'].fields_by_name['usage']._loaded_options = None
+  _globals['_GETSIMUSAGERESPONSE'].fields_by_name['usage']._serialized_options = b'\342A\001\003'
+  _globals['_CANCELSIMREQUEST'].fields_by_name['msisdn']._loaded_options = None
+  _globals['_CANCELSIMREQUEST'].fields_by_name['msisdn']._serialized_options = b'\342A\001\002'
+  _globals['_CANCELSIMREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CANCELSIMREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_CANCELSIMREQUEST'].fields_by_name['run_date']._loaded_options = None
+  _globals['_CANCELSIMREQUEST'].fields_by_name['run_date']._serialized_options = b'\342A\001\002'
+  _globals['_CANCELSIMRESPONSE'].fields_by_name['sim']._loaded_options = None
+  _globals['_CANCELSIMRESPONSE'].fields_by_name['sim']._serialized_options = b'\342A\001\003'
+  _globals['_CANCELSIMRESPONSE'].fields_by_name['case_number']._loaded_options = None
+  _globals['_CANCELSIMRESPONSE'].fields_by_name['case_number']._serialized_options = b'\342A\001\003'
   _globals['_SIMSERVICE'].methods_by_name['ListSims']._loaded_options = None
   _globals['_SIMSERVICE'].methods_by_name['ListSims']._serialized_options = b'\202\323\344\223\002\n\022\010/v1/sims'
   _globals['_SIMSERVICE'].methods_by_name['GetSimUsage']._loaded_options = None
   _globals['_SIMSERVICE'].methods_by_name['GetSimUsage']._serialized_options = b'\202\323\344\223\002\031\022\027/v1/sims/{msisdn}/usage'
   _globals['_SIMSERVICE'].methods_by_name['CancelSim']._loaded_options = None
   _globals['_SIMSERVICE'].methods_by_name['CancelSim']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/sims/{msisdn}:cancel:\001*'
-  _globals['_MONTHLYUSAGE']._serialized_start=149
-  _globals['_MONTHLYUSAGE']._serialized_end=195
-  _globals['_SIMUSAGE']._serialized_start=198
-  _globals['_SIMUSAGE']._serialized_end=449
-  _globals['_LISTSIMSREQUEST']._serialized_start=451
-  _globals['_LISTSIMSREQUEST']._serialized_end=468
-  _globals['_LISTSIMSRESPONSE']._serialized_start=470
-  _globals['_LISTSIMSRESPONSE']._serialized_end=527
-  _globals['_GETSIMUSAGEREQUEST']._serialized_start=529
-  _globals['_GETSIMUSAGEREQUEST']._serialized_end=582
-  _globals['_GETSIMUSAGERESPONSE']._serialized_start=584
-  _globals['_GETSIMUSAGERESPONSE']._serialized_end=650
-  _globals['_CANCELSIMREQUEST']._serialized_start=652
-  _globals['_CANCELSIMREQUEST']._serialized_end=724
-  _globals['_CANCELSIMRESPONSE']._serialized_start=726
-  _globals['_CANCELSIMRESPONSE']._serialized_end=804
-  _globals['_SIMSERVICE']._serialized_start=807
-  _globals['_SIMSERVICE']._serialized_end=1180
+  _globals['_MONTHLYUSAGE']._serialized_start=182
+  _globals['_MONTHLYUSAGE']._serialized_end=240
+  _globals['_SIMUSAGE']._serialized_start=243
+  _globals['_SIMUSAGE']._serialized_end=542
+  _globals['_LISTSIMSREQUEST']._serialized_start=544
+  _globals['_LISTSIMSREQUEST']._serialized_end=561
+  _globals['_LISTSIMSRESPONSE']._serialized_start=563
+  _globals['_LISTSIMSRESPONSE']._serialized_end=626
+  _globals['_GETSIMUSAGEREQUEST']._serialized_start=628
+  _globals['_GETSIMUSAGEREQUEST']._serialized_end=693
+  _globals['_GETSIMUSAGERESPONSE']._serialized_start=695
+  _globals['_GETSIMUSAGERESPONSE']._serialized_end=767
+  _globals['_CANCELSIMREQUEST']._serialized_start=769
+  _globals['_CANCELSIMREQUEST']._serialized_end=859
+  _globals['_CANCELSIMRESPONSE']._serialized_start=861
+  _globals['_CANCELSIMRESPONSE']._serialized_end=951
+  _globals['_SIMSERVICE']._serialized_start=954
+  _globals['_SIMSERVICE']._serialized_end=1327
 # @@protoc_insertion_point(module_scope)

@@ -22,17 +22,30 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cportal/common/v1/types.proto\x12\x10portal.common.v1\"g\n\x07\x41\x64\x64ress\x12\r\n\x05line1\x18\x01 \x01(\t\x12\r\n\x05line2\x18\x02 \x01(\t\x12\x0c\n\x04\x63ity\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x10\n\x08postcode\x18\x05 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x06 \x01(\t*\x93\x02\n\x0c\x42illingCycle\x12\x1d\n\x19\x42ILLING_CYCLE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42ILLING_CYCLE_ONE_TIME\x10\x01\x12\x19\n\x15\x42ILLING_CYCLE_MONTHLY\x10\x02\x12\x1b\n\x17\x42ILLING_CYCLE_QUARTERLY\x10\x03\x12\x1f\n\x1b\x42ILLING_CYCLE_SEMI_ANNUALLY\x10\x04\x12\x1a\n\x16\x42ILLING_CYCLE_ANNUALLY\x10\x05\x12\x1c\n\x18\x42ILLING_CYCLE_BIENNIALLY\x10\x06\x12\x1d\n\x19\x42ILLING_CYCLE_TRIENNIALLY\x10\x07\x12\x16\n\x12\x42ILLING_CYCLE_FREE\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cportal/common/v1/types.proto\x12\x10portal.common.v1\x1a\x1fgoogle/api/field_behavior.proto\"\x8b\x01\n\x07\x41\x64\x64ress\x12\x13\n\x05line1\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05line2\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04\x63ity\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05state\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08postcode\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x63ountry\x18\x06 \x01(\tB\x04\xe2\x41\x01\x02*\x93\x02\n\x0c\x42illingCycle\x12\x1d\n\x19\x42ILLING_CYCLE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42ILLING_CYCLE_ONE_TIME\x10\x01\x12\x19\n\x15\x42ILLING_CYCLE_MONTHLY\x10\x02\x12\x1b\n\x17\x42ILLING_CYCLE_QUARTERLY\x10\x03\x12\x1f\n\x1b\x42ILLING_CYCLE_SEMI_ANNUALLY\x10\x04\x12\x1a\n\x16\x42ILLING_CYCLE_ANNUALLY\x10\x05\x12\x1c\n\x18\x42ILLING_CYCLE_BIENNIALLY\x10\x06\x12\x1d\n\x19\x42ILLING_CYCLE_TRIENNIALLY\x10\x07\x12\x16\n\x12\x42ILLING_CYCLE_FREE\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portal.common.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BILLINGCYCLE']._serialized_start=156
-  _globals['_BILLINGCYCLE']._serialized_end=431
-  _globals['_ADDRESS']._serialized_start=50
-  _globals['_ADDRESS']._serialized_end=153
+  _globals['_ADDRESS'].fields_by_name['line1']._loaded_options = None
+  _globals['_ADDRESS'].fields_by_name['line1']._serialized_options = b'\342A\001\002'
+  _globals['_ADDRESS'].fields_by_name['line2']._loaded_options = None
+  _globals['_ADDRESS'].fields_by_name['line2']._serialized_options = b'\342A\001\001'
+  _globals['_ADDRESS'].fields_by_name['city']._loaded_options = None
+  _globals['_ADDRESS'].fields_by_name['city']._serialized_options = b'\342A\001\002'
+  _globals['_ADDRESS'].fields_by_name['state']._loaded_options = None
+  _globals['_ADDRESS'].fields_by_name['state']._serialized_options = b'\342A\001\002'
+  _globals['_ADDRESS'].fields_by_name['postcode']._loaded_options = None
+  _globals['_ADDRESS'].fields_by_name['postcode']._serialized_options = b'\342A\001\002'
+  _globals['_ADDRESS'].fields_by_name['country']._loaded_options = None
+  _globals['_ADDRESS'].fields_by_name['country']._serialized_options = b'\342A\001\002'
+  _globals['_BILLINGCYCLE']._serialized_start=226
+  _globals['_BILLINGCYCLE']._serialized_end=501
+  _globals['_ADDRESS']._serialized_start=84
+  _globals['_ADDRESS']._serialized_end=223
 # @@protoc_insertion_point(module_scope)

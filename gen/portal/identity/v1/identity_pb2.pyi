@@ -1,6 +1,7 @@
 import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from portal.common.v1 import annotations_pb2 as _annotations_pb2_1
 from portal.common.v1 import types_pb2 as _types_pb2

@@ -23,16 +23,61 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fportal/support/v1/support.proto\x12\x11portal.support.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x02\n\x04\x43\x61se\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x61se_number\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12-\n\x06status\x18\x05 \x01(\x0e\x32\x1d.portal.support.v1.CaseStatus\x12\x31\n\x08priority\x18\x06 \x01(\x0e\x32\x1f.portal.support.v1.CasePriority\x12\x31\n\x08\x63\x61tegory\x18\x07 \x01(\x0e\x32\x1f.portal.support.v1.CaseCategory\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x08\x63omments\x18\t \x03(\x0b\x32\x1e.portal.support.v1.CaseComment\"n\n\x0b\x43\x61seComment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfrom_customer\x18\x04 \x01(\x08\"\xb3\x01\n\x11\x43reateCaseRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x31\n\x08\x63\x61tegory\x18\x03 \x01(\x0e\x32\x1f.portal.support.v1.CaseCategory\x12\x31\n\x08priority\x18\x04 \x01(\x0e\x32\x1f.portal.support.v1.CasePriority\x12\x12\n\nrequest_id\x18\x05 \x01(\t\";\n\x12\x43reateCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.portal.support.v1.Case\"h\n\x10ListCasesRequest\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.portal.support.v1.CaseStatus\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x11ListCasesResponse\x12&\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.portal.support.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"8\n\x0fGetCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.portal.support.v1.Case\"6\n\x15\x41\x64\x64\x43\x61seCommentRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\"I\n\x16\x41\x64\x64\x43\x61seCommentResponse\x12/\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x1e.portal.support.v1.CaseComment*\x8a\x01\n\nCaseStatus\x12\x1b\n\x17\x43\x41SE_STATUS_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43\x41SE_STATUS_NEW\x10\x01\x12\x17\n\x13\x43\x41SE_STATUS_WORKING\x10\x02\x12\x19\n\x15\x43\x41SE_STATUS_ESCALATED\x10\x03\x12\x16\n\x12\x43\x41SE_STATUS_CLOSED\x10\x04*v\n\x0c\x43\x61sePriority\x12\x1d\n\x19\x43\x41SE_PRIORITY_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43\x41SE_PRIORITY_LOW\x10\x01\x12\x18\n\x14\x43\x41SE_PRIORITY_MEDIUM\x10\x02\x12\x16\n\x12\x43\x41SE_PRIORITY_HIGH\x10\x03*\xb0\x01\n\x0c\x43\x61seCategory\x12\x1d\n\x19\x43\x41SE_CATEGORY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43\x41SE_CATEGORY_BILLING\x10\x01\x12\x1b\n\x17\x43\x41SE_CATEGORY_TECHNICAL\x10\x02\x12\x17\n\x13\x43\x41SE_CATEGORY_ORDER\x10\x03\x12\x15\n\x11\x43\x41SE_CATEGORY_SIM\x10\x04\x12\x19\n\x15\x43\x41SE_CATEGORY_GENERAL\x10\x05\x32\xec\x03\n\x0eSupportService\x12o\n\nCreateCase\x12$.portal.support.v1.CreateCaseRequest\x1a%.portal.support.v1.CreateCaseResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/cases:\x01*\x12i\n\tListCases\x12#.portal.support.v1.ListCasesRequest\x1a$.portal.support.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/cases\x12m\n\x07GetCase\x12!.portal.support.v1.GetCaseRequest\x1a\".portal.support.v1.GetCaseResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/cases/{case_id}\x12\x8e\x01\n\x0e\x41\x64\x64\x43\x61seComment\x12(.portal.support.v1.AddCaseCommentRequest\x1a).portal.support.v1.AddCaseCommentResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/cases/{case_id}/comments:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fportal/support/v1/support.proto\x12\x11portal.support.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x02\n\x04\x43\x61se\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x63\x61se_number\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07subject\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x06status\x18\x05 \x01(\x0e\x32\x1d.portal.support.v1.CaseStatusB\x04\xe2\x41\x01\x03\x12\x37\n\x08priority\x18\x06 \x01(\x0e\x32\x1f.portal.support.v1.CasePriorityB\x04\xe2\x41\x01\x03\x12\x37\n\x08\x63\x61tegory\x18\x07 \x01(\x0e\x32\x1f.portal.support.v1.CaseCategoryB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x36\n\x08\x63omments\x18\t \x03(\x0b\x32\x1e.portal.support.v1.CaseCommentB\x04\xe2\x41\x01\x03\"\x86\x01\n\x0b\x43\x61seComment\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x62ody\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1b\n\rfrom_customer\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xb9\x01\n\x11\x43reateCaseRequest\x12\x15\n\x07subject\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x31\n\x08\x63\x61tegory\x18\x03 \x01(\x0e\x32\x1f.portal.support.v1.CaseCategory\x12\x31\n\x08priority\x18\x04 \x01(\x0e\x32\x1f.portal.support.v1.CasePriority\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"A\n\x12\x43reateCaseResponse\x12+\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.portal.support.v1.CaseB\x04\xe2\x41\x01\x03\"h\n\x10ListCasesRequest\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.portal.support.v1.CaseStatus\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x11ListCasesResponse\x12,\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.portal.support.v1.CaseB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\'\n\x0eGetCaseRequest\x12\x15\n\x07\x63\x61se_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\">\n\x0fGetCaseResponse\x12+\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.portal.support.v1.CaseB\x04\xe2\x41\x01\x03\"B\n\x15\x41\x64\x64\x43\x61seCommentRequest\x12\x15\n\x07\x63\x61se_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04\x62ody\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"O\n\x16\x41\x64\x64\x43\x61seCommentResponse\x12\x35\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x1e.portal.support.v1.CaseCommentB\x04\xe2\x41\x01\x03*\x8a\x01\n\nCaseStatus\x12\x1b\n\x17\x43\x41SE_STATUS_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43\x41SE_STATUS_NEW\x10\x01\x12\x17\n\x13\x43\x41SE_STATUS_WORKING\x10\x02\x12\x19\n\x15\x43\x41SE_STATUS_ESCALATED\x10\x03\x12\x16\n\x12\x43\x41SE_STATUS_CLOSED\x10\x04*v\n\x0c\x43\x61sePriority\x12\x1d\n\x19\x43\x41SE_PRIORITY_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43\x41SE_PRIORITY_LOW\x10\x01\x12\x18\n\x14\x43\x41SE_PRIORITY_MEDIUM\x10\x02\x12\x16\n\x12\x43\x41SE_PRIORITY_HIGH\x10\x03*\xb0\x01\n\x0c\x43\x61seCategory\x12\x1d\n\x19\x43\x41SE_CATEGORY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43\x41SE_CATEGORY_BILLING\x10\x01\x12\x1b\n\x17\x43\x41SE_CATEGORY_TECHNICAL\x10\x02\x12\x17\n\x13\x43\x41SE_CATEGORY_ORDER\x10\x03\x12\x15\n\x11\x43\x41SE_CATEGORY_SIM\x10\x04\x12\x19\n\x15\x43\x41SE_CATEGORY_GENERAL\x10\x05\x32\xec\x03\n\x0eSupportService\x12o\n\nCreateCase\x12$.portal.support.v1.CreateCaseRequest\x1a%.portal.support.v1.CreateCaseResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/cases:\x01*\x12i\n\tListCases\x12#.portal.support.v1.ListCasesRequest\x1a$.portal.support.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/cases\x12m\n\x07GetCase\x12!.portal.support.v1.GetCaseRequest\x1a\".portal.support.v1.GetCaseResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/cases/{case_id}\x12\x8e\x01\n\x0e\x41\x64\x64\x43\x61seComment\x12(.portal.support.v1.AddCaseCommentRequest\x1a).portal.support.v1.AddCaseCommentResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/cases/{case_id}/comments:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portal.support.v1.support_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CASE'].fields_by_name['id']._loaded_options = None
+  _globals['_CASE'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_CASE'].fields_by_name['case_number']._loaded_options = None
+  _globals['_CASE'].fields_by_name['case_number']._serialized_options = b'\342A\001\003'
+  _globals['_CASE'].fields_by_name['subject']._loaded_options = None
+  _globals['_CASE'].fields_by_name['subject']._serialized_options = b'\342A\001\003'
+  _globals['_CASE'].fields_by_name['description']._loaded_options = None
+  _globals['_CASE'].fields_by_name['description']._serialized_options = b'\342A\001\003'
+  _globals['_CASE'].fields_by_name['status']._loaded_options = None
+  _globals['_CASE'].fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _globals['_CASE'].fields_by_name['priority']._loaded_options = None
+  _globals['_CASE'].fields_by_name['priority']._serialized_options = b'\342A\001\003'
+  _globals['_CASE'].fields_by_name['category']._loaded_options = None
+  _globals['_CASE'].fields_by_name['category']._serialized_options = b'\342A\001\003'
+  _globals['_CASE'].fields_by_name['created_at']._loaded_options = None
+  _globals['_CASE'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_CASE'].fields_by_name['comments']._loaded_options = None
+  _globals['_CASE'].fields_by_name['comments']._serialized_options = b'\342A\001\003'
+  _globals['_CASECOMMENT'].fields_by_name['id']._loaded_options = None
+  _globals['_CASECOMMENT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_CASECOMMENT'].fields_by_name['body']._loaded_options = None
+  _globals['_CASECOMMENT'].fields_by_name['body']._serialized_options = b'\342A\001\003'
+  _globals['_CASECOMMENT'].fields_by_name['created_at']._loaded_options = None
+  _globals['_CASECOMMENT'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_CASECOMMENT'].fields_by_name['from_customer']._loaded_options = None
+  _globals['_CASECOMMENT'].fields_by_name['from_customer']._serialized_options = b'\342A\001\003'
+  _globals['_CREATECASEREQUEST'].fields_by_name['subject']._loaded_options = None
+  _globals['_CREATECASEREQUEST'].fields_by_name['subject']._serialized_options = b'\342A\001\002'
+  _globals['_CREATECASERESPONSE'].fields_by_name['case']._loaded_options = None
+  _globals['_CREATECASERESPONSE'].fields_by_name['case']._serialized_options = b'\342A\001\003'
+  _globals['_LISTCASESRESPONSE'].fields_by_name['cases']._loaded_options = None
+  _globals['_LISTCASESRESPONSE'].fields_by_name['cases']._serialized_options = b'\342A\001\003'
+  _globals['_LISTCASESRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_LISTCASESRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
+  _globals['_GETCASEREQUEST'].fields_by_name['case_id']._loaded_options = None
+  _globals['_GETCASEREQUEST'].fields_by_name['case_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETCASERESPONSE'].fields_by_name['case']._loaded_options = None
+  _globals['_GETCASERESPONSE'].fields_by_name['case']._serialized_options = b'\342A\001\003'
+  _globals['_ADDCASECOMMENTREQUEST'].fields_by_name['case_id']._loaded_options = None
+  _globals['_ADDCASECOMMENTREQUEST'].fields_by_name['case_id']._serialized_options = b'\342A\001\002'
+  _globals['_ADDCASECOMMENTREQUEST'].fields_by_name['body']._loaded_options = None
+  _globals['_ADDCASECOMMENTREQUEST'].fields_by_name['body']._serialized_options = b'\342A\001\002'
+  _globals['_ADDCASECOMMENTRESPONSE'].fields_by_name['comment']._loaded_options = None
+  _globals['_ADDCASECOMMENTRESPONSE'].fields_by_name['comment']._serialized_options = b'\342A\001\003'
   _globals['_SUPPORTSERVICE'].methods_by_name['CreateCase']._loaded_options = None
   _globals['_SUPPORTSERVICE'].methods_by_name['CreateCase']._serialized_options = b'\202\323\344\223\002\016\"\t/v1/cases:\001*'
   _globals['_SUPPORTSERVICE'].methods_by_name['ListCases']._loaded_options = None
@@ -41,32 +86,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUPPORTSERVICE'].methods_by_name['GetCase']._serialized_options = b'\202\323\344\223\002\025\022\023/v1/cases/{case_id}'
   _globals['_SUPPORTSERVICE'].methods_by_name['AddCaseComment']._loaded_options = None
   _globals['_SUPPORTSERVICE'].methods_by_name['AddCaseComment']._serialized_options = b'\202\323\344\223\002!\"\034/v1/cases/{case_id}/comments:\001*'
-  _globals['_CASESTATUS']._serialized_start=1216
-  _globals['_CASESTATUS']._serialized_end=1354
-  _globals['_CASEPRIORITY']._serialized_start=1356
-  _globals['_CASEPRIORITY']._serialized_end=1474
-  _globals['_CASECATEGORY']._serialized_start=1477
-  _globals['_CASECATEGORY']._serialized_end=1653
-  _globals['_CASE']._serialized_start=118
-  _globals['_CASE']._serialized_end=442
-  _globals['_CASECOMMENT']._serialized_start=444
-  _globals['_CASECOMMENT']._serialized_end=554
-  _globals['_CREATECASEREQUEST']._serialized_start=557
-  _globals['_CREATECASEREQUEST']._serialized_end=736
-  _globals['_CREATECASERESPONSE']._serialized_start=738
-  _globals['_CREATECASERESPONSE']._serialized_end=797
-  _globals['_LISTCASESREQUEST']._serialized_start=799
-  _globals['_LISTCASESREQUEST']._serialized_end=903
-  _globals['_LISTCASESRESPONSE']._serialized_start=905
-  _globals['_LISTCASESRESPONSE']._serialized_end=989
-  _globals['_GETCASEREQUEST']._serialized_start=991
-  _globals['_GETCASEREQUEST']._serialized_end=1024
-  _globals['_GETCASERESPONSE']._serialized_start=1026
-  _globals['_GETCASERESPONSE']._serialized_end=1082
-  _globals['_ADDCASECOMMENTREQUEST']._serialized_start=1084
-  _globals['_ADDCASECOMMENTREQUEST']._serialized_end=1138
-  _globals['_ADDCASECOMMENTRESPONSE']._serialized_start=1140
-  _globals['_ADDCASECOMMENTRESPONSE']._serialized_end=1213
-  _globals['_SUPPORTSERVICE']._serialized_start=1656
-  _globals['_SUPPORTSERVICE']._serialized_end=2148
+  _globals['_CASESTATUS']._serialized_start=1382
+  _globals['_CASESTATUS']._serialized_end=1520
+  _globals['_CASEPRIORITY']._serialized_start=1522
+  _globals['_CASEPRIORITY']._serialized_end=1640
+  _globals['_CASECATEGORY']._serialized_start=1643
+  _globals['_CASECATEGORY']._serialized_end=1819
+  _globals['_CASE']._serialized_start=151
+  _globals['_CASE']._serialized_end=529
+  _globals['_CASECOMMENT']._serialized_start=532
+  _globals['_CASECOMMENT']._serialized_end=666
+  _globals['_CREATECASEREQUEST']._serialized_start=669
+  _globals['_CREATECASEREQUEST']._serialized_end=854
+  _globals['_CREATECASERESPONSE']._serialized_start=856
+  _globals['_CREATECASERESPONSE']._serialized_end=921
+  _globals['_LISTCASESREQUEST']._serialized_start=923
+  _globals['_LISTCASESREQUEST']._serialized_end=1027
+  _globals['_LISTCASESRESPONSE']._serialized_start=1029
+  _globals['_LISTCASESRESPONSE']._serialized_end=1125
+  _globals['_GETCASEREQUEST']._serialized_start=1127
+  _globals['_GETCASEREQUEST']._serialized_end=1166
+  _globals['_GETCASERESPONSE']._serialized_start=1168
+  _globals['_GETCASERESPONSE']._serialized_end=1230
+  _globals['_ADDCASECOMMENTREQUEST']._serialized_start=1232
+  _globals['_ADDCASECOMMENTREQUEST']._serialized_end=1298
+  _globals['_ADDCASECOMMENTRESPONSE']._serialized_start=1300
+  _globals['_ADDCASECOMMENTRESPONSE']._serialized_end=1379
+  _globals['_SUPPORTSERVICE']._serialized_start=1822
+  _globals['_SUPPORTSERVICE']._serialized_end=2314
 # @@protoc_insertion_point(module_scope)
