@@ -32,15 +32,17 @@ from sandbox.freebit import start_freebit
 from sandbox.salesforce import start_salesforce
 from sandbox.whmcs import start_whmcs
 from services.commerce.cdc import Consumer, Dispatcher
-from services.commerce.fulfillment import FulfillmentSettings, start_fulfillment
+from services.commerce.fulfillment import Clients, FulfillmentSettings, start_fulfillment
+from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import ChangeEvent, SalesforceClient, SalesforceConfig, soql
 from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
+from services.common.directory import Directory as DirectoryClient
 from services.common.migrations import migrate_service
 from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
 from services.identity.directory import Directory
-from services.identity.servicer import DirectoryAdapter
+from services.identity.servicer import AccountDirectoryServicer
 
 MIX = (["INTERNET-GOLD-HOME-1G", "INTERNET-INSTALL-SINGLE"], ["SIM-DATA-10G"], ["VPN-STANDARD"])
 
@@ -69,6 +71,15 @@ class Lag:
         return sorted(
             (self.activated[o] - t) * 1000 for o, t in self.approved.items() if o in self.activated
         )
+
+
+def _clients(settings: ServiceSettings) -> Clients:
+    """The worker's clients as commerce builds them, closed when the worker stops."""
+    sf = upstreams.salesforce(settings)
+    whmcs, freebit = upstreams.whmcs(settings), upstreams.freebit(settings)
+    channel = upstreams.peer_channel(settings, "identity")
+    closers = (sf.aclose, whmcs.aclose, freebit.aclose, channel.close)
+    return Clients(sf, whmcs, freebit, DirectoryClient.over(channel), closers)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -127,7 +138,7 @@ async def wait_activated(sf: SalesforceClient, n: int, within: float) -> int:
 
 async def serve_directory(pool: asyncpg.Pool) -> tuple[grpc.aio.Server, str]:
     server = grpc.aio.server()
-    adapter = DirectoryAdapter(Directory(pool, Cache.disabled("identity")))
+    adapter = AccountDirectoryServicer(Directory(pool, Cache.disabled("identity")))
     account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(adapter, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -188,7 +199,7 @@ async def main(n: int) -> None:
         cdc_pubsub = SalesforcePubSubClient(PubSubConfig(target=sf_box.pubsub_target), sf)
         stack.push_async_callback(cdc_pubsub.aclose)
         dispatcher = Dispatcher()  # commerce's one CDC dispatcher, here with fulfillment only
-        worker = await start_fulfillment(settings, fs, cdc=dispatcher)
+        worker = await start_fulfillment(settings, fs, clients=_clients(settings), cdc=dispatcher)
         stack.push_async_callback(worker.stop)
         consumer = asyncio.create_task(Consumer(url, cdc_pubsub, dispatcher).run())
         stack.push_async_callback(_cancel, consumer)

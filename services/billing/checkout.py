@@ -28,7 +28,7 @@ def required_user(user_id: str) -> str:
 
 
 async def checkout_facts(b: Billing, user_id: str) -> CheckoutFacts:
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
     found, methods = await asyncio.gather(
         profile.get_profile(b, user_id), payments.pay_methods(b, user_id)
     )

@@ -16,9 +16,9 @@ from portal.billing.v1 import billing_pb2 as pb
 
 from services.billing import mapping
 from services.billing.core import Billing
-from services.billing.paging import Position, next_token, page_size
 from services.common.cache import UserScope, Variant, policy
 from services.common.errors import NotFound, ValidationFailed
+from services.common.pages import page_size
 
 KIND = "invoices"
 
@@ -41,14 +41,14 @@ async def list_invoices(
 ) -> pb.ListInvoicesResponse:
     wanted = _filter(status)
     size = page_size(size)
-    position = Position(b.tokens.decode(user_id, KIND, token, wanted), wanted)
-    client_id = await b.accounts.client_of(user_id)
+    offset = b.tokens.decode(token, user_id, KIND, wanted)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.ListInvoicesResponse:
         page = await b.whmcs.get_invoices(
             client_id,
             status=wanted or None,
-            limitstart=position.offset,
+            limitstart=offset,
             limitnum=size,
             orderby="date",
             order="desc",
@@ -56,14 +56,13 @@ async def list_invoices(
         rows = [mapping.invoice(r, today=b.today(), default_currency=b.currency) for r in page.rows]
         return pb.ListInvoicesResponse(invoices=rows, total_size=page.total)
 
-    variant = Variant.of(status=wanted, offset=position.offset, size=size)
+    variant = Variant.of(status=wanted, offset=offset, size=size)
     response = await b.cache.get_or_load(
         policy.INVOICES_LIST, UserScope(user_id), load, pb.ListInvoicesResponse, variant=variant
     )
     returned = len(response.invoices)
-    response.next_page_token = next_token(
-        b.tokens, user_id, KIND, position, returned, response.total_size
-    )
+    more = offset + returned < response.total_size
+    response.next_page_token = b.tokens.after(offset, returned, more, user_id, KIND, wanted)
     return response
 
 
@@ -84,7 +83,7 @@ async def get_invoice(b: Billing, user_id: str, invoice_id: str) -> pb.Invoice:
     number = mapping.numeric_id(invoice_id)
     if number is None:
         raise InvoiceNotFound()
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.Invoice:
         row = await own_invoice_row(b, client_id, number)

@@ -49,7 +49,7 @@ async def create_payment_link(
     number = mapping.numeric_id(invoice_id)
     if number is None:
         raise InvoiceNotFound()
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
     row = await own_invoice_row(b, client_id, number)  # read live: never from the cache
     if mapping.invoice_status(row, b.today()) not in PAYABLE:
         raise InvoiceNotPayable()

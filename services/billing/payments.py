@@ -20,7 +20,7 @@ async def pay_methods(b: Billing, user_id: str) -> pb.ListPaymentMethodsResponse
     a card is added (in its client area, through the payment link), and a customer who just added
     one must not be told for 15 minutes that checkout needs a pay method. Customers without one
     are few and about to add one, so that costs little."""
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
     live = False
 
     async def load() -> pb.ListPaymentMethodsResponse:
@@ -58,6 +58,6 @@ async def gateways(b: Billing, user_id: str) -> pb.ListPaymentGatewaysResponse:
 
 async def has_pay_method(b: Billing, user_id: str) -> bool:
     """A usable pay method, by the same rule checkout and fulfillment apply."""
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
     gateways = [m.gateway_name for m in (await pay_methods(b, user_id)).payment_methods]
     return await order_gateway(b.whmcs, client_id, gateways) is not None

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import structlog
 from portal.billing.v1 import billing_pb2 as pb
 
-from services.billing import mapping, profile_rules
+from services.billing import mapping, validation
 from services.billing.core import Billing
 from services.billing.email_change import EmailChanges
 from services.common.cache import UserScope, policy
@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 
 async def get_profile(b: Billing, user_id: str) -> pb.BillingProfile:
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.BillingProfile:
         return mapping.profile(await b.whmcs.get_clients_details(client_id))
@@ -42,10 +42,10 @@ async def update_profile(
     mask: Iterable[str],
 ) -> tuple[pb.BillingProfile, str]:
     """The profile as written, and the new e-mail waiting for its code ("" if unchanged)."""
-    paths = profile_rules.normalise_mask(mask)
+    paths = validation.normalise_mask(mask)
     current = await get_profile(b, user_id)
-    merged = profile_rules.apply(current, update, paths)
-    profile_rules.validate(merged, paths)
+    merged = validation.apply(current, update, paths)
+    validation.validate(merged, paths)
     pending = ""
     if "email" in paths and email_key(merged.email) != email_key(current.email):
         pending, merged.email = merged.email, current.email
@@ -60,7 +60,7 @@ async def update_profile(
 async def confirm_email(
     b: Billing, changes: EmailChanges, user_id: str, code: str
 ) -> pb.BillingProfile:
-    await b.accounts.client_of(user_id)  # NOT_FOUND for a user without a billing account
+    await b.client_of(user_id)  # NOT_FOUND for a user without a billing account
     email = await changes.use(user_id, code)
     profile = await get_profile(b, user_id)
     profile.email = email
@@ -69,9 +69,9 @@ async def confirm_email(
 
 
 async def _write(b: Billing, user_id: str, merged: pb.BillingProfile, paths: list[str]) -> None:
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
     try:
-        await b.whmcs.update_client(client_id, **profile_rules.whmcs_fields(merged, paths))
+        await b.whmcs.update_client(client_id, **validation.whmcs_fields(merged, paths))
     finally:  # a failed or timed-out write may still have happened upstream
         await b.cache.invalidate(UserScope(user_id), policy.PROFILE, policy.SUBSCRIPTIONS)
     log.info("billing_profile_updated", fields=paths)

@@ -14,9 +14,9 @@ from portal.billing.v1 import billing_pb2 as pb
 
 from services.billing import mapping
 from services.billing.core import Billing
-from services.billing.paging import Position, next_token, page_size
 from services.common.cache import UserScope, Variant, policy
 from services.common.errors import NotFound, ValidationFailed
+from services.common.pages import page_size
 
 KIND = "subscriptions"
 UPSTREAM_PAGE = 250
@@ -36,7 +36,7 @@ def _filter(status: pb.SubscriptionStatus) -> str:
 
 
 async def _all(b: Billing, user_id: str) -> pb.ListSubscriptionsResponse:
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.ListSubscriptionsResponse:
         rows: list[pb.Subscription] = []
@@ -59,14 +59,15 @@ async def list_subscriptions(
 ) -> pb.ListSubscriptionsResponse:
     wanted = _filter(status)
     size = page_size(size)
-    position = Position(b.tokens.decode(user_id, KIND, token, wanted), wanted)
+    offset = b.tokens.decode(token, user_id, KIND, wanted)
     everything = await _all(b, user_id)
     matching = [s for s in everything.subscriptions if not wanted or s.status == status]
-    page = matching[position.offset : position.offset + size]
+    page = matching[offset : offset + size]
+    more = offset + len(page) < len(matching)
     return pb.ListSubscriptionsResponse(
         subscriptions=page,
         total_size=len(matching),
-        next_page_token=next_token(b.tokens, user_id, KIND, position, len(page), len(matching)),
+        next_page_token=b.tokens.after(offset, len(page), more, user_id, KIND, wanted),
     )
 
 
@@ -75,7 +76,7 @@ async def get_subscription(b: Billing, user_id: str, subscription_id: str) -> pb
     number = mapping.numeric_id(subscription_id)
     if number is None:
         raise SubscriptionNotFound()
-    client_id = await b.accounts.client_of(user_id)
+    client_id = await b.client_of(user_id)
 
     async def load() -> pb.Subscription:
         page = await b.whmcs.get_clients_products(client_id, service_id=number, limitnum=1)

@@ -23,9 +23,9 @@ from typing import Any
 import structlog
 
 from services.billing import mapping
-from services.billing.accounts import Accounts
 from services.billing.dedupe import EventLedger
 from services.common.cache import Cache, Family, UserScope, policy
+from services.common.directory import Directory
 from services.common.errors import InvalidSignature, UpstreamUnavailable, ValidationFailed
 
 log = structlog.get_logger(__name__)
@@ -108,7 +108,7 @@ class WebhookHandler:
     secret: bytes
     window: timedelta
     ledger: EventLedger
-    accounts: Accounts
+    directory: Directory
     cache: Cache
 
     async def handle(self, body: bytes, signature: str, now: datetime) -> bool:
@@ -130,7 +130,7 @@ class WebhookHandler:
         if not families:
             log.info("webhook_ignored", hook=event.name, event_id=event.id, reason="unknown")
             return
-        user_id = await self.accounts.user_of(event.client_id)
+        user_id = await self.directory.user_of_whmcs_client(event.client_id)
         if user_id is None:
             log.info("webhook_ignored", hook=event.name, event_id=event.id, reason="unmapped")
             return

@@ -14,8 +14,8 @@ from services.commerce.cdc.invalidation import (
     OrderNotifier,
 )
 from services.commerce.order_accounts import OrderAccounts
-from services.commerce.peers import Directory
 from services.common.cache import Cache
+from services.common.directory import Directory
 
 
 def invalidation_dispatcher(

@@ -24,10 +24,10 @@ from services.commerce.catalog_records import (
     item_from_record,
     to_record,
 )
-from services.commerce.peers import Directory
 from services.common.cache import SHARED_CATALOG, Cache, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.clients.soql import soql
+from services.common.directory import Directory
 from services.common.errors import NotFound
 
 

@@ -13,8 +13,6 @@ refuses the second insert with DUPLICATE_VALUE and the existing order is returne
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -25,17 +23,13 @@ from portal.commerce.v1 import orders_pb2
 
 from services.commerce import repo
 from services.commerce.catalog import Catalog
-from services.commerce.checkout_rules import (
-    Line,
-    composite_requests,
-    resolve_lines,
-    shape_violations,
-    sim_violations,
-)
+from services.commerce.checkout_records import composite_requests
 from services.commerce.orders import Orders
-from services.commerce.peers import Billing, Directory
-from services.common.cache import Cache, UserScope, policy
+from services.commerce.peers import BillingInternal
+from services.commerce.validation import Line, resolve_lines, shape_violations, sim_violations
+from services.common.cache import Cache, SingleFlight, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
+from services.common.directory import Directory
 from services.common.errors import (
     DuplicateRecord,
     NotEligible,
@@ -55,10 +49,11 @@ class Checkout:
     salesforce: SalesforceClient
     cache: Cache
     directory: Directory
-    billing: Billing
+    billing: BillingInternal
     catalog: Catalog
     orders: Orders
-    _flights: dict[str, asyncio.Future[orders_pb2.Order]] = field(default_factory=dict)
+    # One creation per idempotency key in this process (a double-click waits for the first).
+    _flights: SingleFlight[str] = field(default_factory=SingleFlight)
 
     async def create(
         self, user_id: str, request: orders_pb2.CreateOrderRequest
@@ -70,20 +65,11 @@ class Checkout:
         if account_id is None:
             raise NotEligible("Your account cannot place orders online yet.")
         key = request_key(account_id, request.request_id)
-        order = await self._single_flight(
+        order = await self._flights.run(
             key, lambda: self._create(user_id, account_id, key, request)
         )
         await self.cache.invalidate(UserScope(user_id), policy.ORDERS)
         return order
-
-    async def _single_flight(
-        self, key: str, run: Callable[[], Awaitable[orders_pb2.Order]]
-    ) -> orders_pb2.Order:
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = self._flights[key] = asyncio.ensure_future(run())
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
-        return await asyncio.shield(flight)
 
     async def _create(
         self, user_id: str, account_id: str, key: str, request: orders_pb2.CreateOrderRequest

@@ -24,9 +24,9 @@ from portal.commerce.v1 import orders_pb2
 
 from services.commerce.order_event_log import checked_event_id
 from services.commerce.orders import Orders
-from services.commerce.peers import Directory
 from services.commerce.watch import WatchHub
 from services.commerce.watch_tickets import Ticket
+from services.common.directory import Directory
 from services.common.errors import NotFound, PortalError
 
 log = structlog.get_logger("watch")

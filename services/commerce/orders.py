@@ -21,16 +21,15 @@ from services.commerce.order_records import (
     order_from_record,
     page_query,
 )
-from services.commerce.peers import Directory
 from services.common import pages
 from services.common.cache import Cache, UserScope, Variant, policy
 from services.common.clients.salesforce import SalesforceClient
+from services.common.directory import Directory
 from services.common.errors import NotFound
 from services.common.pages import PageTokens
 from services.common.salesforce_ids import is_salesforce_id
 
 # Salesforce's OFFSET stops at 2,000.
-MAX_OFFSET = 2000
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Orders:
         self, user_id: str, page_size: int, page_token: str
     ) -> orders_pb2.ListOrdersResponse:
         size = pages.page_size(page_size)
-        offset = self.tokens.decode(page_token, "orders", user_id, max_offset=MAX_OFFSET)
+        offset = self.tokens.decode(page_token, "orders", user_id)
         return await self.cache.get_or_load(
             policy.ORDERS_LIST,
             UserScope(user_id),
@@ -80,7 +79,7 @@ class Orders:
             return orders_pb2.ListOrdersResponse()
         orders = await self._read(page_query(account_id, size + 1, offset), account_id)
         more = len(orders) > size
-        after = self.tokens.encode(offset + size, "orders", user_id) if more else ""
+        after = self.tokens.after(offset, size, more, "orders", user_id)
         return orders_pb2.ListOrdersResponse(orders=orders[:size], next_page_token=after)
 
     async def _load_one(self, user_id: str, order_id: str) -> orders_pb2.GetOrderResponse:

@@ -1,8 +1,9 @@
-"""Wiring of the commerce service: migrations, clients, cache, servicers, CDC consumer."""
+"""Wiring of the commerce service: migrations, clients, cache, servicers, CDC consumer, and the
+fulfillment worker (on the same clients and settings)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import partial
 
 import asyncpg
@@ -13,15 +14,14 @@ from services.commerce.background import Background, invalidation_dispatcher
 from services.commerce.catalog import Catalog
 from services.commerce.cdc import Consumer
 from services.commerce.checkout import Checkout
-from services.commerce.fulfillment import start_fulfillment
+from services.commerce.fulfillment import Clients, start_fulfillment
 from services.commerce.order_accounts import OrderAccounts
 from services.commerce.order_event_log import OrderEventLog
 from services.commerce.order_events import OrderEvents
 from services.commerce.orders import Orders
-from services.commerce.peers import Billing, Directory
-from services.commerce.servicer import CatalogServicer, OrderServicer
+from services.commerce.peers import BillingInternal
+from services.commerce.servicer import CatalogServicer, OrderServicer, SimServicer
 from services.commerce.settings import CommerceSettings
-from services.commerce.sim_servicer import SimServicer
 from services.commerce.sims.wiring import Sims, build_sims
 from services.commerce.watch import WatchHub, redis_for_pubsub
 from services.commerce.watch_stream import OrderWatch
@@ -29,50 +29,46 @@ from services.commerce.watch_tickets import WatchTickets
 from services.common import upstreams
 from services.common.cache import Cache
 from services.common.cache.client import redis_from_url
-from services.common.clients import Policy, SalesforceClient
+from services.common.clients import Policy, SalesforceClient, WhmcsClient
 from services.common.db import close_pool, create_pool
+from services.common.directory import Directory
 from services.common.methods import service_names
 from services.common.migrations import migrate_service
-from services.common.pages import PageTokens
+from services.common.pages import SOQL_MAX_OFFSET, PageTokens
 from services.common.server import Closer, GrpcServer, create_server
 from services.common.settings import ServiceSettings
 
 
-@dataclass
+@dataclass(frozen=True)
 class Deps:
     settings: CommerceSettings
     pool: asyncpg.Pool
     cache: Cache
     salesforce: SalesforceClient
+    whmcs: WhmcsClient  # fulfillment's (commerce's own RPCs never call WHMCS)
     directory: Directory
-    billing: Billing
+    billing: BillingInternal
     catalog: Catalog
     watch: WatchHub
     orders: Orders
     checkout: Checkout
     background: Background
     sims: Sims
-    closers: list[Closer] = field(default_factory=list)
+    closers: tuple[Closer, ...] = ()  # run in reverse order by aclose
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
             await close()
 
 
-def _salesforce(settings: CommerceSettings, policy: Policy | None) -> SalesforceClient:
-    client = upstreams.salesforce(settings)
-    if policy is None:
-        return client
-    return SalesforceClient(replace(client.config, policy=policy))
-
-
 async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None) -> Deps:
-    """Everything the servicers need; ``policy`` overrides Salesforce's resilience (tests)."""
+    """Everything the servicers need; ``policy`` overrides the upstreams' resilience (tests)."""
     await migrate_service(settings.database_url.get_secret_value(), "commerce")
     pool = await create_pool(settings, max_size=settings.db_pool_max)
     cache = upstreams.cache(settings, "commerce")
     await cache.connect()
-    salesforce = _salesforce(settings, policy)
+    salesforce = upstreams.salesforce(settings, policy)
+    whmcs = upstreams.whmcs(settings, policy)
     identity_channel = upstreams.peer_channel(settings, "identity")
     billing_channel = upstreams.peer_channel(settings, "billing")
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
@@ -93,35 +89,39 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         batch=settings.cdc_batch,
     )
     catalog = Catalog(salesforce, cache, directory, settings.pricebook_name)
-    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode())
+    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode(), SOQL_MAX_OFFSET)
     orders = Orders(salesforce, cache, directory, accounts, tokens)
-    billing = Billing.over(billing_channel, settings.internal_timeout_s)
-    deps = Deps(
+    billing = BillingInternal.over(billing_channel, settings.internal_timeout_s)
+    background = Background(consumer)
+    sims = build_sims(settings, pool, cache, salesforce, directory, watch, policy)
+    closers = (
+        partial(close_pool, pool),
+        cache.aclose,
+        salesforce.aclose,
+        whmcs.aclose,
+        pubsub.aclose,
+        watch.aclose,
+        identity_channel.close,
+        billing_channel.close,
+        background.stop,
+        sims.aclose,
+    )
+    return Deps(
         settings=settings,
         pool=pool,
         cache=cache,
         salesforce=salesforce,
+        whmcs=whmcs,
         directory=directory,
         billing=billing,
         catalog=catalog,
         watch=watch,
         orders=orders,
         checkout=Checkout(pool, salesforce, cache, directory, billing, catalog, orders),
-        background=Background(consumer),
-        sims=build_sims(settings, pool, cache, salesforce, directory, watch),
+        background=background,
+        sims=sims,
+        closers=closers,
     )
-    deps.closers += [
-        partial(close_pool, pool),
-        cache.aclose,
-        salesforce.aclose,
-        pubsub.aclose,
-        watch.aclose,
-        lambda: identity_channel.close(),
-        lambda: billing_channel.close(),
-        deps.background.stop,
-        deps.sims.aclose,
-    ]
-    return deps
 
 
 def create_commerce_server(settings: CommerceSettings, deps: Deps) -> GrpcServer:
@@ -144,7 +144,10 @@ async def build_server(settings: ServiceSettings) -> GrpcServer:
     deps = await build_deps(settings)
     built = create_commerce_server(settings, deps)
     built.closers.append(deps.aclose)
-    fulfillment = await start_fulfillment(settings, cdc=deps.background.consumer.dispatcher)
+    clients = Clients(deps.salesforce, deps.whmcs, deps.sims.freebit, deps.directory)
+    fulfillment = await start_fulfillment(
+        settings, settings.fulfillment, clients=clients, cdc=deps.background.consumer.dispatcher
+    )
     built.closers.append(fulfillment.stop)
     if settings.cdc_enabled:
         deps.background.start()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.commerce.fulfillment.settings import FulfillmentSettings
 from services.common.settings import ServiceSettings
 
 
@@ -45,9 +46,12 @@ class CommerceSettings(ServiceSettings):
     # Signs ListOrders page tokens (a per-deployment secret in production).
     page_token_secret: SecretStr = SecretStr("portal-dev-commerce-page-token-secret")
 
+    # The fulfillment worker's knobs (``FULFILLMENT_*``), read with the rest of commerce's settings.
+    fulfillment: FulfillmentSettings = Field(default_factory=FulfillmentSettings)
+
     def missing_outside_development(self) -> list[str]:
-        """The shared list, and the fulfillment worker's Freebit master password (its own
-        ``FULFILLMENT_*`` settings are read when the worker starts)."""
+        """The shared list, and the fulfillment worker's Freebit master password (read from
+        ``FULFILLMENT_FREEBIT_MASTER_PASSWORD`` into ``fulfillment``)."""
         missing = super().missing_outside_development()
         variable = "FULFILLMENT_FREEBIT_MASTER_PASSWORD"
         if not self.development and not os.environ.get(variable):

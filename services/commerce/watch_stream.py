@@ -22,9 +22,9 @@ import structlog
 from portal.commerce.v1 import orders_pb2
 
 from services.commerce.orders import Orders
-from services.commerce.peers import Directory
 from services.commerce.sims.lines import SimLines
 from services.commerce.watch import LINE_PREFIX, WatchHub
+from services.common.directory import Directory
 from services.common.errors import NotFound, PortalError
 
 log = structlog.get_logger("watch")

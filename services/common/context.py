@@ -16,4 +16,10 @@ from_gateway: ContextVar[bool] = ContextVar("from_gateway", default=False)
 
 
 def current_user_id() -> str:
+    """The authenticated caller, as servicers read it (``""`` on public methods)."""
     return user_id.get()
+
+
+def current_token_expires_at() -> int:
+    """When the caller's access token expires (epoch seconds; 0 when no token)."""
+    return token_expires_at.get()

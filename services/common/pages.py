@@ -6,6 +6,10 @@ edited, made up, signed with another secret, taken from another list or presente
 caller is refused with ``VALIDATION_FAILED`` (field ``page_token``). Only canonical base64 is
 accepted, so no two spellings of one token exist. Tokens carry a position only, which is the
 caller's anyway, so they do not expire.
+
+Each service builds one ``PageTokens`` with the deepest offset its lists can reach: a list read
+with SOQL ends at ``SOQL_MAX_OFFSET`` (Salesforce refuses a larger ``OFFSET``), so no token past it
+is issued and none is accepted.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from services.common.errors import ValidationFailed
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_OFFSET = 1_000_000
+SOQL_MAX_OFFSET = 2_000
 MAX_TOKEN_LENGTH = 512
 
 
@@ -44,10 +49,11 @@ def invalid_token() -> ValidationFailed:
 
 
 class PageTokens:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, max_offset: int = MAX_OFFSET) -> None:
         if not secret:
             raise ValueError("a page-token secret is required")
         self._secret = secret
+        self.max_offset = max_offset
 
     def _mac(self, payload: bytes, bound: tuple[str, ...]) -> bytes:
         message = b"\x00".join((*(part.encode() for part in bound), payload))
@@ -58,7 +64,15 @@ class PageTokens:
         payload = json.dumps({"o": offset}, separators=(",", ":")).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload, bound))}"
 
-    def decode(self, token: str, *bound: str, max_offset: int = MAX_OFFSET) -> int:
+    def after(self, offset: int, returned: int, more: bool, *bound: str) -> str:
+        """The token of the page after one that started at ``offset`` and returned ``returned``
+        rows; ``""`` when there are no more rows or the next page would start past the cap."""
+        following = offset + returned
+        if not more or returned == 0 or following > self.max_offset:
+            return ""
+        return self.encode(following, *bound)
+
+    def decode(self, token: str, *bound: str) -> int:
         """The offset ``token`` points at (``""`` → 0), if it was issued for ``bound``."""
         if not token:
             return 0
@@ -76,6 +90,10 @@ class PageTokens:
             offset = json.loads(payload)["o"]
         except (ValueError, KeyError, TypeError):
             raise invalid_token() from None
-        if not isinstance(offset, int) or isinstance(offset, bool) or not 0 < offset <= max_offset:
+        if (
+            not isinstance(offset, int)
+            or isinstance(offset, bool)
+            or not 0 < offset <= self.max_offset
+        ):
             raise invalid_token()
         return offset

@@ -1,7 +1,9 @@
 """Build the upstream clients and the cache from the service settings (one place, every service).
 
 Each factory returns a client plus an async closer; a service's ``server.py`` builds the ones it
-needs into its ``Deps`` and registers the closers for shutdown.
+needs into its ``Deps`` and registers the closers for shutdown. ``override`` is the one test hook
+for upstream resilience: every service's ``build_deps(settings, policy=...)`` passes it here, and
+it replaces the policy the settings would give (tests use a fast one).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def policy(settings: ServiceSettings, timeout_s: float) -> Policy:
     )
 
 
-def whmcs(settings: ServiceSettings) -> WhmcsClient:
+def whmcs(settings: ServiceSettings, override: Policy | None = None) -> WhmcsClient:
     from services.common.clients.whmcs import WhmcsClient, WhmcsConfig
 
     return WhmcsClient(
@@ -47,12 +49,12 @@ def whmcs(settings: ServiceSettings) -> WhmcsClient:
             identifier=settings.whmcs_identifier,
             secret=settings.whmcs_secret,
             timeout_s=settings.whmcs_timeout_s,
-            policy=policy(settings, settings.whmcs_timeout_s),
+            policy=override or policy(settings, settings.whmcs_timeout_s),
         )
     )
 
 
-def salesforce(settings: ServiceSettings) -> SalesforceClient:
+def salesforce(settings: ServiceSettings, override: Policy | None = None) -> SalesforceClient:
     from services.common.clients.salesforce import SalesforceClient, SalesforceConfig
 
     return SalesforceClient(
@@ -63,7 +65,7 @@ def salesforce(settings: ServiceSettings) -> SalesforceClient:
             domain=settings.salesforce_domain,
             timeout_s=settings.salesforce_timeout_s,
             # simple-salesforce re-logs in on an expired session within one attempt: room for it
-            policy=policy(settings, settings.salesforce_timeout_s + 5.0),
+            policy=override or policy(settings, settings.salesforce_timeout_s + 5.0),
         )
     )
 
@@ -77,7 +79,7 @@ def salesforce_pubsub(settings: ServiceSettings, rest: SalesforceClient) -> Sale
     return SalesforcePubSubClient(config, rest)
 
 
-def freebit(settings: ServiceSettings) -> FreebitClient:
+def freebit(settings: ServiceSettings, override: Policy | None = None) -> FreebitClient:
     from services.common.clients.freebit import FreebitClient, FreebitConfig
 
     return FreebitClient(
@@ -87,7 +89,7 @@ def freebit(settings: ServiceSettings) -> FreebitClient:
             oem_key=settings.freebit_oem_key,
             timeout_s=settings.freebit_timeout_s,
             # an attempt may authenticate (authOem) and repeat the call: two HTTP calls
-            policy=policy(settings, 2 * settings.freebit_timeout_s),
+            policy=override or policy(settings, 2 * settings.freebit_timeout_s),
         )
     )
 

@@ -1,4 +1,5 @@
-"""The account directory: user <-> WHMCS client <-> Salesforce account, for the other services.
+"""The account directory: user <-> WHMCS client <-> Salesforce account, for the other services
+(which call it through ``services.common.directory``).
 
 ``links_of_user`` is on nearly every billing/commerce request, so it goes through the cache
 (``policy.ACCOUNT_LINKS_USER``, per user); a user without links raises ``NotFound`` inside the
@@ -44,9 +45,8 @@ class Directory:
                 raise NotFound()
             return _message(row)
 
-        # No fill lock: billing holds it on this same key while it asks us (billing/accounts.py).
         return await self.cache.get_or_load(
-            policy.ACCOUNT_LINKS_USER, UserScope(user_id), load, AccountLinks, fill_lock=False
+            policy.ACCOUNT_LINKS_USER, UserScope(user_id), load, AccountLinks
         )
 
     async def users_of_sf_account(self, sf_account_id: str) -> list[AccountLinks]:

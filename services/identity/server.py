@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import asyncpg
 import grpc
@@ -35,7 +35,7 @@ from services.identity.outbox import Relay
 from services.identity.ownership import Ownership
 from services.identity.passwords import Passwords
 from services.identity.recovery import Recovery
-from services.identity.servicer import DirectoryAdapter, Flows, IdentityAdapter
+from services.identity.servicer import AccountDirectoryServicer, Flows, IdentityServicer
 from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
 from services.identity.signup import SignUpFlow
@@ -156,10 +156,7 @@ def _flows(
 
 
 def _upstreams(s: IdentitySettings, pool: asyncpg.Pool, policy: Policy | None) -> Upstreams:
-    whmcs, sf = upstreams.whmcs(s), upstreams.salesforce(s)
-    if policy is not None:
-        whmcs = WhmcsClient(replace(whmcs.config, policy=policy))
-        sf = SalesforceClient(replace(sf.config, policy=policy))
+    whmcs, sf = upstreams.whmcs(s, policy), upstreams.salesforce(s, policy)
     relay = Relay(pool, sf, s.outbox_poll_interval, s.outbox_backoff_initial, s.outbox_backoff_max)
     return Upstreams(whmcs, sf, relay, Mailer(MailConfig.of(s)))
 
@@ -194,9 +191,11 @@ async def build_deps(settings: IdentitySettings, *, policy: Policy | None = None
 
 def create_identity_server(settings: IdentitySettings, deps: Deps) -> GrpcServer:
     def register(server: grpc.aio.Server) -> None:
-        identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityAdapter(deps.flows), server)
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server(
+            IdentityServicer(deps.flows), server
+        )
         account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server(
-            DirectoryAdapter(deps.directory), server
+            AccountDirectoryServicer(deps.directory), server
         )
 
     return create_server(settings, services=service_names("identity"), register=register)

@@ -1,8 +1,4 @@
-"""gRPC adapters of the identity service: proto -> domain call -> proto, nothing else.
-
-``IdentityServicer`` / ``AccountDirectoryServicer`` are the bases (every RPC UNIMPLEMENTED, usable
-without dependencies, e.g. by the auth tests); the adapters below implement them over the domain.
-"""
+"""gRPC adapters of the identity service: proto -> domain call -> proto, nothing else."""
 
 from __future__ import annotations
 
@@ -32,17 +28,8 @@ from services.identity.signup import SignUpFlow
 from services.identity.validation import Address, SignUpForm
 
 
-@fill_unimplemented(identity_pb2.DESCRIPTOR.services_by_name["IdentityService"])
-class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    """``portal.identity.v1.IdentityService`` with every RPC answering UNIMPLEMENTED."""
-
-
 @fill_unimplemented(account_directory_pb2.DESCRIPTOR.services_by_name["AccountDirectoryService"])
 class AccountDirectoryServicer(account_directory_pb2_grpc.AccountDirectoryServiceServicer):
-    """``portal.identity.v1.AccountDirectoryService`` with every RPC answering UNIMPLEMENTED."""
-
-
-class DirectoryAdapter(AccountDirectoryServicer):
     """``portal.identity.v1.AccountDirectoryService`` (internal: service ports only)."""
 
     def __init__(self, directory: Directory) -> None:
@@ -135,7 +122,8 @@ def signup_form(request: identity_pb2.SignUpRequest) -> SignUpForm:
     )  # fmt: skip
 
 
-class IdentityAdapter(IdentityServicer):
+@fill_unimplemented(identity_pb2.DESCRIPTOR.services_by_name["IdentityService"])
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     """``portal.identity.v1.IdentityService``."""
 
     def __init__(self, flows: Flows) -> None:

@@ -13,13 +13,16 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from portal.identity.v1.account_directory_pb2 import AccountLinks
 
 from services.common import pages
 from services.common.errors import (
     CaseClosed,
     DuplicateRecord,
     FieldViolation,
+    Internal,
     NotFound,
+    Unauthenticated,
     UpstreamUnavailable,
     ValidationFailed,
 )
@@ -27,12 +30,10 @@ from services.common.idempotency import KEY_FIELD, request_key
 from services.support import mapping, queries, validation
 from services.support.case_ids import normalize_case_id
 from services.support.model import Caller, Case, CasePage, Comment, NewCase
-from services.support.page_tokens import PageCursor, PageTokens
 
 log = structlog.get_logger("cases")
 
 Record = dict[str, Any]
-MAX_OFFSET = 2000  # SOQL refuses larger OFFSETs; the listing ends there
 
 
 class Salesforce(Protocol):
@@ -43,17 +44,28 @@ class Salesforce(Protocol):
 
 
 class Directory(Protocol):
-    async def caller(self, user_id: str) -> Caller: ...
+    async def links(self, user_id: str) -> AccountLinks | None: ...
 
 
 @dataclass(frozen=True)
 class SupportCases:
     salesforce: Salesforce
     directory: Directory
-    tokens: PageTokens
+    tokens: pages.PageTokens
+
+    async def _caller(self, user_id: str) -> Caller:
+        """Who the caller is in Salesforce: their account id and e-mail (to find their Contact)."""
+        links = await self.directory.links(user_id)
+        if links is None:
+            # A valid token for a user identity no longer knows (removed since it was issued).
+            raise Unauthenticated()
+        if not links.sf_account_id:
+            log.error("directory_user_without_account", user_id=user_id)
+            raise Internal()
+        return Caller(user_id=user_id, sf_account_id=links.sf_account_id, email=links.email)
 
     async def create(self, user_id: str, new: NewCase) -> Case:
-        caller = await self.directory.caller(user_id)
+        caller = await self._caller(user_id)
         contact_id = await self._contact_id(caller)
         fields = {
             "AccountId": caller.sf_account_id,
@@ -81,19 +93,18 @@ class SupportCases:
     async def list(self, user_id: str, status: int, page_size: int, token: str) -> CasePage:
         status = validation.status_filter(status)
         size = pages.page_size(page_size)
-        caller = await self.directory.caller(user_id)
+        caller = await self._caller(user_id)
         account = caller.sf_account_id
-        offset = self.tokens.decode(token, account_id=account, status=status).offset if token else 0
+        offset = self.tokens.decode(token, "cases", account, str(status))
         soql = queries.cases_of(account, status, size + 1, offset)
         records = await self.salesforce.query(soql)
         cases = tuple(mapping.case_from_record(r) for r in records[:size])
-        next_offset = offset + size
-        more = len(records) > size and next_offset <= MAX_OFFSET
-        token_out = self.tokens.encode(PageCursor(account, status, next_offset)) if more else ""
+        more = len(records) > size
+        token_out = self.tokens.after(offset, size, more, "cases", account, str(status))
         return CasePage(cases, token_out)
 
     async def get(self, user_id: str, raw_id: str) -> Case:
-        caller = await self.directory.caller(user_id)
+        caller = await self._caller(user_id)
         record = await self._owned_case(caller, raw_id)
         records = await self.salesforce.query(queries.published_comments(record["Id"]))
         comments = tuple(mapping.comment_from_record(r) for r in records)
@@ -101,7 +112,7 @@ class SupportCases:
 
     async def add_comment(self, user_id: str, raw_id: str, body: str) -> Comment:
         body = validation.comment_body(body)
-        caller = await self.directory.caller(user_id)
+        caller = await self._caller(user_id)
         record = await self._owned_case(caller, raw_id)
         if record.get("IsClosed"):
             raise CaseClosed()

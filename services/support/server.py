@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import grpc
 from portal.support.v1 import support_pb2_grpc
@@ -10,12 +10,12 @@ from portal.support.v1 import support_pb2_grpc
 from services.common import upstreams
 from services.common.clients import Policy
 from services.common.clients.salesforce import SalesforceClient
+from services.common.directory import Directory
 from services.common.methods import service_names
+from services.common.pages import SOQL_MAX_OFFSET, PageTokens
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
 from services.support.cases import SupportCases
-from services.support.directory import DirectoryClient
-from services.support.page_tokens import PageTokens
 from services.support.servicer import SupportServicer
 from services.support.settings import SupportSettings
 
@@ -32,13 +32,11 @@ class Deps:
 
 
 def build_deps(settings: SupportSettings, *, policy: Policy | None = None) -> Deps:
-    """Everything the servicer needs; ``policy`` overrides Salesforce's resilience (tests)."""
-    salesforce = upstreams.salesforce(settings)
-    if policy is not None:
-        salesforce = SalesforceClient(replace(salesforce.config, policy=policy))
+    """Everything the servicer needs; ``policy`` overrides the upstreams' resilience (tests)."""
+    salesforce = upstreams.salesforce(settings, policy)
     identity = upstreams.peer_channel(settings, "identity")
-    directory = DirectoryClient(identity, settings.directory_timeout_s)
-    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode())
+    directory = Directory.over(identity, settings.directory_timeout_s)
+    tokens = PageTokens(settings.page_token_secret.get_secret_value().encode(), SOQL_MAX_OFFSET)
     cases = SupportCases(salesforce=salesforce, directory=directory, tokens=tokens)
     return Deps(salesforce=salesforce, identity=identity, cases=cases)
 

@@ -6,11 +6,13 @@ import grpc
 from portal.support.v1 import support_pb2 as pb
 from portal.support.v1 import support_pb2_grpc
 
-from services.common import context
+from services.common.context import current_user_id
+from services.common.unimplemented import fill_unimplemented
 from services.support import validation, wire
 from services.support.cases import SupportCases
 
 
+@fill_unimplemented(pb.DESCRIPTOR.services_by_name["SupportService"])
 class SupportServicer(support_pb2_grpc.SupportServiceServicer):
     """``portal.support.v1.SupportService``."""
 
@@ -18,7 +20,7 @@ class SupportServicer(support_pb2_grpc.SupportServiceServicer):
         self._cases = cases
 
     async def CreateCase(
-        self, request: pb.CreateCaseRequest, ctx: grpc.aio.ServicerContext
+        self, request: pb.CreateCaseRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateCaseResponse:
         new = validation.new_case(
             request.subject,
@@ -27,27 +29,27 @@ class SupportServicer(support_pb2_grpc.SupportServiceServicer):
             request.priority,
             request.request_id,
         )
-        created = await self._cases.create(context.user_id.get(), new)
+        created = await self._cases.create(current_user_id(), new)
         return pb.CreateCaseResponse(case=wire.case(created))
 
     async def ListCases(
-        self, request: pb.ListCasesRequest, ctx: grpc.aio.ServicerContext
+        self, request: pb.ListCasesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCasesResponse:
         page = await self._cases.list(
-            context.user_id.get(), request.status, request.page_size, request.page_token
+            current_user_id(), request.status, request.page_size, request.page_token
         )
         return pb.ListCasesResponse(
             cases=[wire.case(c) for c in page.cases], next_page_token=page.next_page_token
         )
 
     async def GetCase(
-        self, request: pb.GetCaseRequest, ctx: grpc.aio.ServicerContext
+        self, request: pb.GetCaseRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetCaseResponse:
-        found = await self._cases.get(context.user_id.get(), request.case_id)
+        found = await self._cases.get(current_user_id(), request.case_id)
         return pb.GetCaseResponse(case=wire.case(found))
 
     async def AddCaseComment(
-        self, request: pb.AddCaseCommentRequest, ctx: grpc.aio.ServicerContext
+        self, request: pb.AddCaseCommentRequest, context: grpc.aio.ServicerContext
     ) -> pb.AddCaseCommentResponse:
-        added = await self._cases.add_comment(context.user_id.get(), request.case_id, request.body)
+        added = await self._cases.add_comment(current_user_id(), request.case_id, request.body)
         return pb.AddCaseCommentResponse(comment=wire.comment(added))

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.errors import ValidationFailed
-from services.common.pages import MAX_PAGE_SIZE, PageTokens, page_size
+from services.common.pages import MAX_PAGE_SIZE, SOQL_MAX_OFFSET, PageTokens, page_size
 
 TOKENS = PageTokens(b"unit-secret")
 bound = st.lists(st.text(max_size=20), max_size=3).map(tuple)
@@ -45,10 +45,21 @@ def test_garbage_is_refused(token: str) -> None:
         TOKENS.decode(token, "u")
 
 
-def test_offsets_beyond_the_bound_are_refused() -> None:
-    assert TOKENS.decode("", "u") == 0
+def test_offsets_beyond_the_cap_are_refused() -> None:
+    soql = PageTokens(b"unit-secret", SOQL_MAX_OFFSET)
+    assert soql.decode("", "u") == 0
+    assert soql.decode(TOKENS.encode(SOQL_MAX_OFFSET, "u"), "u") == SOQL_MAX_OFFSET
     with pytest.raises(ValidationFailed):
-        TOKENS.decode(TOKENS.encode(2001, "u"), "u", max_offset=2000)
+        soql.decode(TOKENS.encode(SOQL_MAX_OFFSET + 1, "u"), "u")
+
+
+def test_the_next_page_token_ends_at_the_last_row_and_at_the_cap() -> None:
+    soql = PageTokens(b"unit-secret", SOQL_MAX_OFFSET)
+    assert soql.decode(soql.after(0, 20, True, "u", "orders"), "u", "orders") == 20
+    assert soql.after(0, 20, False, "u", "orders") == ""  # the last page
+    assert soql.after(40, 0, True, "u", "orders") == ""  # an empty page never points further
+    assert soql.after(1990, 10, True, "u") != ""  # the cap itself is still a page
+    assert soql.after(1990, 20, True, "u") == ""  # SOQL refuses an OFFSET past 2,000
 
 
 def test_page_size() -> None:

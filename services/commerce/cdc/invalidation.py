@@ -21,9 +21,9 @@ from typing import Any, Protocol
 import structlog
 
 from services.commerce.order_accounts import OrderAccounts
-from services.commerce.peers import Directory
 from services.common.cache import SHARED_CATALOG, Cache, Family, UserScope, policy
 from services.common.clients.cdc import ChangeEvent
+from services.common.directory import Directory
 from services.common.errors import PortalError
 
 log = structlog.get_logger("cdc")

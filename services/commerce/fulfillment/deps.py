@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.commerce.fulfillment.peers import WhmcsClients
 from services.commerce.fulfillment.settings import FulfillmentSettings
 from services.common.clients import FreebitClient, SalesforceClient, WhmcsClient
+from services.common.directory import Directory
 
 # Called with (step, sf_order_id) at every step boundary and right after AddOrder answered.
 # Production passes None; tests raise from it to simulate a crash at that point.
@@ -29,7 +29,7 @@ class Deps:
     salesforce: SalesforceClient
     whmcs: WhmcsClient
     freebit: FreebitClient
-    directory: WhmcsClients
+    directory: Directory
     step_hook: StepHook | None = None
     order_changed: OrderChanged = _nothing
 

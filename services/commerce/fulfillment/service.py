@@ -1,5 +1,7 @@
-"""``start_fulfillment``: the worker inside the commerce process, with its own clients, a small
-pool and the leadership loop (standby until it holds the lock, then lead until it loses it).
+"""``start_fulfillment``: the worker inside the commerce process, on commerce's clients and
+settings (``CommerceSettings.fulfillment``), with a small pool of its own (so a burst of orders
+never takes the connections commerce's RPCs need) and the leadership loop (standby until it holds
+the lock, then lead until it loses it).
 
 Orders come from the process's one CDC dispatcher (``cdc``): its ``Order`` handler
 (``cdc_intake``) commits the rows and hands the orders over (``hand``)."""
@@ -20,13 +22,12 @@ from services.commerce.fulfillment import repo
 from services.commerce.fulfillment.cdc_intake import FulfillmentIntake
 from services.commerce.fulfillment.deps import Deps, OrderChanged, StepHook
 from services.commerce.fulfillment.leadership import Leadership, LeaseLost
-from services.commerce.fulfillment.peers import WhmcsClients
 from services.commerce.fulfillment.repo import RETRY_CHANNEL
 from services.commerce.fulfillment.settings import FulfillmentSettings
 from services.commerce.fulfillment.worker import Worker
-from services.common import upstreams
 from services.common.clients import FreebitClient, SalesforceClient, WhmcsClient
 from services.common.db import close_pool
+from services.common.directory import Directory
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger("fulfillment")
@@ -104,46 +105,46 @@ async def _close_quietly(conn: asyncpg.Connection) -> None:
 
 @dataclass(frozen=True)
 class Clients:
-    """The upstream clients the worker uses (built from the settings unless passed in)."""
+    """The upstream clients the worker uses: commerce's own (closed by commerce, so no closers),
+    or a test's."""
 
     salesforce: SalesforceClient
     whmcs: WhmcsClient
     freebit: FreebitClient
-    directory: WhmcsClients
+    directory: Directory
     closers: tuple[Closer, ...] = ()
-
-    @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> Clients:
-        sf = upstreams.salesforce(settings)
-        whmcs, freebit = upstreams.whmcs(settings), upstreams.freebit(settings)
-        channel = upstreams.peer_channel(settings, "identity")
-        closers = (sf.aclose, whmcs.aclose, freebit.aclose, channel.close)
-        return cls(sf, whmcs, freebit, WhmcsClients.over(channel), closers)
 
 
 async def start_fulfillment(
     settings: ServiceSettings,
-    fulfillment: FulfillmentSettings | None = None,
+    fulfillment: FulfillmentSettings,
     *,
-    clients: Clients | None = None,
+    clients: Clients,
     order_changed: OrderChanged | None = None,
     step_hook: StepHook | None = None,
     cdc: Dispatcher | None = None,
 ) -> Fulfillment:
     """Build the worker and start it (standby or active); ``await handle.stop()`` ends it.
     ``cdc`` is the process's CDC dispatcher, which gets fulfillment's ``Order`` handler."""
-    fs = fulfillment or FulfillmentSettings()
     url = settings.database_url.get_secret_value()
     pool = await asyncpg.create_pool(url, min_size=1, max_size=4, command_timeout=15.0)
     assert pool is not None
-    c = clients or Clients.from_settings(settings)
     extra = {"order_changed": order_changed} if order_changed is not None else {}
-    deps = Deps(fs, pool, c.salesforce, c.whmcs, c.freebit, c.directory, step_hook, **extra)
-    leadership = Leadership(url, fs.consumer, fs.standby_retry_s)
+    deps = Deps(
+        fulfillment,
+        pool,
+        clients.salesforce,
+        clients.whmcs,
+        clients.freebit,
+        clients.directory,
+        step_hook,
+        **extra,
+    )
+    leadership = Leadership(url, fulfillment.consumer, fulfillment.standby_retry_s)
     handle = Fulfillment(deps, Worker(deps), leadership)
-    handle.closers += [partial(close_pool, pool), *c.closers]
-    if cdc is not None and fs.enabled:
+    handle.closers += [partial(close_pool, pool), *clients.closers]
+    if cdc is not None and fulfillment.enabled:
         cdc.subscribe("Order", FulfillmentIntake(deps, handle.hand))
-    if fs.enabled:
+    if fulfillment.enabled:
         handle.task = asyncio.create_task(handle._run(), name="fulfillment")
     return handle

@@ -40,7 +40,9 @@ async def find_order(whmcs: WhmcsClient, client_id: int, order_id: str) -> dict[
 
 
 async def client_of(deps: Deps, row: Row, order: Order) -> int:
-    client = row.whmcs_client_id or await deps.directory.of_sf_account(order.account_id)
+    client = row.whmcs_client_id or await deps.directory.whmcs_client_of_sf_account(
+        order.account_id
+    )
     if not client:
         raise FulfillmentFailed(
             WHMCS_CLIENT_MISSING, "No billing account is linked to this Salesforce account."

@@ -17,10 +17,10 @@ from typing import Any
 
 from portal.commerce.v1 import orders_pb2
 
-from services.commerce.peers import Directory
 from services.commerce.sims import records
 from services.commerce.sims.records import LineRecord
 from services.common.clients import FreebitClient, FreebitRejected, SalesforceClient
+from services.common.directory import Directory
 from services.common.errors import NotFound
 
 NOT_FOUND = "Line not found."

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.commerce.peers import Directory
 from services.commerce.settings import CommerceSettings
 from services.commerce.sims.cancel import LineNotifier, SimCancellation
 from services.commerce.sims.lines import SimLines
@@ -14,7 +13,8 @@ from services.commerce.sims.usage import SimUsageReader
 from services.commerce.sims.watcher import CancellationWatcher
 from services.common import upstreams
 from services.common.cache import Cache
-from services.common.clients import FreebitClient, SalesforceClient
+from services.common.clients import FreebitClient, Policy, SalesforceClient
+from services.common.directory import Directory
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,9 @@ def build_sims(
     salesforce: SalesforceClient,
     directory: Directory,
     notify: LineNotifier,
+    policy: Policy | None = None,
 ) -> Sims:
-    freebit = upstreams.freebit(settings)
+    freebit = upstreams.freebit(settings, policy)
     lines = SimLines(salesforce, freebit, directory)
     return Sims(
         freebit=freebit,

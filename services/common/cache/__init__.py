@@ -20,6 +20,7 @@ from services.common.cache import policy
 from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.cache import Cache
 from services.common.cache.client import RedisClient, redis_from_url
+from services.common.cache.flight import SingleFlight
 from services.common.cache.keys import DEFAULT_NAMESPACE, NO_VARIANT, Variant
 from services.common.cache.policy import Entry, Family
 from services.common.cache.scope import (
@@ -42,6 +43,7 @@ __all__ = [
     "RedisClient",
     "Scope",
     "SharedCatalogScope",
+    "SingleFlight",
     "UserScope",
     "Variant",
     "policy",

@@ -38,6 +38,7 @@ from redis.asyncio import RedisCluster
 
 from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.client import RedisClient, redis_from_url
+from services.common.cache.flight import SingleFlight
 from services.common.cache.invalidation import Invalidation, check_scope
 from services.common.cache.keys import (
     DEFAULT_NAMESPACE,
@@ -90,7 +91,7 @@ class Cache(Invalidation):
         self._slots = asyncio.Semaphore(max_concurrency)
         self.breaker = breaker or CircuitBreaker()
         self._cluster = isinstance(client, RedisCluster)
-        self._inflight: dict[tuple[str, bytes], asyncio.Task[Any]] = {}
+        self._flights: SingleFlight[tuple[str, bytes]] = SingleFlight()
         self._connecting: asyncio.Future[bool] | None = None
         self._ready = False
         self._connect_deadline = 0.0
@@ -159,14 +160,8 @@ class Cache(Invalidation):
         message_type: type[M],
         *,
         variant: Variant = NO_VARIANT,
-        fill_lock: bool = True,
     ) -> M:
-        """The cached message for (entry, scope, variant), else ``await loader()``, cached.
-
-        ``fill_lock=False`` fills a miss without the cross-process lock: for an entry that is
-        filled on behalf of a caller who may hold that lock while it waits for us (identity's
-        account links, which billing caches under the same key and fills by asking identity);
-        waiting for the caller's lock would cost the full ``lock_wait`` on every cold read."""
+        """The cached message for (entry, scope, variant), else ``await loader()``, cached."""
         check_scope(entry.family.scope, scope)
         client = self._client
         schema = schema_hash(cast(Hashable, message_type), entry.version)
@@ -186,7 +181,7 @@ class Cache(Invalidation):
         self._count(entry, "miss")
         return await self._single_flight(
             (keys.value, head),
-            lambda: self._fill(entry, keys, raw[1:], head, loader, message_type, fill_lock),
+            lambda: self._fill(entry, keys, raw[1:], head, loader, message_type),
         )
 
     async def _single_flight(
@@ -196,12 +191,7 @@ class Cache(Invalidation):
 
         Also used when Redis is skipped or failing ("live" flights), so a Redis outage does not
         turn into N identical upstream calls."""
-        task = self._inflight.get(flight)
-        if task is None:
-            task = asyncio.ensure_future(load())
-            self._inflight[flight] = task
-            task.add_done_callback(lambda t: self._landed(flight, t))
-        return cast(M, await asyncio.shield(task))
+        return await self._flights.run(flight, load)
 
     async def _read(
         self, entry: Entry[Any], keys: Keys, client: RedisClient
@@ -231,12 +221,6 @@ class Cache(Invalidation):
                     follower.set_result(raw)
         return raw
 
-    def _landed(self, flight: tuple[str, bytes], task: asyncio.Task[Any]) -> None:
-        if self._inflight.get(flight) is task:
-            del self._inflight[flight]
-        if not task.cancelled():
-            task.exception()  # retrieved here so an unawaited failure is not logged as lost
-
     async def _fill(
         self,
         entry: Entry[Any],
@@ -245,12 +229,9 @@ class Cache(Invalidation):
         head: bytes,
         loader: Callable[[], Awaitable[M]],
         message_type: type[M],
-        lock: bool = True,
     ) -> M:
         try:
-            token, found = (
-                await self._lock_or_wait(entry, keys, head, message_type) if lock else ("", None)
-            )
+            token, found = await self._lock_or_wait(entry, keys, head, message_type)
         except _Unavailable:
             return await loader()
         if found is not None:

@@ -127,10 +127,11 @@ SIGNUP_CUSTOMER_LOOKUP = Entry(
     "signup.customer_lookup", "identity", "customer_lookup", SIGNUP_LOOKUP, 30
 )
 # Account links (identity's AccountDirectory: user -> WHMCS client id / Salesforce account id),
-# read on nearly every billing/commerce request. 5 min: the mapping changes only on sign-up/link
-# (identity invalidates the family on those writes), so the TTL only bounds how long a change made
-# outside the portal (an admin re-link in Postgres) can route a user to the old ids; 5 min keeps
-# that window short while still absorbing almost every directory call. Lookups that find no link
+# read on nearly every billing/commerce request; identity alone fills and invalidates it. 5 min:
+# the mapping changes only on sign-up/link (identity invalidates the family on those writes), so
+# the TTL only bounds how long a change made outside the portal (an admin re-link in Postgres) can
+# route a user to the old ids; 5 min keeps that window short while still absorbing almost every
+# directory call. Lookups that find no link
 # raise NotFound in the loader and are never cached, so a fresh sign-up is visible immediately.
 ACCOUNT_LINKS_USER = Entry(
     "account_links.user", "identity", "account_links", ACCOUNT_LINKS, 5 * MINUTE

@@ -19,7 +19,6 @@ from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.whmcs import RunningWhmcs, start_whmcs
 from services.commerce.cdc import Consumer, Dispatcher
 from services.commerce.fulfillment import Fulfillment, FulfillmentSettings, start_fulfillment
-from services.commerce.fulfillment.peers import WhmcsClients
 from services.commerce.fulfillment.service import Clients
 from services.common.cache import Cache
 from services.common.clients import (
@@ -32,10 +31,11 @@ from services.common.clients import (
     WhmcsConfig,
 )
 from services.common.clients.pubsub import PubSubConfig
+from services.common.directory import Directory
 from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
-from services.identity.directory import Directory
-from services.identity.servicer import DirectoryAdapter
+from services.identity.directory import Directory as IdentityDirectory
+from services.identity.servicer import AccountDirectoryServicer
 from tests.helpers.fixtures import private_database_fixture
 from tests.helpers.grpc_servers import serving
 from tests.helpers.policies import FAST
@@ -77,7 +77,7 @@ async def sandboxes() -> AsyncIterator[tuple[RunningSalesforce, RunningWhmcs, Ru
 @pytest.fixture(scope="session")
 async def directory_target(pool: asyncpg.Pool) -> AsyncIterator[str]:
     """identity's real AccountDirectoryService servicer over our database."""
-    adapter = DirectoryAdapter(Directory(pool, Cache.disabled("identity")))
+    adapter = AccountDirectoryServicer(IdentityDirectory(pool, Cache.disabled("identity")))
     async with serving(
         (account_directory_pb2_grpc.add_AccountDirectoryServiceServicer_to_server, adapter)
     ) as target:
@@ -102,7 +102,7 @@ def _clients(sandboxes: Any, directory_target: str) -> Clients:
     freebit = FreebitClient(FreebitConfig(url=freebit_box.url, policy=FAST))
     channel = grpc.aio.insecure_channel(directory_target)
     closers = (sf.aclose, whmcs.aclose, freebit.aclose, channel.close)
-    return Clients(sf, whmcs, freebit, WhmcsClients.over(channel), closers)
+    return Clients(sf, whmcs, freebit, Directory.over(channel), closers)
 
 
 @dataclass

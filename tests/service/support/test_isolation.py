@@ -136,9 +136,8 @@ async def test_token_is_bound_to_account_and_filter(world: World) -> None:
 
 
 async def test_token_signed_with_another_secret_is_refused(world: World) -> None:
-    from services.support.page_tokens import PageCursor, PageTokens
+    from services.common.pages import PageTokens
 
-    cursor = PageCursor(world.accounts["AC-000101"], 0, 1)
-    forged = PageTokens(b"another deployment").encode(cursor)
+    forged = PageTokens(b"another deployment").encode(1, "cases", world.accounts["AC-000101"], "0")
     call = world.stub.ListCases(pb.ListCasesRequest(page_token=forged), metadata=world.auth())
     assert (await failure(call))[1:] == ("VALIDATION_FAILED", ["pageToken"])

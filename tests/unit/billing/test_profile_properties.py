@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from portal.billing.v1 import billing_pb2 as pb
 from portal.common.v1 import types_pb2
 
-from services.billing import profile_rules as rules
-from services.commerce.checkout_rules import billing_fields
+from services.billing import validation as rules
+from services.commerce.checkout_records import billing_fields
 from services.commerce.order_records import order_from_record
 from services.common.errors import ValidationFailed
 

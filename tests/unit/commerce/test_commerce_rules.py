@@ -12,14 +12,9 @@ from portal.common.v1 import types_pb2
 
 from services.commerce.catalog_records import CatalogItem, categories_of, from_record, to_record
 from services.commerce.cdc.invalidation import IGNORED_ORDER_FIELDS, only_touches
-from services.commerce.checkout_rules import (
-    Line,
-    composite_requests,
-    resolve_lines,
-    shape_violations,
-    sim_violations,
-)
+from services.commerce.checkout_records import composite_requests
 from services.commerce.records import money
+from services.commerce.validation import Line, resolve_lines, shape_violations, sim_violations
 from services.common.clients.cdc import ChangeEvent
 from services.common.errors import ProductUnavailable, ValidationFailed
 from services.common.idempotency import request_key

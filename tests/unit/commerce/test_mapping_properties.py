@@ -15,7 +15,7 @@ from portal.common.v1 import types_pb2
 
 from sandbox.salesforce.ids import checksum, normalize_id
 from services.commerce import catalog_records, order_records
-from services.commerce.checkout_rules import billing_fields
+from services.commerce.checkout_records import billing_fields
 from services.commerce.records import whole
 from services.common.money import decimal_string
 from services.common.salesforce_ids import is_salesforce_id

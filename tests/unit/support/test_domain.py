@@ -6,14 +6,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from portal.identity.v1.account_directory_pb2 import AccountLinks
 from portal.support.v1 import support_pb2 as pb
 
 from services.common import pages
 from services.common.errors import FieldViolation, NotFound, ValidationFailed
+from services.common.pages import PageTokens
 from services.support import mapping, validation
 from services.support.cases import SupportCases
-from services.support.model import Caller, NewCase
-from services.support.page_tokens import PageTokens
+from services.support.model import NewCase
 
 
 def test_subject_is_trimmed_and_defaults_apply() -> None:
@@ -83,8 +84,10 @@ class FakeSalesforce:
 
 
 class FakeDirectory:
-    async def caller(self, user_id: str) -> Caller:
-        return Caller(user_id, "001Dp000000000AAAA", "a@example.jp")
+    async def links(self, user_id: str) -> AccountLinks | None:
+        return AccountLinks(
+            user_id=user_id, sf_account_id="001Dp000000000AAAA", email="a@example.jp"
+        )
 
 
 def _cases(sf: FakeSalesforce) -> SupportCases:

@@ -6,7 +6,7 @@ import pytest
 from portal.billing.v1 import billing_pb2 as pb
 from portal.common.v1 import types_pb2
 
-from services.billing import profile_rules as rules
+from services.billing import validation as rules
 from services.common.errors import ValidationFailed
 
 CURRENT = pb.BillingProfile(
