@@ -8,14 +8,17 @@ import uuid
 
 import pytest
 
+from services.commerce.order_event_log import OrderEventLog
 from services.commerce.watch import WatchHub, redis_for_pubsub
+from services.common.cache.client import redis_from_url
 from services.common.cache.keys import order_changes_channel
 from services.common.errors import TooManyStreams
 
 
 async def test_streams_beyond_the_cap_are_refused_and_closed_ones_freed(redis_url: str) -> None:
     namespace = f"test_{uuid.uuid4().hex[:8]}"
-    hub = WatchHub(redis_for_pubsub(redis_url), namespace, max_streams_per_user=3)
+    events = OrderEventLog(redis_from_url(redis_url), namespace)
+    hub = WatchHub(redis_for_pubsub(redis_url), namespace, events, max_streams_per_user=3)
     user, other = f"user-{uuid.uuid4().hex}", f"user-{uuid.uuid4().hex}"
     channel = order_changes_channel(namespace, user)
     try:
