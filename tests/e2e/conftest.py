@@ -23,12 +23,26 @@ pytestmark = pytest.mark.e2e
 # Pub/Sub streams without demand are closed after 2 s instead of 60 s, and commerce asks for one
 # event at a time, so the session's stack really runs into the server's idle close. The SIM usage
 # refresh throttle (60 s) and the scheduled-cancellation watcher (5 min) run fast so tests need
-# not wait out production intervals.
+# not wait out production intervals. Every call of the suite comes from one address (127.0.0.1),
+# so identity's per-address budgets of calls that succeed (links, look-ups, sign-ups, codes,
+# resets), sized for one person, are sized for the whole suite here; the per-account limits and
+# the per-address budget of failed logins stay as in production (test_rate_limit.py runs into
+# it), and the others are tested in tests/service/identity.
 E2E_ENV = {
     "SF_SANDBOX_IDLE_CLOSE_S": "2",
     "COMMERCE_CDC_BATCH": "1",
     "COMMERCE_SIM_USAGE_REFRESH_MIN_S": "5",
     "COMMERCE_SIM_WATCH_INTERVAL_S": "1",
+    **{
+        f"IDENTITY_{name}": "10000"
+        for name in (
+            "LINK_MAX_PER_ADDRESS",
+            "LOOKUP_MAX_PER_ADDRESS",
+            "SIGNUP_MAX_PER_ADDRESS",
+            "SIGNUP_START_MAX_PER_ADDRESS",
+            "RESET_MAX_PER_ADDRESS",
+        )
+    },
 }
 
 

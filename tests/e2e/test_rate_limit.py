@@ -29,6 +29,7 @@ async def strict_gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
         admin_port=admin,
         descriptor=ROOT / "gen" / "portal_descriptor.pb",
         jwks_file=run_dir / "keys" / "jwks.json",
+        mesh_tls_dir=stack.config.certs_dir,
         upstreams={n: [("127.0.0.1", stack.config.ports.service(n))] for n in SERVICES},
         auth_rate_limit=3,
         auth_rate_interval_s=60,
