@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import uuid
+from types import FrameType
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tools.signals import stop_with_parent
 
 # Fixtures shared by the suite (a channel to the ``server`` fixture) and factories of fixtures;
 # the session-wide log secret scan over every stack the session started.
@@ -25,3 +31,26 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "portal"))
 # of this session, never the one of a `make run` stack on the same Redis; every whole stack a test
 # starts gets one of its own on top (tests/helpers/stacks.py).
 os.environ["CACHE_NAMESPACE"] = f"test_{uuid.uuid4().hex[:10]}"
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM/SIGHUP end the session like a Ctrl-C (fixtures torn down: every test stack stopped)
+    # instead of killing the interpreter; under make, make's death is a SIGTERM (tools/signals.py).
+    stop_with_parent()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Whatever an interrupted teardown did not stop, stopped here, by PID."""
+    from tests.helpers.stacks import STARTED
+
+    for stack, _ in STARTED:
+        left = stack.kill_left_behind()
+        if left:
+            print(f"stopped left-behind stack processes: {', '.join(left)}", file=sys.stderr)
