@@ -31,6 +31,7 @@ from pydantic import SecretStr
 from sandbox.freebit import start_freebit
 from sandbox.salesforce import start_salesforce
 from sandbox.whmcs import start_whmcs
+from services.commerce.cdc import Consumer, Dispatcher
 from services.commerce.fulfillment import FulfillmentSettings, start_fulfillment
 from services.common.cache import Cache
 from services.common.clients import ChangeEvent, SalesforceClient, SalesforceConfig, soql
@@ -69,6 +70,11 @@ class Lag:
         return sorted(
             (self.activated[o] - t) * 1000 for o, t in self.approved.items() if o in self.activated
         )
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def create_orders(sf: SalesforceClient, account: str, n: int) -> list[str]:
@@ -180,8 +186,13 @@ async def main(n: int) -> None:
         )  # fmt: skip
         fs = FulfillmentSettings(standby_retry_s=0.5, sweep_interval_s=0,
             activation_poll_initial_s=0.05, activation_poll_max_s=0.5)  # fmt: skip
-        worker = await start_fulfillment(settings, fs)
+        cdc_pubsub = SalesforcePubSubClient(PubSubConfig(target=sf_box.pubsub_target), sf)
+        stack.push_async_callback(cdc_pubsub.aclose)
+        dispatcher = Dispatcher()  # commerce's one CDC dispatcher, here with fulfillment only
+        worker = await start_fulfillment(settings, fs, cdc=dispatcher)
         stack.push_async_callback(worker.stop)
+        consumer = asyncio.create_task(Consumer(url, cdc_pubsub, dispatcher).run())
+        stack.push_async_callback(_cancel, consumer)
         await asyncio.wait_for(worker.leading.wait(), 10)
 
         lag = Lag()

@@ -135,9 +135,10 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.salesforce}", timeout=30) as sf,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.whmcs}", timeout=30) as whmcs,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.freebit}", timeout=30) as freebit,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.mail}", timeout=30) as mail,
     ):
         sandboxes = {"salesforce": sf, "whmcs": whmcs, "freebit": freebit}
-        staff = Staff(sf, whmcs)
+        staff = Staff(sf, whmcs, mail)
         await staff.login()
         recorder.secret("salesforce_session", sf.headers["authorization"].removeprefix("Bearer "))
         customers = make_customers(cfg.users, tag, rng)

@@ -1,10 +1,12 @@
 """The soak's customers: created as staff would create them in the systems of record (a Salesforce
 Account with a Contact; for most, an existing WHMCS client with a card, an active service and
 invoices), then registered through the gateway as customers do: three in four link their WHMCS
-login (``POST /v1/auth/link``), one in four signs up (``signup:validate`` then ``signup``).
+login (``POST /v1/auth/link``), one in four signs up (``signup:validate``, ``signup:start``, the
+code from the mail sandbox, then ``signup``).
 
-Auth routes share Envoy's local rate limit (50 per 10 s per gateway, ``tools/envoy_config.py``),
-so every auth call of the soak, at set-up and during the run, goes through one :class:`Pacer`.
+Auth routes have Envoy's local rate limit (50 per 10 s per route and client address,
+``tools/envoy_config.py``); every auth call of the soak, at set-up and during the run, still goes
+through one :class:`Pacer`, which keeps the whole soak under one address's budget.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -99,9 +102,12 @@ def customer_client(c: Customer, gateway_url: str) -> httpx.AsyncClient:
 class Staff:
     """The sandboxes as staff use them: Salesforce REST, the WHMCS API, the control surface."""
 
-    def __init__(self, salesforce: httpx.AsyncClient, whmcs: httpx.AsyncClient) -> None:
+    def __init__(
+        self, salesforce: httpx.AsyncClient, whmcs: httpx.AsyncClient, mail: httpx.AsyncClient
+    ) -> None:
         self.sf = salesforce
         self.whmcs_http = whmcs
+        self.mail = mail
         # Salesforce calls staff made while the soak measured (not the portal's): stats keys.
         self.sf_calls: Counter[str] = Counter()
         self.approved = 0
@@ -114,6 +120,18 @@ class Staff:
         )
         response.raise_for_status()
         self.sf.headers["authorization"] = f"Bearer {response.json()['access_token']}"
+
+    async def mailed_code(self, email: str, within: float = 30.0) -> str:
+        """The sign-up code the mail sandbox received for ``email`` (the customer reading it)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            found = (await self.mail.get("/__sandbox/messages", params={"to": email})).json()
+            for message in reversed(found["messages"]):
+                code = re.search(r"\b(\d{6})\b", message["text"])
+                if code:
+                    return code.group(1)
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"no sign-up code mailed to {email}")
 
     async def sf_create(self, sobject: str, body: dict[str, Any]) -> str:
         response = await self.sf.post(f"/services/data/v60.0/sobjects/{sobject}/", json=body)
@@ -229,7 +247,13 @@ async def register(
         if check.status_code != 200:
             raise RuntimeError(f"signup:validate {c.number}: {check.status_code} {check.text}")
         await pacer.wait()
-        response = await gateway.post("/v1/auth/signup", json=c.signup_body())
+        start = {"customerNumber": c.number, "email": c.email}
+        started = await gateway.post("/v1/auth/signup:start", json=start)
+        if started.status_code != 200:
+            raise RuntimeError(f"signup:start {c.number}: {started.status_code} {started.text}")
+        code = await staff.mailed_code(c.email)
+        await pacer.wait()
+        response = await gateway.post("/v1/auth/signup", json={**c.signup_body(), "code": code})
     if response.status_code != 200:
         raise RuntimeError(f"registering {c.email}: {response.status_code} {response.text}")
     c.session, c.issued = dict(response.json()["session"]), time.monotonic()

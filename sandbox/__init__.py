@@ -1,4 +1,5 @@
 """Local emulators of the systems of record (Salesforce, WHMCS, Freebit).
 
-Written from the systems' contracts (``docs/contracts/``) only: nothing here imports ``services``.
+Written from public references of the real systems (``docs/contracts/``) only: nothing here
+imports ``services``.
 """

@@ -24,8 +24,13 @@ from tools.envoy_headers import header_hygiene_filter
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {"identity": 50051, "billing": 50052, "commerce": 50053, "support": 50054}
-# Public auth routes that get the gateway's local rate limit (per Envoy instance).
-RATE_LIMITED = ("ValidateCustomerNumber", "SignUp", "LinkWhmcsAccount", "Login", "RefreshSession")
+# Public auth routes that get the gateway's local rate limit: a bucket per route and client address
+# (per Envoy instance), so one client emptying its bucket leaves everyone else's untouched, and
+# refresh never shares the login budget.
+RATE_LIMITED = (
+    "ValidateCustomerNumber", "StartSignUp", "SignUp", "LinkWhmcsAccount", "Login",
+    "RefreshSession", "RequestPasswordReset", "ConfirmPasswordReset",
+)  # fmt: skip
 JWT_PROVIDER = "portal"
 PREFLIGHT_CLUSTER = "cors_preflight_refused"
 # Paths Envoy answers itself, without a token.
@@ -56,9 +61,11 @@ class GatewaySettings:
     upstreams: dict[str, list[tuple[str, int]]] = field(
         default_factory=lambda: {k: [("127.0.0.1", v)] for k, v in DEFAULT_PORTS.items()}
     )
-    # Requests per fill interval per public auth route, for the whole gateway.
+    # Requests per fill interval per public auth route and client address.
     auth_rate_limit: int = 50
     auth_rate_interval_s: int = 10
+    # Client addresses with a bucket of their own at once (least recently used ones are dropped).
+    auth_rate_clients: int = 20000
 
 
 def _error_body(code: int, reason: str, message: str) -> str:
@@ -286,19 +293,27 @@ def _rate_limit_filter() -> dict[str, Any]:
 
 
 def _route_rate_limit(s: GatewaySettings) -> dict[str, Any]:
-    bucket = {
-        "max_tokens": s.auth_rate_limit,
-        "tokens_per_fill": s.auth_rate_limit,
-        "fill_interval": f"{s.auth_rate_interval_s}s",
-    }
+    """A token bucket per client address on this route: the descriptor entry ``remote_address``
+    has no value, so Envoy keeps one bucket per distinct address (up to ``auth_rate_clients``).
+    The route-wide bucket only guards against a flood from very many addresses, sized far above
+    what one address may send."""
+
+    def bucket(tokens: int) -> dict[str, Any]:
+        return {"max_tokens": tokens, "tokens_per_fill": tokens,
+                "fill_interval": f"{s.auth_rate_interval_s}s"}  # fmt: skip
+
+    per_client, flood = bucket(s.auth_rate_limit), bucket(s.auth_rate_limit * 100)
     enabled = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
     return {
         "envoy.filters.http.local_ratelimit": {
             "@type": _t("extensions.filters.http.local_ratelimit.v3.LocalRateLimit"),
             "stat_prefix": "auth_rate_limit",
-            "token_bucket": bucket,
+            "token_bucket": flood,
             "filter_enabled": enabled,
             "filter_enforced": enabled,
+            "descriptors": [{"entries": [{"key": "remote_address"}], "token_bucket": per_client}],
+            "max_dynamic_descriptors": s.auth_rate_clients,
+            "rate_limits": [{"actions": [{"remote_address": {}}]}],
         }
     }
 

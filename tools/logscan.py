@@ -36,8 +36,9 @@ REDACTION_MARKERS = frozenset(
      "false", "secretstr('**********')", "**********"}
 )  # fmt: skip
 
+# A key is not part of a word, nor a path segment ("/v1/auth/password:reset" is a route).
 _SENSITIVE_KEY = re.compile(
-    r"""(?ix)(?<![A-Za-z0-9_])["']?
+    r"""(?ix)(?<![A-Za-z0-9_/])["']?
     (?P<key>password2?|passwd|pwd
       |(?:client|api|consumer|webhook)[_-]?secret|secret
       |(?:access|refresh|id|sso|auth)[_-]?token|token

@@ -29,7 +29,7 @@ from tools.signals import term_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("identity", "billing", "commerce", "support")
-SANDBOXES = ("salesforce", "whmcs", "freebit")
+SANDBOXES = ("salesforce", "whmcs", "freebit", "mail")
 
 
 def free_port() -> int:
@@ -57,6 +57,8 @@ class Ports:
     salesforce_pubsub: int = 8704
     whmcs: int = 8702
     freebit: int = 8703
+    mail: int = 8705
+    mail_smtp: int = 8025
     identity_metrics: int = 9101
     billing_metrics: int = 9102
     commerce_metrics: int = 9103
@@ -105,6 +107,8 @@ class StackConfig:
             "SALESFORCE_PUBSUB_TARGET": f"127.0.0.1:{p.salesforce_pubsub}",
             "WHMCS_URL": f"http://127.0.0.1:{p.whmcs}",
             "FREEBIT_URL": f"http://127.0.0.1:{p.freebit}",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(p.mail_smtp),
             "LOG_JSON": os.environ.get("LOG_JSON", "true"),
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
@@ -180,6 +184,15 @@ class Stack:
                 f"{self.config.gateway_url}/v1/webhooks/whmcs",
             ],
             "freebit": [py, "-m", "sandbox.freebit", "--port", str(p.freebit)],
+            "mail": [
+                py,
+                "-m",
+                "sandbox.mail",
+                "--port",
+                str(p.mail),
+                "--smtp-port",
+                str(p.mail_smtp),
+            ],
         }
         # A sandbox that does not exist yet in this checkout is simply not started.
         return {
@@ -348,6 +361,8 @@ class Stack:
             "salesforce": f"http://127.0.0.1:{p.salesforce} (Pub/Sub {pubsub})",
             "whmcs": f"http://127.0.0.1:{p.whmcs}",
             "freebit": f"http://127.0.0.1:{p.freebit}",
+            "mail": f"http://127.0.0.1:{p.mail}/__sandbox/messages.html "
+            f"(SMTP 127.0.0.1:{p.mail_smtp})",
         }
         rows += [(f"{n} sandbox", u) for n, u in sandboxes.items() if n in self.children]
         return rows

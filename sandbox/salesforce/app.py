@@ -60,6 +60,7 @@ def build_app(state: SalesforceState) -> web.Application:
 
     app.router.add_post("/services/oauth2/token", token)
     app.router.add_route("*", "/services/data/{tail:.*}", data)
+    app.router.add_route("GET", "/services/data", data)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app
 
@@ -97,7 +98,7 @@ async def _guarded(
             return _error(SfError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
         elif fault.mode == "expire_session":
             state.tokens.expire_all()
-    if not is_data:
+    if not is_data or path.rstrip("/") == "/services/data":  # the version list is public
         return await handler(request)
     auth = request.headers.get("Authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else None

@@ -26,6 +26,7 @@ CHANGE_TYPES = [
     "GAP_DELETE",
     "GAP_UNDELETE",
     "GAP_OVERFLOW",
+    "SNAPSHOT",
 ]
 _SKIP = frozenset({"Id", "IsDeleted", "SystemModstamp"})
 _STR_ARRAY = {"type": "array", "items": "string"}
@@ -34,8 +35,10 @@ _AVRO = {
     "double": "double",
     "currency": "double",
     "int": "int",
-    "date": {"type": "int", "logicalType": "date"},
-    "datetime": {"type": "long", "logicalType": "timestamp-millis"},
+    # Captured real CDC schemas carry dates and datetimes as plain numbers (days / epoch ms),
+    # without Avro logical types.
+    "date": "int",
+    "datetime": "long",
 }
 _EPOCH = date(1970, 1, 1)
 
@@ -159,21 +162,25 @@ def _bitmap(bits: set[int]) -> str:
 
 
 def _bitmaps(cdc: CdcSchema, names: set[str]) -> list[str]:
+    """The top-level bitmap holds the plain fields only; a compound field is named solely by its
+    own ``"<pos>-0x<bits>"`` entry (a change of only an address gives ``["0x00", "3-0x02"]``)."""
     top: set[int] = set()
     nested: list[str] = []
     for pos, slot in enumerate(cdc.slots, start=1):
         hit = {i for i, (_, f) in enumerate(slot.parts) if f.name in names}
         if not hit:
             continue
-        top.add(pos)
         if slot.compound:
             nested.append(f"{pos}-{_bitmap(hit)}")
-    return [_bitmap(top), *nested] if top else []
+        else:
+            top.add(pos)
+    return [_bitmap(top), *nested] if top or nested else []
 
 
 def encode(
     change: Change,
     *,
+    record_ids: list[str] | None = None,
     transaction_key: str,
     sequence: int,
     commit_number: int,
@@ -187,7 +194,7 @@ def encode(
     record: dict[str, Any] = {
         "ChangeEventHeader": {
             "entityName": change.sobject,
-            "recordIds": [] if kind == "GAP_OVERFLOW" else [change.record_id],
+            "recordIds": [] if kind == "GAP_OVERFLOW" else (record_ids or [change.record_id]),
             "changeType": kind,
             "changeOrigin": origin,
             "transactionKey": transaction_key,

@@ -22,7 +22,10 @@ class Settings:
     token_lifetime_s: float = 7200.0
     instance_url: str | None = None  # default https://<host>:<port> (simple-salesforce wants https)
     batch_size: int = 2000  # records per query batch (nextRecordsUrl beyond)
-    keepalive_s: float = 5.0  # Pub/Sub idle keep-alive interval
+    keepalive_s: float = 5.0  # Pub/Sub keep-alive interval while demand is pending (real: <270 s)
+    # A Subscribe stream with no pending demand is closed (OK) after this long without a
+    # FetchRequest (real: 60 s, docs/contracts/salesforce.md "Idle streams").
+    idle_close_s: float = 60.0
     retention_s: float = 72 * 3600.0  # Pub/Sub event retention
     api_limit: int = 100_000  # Sforce-Limit-Info daily limit
     pricebook_name: str = "Portal Pricebook"

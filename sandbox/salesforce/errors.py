@@ -43,3 +43,17 @@ def invalid_field(message: str, fields: list[str] | None = None) -> SfError:
 
 def not_found(message: str = "The requested resource does not exist") -> SfError:
     return SfError(404, "NOT_FOUND", message)
+
+
+class QueryError(SfError):
+    """A MALFORMED_QUERY at a position of the query text."""
+
+    def __init__(self, reason: str, column: int) -> None:
+        super().__init__(400, "MALFORMED_QUERY", reason)
+        self.reason, self.column = reason, column
+
+
+def shaped(text: str, column: int, reason: str) -> str:
+    """Salesforce's MALFORMED_QUERY message: the query line, a caret, the position, the reason."""
+    line = text.splitlines()[0] if text else ""
+    return f"\n{line}\n{' ' * column}^\nERROR at Row:1:Column:{column + 1}\n{reason}"

@@ -4,38 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import fastavro
 import grpc
 from eventbus.v1 import pubsub_api_pb2 as pb
 from eventbus.v1 import pubsub_api_pb2_grpc
 
 from . import cdc
-from .bus import BusEvent, CorruptReplayId, replay_bytes
+from .bus import CorruptReplayId, replay_bytes
 from .events import PLATFORM_EVENTS, PlatformEvent
 from .server import ALL_CHANGES, cdc_topic
+from .subscribe import Stream, StreamRefused, check_requested
 
 if TYPE_CHECKING:
     from .server import SalesforceState
 
 AUTH_ERROR = "sfdc.platform.eventbus.grpc.service.auth.error"
 REPLAY_CORRUPTED = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
+REPLAY_VALIDATION_FAILED = (
+    "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.validation.failed"
+)
 TOPIC_NOT_FOUND = "sfdc.platform.eventbus.grpc.topic.not.found"
 SCHEMA_NOT_FOUND = "sfdc.platform.eventbus.grpc.schema.not.found"
 RPC_FAULTS = frozenset({"unavailable", "latency", "expire_session", "rate_limit"})
-STREAM_DROP = frozenset({"drop_stream"})
-POLL_S = 0.1  # how often an idle stream looks for drop faults
-MAX_BATCH = 100
 
 
 async def _abort(context: Any, code: grpc.StatusCode, error_code: str, message: str) -> None:
-    context.set_trailing_metadata((("error-code", error_code),))
-    await context.abort(code, message)
+    """End the call as the real service does: ``error-code`` and ``rpc-id`` trailers, and the rpc
+    id appended to the message after ``rpcId: ``."""
+    rpc_id = str(uuid.uuid4())
+    context.set_trailing_metadata((("error-code", error_code), ("rpc-id", rpc_id)))
+    await context.abort(code, f"{message} rpcId: {rpc_id}")
 
 
 class PubSubService(pubsub_api_pb2_grpc.PubSubServicer):
@@ -142,16 +143,11 @@ class PubSubService(pubsub_api_pb2_grpc.PubSubServicer):
             raise AssertionError("unreachable")
         results = []
         for event in request.events:
+            # The payload is not decoded: the real service stores it as sent (a subscriber
+            # finds out when it cannot decode it).
             error = None
             if event.schema_id != topic.schema_id:
                 error = "schema id does not match the topic's schema"
-            else:
-                try:
-                    fastavro.schemaless_reader(
-                        io.BytesIO(event.payload), topic.parsed, topic.parsed
-                    )
-                except Exception:  # any decoding failure is a publish error
-                    error = "payload is not valid Avro for the topic's schema"
             if error is not None:
                 results.append(
                     pb.PublishResult(
@@ -179,110 +175,66 @@ class PubSubService(pubsub_api_pb2_grpc.PubSubServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None:
             return
-        stream = _Stream(self.state, first.topic_name, first.num_requested)
-        if self._schema_for_topic(first.topic_name) is None:
-            await _abort(
-                context,
-                grpc.StatusCode.NOT_FOUND,
-                TOPIC_NOT_FOUND,
-                f"Topic not found: {first.topic_name}",
-            )
         try:
-            stream.cursor = self._start_cursor(first)
-        except CorruptReplayId as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, REPLAY_CORRUPTED, str(exc))
+            stream = self._open(first)
+        except (StreamRefused, CorruptReplayId) as exc:
+            await _refuse(context, exc)
+            return
         reader = asyncio.create_task(stream.read(request_iterator))
         self.state.bus.listen(stream.wake)
         try:
-            async for response in stream.responses(context):
+            async for response in stream.responses():
                 yield response
+        except StreamRefused as exc:
+            await _refuse(context, exc)
         finally:
             self.state.bus.unlisten(stream.wake)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
 
+    async def PublishStream(
+        self, request_iterator: AsyncIterator[pb.PublishRequest], context: Any
+    ) -> AsyncIterator[pb.PublishResponse]:
+        await self._enter("PublishStream", context)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "PublishStream is not in the sandbox")
+        yield pb.PublishResponse()  # unreachable: makes this an async generator
+
+    async def ManagedSubscribe(
+        self, request_iterator: AsyncIterator[pb.ManagedFetchRequest], context: Any
+    ) -> AsyncIterator[pb.ManagedFetchResponse]:
+        await self._enter("ManagedSubscribe", context)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "ManagedSubscribe is not in the sandbox")
+        yield pb.ManagedFetchResponse()  # unreachable: makes this an async generator
+
+    def _open(self, first: pb.FetchRequest) -> Stream:
+        """The stream a first FetchRequest asks for (topic, demand, start position)."""
+        if self._schema_for_topic(first.topic_name) is None:
+            raise StreamRefused(
+                grpc.StatusCode.NOT_FOUND, TOPIC_NOT_FOUND, f"Topic not found: {first.topic_name}"
+            )
+        check_requested(first.num_requested)
+        stream = Stream(self.state, first.topic_name, first.num_requested)
+        stream.cursor = self._start_cursor(first)
+        return stream
+
     def _start_cursor(self, first: pb.FetchRequest) -> int:
         bus = self.state.bus
         if first.replay_preset == pb.EARLIEST:
             return bus.earliest_cursor()
         if first.replay_preset == pb.CUSTOM:
+            if not first.replay_id:
+                raise StreamRefused(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    REPLAY_VALIDATION_FAILED,
+                    "A CUSTOM replay preset needs a replay_id",
+                )
             return bus.parse_replay(first.replay_id)
         return bus.last
 
 
-class _Stream:
-    """One Subscribe stream: pull flow control, keep-alives, stream faults."""
-
-    def __init__(self, state: SalesforceState, topic: str, requested: int) -> None:
-        self.state = state
-        self.topic = topic
-        self.pending = max(requested, 0)
-        self.cursor = 0
-        self.wake = asyncio.Event()
-
-    async def read(self, requests: AsyncIterator[pb.FetchRequest]) -> None:
-        async for req in requests:  # later requests only add to the pending count
-            self.pending += max(req.num_requested, 0)
-            self.wake.set()
-
-    async def responses(self, context: Any) -> AsyncIterator[pb.FetchResponse]:
-        control = self.state.control
-        last_sent = time.monotonic()
-        while True:
-            drop = control.peek_take("pubsub:Subscribe", modes=STREAM_DROP)
-            if drop is None:
-                unavailable = control.peek_take(
-                    "pubsub:Subscribe", modes=frozenset({"unavailable"})
-                )
-                drop = unavailable if unavailable and unavailable.action else None
-            if drop is not None:
-                await _abort(
-                    context,
-                    grpc.StatusCode.UNAVAILABLE,
-                    "sfdc.platform.eventbus.grpc.service.unavailable",
-                    "The stream was closed by the server",
-                )
-            batch: list[BusEvent] = []
-            if self.pending > 0:
-                batch = self.state.bus.after(self.topic, self.cursor, min(self.pending, MAX_BATCH))
-            if batch:
-                before = self.cursor
-                self.cursor = batch[-1].replay
-                self.pending -= len(batch)
-                yield self._response(batch)
-                last_sent = time.monotonic()
-                if (
-                    control.peek_take("pubsub:Subscribe", modes=frozenset({"duplicate_delivery"}))
-                    is not None
-                ):
-                    self.cursor = before  # at-least-once: the same events come again
-                continue
-            idle = time.monotonic() - last_sent
-            keepalive = self.state.settings.keepalive_s
-            if idle >= keepalive:
-                yield pb.FetchResponse(
-                    latest_replay_id=replay_bytes(self.cursor),
-                    rpc_id=str(uuid.uuid4()),
-                    pending_num_requested=self.pending,
-                )
-                last_sent = time.monotonic()
-                continue
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), min(POLL_S, keepalive - idle))
-
-    def _response(self, batch: list[BusEvent]) -> pb.FetchResponse:
-        events = [
-            pb.ConsumerEvent(
-                event=pb.ProducerEvent(id=e.event_id, schema_id=e.schema_id, payload=e.payload),
-                replay_id=replay_bytes(e.replay),
-            )
-            for e in batch
-        ]
-        return pb.FetchResponse(
-            events=events,
-            latest_replay_id=replay_bytes(batch[-1].replay),
-            rpc_id=str(uuid.uuid4()),
-            pending_num_requested=self.pending,
-        )
+async def _refuse(context: Any, exc: StreamRefused | CorruptReplayId) -> None:
+    if isinstance(exc, CorruptReplayId):
+        await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, REPLAY_CORRUPTED, str(exc))
+    else:
+        await _abort(context, exc.code, exc.error_code, exc.message)

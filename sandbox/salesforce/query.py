@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, date
 from typing import Any
 
+from . import date_literals
 from .errors import SfError, invalid_field, malformed_query
 from .ids import normalize_id
 from .schema import OBJECTS, Field, SObject
@@ -138,6 +140,8 @@ def _compile_compare(store: Store, obj: SObject, cmp: Compare) -> Predicate:
             raise malformed_query(f"invalid operator on field '{f.name}': LIKE")
         rx = _like_regex(cmp.values[0].raw)
         return lambda rec: isinstance(v := get(rec), str) and rx.fullmatch(v) is not None
+    if any(lit.kind == "dateliteral" for lit in cmp.values):
+        return _date_literal_test(f, cmp, get)
     values = [_literal_value(f, lit) for lit in cmp.values]
     if cmp.op in ("in", "notin"):
         wanted = set(values)
@@ -159,6 +163,22 @@ def _compile_compare(store: Store, obj: SObject, cmp: Compare) -> Predicate:
     }
     fn = ops[cmp.op]
     return lambda rec: (v := _norm(get(rec))) is not None and fn(v, value)
+
+
+def _date_literal_test(f: Field, cmp: Compare, get: Getter) -> Predicate:
+    if f.type not in ("date", "datetime") or len(cmp.values) != 1:
+        raise malformed_query(
+            f"value of filter criterion for field '{f.name}' must be of type "
+            f"{'string' if f.type in _TEXT else f.type} and should not be a date literal"
+        )
+    test = date_literals.matcher(cmp.op, str(cmp.values[0].value))
+
+    def day(value: Any) -> date:
+        if f.type == "date":
+            return date.fromisoformat(str(value))
+        return parse_datetime(str(value)).astimezone(UTC).date()
+
+    return lambda rec: (v := get(rec)) is not None and test(day(v))
 
 
 def execute(
@@ -195,7 +215,22 @@ def execute(
         rows = rows[: query.limit]
     if query.count_only:
         return len(rows), []
-    return len(rows), [shape for shape in _shaper(store, obj, query.fields, version)(rows)]
+    fields = expand_fields(obj, query.fields)
+    return len(rows), [shape for shape in _shaper(store, obj, fields, version)(rows)]
+
+
+def expand_fields(obj: SObject, fields: list[str]) -> list[str]:
+    """``FIELDS(STANDARD|CUSTOM|ALL)`` as the object's field names (custom ones end ``__c``)."""
+    out: list[str] = []
+    for name in fields:
+        group = {"FIELDS(STANDARD)": False, "FIELDS(CUSTOM)": True}.get(name)
+        if name == "FIELDS(ALL)":
+            out += list(obj.fields)
+        elif group is not None:
+            out += [f for f in obj.fields if f.endswith("__c") == group]
+        else:
+            out.append(name)
+    return list(dict.fromkeys(out))
 
 
 def _shaper(

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import collections, describe
 from .errors import SfError, not_found
 from .ids import KEY_PREFIXES, make_id
 from .query import execute
@@ -46,6 +47,8 @@ def action_name(method: str, path: str, params: dict[str, str]) -> str:
     if not parts:
         return "other"
     head = parts[0]
+    if head == "composite" and len(parts) > 1:
+        return f"composite:{parts[1]}"  # composite/sobjects: one write, one transaction
     if head in ("query", "queryAll"):
         if len(parts) > 1:
             return f"{head}:more"
@@ -67,9 +70,17 @@ class RestApi:
         self._locators = itertools.count(1)
 
     def handle(self, method: str, path: str, params: dict[str, str], body: Any) -> Reply:
+        if path.rstrip("/") == "/services/data" and method.upper() == "GET":
+            return Reply(200, describe.versions())
         version, parts = split_path(path)
         method = method.upper()
         head = parts[0] if parts else ""
+        if parts[:2] == ["composite", "sobjects"]:
+            return self._collection(method, parts[2:], params, body)
+        if head == "sobjects" and len(parts) == 1 and method == "GET":
+            return Reply(200, describe.global_describe(version))
+        if head == "sobjects" and len(parts) == 3 and parts[2] == "describe" and method == "GET":
+            return Reply(200, describe.describe(self.store.obj(parts[1]), version))
         if head in ("query", "queryAll") and method == "GET":
             if len(parts) == 2:
                 return self._more(version, parts[1])
@@ -80,6 +91,18 @@ class RestApi:
         if head == "" and method == "GET":
             return Reply(200, {"sobjects": f"/services/data/{version}/sobjects"})
         raise not_found()
+
+    def _collection(self, method: str, rest: list[str], params: dict[str, str], body: Any) -> Reply:
+        if rest:
+            raise not_found()
+        if method == "POST":
+            return Reply(200, collections.create(self.store, body))
+        if method == "PATCH":
+            return Reply(200, collections.update(self.store, body))
+        if method == "DELETE":
+            return Reply(200, collections.delete(self.store, params))
+        allowed = "Allowed are POST,PATCH,DELETE"
+        raise SfError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. {allowed}")
 
     # -- query --------------------------------------------------------------------------------
     def _query(self, version: str, params: dict[str, str], *, include_deleted: bool) -> Reply:

@@ -74,8 +74,10 @@ def _system() -> list[Field]:
 
 
 def _address(prefix: str) -> list[Field]:
-    parts = ("Street", "City", "State", "PostalCode", "Country")
-    kinds = {"Street": "textarea"}
+    # The sub-fields of a standard address, in the order of the compound field's CDC record.
+    parts = ("Street", "City", "State", "PostalCode", "Country", "StateCode", "CountryCode",
+             "Latitude", "Longitude", "GeocodeAccuracy")  # fmt: skip
+    kinds = {"Street": "textarea", "Latitude": "double", "Longitude": "double"}
     return [
         Field(f"{prefix}{p}", kinds.get(p, "string"), compound=f"{prefix}Address") for p in parts
     ]

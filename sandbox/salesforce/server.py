@@ -19,7 +19,9 @@ from .bus import EventBus
 from .config import Settings, Tokens
 from .persisted import persisted_parts
 from .rest import RestApi
-from .store import Store
+from .store import Change, Store
+
+STAMPS = frozenset({"LastModifiedDate", "SystemModstamp"})  # set per write, same per transaction
 
 log = logging.getLogger("sandbox.salesforce")
 ALL_CHANGES = "/data/ChangeEvents"
@@ -53,30 +55,57 @@ class SalesforceState:
         self.api_usage = 0
 
     def commit(self, action: str) -> None:
-        """Publish the store's pending changes as one CDC transaction (honours the gap fault)."""
-        changes = self.store.drain()
+        """Publish the store's pending changes as one CDC transaction (honours the gap fault).
+
+        Identical changes of one transaction (same object, change type, changed and nulled
+        fields and values) become one event whose ``recordIds`` lists every record; gap events
+        merge the same way (docs/contracts/salesforce.md "Merged events")."""
+        changes = [c for c in self.store.drain() if c.sobject in cdc.SCHEMAS]
         if not changes:
             return
         fault = self.control.peek_take(action, modes=frozenset({"gap"}))
         self.commit_number += 1
         txn = str(uuid.uuid4())
-        for seq, change in enumerate(changes, start=1):
-            if change.sobject not in cdc.SCHEMAS:
-                continue
-            kind = None
-            if fault is not None:
-                kind = (
-                    "GAP_OVERFLOW" if fault.extra.get("overflow") else f"GAP_{change.change_type}"
-                )
+        kinds = [_gap_kind(c, fault.extra if fault else None) for c in changes]
+        for seq, (kind, group) in enumerate(merge(changes, kinds), start=1):
             schema, payload = cdc.encode(
-                change,
+                group[0],
+                record_ids=list(dict.fromkeys(c.record_id for c in group)),
                 transaction_key=txn,
                 sequence=seq,
                 commit_number=self.commit_number,
                 change_type=kind,
             )
-            topics = frozenset({cdc_topic(change.sobject), ALL_CHANGES})
+            topics = frozenset({cdc_topic(group[0].sobject), ALL_CHANGES})
             self.bus.publish(topics, str(uuid.uuid4()), schema.schema_id, payload)
+
+
+def _gap_kind(change: Change, fault: dict[str, Any] | None) -> str:
+    if fault is None:
+        return change.change_type
+    return "GAP_OVERFLOW" if fault.get("overflow") else f"GAP_{change.change_type}"
+
+
+def _merge_key(change: Change, kind: str) -> tuple[Any, ...]:
+    """Changes with equal keys in one transaction are delivered as one event."""
+    if kind.startswith("GAP_") or kind == "DELETE":
+        return (change.sobject, kind)  # these carry no field values
+    if kind != "UPDATE":
+        return (change.sobject, kind, change.record_id)  # creates differ in their values
+    values = tuple(
+        (name, repr(change.values.get(name))) for name in sorted(change.changed)
+        if name not in STAMPS
+    )  # fmt: skip
+    return (change.sobject, kind, tuple(sorted(change.changed)), tuple(sorted(change.nulled)),
+            values)  # fmt: skip
+
+
+def merge(changes: list[Change], kinds: list[str]) -> list[tuple[str, list[Change]]]:
+    """Group ``changes`` (in order of first appearance) by their merge key."""
+    groups: dict[tuple[Any, ...], tuple[str, list[Change]]] = {}
+    for change, kind in zip(changes, kinds, strict=True):
+        groups.setdefault(_merge_key(change, kind), (kind, []))[1].append(change)
+    return list(groups.values())
 
 
 @dataclass

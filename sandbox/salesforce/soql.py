@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import malformed_query
+from .date_literals import PATTERN as DATE_LITERAL
+from .errors import QueryError, SfError, malformed_query, shaped
 
 _KEYWORD_TEXT = (
     "select from where and or not in like order by asc desc nulls first last limit offset "
@@ -14,6 +15,7 @@ _KEYWORD_TEXT = (
 )
 KEYWORDS = frozenset(_KEYWORD_TEXT.split())
 _TOKEN_RE = re.compile(
+    r"(?P<dateliteral>(?i:" + DATE_LITERAL + r"))|"
     r"""
     (?P<ws>\s+)
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
@@ -43,7 +45,7 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
         if m is None:
-            raise malformed_query(f"unexpected token: '{text[pos : pos + 10]}' at column {pos}")
+            raise QueryError(f"unexpected token: '{text[pos : pos + 10]}'", pos)
         kind = m.lastgroup or ""
         if kind == "quote":
             value, pos = _read_string(text, pos + 1)
@@ -162,9 +164,9 @@ class Parser:
             self.expect("punct", ")")
             count_only = True
         else:
-            fields.append(self.expect("ident").value)
+            fields.append(self.select_item())
             while self.accept("punct", ","):
-                fields.append(self.expect("ident").value)
+                fields.append(self.select_item())
         self.expect("keyword", "from")
         # `FROM Order`: the object name is also a keyword
         is_order = self.at("keyword", "order")
@@ -172,6 +174,8 @@ class Parser:
         query = Query(fields, sobject, count_only=count_only)
         if self.accept("keyword", "where"):
             query.where = self.condition()
+        if self.at("keyword", "group"):
+            raise QueryError("GROUP BY is not supported by this sandbox", self.tok.pos)
         if self.accept("keyword", "order"):
             self.expect("keyword", "by")
             query.order_by.append(self.order_item())
@@ -182,7 +186,22 @@ class Parser:
         if self.accept("keyword", "offset"):
             query.offset = self.integer()
         self.expect("eof")
+        _check_fields_limit(query)
         return query
+
+    def select_item(self) -> str:
+        """A field path, or ``FIELDS(STANDARD|CUSTOM|ALL)`` kept as written in upper case."""
+        if self.at("punct", "("):
+            raise QueryError("parent-to-child sub-queries are not supported by this sandbox",
+                             self.tok.pos)  # fmt: skip
+        name = self.expect("ident")
+        if name.value.upper() != "FIELDS" or not self.accept("punct", "("):
+            return name.value
+        group = self.expect("ident").value.upper()
+        if group not in ("STANDARD", "CUSTOM", "ALL"):
+            raise QueryError(f"unexpected token: '{group}'", self.tokens[self.i - 1].pos)
+        self.expect("punct", ")")
+        return f"FIELDS({group})"
 
     def integer(self) -> int:
         tok = self.expect("number")
@@ -254,7 +273,7 @@ class Parser:
             return Literal("string", tok.value, tok.raw)
         if tok.kind == "number":
             return Literal("number", float(tok.value))
-        if tok.kind in ("date", "datetime"):
+        if tok.kind in ("date", "datetime", "dateliteral"):
             return Literal(tok.kind, tok.value)
         if tok.kind == "keyword" and tok.value in ("true", "false"):
             return Literal("boolean", tok.value == "true")
@@ -263,5 +282,28 @@ class Parser:
         raise malformed_query(f"unexpected token: '{tok.value or 'end of query'}'")
 
 
+def _check_fields_limit(query: Query) -> None:
+    """FIELDS(ALL) and FIELDS(CUSTOM) need a LIMIT of at most 200 (FIELDS(STANDARD) does not)."""
+    unbounded = query.limit is None or query.limit > 200
+    if unbounded and any(f in ("FIELDS(ALL)", "FIELDS(CUSTOM)") for f in query.fields):
+        raise QueryError(
+            "The SOQL FIELDS function must have a LIMIT of at most 200", len(query.sobject)
+        )
+
+
 def parse(text: str) -> Query:
-    return Parser(text).parse()
+    parser: Parser | None = None
+    try:
+        parser = Parser(text)
+        return parser.parse()
+    except QueryError as exc:
+        raise SfError(400, "MALFORMED_QUERY", shaped(text, exc.column, exc.reason)) from None
+    except SfError as exc:
+        if exc.code != "MALFORMED_QUERY":
+            raise
+        column = (
+            len(text)
+            if parser is None
+            else parser.tokens[min(parser.i, len(parser.tokens) - 1)].pos
+        )
+        raise SfError(400, "MALFORMED_QUERY", shaped(text, column, exc.message)) from None

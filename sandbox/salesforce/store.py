@@ -12,7 +12,7 @@ from .ids import IdFactory, normalize_id, object_for_id
 from .schema import OBJECTS, SObject
 from .validation import check_required, check_rules, clean_body, sf_datetime
 
-INTEGRATION_USER_ID = "005Dp000001PortAAA"
+INTEGRATION_USER_ID = "005Dp000001PortIAC"  # 15-char id + its case-safe suffix
 
 Record = dict[str, Any]
 

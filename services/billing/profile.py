@@ -4,6 +4,7 @@ updated through UpdateClient with an update mask.
 An update reads the current profile (usually a cache hit), applies only the masked fields,
 validates them, writes them to WHMCS, then drops the user's ``profile`` and ``subscriptions``
 families and answers with the merged profile, so the next read is the one fresh WHMCS call.
+A changed e-mail is not written: it waits for the code sent to it (``email_change``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from portal.billing.v1 import billing_pb2 as pb
 
 from services.billing import mapping, profile_rules
 from services.billing.core import Billing
+from services.billing.email_change import EmailChanges
 from services.common.cache import UserScope, policy
+from services.common.emails import email_key
 
 log = structlog.get_logger(__name__)
 
@@ -32,16 +35,43 @@ async def get_profile(b: Billing, user_id: str) -> pb.BillingProfile:
 
 
 async def update_profile(
-    b: Billing, user_id: str, update: pb.BillingProfile, mask: Iterable[str]
-) -> pb.BillingProfile:
+    b: Billing,
+    changes: EmailChanges,
+    user_id: str,
+    update: pb.BillingProfile,
+    mask: Iterable[str],
+) -> tuple[pb.BillingProfile, str]:
+    """The profile as written, and the new e-mail waiting for its code ("" if unchanged)."""
     paths = profile_rules.normalise_mask(mask)
     current = await get_profile(b, user_id)
     merged = profile_rules.apply(current, update, paths)
     profile_rules.validate(merged, paths)
+    pending = ""
+    if "email" in paths and email_key(merged.email) != email_key(current.email):
+        pending, merged.email = merged.email, current.email
+    paths = [p for p in paths if p != "email" or not pending]
+    if paths:
+        await _write(b, user_id, merged, paths)
+    if pending:
+        await changes.start(user_id, pending)
+    return merged, pending
+
+
+async def confirm_email(
+    b: Billing, changes: EmailChanges, user_id: str, code: str
+) -> pb.BillingProfile:
+    await b.accounts.client_of(user_id)  # NOT_FOUND for a user without a billing account
+    email = await changes.use(user_id, code)
+    profile = await get_profile(b, user_id)
+    profile.email = email
+    await _write(b, user_id, profile, ["email"])
+    return profile
+
+
+async def _write(b: Billing, user_id: str, merged: pb.BillingProfile, paths: list[str]) -> None:
     client_id = await b.accounts.client_of(user_id)
     try:
         await b.whmcs.update_client(client_id, **profile_rules.whmcs_fields(merged, paths))
     finally:  # a failed or timed-out write may still have happened upstream
         await b.cache.invalidate(UserScope(user_id), policy.PROFILE, policy.SUBSCRIPTIONS)
     log.info("billing_profile_updated", fields=paths)
-    return merged

@@ -11,6 +11,7 @@ from portal.billing.v1 import billing_pb2_grpc
 from services.billing.accounts import Accounts
 from services.billing.core import Billing
 from services.billing.dedupe import EventLedger
+from services.billing.email_change import EmailChanges
 from services.billing.paging import PageTokens
 from services.billing.servicer import BillingInternalServicer, BillingServicer
 from services.billing.settings import BillingSettings
@@ -19,6 +20,7 @@ from services.common import upstreams
 from services.common.cache import Cache, RedisClient, redis_from_url
 from services.common.clients import Policy, WhmcsClient
 from services.common.clients.whmcs import WhmcsConfig
+from services.common.mail import MailConfig, Mailer
 from services.common.methods import service_names
 from services.common.peers import AccountDirectory
 from services.common.server import GrpcServer, create_server
@@ -33,6 +35,7 @@ class Deps:
     cache: Cache
     redis: RedisClient
     directory: grpc.aio.Channel
+    email_changes: EmailChanges
 
     async def aclose(self) -> None:
         await self.directory.close()
@@ -70,13 +73,14 @@ async def build_deps(settings: BillingSettings, *, policy: Policy | None = None)
         accounts=accounts,
         cache=cache,
     )
-    return Deps(billing, webhooks, whmcs, cache, redis, channel)
+    email_changes = EmailChanges(redis, Mailer(MailConfig.of(settings)))
+    return Deps(billing, webhooks, whmcs, cache, redis, channel, email_changes)
 
 
 def create_billing_server(settings: BillingSettings, deps: Deps) -> GrpcServer:
     def register(server: grpc.aio.Server) -> None:
         billing_pb2_grpc.add_BillingServiceServicer_to_server(
-            BillingServicer(deps.billing, deps.webhooks), server
+            BillingServicer(deps.billing, deps.webhooks, deps.email_changes), server
         )
         billing_pb2_grpc.add_BillingInternalServiceServicer_to_server(
             BillingInternalServicer(deps.billing), server

@@ -12,6 +12,7 @@ from portal.billing.v1 import billing_pb2_grpc
 from services.billing import invoices, payments, profile, subscriptions
 from services.billing.checkout import checkout_facts, required_user
 from services.billing.core import Billing
+from services.billing.email_change import EmailChanges
 from services.billing.payment_link import create_payment_link
 from services.billing.webhooks import WebhookHandler
 from services.common.context import current_user_id
@@ -32,9 +33,12 @@ def _signature(context: Ctx) -> str:
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     """``portal.billing.v1.BillingService``: the caller's data (``user_id`` from the token)."""
 
-    def __init__(self, billing: Billing, webhooks: WebhookHandler) -> None:
+    def __init__(
+        self, billing: Billing, webhooks: WebhookHandler, email_changes: EmailChanges
+    ) -> None:
         self._b = billing
         self._webhooks = webhooks
+        self._email_changes = email_changes
 
     async def ListInvoices(
         self, request: pb.ListInvoicesRequest, context: Ctx
@@ -93,10 +97,19 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     async def UpdateBillingProfile(
         self, request: pb.UpdateBillingProfileRequest, context: Ctx
     ) -> pb.UpdateBillingProfileResponse:
-        updated = await profile.update_profile(
-            self._b, current_user_id(), request.profile, request.update_mask.paths
+        updated, pending = await profile.update_profile(
+            self._b, self._email_changes, current_user_id(), request.profile,
+            request.update_mask.paths,
+        )  # fmt: skip
+        return pb.UpdateBillingProfileResponse(profile=updated, pending_email=pending)
+
+    async def ConfirmBillingEmail(
+        self, request: pb.ConfirmBillingEmailRequest, context: Ctx
+    ) -> pb.ConfirmBillingEmailResponse:
+        updated = await profile.confirm_email(
+            self._b, self._email_changes, current_user_id(), request.code
         )
-        return pb.UpdateBillingProfileResponse(profile=updated)
+        return pb.ConfirmBillingEmailResponse(profile=updated)
 
     async def HandleWhmcsWebhook(
         self, request: pb.HandleWhmcsWebhookRequest, context: Ctx

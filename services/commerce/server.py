@@ -126,7 +126,8 @@ async def build_server(settings: ServiceSettings) -> GrpcServer:
     deps = await build_deps(settings)
     built = create_commerce_server(settings, deps)
     built.closers.append(deps.aclose)
-    built.closers.append((await start_fulfillment(settings)).stop)
+    fulfillment = await start_fulfillment(settings, cdc=deps.background.consumer.dispatcher)
+    built.closers.append(fulfillment.stop)
     if settings.cdc_enabled:
         deps.background.start()
     return built

@@ -93,6 +93,27 @@ class WhmcsAccountNotLinkable(PortalError):
     default_message = "This billing account cannot be linked automatically. Please contact support."
 
 
+class EmailNotOnAccount(PortalError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "EMAIL_NOT_ON_ACCOUNT"
+    default_message = (
+        "That e-mail address is not the one we have for this account. Please use the address "
+        "your contract mails go to, or contact support to change it."
+    )
+
+
+class VerificationCodeInvalid(PortalError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "VERIFICATION_CODE_INVALID"
+    default_message = "That code is not right. Please check the e-mail and try again."
+
+
+class VerificationCodeExpired(PortalError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "VERIFICATION_CODE_EXPIRED"
+    default_message = "That code has expired or was tried too often. Please request a new one."
+
+
 class WhmcsTwoFactorEnabled(PortalError):
     """The WHMCS user has two-factor authentication: a password alone does not prove it."""
 

@@ -93,6 +93,16 @@ class ServiceSettings(BaseSettings):
     upstream_breaker_threshold: int = shared("UPSTREAM_BREAKER_THRESHOLD", 5)
     upstream_breaker_cooldown_s: float = shared("UPSTREAM_BREAKER_COOLDOWN_S", 30.0)
 
+    # Outgoing mail: an SMTP relay (default: the mail sandbox of `make run`).
+    smtp_host: str = shared("SMTP_HOST", "127.0.0.1")
+    smtp_port: int = shared("SMTP_PORT", 8025)
+    # STARTTLS after EHLO (a real relay on 587); off for the sandbox.
+    smtp_starttls: bool = shared("SMTP_STARTTLS", False)
+    smtp_username: str = shared("SMTP_USERNAME", "")
+    smtp_password: SecretStr = shared("SMTP_PASSWORD", SecretStr(""))
+    smtp_timeout_s: float = shared("SMTP_TIMEOUT_S", 10.0)
+    mail_from: str = shared("MAIL_FROM", "Portal <no-reply@portal.example.jp>")
+
     # The other services, for service-to-service gRPC (internal services live on these ports).
     identity_target: str = shared("IDENTITY_TARGET", "127.0.0.1:50051")
     billing_target: str = shared("BILLING_TARGET", "127.0.0.1:50052")

@@ -30,6 +30,12 @@ _QUERY = (
     "SELECT Id, Name, SF_Account_No__c, Portal_Status__c FROM Account "
     "WHERE SF_Account_No__c = {} LIMIT 1"
 )
+# The account's primary Contact: the first one created with it (the one the account was opened
+# with; later Contacts are added by staff).
+_CONTACT = (
+    "SELECT Email FROM Contact WHERE AccountId = {} AND Email != null "
+    "ORDER BY CreatedDate ASC LIMIT 1"
+)
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,31 @@ class Customers:
         await self.refuse_registered(account)
         return account
 
+    async def existing(self, number: str, *, cached: bool = True) -> SfAccount:
+        """The account with that number, registered or not."""
+        number = number.strip()
+        if not number:
+            raise CustomerNumberRequired()
+        account = await self.find(number, cached=cached)
+        if account is None:
+            raise CustomerNumberNotFound()
+        return account
+
     async def refuse_registered(self, account: SfAccount) -> None:
         if account.portal_status == ACTIVE or await repo.links_of_sf_account(self.pool, account.id):
             raise AccountAlreadyRegistered()
+
+    async def contact_email(self, account: SfAccount) -> str:
+        """The e-mail of the account's primary Contact ("" when it has none)."""
+        records = await self.sf.query(soql(_CONTACT, account.id))
+        return str(records[0].get("Email") or "") if records else ""
+
+    async def is_registered(self, account: SfAccount) -> bool:
+        try:
+            await self.refuse_registered(account)
+        except AccountAlreadyRegistered:
+            return True
+        return False
 
     async def forget(self, number: str) -> None:
         await self.cache.invalidate(CustomerNumberScope(number), policy.SIGNUP_LOOKUP)

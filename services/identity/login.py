@@ -2,10 +2,13 @@
 
 - An unknown e-mail is verified against a dummy argon2 hash, and both failures answer the same
   INVALID_CREDENTIALS, so neither the answer nor its timing tells whether the e-mail exists.
-- Failed attempts count per account (``login:acct:<email>``) and per client address
-  (``login:addr:<ip>``) in fixed windows (``throttle``); once a window is used up the login answers
-  RATE_LIMITED without checking the password, until the window ends. A success clears the
-  account's counter (not the address's).
+- Attempts count per account (``login:acct:<email key>``, shared with linking) and per client
+  address (``login:addr:<ip>``) in fixed windows (``throttle``), counted atomically *before* the
+  password is checked; past the limit the login answers RATE_LIMITED without checking it. A
+  success clears the account's counter and hands its unit back to the address. An owner whose
+  account is locked gets in through the password reset e-mail, which lifts the lock.
+- E-mails are compared by :func:`emails.email_key` (NFKC + case fold), so every spelling of one
+  address shares one user and one counter.
 - After a successful check a hash made with older argon2 parameters is replaced (rehash).
 """
 
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from services.common.emails import email_key
 from services.common.errors import (
     FieldViolation,
     InvalidCredentials,
@@ -57,17 +61,16 @@ class LoginFlow:
     async def login(self, email: str, password: str, address: str) -> SignedIn:
         email = email.strip()
         require_credentials(email, password)
-        account = email.lower()
-        await self.throttle.check(self.per_account, account)
-        await self.throttle.check(self.per_address, address)
-        user = await repo.user_by_email(self.pool, email)
+        account = email_key(email)
+        await self.throttle.consume(self.per_address, address)
+        await self.throttle.consume(self.per_account, account)
+        user = await repo.user_by_email(self.pool, account)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok:
-            await self.throttle.hit(self.per_account, account)
-            await self.throttle.hit(self.per_address, address)
             log.info("login_failed", known_user=user is not None)
             raise InvalidCredentials()
         await self.throttle.clear(self.per_account, account)
+        await self.throttle.refund(self.per_address, address)
         if self.passwords.needs_rehash(user.password_hash):
             await repo.update_password_hash(self.pool, user.id, await self.passwords.hash(password))
             log.info("password_rehashed", user_id=user.id)

@@ -14,6 +14,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from services.common.emails import email_key
+
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
@@ -76,9 +78,10 @@ async def insert_user(conn: Conn, new: NewUser) -> str:
     """Insert the user and its mapping (call inside a transaction). Returns the user id."""
     user_id = uuid.uuid4()
     await conn.execute(
-        "INSERT INTO identity.users (id, email, password_hash, first_name, last_name) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        user_id, new.email, new.password_hash, new.first_name, new.last_name,
+        "INSERT INTO identity.users (id, email, email_key, password_hash, first_name, last_name) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        user_id, new.email, email_key(new.email), new.password_hash, new.first_name,
+        new.last_name,
     )  # fmt: skip
     await conn.execute(
         "INSERT INTO identity.account_links "
@@ -97,12 +100,32 @@ async def user_by_id(conn: Conn, user_id: str) -> UserRow | None:
 
 
 async def user_by_email(conn: Conn, email: str) -> UserRow | None:
-    return _user(await conn.fetchrow(_USER + " WHERE lower(u.email) = lower($1)", email))
+    """The user whose address has the same :func:`email_key` as ``email``."""
+    return _user(await conn.fetchrow(_USER + " WHERE u.email_key = $1", email_key(email)))
 
 
 async def email_taken(conn: Conn, email: str) -> bool:
-    row = await conn.fetchval("SELECT 1 FROM identity.users WHERE lower(email) = lower($1)", email)
+    row = await conn.fetchval("SELECT 1 FROM identity.users WHERE email_key = $1", email_key(email))
     return row is not None
+
+
+async def fill_email_keys(conn: Conn) -> int:
+    """Give every user written before ``email_key`` existed its key (run at start)."""
+    rows = await conn.fetch("SELECT id, email FROM identity.users WHERE email_key IS NULL")
+    for row in rows:
+        await conn.execute("UPDATE identity.users SET email_key = $2 WHERE id = $1",
+                           row["id"], email_key(row["email"]))  # fmt: skip
+    return len(rows)
+
+
+async def revoke_sessions_of(conn: Conn, user_id: str) -> int:
+    """Revoke every refresh token of the user (all families)."""
+    status = await conn.execute(
+        "UPDATE identity.refresh_tokens SET revoked_at = now() "
+        "WHERE user_id = $1 AND revoked_at IS NULL",
+        uuid.UUID(user_id),
+    )
+    return int(status.split()[-1])
 
 
 async def update_password_hash(conn: Conn, user_id: str, password_hash: str) -> None:

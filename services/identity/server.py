@@ -18,18 +18,23 @@ from services.common.clients import Policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.clients.whmcs import WhmcsClient
 from services.common.db import close_pool, create_pool
+from services.common.mail import MailConfig, Mailer
 from services.common.methods import service_names
 from services.common.migrations import migrate_service
 from services.common.server import GrpcServer, create_server
 from services.common.settings import ServiceSettings
+from services.identity import repo
 from services.identity.accounts import Accounts
+from services.identity.codes import CodeRules, Codes
 from services.identity.customers import Customers
 from services.identity.directory import Directory
 from services.identity.keys import Keys
 from services.identity.link import LinkFlow
 from services.identity.login import LoginFlow
 from services.identity.outbox import Relay
+from services.identity.ownership import Ownership
 from services.identity.passwords import Passwords
+from services.identity.recovery import Recovery
 from services.identity.servicer import DirectoryAdapter, Flows, IdentityAdapter
 from services.identity.sessions import Sessions
 from services.identity.settings import IdentitySettings
@@ -85,6 +90,7 @@ class Upstreams:
     whmcs: WhmcsClient
     sf: SalesforceClient
     relay: Relay
+    mailer: Mailer
 
 
 def _flows(
@@ -94,18 +100,38 @@ def _flows(
         pool, keys, s.jwt_issuer, s.jwt_audience, s.access_token_ttl, s.refresh_token_ttl
     )
     passwords, throttle = _passwords(s), Throttle(pool)
+    per_account = Limit("login:acct", s.login_max_failures_per_account, s.login_window_s)
     login = LoginFlow(
         pool=pool,
         passwords=passwords,
         throttle=throttle,
         sessions=sessions,
-        per_account=Limit("login:acct", s.login_max_failures_per_account, s.login_window_s),
+        per_account=per_account,
         per_address=Limit("login:addr", s.login_max_failures_per_address, s.login_window_s),
     )
     customers = Customers(pool, up.sf, cache)
     accounts = Accounts(pool, sessions, Directory(pool, cache), customers, up.relay)
+    codes = Codes(pool, CodeRules(s.code_ttl_s, s.code_max_attempts, s.code_resend_s))
+    ownership = Ownership(
+        customers=customers,
+        codes=codes,
+        mailer=up.mailer,
+        throttle=throttle,
+        start_limit=Limit("signup-start:addr", s.signup_start_max_per_address, s.signup_window_s),
+    )
+    recovery = Recovery(
+        pool=pool,
+        codes=codes,
+        mailer=up.mailer,
+        passwords=passwords,
+        sessions=sessions,
+        throttle=throttle,
+        reset_limit=Limit("reset:addr", s.reset_max_per_address, s.signup_window_s),
+        per_account=per_account,
+    )
     signup = SignUpFlow(
         customers=customers,
+        ownership=ownership,
         accounts=accounts,
         whmcs=up.whmcs,
         passwords=passwords,
@@ -120,10 +146,13 @@ def _flows(
         whmcs=up.whmcs,
         passwords=passwords,
         throttle=throttle,
-        limit=Limit("link:addr", s.signup_max_per_address, s.signup_window_s),
+        limit=Limit("link:addr", s.link_max_per_address, s.signup_window_s),
+        per_account=per_account,
         customer_number_field=s.whmcs_customer_number_field,
+        failure_floor_s=s.link_failure_floor_s,
     )
-    return Flows(login=login, sessions=sessions, keys=keys, signup=signup, link=link)
+    return Flows(login=login, sessions=sessions, keys=keys, signup=signup, link=link,
+                 ownership=ownership, recovery=recovery)  # fmt: skip
 
 
 def _upstreams(s: IdentitySettings, pool: asyncpg.Pool, policy: Policy | None) -> Upstreams:
@@ -132,7 +161,7 @@ def _upstreams(s: IdentitySettings, pool: asyncpg.Pool, policy: Policy | None) -
         whmcs = WhmcsClient(replace(whmcs.config, policy=policy))
         sf = SalesforceClient(replace(sf.config, policy=policy))
     relay = Relay(pool, sf, s.outbox_poll_interval, s.outbox_backoff_initial, s.outbox_backoff_max)
-    return Upstreams(whmcs, sf, relay)
+    return Upstreams(whmcs, sf, relay, Mailer(MailConfig.of(s)))
 
 
 async def build_deps(settings: IdentitySettings, *, policy: Policy | None = None) -> Deps:
@@ -142,6 +171,7 @@ async def build_deps(settings: IdentitySettings, *, policy: Policy | None = None
         settings.signing_key_file, settings.jwks_file if settings.publish_jwks_file else None
     )
     pool = await create_pool(settings, max_size=settings.db_pool_max)
+    await repo.fill_email_keys(pool)
     cache = upstreams.cache(settings, "identity")
     await cache.connect()
     up = _upstreams(settings, pool, policy)

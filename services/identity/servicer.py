@@ -25,6 +25,8 @@ from services.identity.directory import Directory
 from services.identity.keys import Keys
 from services.identity.link import LinkFlow
 from services.identity.login import LoginFlow, SignedIn
+from services.identity.ownership import Ownership
+from services.identity.recovery import Recovery
 from services.identity.sessions import Session, Sessions
 from services.identity.signup import SignUpFlow
 from services.identity.validation import Address, SignUpForm
@@ -117,6 +119,8 @@ class Flows:
     keys: Keys
     signup: SignUpFlow
     link: LinkFlow
+    ownership: Ownership
+    recovery: Recovery
 
 
 def signup_form(request: identity_pb2.SignUpRequest) -> SignUpForm:
@@ -148,10 +152,20 @@ class IdentityAdapter(IdentityServicer):
         )
         return identity_pb2.ValidateCustomerNumberResponse(customer_number=number, registrable=True)
 
+    async def StartSignUp(
+        self, request: identity_pb2.StartSignUpRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.StartSignUpResponse:
+        ttl = await self._flows.ownership.start(
+            request.customer_number, request.email, request.language, client_address(context)
+        )
+        return identity_pb2.StartSignUpResponse(code_ttl_seconds=ttl)
+
     async def SignUp(
         self, request: identity_pb2.SignUpRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.SignUpResponse:
-        done = await self._flows.signup.sign_up(signup_form(request), client_address(context))
+        done = await self._flows.signup.sign_up(
+            signup_form(request), request.code, client_address(context)
+        )
         user, session = self._signed_in(done)
         return identity_pb2.SignUpResponse(user=user, session=session)
 
@@ -182,6 +196,28 @@ class IdentityAdapter(IdentityServicer):
     ) -> identity_pb2.LogoutResponse:
         await self._flows.sessions.revoke(request.refresh_token)
         return identity_pb2.LogoutResponse()
+
+    async def RequestPasswordReset(
+        self, request: identity_pb2.RequestPasswordResetRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.RequestPasswordResetResponse:
+        await self._flows.recovery.request_reset(
+            request.email, request.language, client_address(context)
+        )
+        return identity_pb2.RequestPasswordResetResponse()
+
+    async def ConfirmPasswordReset(
+        self, request: identity_pb2.ConfirmPasswordResetRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ConfirmPasswordResetResponse:
+        await self._flows.recovery.confirm_reset(request.email, request.code, request.new_password)
+        return identity_pb2.ConfirmPasswordResetResponse()
+
+    async def ChangePassword(
+        self, request: identity_pb2.ChangePasswordRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ChangePasswordResponse:
+        session = await self._flows.recovery.change_password(
+            current_user_id(), request.current_password, request.new_password
+        )
+        return identity_pb2.ChangePasswordResponse(session=session_pb(session))
 
     async def GetMe(
         self, request: identity_pb2.GetMeRequest, context: grpc.aio.ServicerContext

@@ -39,6 +39,17 @@ class IdentitySettings(ServiceSettings):
     lookup_max_per_address: int = 30
     signup_window_s: int = 15 * 60
     signup_max_per_address: int = 20
+    # Sign-up codes sent (signup:start) and password resets asked for, per address and window.
+    signup_start_max_per_address: int = 20
+    reset_max_per_address: int = 10
+    link_max_per_address: int = 20
+    # A refused WHMCS login (link) answers no sooner than this, whether the e-mail is known or not.
+    link_failure_floor_s: float = 0.3
+
+    # One-time e-mail codes (sign-up, password reset).
+    code_ttl_s: int = 10 * 60
+    code_max_attempts: int = 5
+    code_resend_s: int = 60
 
     # Outbox relay (a background task in every replica; off only in tests that drive it).
     outbox_relay: bool = True

@@ -1,5 +1,9 @@
 """Sign-up: customer number -> WHMCS client -> portal user + mapping -> Salesforce (outbox).
 
+Only with the code :class:`ownership.Ownership` sent to the account's own e-mail: the code is
+used up before anything else is looked up or written (so the answers that follow, such as
+ACCOUNT_ALREADY_REGISTERED, reach only the account's owner).
+
 Nothing is left half-done: refusals happen before anything is written; WHMCS ``AddClient`` is
 the first write; if the Postgres transaction fails after it (a conflict, Postgres down) the new
 WHMCS client is closed (``UpdateClient status=Inactive``) before answering, so no orphan billing
@@ -34,6 +38,7 @@ from services.identity import repo
 from services.identity.accounts import Accounts
 from services.identity.customers import Customers, SfAccount
 from services.identity.login import SignedIn
+from services.identity.ownership import Ownership
 from services.identity.passwords import Passwords
 from services.identity.throttle import Limit, Throttle
 from services.identity.validation import SignUpForm, check, reject_control_characters
@@ -44,6 +49,7 @@ log = structlog.get_logger("signup")
 @dataclass(frozen=True)
 class SignUpFlow:
     customers: Customers
+    ownership: Ownership
     accounts: Accounts
     whmcs: WhmcsClient
     passwords: Passwords
@@ -53,15 +59,18 @@ class SignUpFlow:
     customer_number_field: int
 
     async def validate_number(self, number: str, address: str) -> str:
+        """The number if an account has it; registered or not answers alike (cached, so
+        repeated look-ups of a number cost no Salesforce call)."""
         await self.throttle.consume(self.lookup_limit, address)
         reject_control_characters(customer_number=number)
-        return (await self.customers.registrable(number)).number
+        return (await self.customers.existing(number)).number
 
-    async def sign_up(self, form: SignUpForm, address: str) -> SignedIn:
+    async def sign_up(self, form: SignUpForm, code: str, address: str) -> SignedIn:
         await self.throttle.consume(self.signup_limit, address)
         if not form.customer_number.strip():
             await self.customers.registrable("")  # CUSTOMER_NUMBER_REQUIRED before the rest
         form = check(form)
+        await self.ownership.prove(form.customer_number, form.email, code)
         account = await self.customers.registrable(form.customer_number, cached=False)
         if await repo.email_taken(self.accounts.pool, form.email):
             raise EmailAlreadyRegistered()

@@ -2,8 +2,14 @@
 
 Postgres rather than Redis: the counters guard credentials, so they must not vanish when Redis is
 flushed or down (the cache is allowed to fail open; throttling is not), and the write is one
-upsert on a row per key. Keys: ``login:acct:<email>`` and ``login:addr:<ip>`` count failed logins,
-``lookup:addr:<ip>`` and ``signup:addr:<ip>`` count attempts.
+upsert on a row per key. Keys: ``login:acct:<email key>`` (login and link share it) and
+``login:addr:<ip>`` count sign-in attempts, ``lookup:addr:<ip>``, ``signup:addr:<ip>``,
+``link:addr:<ip>`` and ``reset:addr:<ip>`` count requests.
+
+Every attempt is counted *before* the work it guards (:meth:`Throttle.consume`, one atomic upsert
+that returns the new count), so N concurrent attempts get at most ``limit`` through: there is no
+check-then-count window. A success may hand its unit back (:meth:`Throttle.refund`) or clear the
+key.
 """
 
 from __future__ import annotations
@@ -22,8 +28,6 @@ ON CONFLICT (key) DO UPDATE SET
     window_start = CASE WHEN t.window_start < now() - make_interval(secs => $2) THEN now()
                         ELSE t.window_start END
 RETURNING hits"""
-_COUNT = """SELECT hits FROM identity.throttle
-            WHERE key = $1 AND window_start >= now() - make_interval(secs => $2)"""
 
 
 @dataclass(frozen=True)
@@ -37,18 +41,16 @@ class Throttle:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def count(self, rule: Limit, subject: str) -> int:
-        hits = await self._pool.fetchval(_COUNT, f"{rule.prefix}:{subject}", float(rule.window_s))
-        return int(hits or 0)
+    async def refund(self, rule: Limit, subject: str) -> None:
+        """Give back one attempt counted by :meth:`consume` (a success that should not count)."""
+        await self._pool.execute(
+            "UPDATE identity.throttle SET hits = greatest(hits - 1, 0) WHERE key = $1",
+            f"{rule.prefix}:{subject}",
+        )
 
     async def hit(self, rule: Limit, subject: str) -> int:
         hits = await self._pool.fetchval(_HIT, f"{rule.prefix}:{subject}", float(rule.window_s))
         return int(hits)
-
-    async def check(self, rule: Limit, subject: str) -> None:
-        """RATE_LIMITED if ``subject`` already used up its window."""
-        if subject and await self.count(rule, subject) >= rule.limit:
-            raise RateLimited()
 
     async def consume(self, rule: Limit, subject: str) -> None:
         """Count one attempt; RATE_LIMITED if it goes over the limit."""

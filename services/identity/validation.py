@@ -11,7 +11,7 @@ from services.common.errors import FieldViolation, ValidationFailed
 
 MIN_PASSWORD = 10
 ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postcode", "country")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,20}$")
 
@@ -74,7 +74,7 @@ def check(form: SignUpForm) -> SignUpForm:
              ("first_name", form.first_name), ("last_name", form.last_name)]  # fmt: skip
     texts += [(f"address.{name}", getattr(address, name)) for name in ADDRESS_FIELDS]
     out = control_characters(texts)
-    if not _EMAIL.match(form.email):
+    if not EMAIL.match(form.email):
         out.append(FieldViolation("email", "Enter a valid e-mail address."))
     if len(form.password) < MIN_PASSWORD:
         out.append(FieldViolation("password", f"Use at least {MIN_PASSWORD} characters."))

@@ -22,6 +22,11 @@ from tools.stack import Stack
 pytestmark = pytest.mark.e2e
 
 
+# Pub/Sub streams without demand are closed after 2 s instead of 60 s, and commerce asks for one
+# event at a time, so the session's stack really runs into the server's idle close.
+E2E_ENV = {"SF_SANDBOX_IDLE_CLOSE_S": "2", "COMMERCE_CDC_BATCH": "1"}
+
+
 @pytest.fixture(scope="session")
 def logbook() -> LogBook:
     return LogBook()
@@ -33,7 +38,7 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """The session's stack (``secret_ledger`` first: its scan runs after the stack stopped)."""
     run_dir: Path = tmp_path_factory.mktemp("run")
-    async with running_stack(run_dir, logbook, wait_cdc=False) as stack:
+    async with running_stack(run_dir, logbook, wait_cdc=False, extra_env=E2E_ENV) as stack:
         yield stack
 
 

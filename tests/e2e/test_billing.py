@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.accounts import HANAKO, YUKI, auth_headers
+from tests.helpers.accounts import HANAKO, YUKI, auth_headers, mail_url_of
+from tests.helpers.sandboxes import mailed_code
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -274,6 +275,39 @@ async def test_profile_write_then_exactly_one_read(
     assert refused.status_code == 400 and reason(refused) == "VALIDATION_FAILED"
     violations = refused.json()["details"][1]["fieldViolations"]
     assert {v["field"] for v in violations} == {"profile.address.country", "profile.email"}
+
+
+async def test_an_unconfirmed_billing_email_never_reaches_whmcs(
+    gateway: httpx.AsyncClient, whmcs: Whmcs, yuki: dict[str, str], yuki_client: int
+) -> None:
+    """Repro 5: putting someone else's address on one's WHMCS client needs that address's code."""
+    squatted = f"someone.{uuid.uuid4().hex[:8]}@example.jp"
+    patch = {"profile": {"email": squatted}, "updateMask": "email"}
+    answer = await gateway.patch("/v1/billing-profile", json=patch, headers=yuki)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["pendingEmail"] == squatted
+    assert answer.json()["profile"]["email"] == YUKI["email"]
+    client = (await whmcs.api("GetClientsDetails", clientid=yuki_client))["client"]
+    assert client["email"] == YUKI["email"]
+    code = await mailed_code(mail_url_of(gateway), squatted)
+    guess = {"code": f"{(int(code) + 1) % 10**6:06d}"}
+    wrong = await gateway.post("/v1/billing-profile/email:confirm", json=guess, headers=yuki)
+    assert wrong.status_code == 400 and reason(wrong) == "VERIFICATION_CODE_INVALID"
+    client = (await whmcs.api("GetClientsDetails", clientid=yuki_client))["client"]
+    assert client["email"] == YUKI["email"]
+    # The address's owner confirms with the mailed code: only then is it written.
+    done = await gateway.post("/v1/billing-profile/email:confirm", json={"code": code},
+                              headers=yuki)  # fmt: skip
+    assert done.status_code == 200, done.text
+    assert done.json()["profile"]["email"] == squatted
+    client = (await whmcs.api("GetClientsDetails", clientid=yuki_client))["client"]
+    assert client["email"] == squatted
+    back = {"profile": {"email": YUKI["email"]}, "updateMask": "email"}
+    await gateway.patch("/v1/billing-profile", json=back, headers=yuki)
+    code = await mailed_code(mail_url_of(gateway), str(YUKI["email"]))
+    restored = await gateway.post("/v1/billing-profile/email:confirm", json={"code": code},
+                                  headers=yuki)  # fmt: skip
+    assert restored.status_code == 200, restored.text
 
 
 async def test_whmcs_down_is_503_without_partial_list(

@@ -58,7 +58,9 @@ async def newcomer(gateway: httpx.AsyncClient, sf: SalesforceClient) -> Newcomer
         {"Name": "Kana Mori", "SF_Account_No__c": number, "Portal_Status__c": "Not Registered",
          "Portal_Eligible_Categories__c": "SIM"},
     )  # fmt: skip
-    body = {**YUKI, "customerNumber": number, "email": f"kana.{uuid.uuid4().hex[:8]}@example.jp"}
+    email = f"kana.{uuid.uuid4().hex[:8]}@example.jp"
+    await sf.create("Contact", {"AccountId": account_id, "LastName": "Mori", "Email": email})
+    body = {**YUKI, "customerNumber": number, "email": email}
     return Newcomer(await auth_headers(gateway, "/v1/auth/signup", body), account_id)
 
 
@@ -143,6 +145,64 @@ async def test_price_change_visible_within_2s_without_polling(
             return next(p["unitPrice"] for p in listed if p["sku"] == "INTERNET-INSTALL-WEEKEND")
 
         await eventually(price, lambda p: p == f"{new:.2f}")
+    finally:
+        await sf.update("PricebookEntry", entry, {"UnitPrice": old})
+
+
+async def _entries(sf: SalesforceClient, skus: list[str]) -> dict[str, tuple[str, float]]:
+    quoted = ", ".join(f"'{s}'" for s in skus)
+    rows = await sf.query(
+        "SELECT Id, UnitPrice, Product2.StockKeepingUnit FROM PricebookEntry WHERE "
+        f"Pricebook2.Name = 'Portal Pricebook' AND Product2.StockKeepingUnit IN ({quoted})"
+    )
+    return {r["Product2"]["StockKeepingUnit"]: (r["Id"], r["UnitPrice"]) for r in rows}
+
+
+async def _set_prices(sf: SalesforceClient, prices: dict[str, float]) -> None:
+    """One composite (all or none): one transaction, so identical changes arrive merged."""
+    await sf.composite(
+        [
+            {"method": "PATCH", "url": f"sobjects/PricebookEntry/{entry}",
+             "referenceId": f"e{i}", "body": {"UnitPrice": price}}
+            for i, (entry, price) in enumerate(prices.items())
+        ]
+    )  # fmt: skip
+
+
+async def _prices(gateway: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:
+    return {p["sku"]: p["unitPrice"] for p in await products(gateway, headers)}
+
+
+async def test_merged_price_changes_of_several_products_all_visible(
+    gateway: httpx.AsyncClient, hanako: dict[str, str], sf: SalesforceClient
+) -> None:
+    skus = ["SIM-DATA-3G", "SIM-DATA-10G", "SIM-VOICE-10G"]
+    entries = await _entries(sf, skus)
+    await _prices(gateway, hanako)  # cached
+    try:
+        await _set_prices(sf, {entry: 4321.0 for entry, _ in entries.values()})
+        await eventually(
+            lambda: _prices(gateway, hanako), lambda p: all(p[s] == "4321.00" for s in skus)
+        )
+    finally:
+        for entry, old in entries.values():
+            await sf.update("PricebookEntry", entry, {"UnitPrice": old})
+
+
+async def test_change_after_a_long_idle_reaches_the_catalog(
+    gateway: httpx.AsyncClient, hanako: dict[str, str], sf: SalesforceClient
+) -> None:
+    """The stack's sandbox closes streams without demand after 2 s, and commerce asks for one
+    event at a time: a consumer that did not ask again after the first change, or did not
+    resubscribe from its stored replay id when the server ended the stream, misses the second."""
+    sku = "INTERNET-INSTALL-SINGLE"
+    entry, old = (await _entries(sf, [sku]))[sku]
+    try:
+        await sf.update("PricebookEntry", entry, {"UnitPrice": old + 1})
+        await eventually(lambda: _prices(gateway, hanako), lambda p: p[sku] == f"{old + 1:.2f}")
+        await asyncio.sleep(5)  # more than two idle-close periods without any change
+        await sf.update("PricebookEntry", entry, {"UnitPrice": old + 2})
+        await eventually(lambda: _prices(gateway, hanako), lambda p: p[sku] == f"{old + 2:.2f}")
     finally:
         await sf.update("PricebookEntry", entry, {"UnitPrice": old})
 

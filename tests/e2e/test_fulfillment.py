@@ -17,27 +17,18 @@ import pytest
 
 from services.common.clients import SalesforceClient, SalesforceConfig
 from services.common.clients.soql import soql
+from tests.helpers.accounts import HANAKO, customer_token
 from tests.helpers.logbook import LogBook
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
 WHMCS_AUTH = {"identifier": "portal-dev", "secret": "portal-dev-secret", "responsetype": "json"}
-
-
-async def _token(gateway: httpx.AsyncClient, path: str, body: dict[str, Any]) -> str:
-    response = await gateway.post(path, json=body)
-    if response.status_code != 200:  # linked / signed up by another module already
-        credentials = {"email": body["email"], "password": body["password"]}
-        response = await gateway.post("/v1/auth/login", json=credentials)
-    assert response.status_code == 200, response.text
-    return str(response.json()["session"]["accessToken"])
 
 
 @pytest.fixture(scope="module")
 async def hanako(gateway: httpx.AsyncClient) -> dict[str, str]:
-    return {"authorization": f"Bearer {await _token(gateway, '/v1/auth/link', HANAKO)}"}
+    return {"authorization": f"Bearer {await customer_token(gateway, '/v1/auth/link', HANAKO)}"}
 
 
 @pytest.fixture(scope="module")
@@ -121,11 +112,14 @@ async def _new_customer(
                     "Portal_Status__c": "Not Registered", "Portal_Eligible_Categories__c": "VPN"},
     )  # fmt: skip
     email = f"ren.{uuid.uuid4().hex[:8]}@example.jp"
+    await sf.create("Contact", {"AccountId": account_id, "LastName": "Aoki", "Email": email})
     signup = {"customerNumber": number, "email": email, "password": "ren-password-1",
               "firstName": "Ren", "lastName": "Aoki", "phone": "+81-90-0000-0999",
               "address": {"line1": "1-1 Chuo", "city": "Chiba", "state": "Chiba",
                           "postcode": "260-0013", "country": "JP"}}  # fmt: skip
-    headers = {"authorization": f"Bearer {await _token(gateway, '/v1/auth/signup', signup)}"}
+    headers = {
+        "authorization": f"Bearer {await customer_token(gateway, '/v1/auth/signup', signup)}"
+    }
     return account_id, email, headers
 
 
@@ -230,3 +224,38 @@ async def test_missing_pay_method_fails_visibly(
     record = await sf.get("Order", order_id)
     assert record["Activation_Status__c"] == "Failed"
     assert not record["WHMCS_Order_ID__c"]
+
+
+async def test_orders_approved_in_one_transaction_are_both_provisioned(
+    stack: Stack, gateway: httpx.AsyncClient, hanako: dict[str, str], sf: SalesforceClient
+) -> None:
+    """Staff approve two orders at once (one composite, all or none): Salesforce delivers one
+    merged change event naming both, and both are provisioned."""
+    products = (await gateway.get("/v1/catalog/products", headers=hanako)).json()["products"]
+    vpn = next(p for p in products if p["sku"] == "VPN-STANDARD")
+    order_ids = []
+    for _ in range(2):
+        body = {"requestId": f"ful-{uuid.uuid4().hex[:10]}",
+                "items": [{"productId": vpn["id"], "quantity": 1}]}  # fmt: skip
+        created = await gateway.post("/v1/orders", headers=hanako, json=body)
+        assert created.status_code == 200, created.text
+        order_ids.append(created.json()["order"]["id"])
+    await sf.composite(
+        [{"method": "PATCH", "url": f"sobjects/Order/{oid}", "referenceId": f"a{i}",
+          "body": {"Status": "Approved"}} for i, oid in enumerate(order_ids)]
+    )  # fmt: skip
+
+    async def statuses() -> list[str]:
+        out = []
+        for oid in order_ids:
+            response = await gateway.get(f"/v1/orders/{oid}", headers=hanako)
+            out.append(response.json()["order"]["activationStatus"])
+        return out
+
+    final = await _until(
+        statuses, lambda s: all(x == "ACTIVATION_STATUS_ACTIVATED" for x in s), within=45
+    )
+    assert final == ["ACTIVATION_STATUS_ACTIVATED"] * 2
+    whmcs = await _whmcs_orders(stack, 1)
+    for oid in order_ids:
+        assert len([o for o in whmcs if f"sfOrderId={oid}" in o["notes"]]) == 1

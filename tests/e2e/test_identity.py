@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import pytest
 
 from services.common.clients.whmcs_wire import php_serialize_b64
 from tests.e2e.test_gateway import assert_error_shape
+from tests.helpers.accounts import mail_url_of, post_sign_in
+from tests.helpers.sandboxes import mail_messages
 from tests.helpers.tokens import sign
 from tools.stack import Stack
 
@@ -76,9 +79,10 @@ async def sf_account(stack: Stack, number: str) -> dict[str, Any]:
         return dict(response.json()["records"][0])
 
 
-async def new_account(stack: Stack) -> str:
-    """A fresh Salesforce Account with its own customer number, so these tests do not depend on
-    (or use up) the shared demo accounts other e2e modules register."""
+async def new_account(stack: Stack, email: str = "") -> str:
+    """A fresh Salesforce Account with its own customer number (and a primary Contact with
+    ``email``), so these tests do not depend on (or use up) the shared demo accounts other e2e
+    modules register."""
     number = f"AC-E2E{uuid.uuid4().hex[:8].upper()}"
     async with salesforce_staff(stack) as http:
         response = await http.post(
@@ -90,6 +94,10 @@ async def new_account(stack: Stack) -> str:
             },
         )
         assert response.status_code == 201, response.text
+        if email:
+            contact = {"AccountId": response.json()["id"], "LastName": "Customer", "Email": email}
+            created = await http.post("/services/data/v60.0/sobjects/Contact/", json=contact)
+            assert created.status_code == 201, created.text
     return number
 
 
@@ -145,10 +153,14 @@ async def test_validate_and_errors(gateway: httpx.AsyncClient, stack: Stack) -> 
         "customerNumber": fresh,
         "registrable": True,
     }
+    # A registered number answers like a registrable one: only its owner learns which, by mail.
+    registered = await gateway.post(
+        "/v1/auth/signup:validate", json={"customerNumber": "AC-000103"}, headers=xff()
+    )
+    assert registered.json() == {"customerNumber": "AC-000103", "registrable": True}
     for number, status, code, reason in [
         ("", 400, 3, "CUSTOMER_NUMBER_REQUIRED"),
         ("AC-999999", 404, 5, "CUSTOMER_NUMBER_NOT_FOUND"),
-        ("AC-000103", 409, 6, "ACCOUNT_ALREADY_REGISTERED"),
     ]:
         r = await gateway.post(
             "/v1/auth/signup:validate", json={"customerNumber": number}, headers=xff()
@@ -158,10 +170,10 @@ async def test_validate_and_errors(gateway: httpx.AsyncClient, stack: Stack) -> 
 
 async def test_sign_up_login_refresh_logout(gateway: httpx.AsyncClient, stack: Stack) -> None:
     email = f"taro.{uuid.uuid4().hex[:8]}@example.jp"
-    number = await new_account(stack)
+    number = await new_account(stack, email)
     body = {**signup_body(number, email), "firstName": "Taro", "lastName": "Suzuki"}
-    r = await gateway.post("/v1/auth/signup", json=body, headers=xff())
-    assert r.status_code == 200, r.text
+    r = await post_sign_in(gateway, "/v1/auth/signup", body)
+    assert r is not None and r.status_code == 200, r
     user, session = r.json()["user"], r.json()["session"]
     assert user["customerNumber"] == number and set(session) == {
         "accessToken",
@@ -213,9 +225,9 @@ async def test_sign_up_login_refresh_logout(gateway: httpx.AsyncClient, stack: S
     assert out.status_code == 200 and out.json() == {}
     gone = await gateway.post("/v1/auth/refresh", json={"refreshToken": session["refreshToken"]})
     assert_error_shape(gone, 401, 16, "UNAUTHENTICATED")
-    taken = await gateway.post(
-        "/v1/auth/signup", json=signup_body(await new_account(stack), email.upper()), headers=xff()
-    )
+    other = await new_account(stack, email.upper())
+    taken = await post_sign_in(gateway, "/v1/auth/signup", signup_body(other, email.upper()))
+    assert taken is not None
     assert_error_shape(taken, 409, 6, "EMAIL_ALREADY_REGISTERED")
 
 
@@ -317,7 +329,7 @@ async def test_whmcs_down_then_salesforce_down_with_restart(
     gateway: httpx.AsyncClient, stack: Stack
 ) -> None:
     email = f"yuki.{uuid.uuid4().hex[:8]}@example.jp"
-    number = await new_account(stack)
+    number = await new_account(stack, email)
     await sandbox(
         stack,
         "whmcs",
@@ -325,7 +337,8 @@ async def test_whmcs_down_then_salesforce_down_with_restart(
         {"mode": "unavailable", "action": "AddClient", "seconds": 30},
     )
     try:
-        r = await gateway.post("/v1/auth/signup", json=signup_body(number, email), headers=xff())
+        r = await post_sign_in(gateway, "/v1/auth/signup", signup_body(number, email))
+        assert r is not None
         assert_error_shape(r, 503, 14, "UPSTREAM_UNAVAILABLE")
     finally:
         await sandbox(stack, "whmcs", "/__sandbox/faults", {"mode": "none"})
@@ -339,8 +352,8 @@ async def test_whmcs_down_then_salesforce_down_with_restart(
         {"mode": "unavailable", "action": patch, "seconds": 60},
     )
     try:
-        r = await gateway.post("/v1/auth/signup", json=signup_body(number, email), headers=xff())
-        assert r.status_code == 200, r.text
+        r = await post_sign_in(gateway, "/v1/auth/signup", signup_body(number, email))
+        assert r is not None and r.status_code == 200, r
         await asyncio.sleep(1.0)
         assert (await sf_account(stack, number))["Portal_Status__c"] == "Not Registered"
         await restart_identity(stack)
@@ -383,3 +396,61 @@ async def test_tokens_at_the_edge_and_jwks(gateway: httpx.AsyncClient, keys_dir:
     # A valid signature for a user that does not exist is refused by the service itself.
     r = await gateway.get("/v1/me", headers={"authorization": f"Bearer {token}"})
     assert_error_shape(r, 401, 16, "UNAUTHENTICATED")
+
+
+async def test_a_stranger_cannot_take_over_an_account_with_its_number(
+    gateway: httpx.AsyncClient, stack: Stack
+) -> None:
+    """Repro 1 through the gateway: the code goes to the account's own e-mail, and only the
+    owner, who reads it in the mail sandbox, completes the sign-up."""
+    owner = f"owner.{uuid.uuid4().hex[:8]}@example.jp"
+    number = await new_account(stack, owner)
+    attacker = f"mallory.{uuid.uuid4().hex[:8]}@example.jp"
+    start = await gateway.post(
+        "/v1/auth/signup:start", json={"customerNumber": number, "email": attacker}
+    )
+    assert_error_shape(start, 400, 9, "EMAIL_NOT_ON_ACCOUNT")
+    guessed = await gateway.post(
+        "/v1/auth/signup", json={**signup_body(number, attacker), "code": "123456"}
+    )
+    assert_error_shape(guessed, 400, 9, "VERIFICATION_CODE_EXPIRED")
+    mail = mail_url_of(gateway)
+    assert await mail_messages(mail, attacker) == []
+    done = await post_sign_in(gateway, "/v1/auth/signup", signup_body(number, owner))
+    assert done is not None and done.status_code == 200, done
+    assert done.json()["user"]["email"] == owner
+    [mailed] = await mail_messages(mail, owner)
+    assert mailed["subject"] == "Your portal sign-up code" and mailed["html"]
+
+
+async def test_a_reset_revokes_old_refresh_tokens(gateway: httpx.AsyncClient, stack: Stack) -> None:
+    email = f"reset.{uuid.uuid4().hex[:8]}@example.jp"
+    number = await new_account(stack, email)
+    signed = await post_sign_in(gateway, "/v1/auth/signup", signup_body(number, email))
+    assert signed is not None and signed.status_code == 200, signed
+    old = signed.json()["session"]["refreshToken"]
+    mail = mail_url_of(gateway)
+    for address in (email, f"nobody.{uuid.uuid4().hex[:8]}@example.jp"):
+        asked = await gateway.post("/v1/auth/password:reset", json={"email": address})
+        assert asked.status_code == 200 and asked.json() == {}
+    for _ in range(100):
+        codes = [m for m in await mail_messages(mail, email) if "reset" in m["subject"]]
+        if codes:
+            break
+        await asyncio.sleep(0.05)
+    code = re.search(r"\b(\d{6})\b", codes[-1]["text"])
+    assert code is not None
+    new_password = "a brand new passphrase"
+    confirm = {"email": email, "code": code.group(1), "newPassword": new_password}
+    confirmed = await gateway.post("/v1/auth/password:confirm", json=confirm)
+    assert confirmed.status_code == 200 and confirmed.json() == {}
+    refused = await gateway.post("/v1/auth/refresh", json={"refreshToken": old})
+    assert_error_shape(refused, 401, 16, "UNAUTHENTICATED")
+    login = await gateway.post("/v1/auth/login", json={"email": email, "password": new_password})
+    assert login.status_code == 200
+    bearer = {"authorization": f"Bearer {login.json()['session']['accessToken']}"}
+    change = {"currentPassword": new_password, "newPassword": "yet another passphrase"}
+    changed = await gateway.post("/v1/auth/password:change", json=change, headers=bearer)
+    assert changed.status_code == 200 and changed.json()["session"]["refreshToken"]
+    unauthenticated = await gateway.post("/v1/auth/password:change", json=change)
+    assert_error_shape(unauthenticated, 401, 16, "UNAUTHENTICATED")

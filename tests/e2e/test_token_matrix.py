@@ -217,15 +217,17 @@ async def member(gateway: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
     revocation here never sign out another module's customer."""
     sf = SalesforceClient(SalesforceConfig(url=f"http://127.0.0.1:{stack.config.ports.salesforce}"))
     number = f"AC-TOK{uuid.uuid4().hex[:8].upper()}"
+    email = f"mio.{uuid.uuid4().hex[:8]}@example.jp"
     try:
-        await sf.create(
+        account_id = await sf.create(
             "Account",
             {"Name": "Mio Tanaka", "SF_Account_No__c": number,
              "Portal_Status__c": "Not Registered", "Portal_Eligible_Categories__c": "SIM"},
         )  # fmt: skip
+        await sf.create("Contact", {"AccountId": account_id, "LastName": "Tanaka", "Email": email})
     finally:
         await sf.aclose()
-    body = {**YUKI, "customerNumber": number, "email": f"mio.{uuid.uuid4().hex[:8]}@example.jp"}
+    body = {**YUKI, "customerNumber": number, "email": email}
     await customer_token(gateway, "/v1/auth/signup", body)
     return {"email": str(body["email"]), "password": str(body["password"])}
 

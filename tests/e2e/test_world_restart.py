@@ -29,6 +29,7 @@ from tests.e2e.test_identity import (
     xff,
 )
 from tests.helpers import stacks
+from tests.helpers.accounts import post_sign_in
 from tests.helpers.logbook import LogBook
 from tests.helpers.secret_ledger import SecretLedger, learning_hooks
 from tools import infra, world
@@ -81,10 +82,10 @@ async def until(check: Any, within: float = 30.0) -> None:
 
 async def sign_up(stack: Stack, gateway: httpx.AsyncClient) -> tuple[dict[str, Any], int]:
     """A new Salesforce Account signed up through the gateway: the user and the WHMCS client id."""
-    number = await new_account(stack)
     email = f"world.{uuid.uuid4().hex[:8]}@example.jp"
-    response = await gateway.post("/v1/auth/signup", json=signup_body(number, email), headers=xff())
-    assert response.status_code == 200, response.text
+    number = await new_account(stack, email)
+    response = await post_sign_in(gateway, "/v1/auth/signup", signup_body(number, email))
+    assert response is not None and response.status_code == 200, response
     user = dict(response.json()["user"])
     client_id = await db_value(
         world_place(stack),

@@ -35,8 +35,9 @@ OPERATIONS: dict[str, APIOperation] = {
 }
 WATCH = "GET /v1/orders:watch"  # server-streaming, never ends: opened once by the tests instead
 WEBHOOK = "POST /v1/webhooks/whmcs"
-AUTH_ROUTES = {f"POST /v1/auth/{name}" for name in ("signup", "signup:validate", "link", "login",
-                                                    "refresh")}  # fmt: skip
+AUTH_ROUTES = {f"POST /v1/auth/{name}" for name in (
+    "signup", "signup:validate", "signup:start", "link", "login", "refresh", "password:reset",
+    "password:confirm")}  # fmt: skip
 
 # Examples per operation and mode. The auth routes stay under the gateway's bucket of 50
 # requests per route per 10 s, so their handlers (not only the 429 reply) are fuzzed.
@@ -51,7 +52,8 @@ REASON_CODES = {
     "WHMCS_TWO_FACTOR_ENABLED": 9, "WHMCS_NO_OWNED_CLIENT": 9, "WHMCS_SEVERAL_OWNED_CLIENTS": 9,
     "PAYMENT_METHOD_REQUIRED": 9, "NOT_ELIGIBLE": 9, "PRODUCT_UNAVAILABLE": 9, "RATE_LIMITED": 8,
     "UPSTREAM_UNAVAILABLE": 14, "INVALID_SIGNATURE": 16, "INTERNAL": 13, "CASE_CLOSED": 9,
-    "INVOICE_NOT_PAYABLE": 9, "UNIMPLEMENTED": 12,
+    "INVOICE_NOT_PAYABLE": 9, "UNIMPLEMENTED": 12, "EMAIL_NOT_ON_ACCOUNT": 9,
+    "VERIFICATION_CODE_INVALID": 3, "VERIFICATION_CODE_EXPIRED": 9,
 }  # fmt: skip
 # gRPC code → HTTP status (the standard mapping the transcoder uses).
 HTTP_OF_CODE = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409,
@@ -144,7 +146,7 @@ def new_cases() -> st.SearchStrategy[dict[str, object]]:
 
 def sign_ups() -> st.SearchStrategy[dict[str, object]]:
     """Sign-up forms for the seeded unregistered customer numbers (sandbox/SEED.md), with odd
-    text in the free fields; the first clean one registers the number."""
+    text in the free fields and a guessed code (none was mailed, so none registers a number)."""
     words = TEXT.map(lambda t: t[:40]) | NASTY
     address = st.fixed_dictionaries(
         {"line1": words, "line2": words, "city": words, "state": words,
@@ -156,6 +158,7 @@ def sign_ups() -> st.SearchStrategy[dict[str, object]]:
             "email": st.uuids().map(lambda u: f"fuzz-{u.hex[:12]}@example.jp") | words,
             "password": st.just("fuzz-password-1") | words, "firstName": words,
             "lastName": words, "phone": st.just("+81-90-0000-0104") | words, "address": address,
+            "code": st.just("123456") | words,
         }
     )  # fmt: skip
 
@@ -172,6 +175,13 @@ AUTH_BODIES = {
     "POST /v1/auth/signup:validate": _bodies(
         customerNumber=st.sampled_from(["AC-000101", "AC-000103", "AC-999999"]) | TEXT | NASTY
     ),
+    "POST /v1/auth/signup:start": _bodies(
+        customerNumber=st.sampled_from(["AC-000102", "AC-000103", "AC-999999"]) | TEXT | NASTY,
+        email=st.sampled_from(["taro.suzuki@example.jp"]) | TEXT | NASTY, language=TEXT,
+    ),
+    "POST /v1/auth/password:reset": _bodies(email=TEXT | NASTY, language=TEXT),
+    "POST /v1/auth/password:confirm": _bodies(email=TEXT | NASTY, code=TEXT | NASTY,
+                                              newPassword=TEXT | NASTY),
     "POST /v1/auth/refresh": _bodies(refreshToken=TEXT | NASTY),
     "POST /v1/auth/logout": _bodies(refreshToken=TEXT | NASTY),
 }  # fmt: skip

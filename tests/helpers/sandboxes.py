@@ -8,6 +8,8 @@ sandbox of its own, started with its own options.
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self
 
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from sandbox.freebit import start_freebit
+from sandbox.mail import start_mail
 from sandbox.salesforce import start_salesforce
 from sandbox.whmcs import start_whmcs
 
@@ -77,3 +80,30 @@ def whmcs_sandbox_fixture(**options: Any) -> Any:
 def freebit_sandbox_fixture(**options: Any) -> Any:
     """A session fixture: ``start_freebit(**options)``, stopped at the end of the session."""
     return _session_sandbox(start_freebit, options)
+
+
+def mail_sandbox_fixture(**options: Any) -> Any:
+    """A session fixture: ``start_mail(**options)`` (SMTP and HTTP on free ports)."""
+    return _session_sandbox(start_mail, options)
+
+
+async def mail_messages(base_url: str, to: str = "") -> list[dict[str, Any]]:
+    """The messages the mail sandbox at ``base_url`` holds (for ``to`` only, when given)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
+        response = await http.get("/__sandbox/messages", params={"to": to} if to else {})
+        assert response.status_code == 200, response.text
+        return list(response.json()["messages"])
+
+
+async def mailed_code(base_url: str, to: str, within: float = 10.0) -> str:
+    """The 6-digit code of the newest message to ``to`` (waits for it to arrive)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await mail_messages(base_url, to)
+        codes = [m for m in found if re.search(r"\b\d{6}\b", m["text"])]
+        if codes:
+            match = re.search(r"\b(\d{6})\b", codes[-1]["text"])
+            assert match is not None
+            return match.group(1)
+        assert asyncio.get_running_loop().time() < deadline, f"no code mailed to {to}: {found}"
+        await asyncio.sleep(0.05)

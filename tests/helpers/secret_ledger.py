@@ -2,10 +2,11 @@
 
 Every stack started with :func:`tests.helpers.stacks.running_stack` is recorded with its
 LogBook. When the session ends (after every stack stopped), each stack's log lines are scanned
-(``tools/logscan.py``) for the passwords, access and refresh tokens and payment links the tests
-sent or received through a client with :func:`learning_hooks`, the customers' passwords of
-``tests/helpers/accounts.py``, every stack's configured secrets and signing keys, plus the token
-and key patterns. A finding fails the session (an error at teardown of its last test).
+(``tools/logscan.py``) for the passwords (new and current ones too), access and refresh tokens
+and payment links the tests sent or received through a client with :func:`learning_hooks`, the
+customers' passwords of ``tests/helpers/accounts.py``, every stack's configured secrets and
+signing keys, plus the token and key patterns. A finding fails the session (an error at
+teardown of its last test).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from tools.stack_secrets import configured_secrets, key_secrets, public_key_ids
 
 # Body fields whose values are secrets, in requests to and answers from the gateway.
 SECRET_FIELDS = frozenset({"password", "refreshToken", "refresh_token", "accessToken",
-                           "access_token", "url"})  # fmt: skip
+                           "access_token", "url", "newPassword", "new_password",
+                           "currentPassword", "current_password"})  # fmt: skip
 
 
 class SecretLedger:

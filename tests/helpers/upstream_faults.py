@@ -108,14 +108,18 @@ class FaultStack:
         token = await customer_token(self.gateway, "/v1/auth/link", HANAKO)
         return {"authorization": f"Bearer {token}"}
 
-    async def new_account(self, name: str) -> str:
-        """A Salesforce account without a portal user (as staff make them); its number."""
+    async def new_account(self, name: str, email: str = "") -> str:
+        """A Salesforce account without a portal user (as staff make them), with a primary
+        Contact of ``email`` when given; its number."""
         number = f"AC-FLT{uuid.uuid4().hex[:6].upper()}"
-        await self.sf.create(
+        account_id = await self.sf.create(
             "Account", {"Name": name, "SF_Account_No__c": number,
                         "Portal_Status__c": "Not Registered",
                         "Portal_Eligible_Categories__c": "VPN"},
         )  # fmt: skip
+        if email:
+            contact = {"AccountId": account_id, "LastName": name.split()[-1], "Email": email}
+            await self.sf.create("Contact", contact)
         return number
 
     async def clear_faults(self) -> None:

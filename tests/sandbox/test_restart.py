@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import httpx
 import pytest
 
 from sandbox.freebit import start_freebit
+from sandbox.mail import start_mail
 from sandbox.persistence import STATE_DIR_ENV, WORLD_FILE
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.salesforce.bus import replay_bytes
@@ -29,7 +32,8 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def _whmcs_add_client(url: str, email: str) -> int:
     form = {**WHMCS_CREDS, "action": "AddClient", "firstname": "A", "lastname": "B"}
-    form.update(email=email, country="JP", password2="pw-123456")
+    form.update(email=email, country="JP", password2="pw-123456", phonenumber="03-1234-5678")
+    form.update(address1="1-2-3 Shibuya", city="Shibuya-ku", state="Tokyo", postcode="150-0002")
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
         body = (await http.post("/includes/api.php", data=form)).json()
     assert body["result"] == "success", body
@@ -148,5 +152,22 @@ async def test_freebit_keeps_lines(state_dir: Path) -> None:
         key = (await call(second.url, "authOem", OEM))["authKey"]
         again = await call(second.url, "mvno/esim/addAcnt", {"authKey": key, **esim})
         assert again["resultCode"] != "100"  # the line exists: a duplicate is refused
+    finally:
+        await second.stop()
+
+
+async def test_mail_keeps_messages_received_over_smtp_and_their_ids(state_dir: Path) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "p@x.jp", "a@example.jp", "kept"
+    message.set_content("123456")
+    first = await start_mail()
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=first.smtp_port, start_tls=False)
+    await first.stop()
+    second = await start_mail()
+    try:
+        assert [(m.id, m.subject) for m in second.mailbox.messages] == [(1, "kept")]
+        await aiosmtplib.send(message, hostname="127.0.0.1", port=second.smtp_port,
+                              start_tls=False)  # fmt: skip
+        assert [m.id for m in second.mailbox.messages] == [1, 2]
     finally:
         await second.stop()

@@ -26,6 +26,8 @@ from pydantic import AliasChoices
 
 from sandbox.freebit.settings import ENV_PREFIX as FREEBIT_PREFIX
 from sandbox.freebit.settings import FreebitSettings
+from sandbox.mail.settings import ENV_PREFIX as MAIL_PREFIX
+from sandbox.mail.settings import MailSandboxSettings
 from sandbox.salesforce.config import Settings as SalesforceSandboxSettings
 from sandbox.whmcs.settings import ENV_PREFIX as WHMCS_PREFIX
 from sandbox.whmcs.settings import WhmcsSettings
@@ -54,6 +56,7 @@ SANDBOX_ENV: dict[str, tuple[str, type[Any]]] = {
     "salesforce": ("SF_SANDBOX_", SalesforceSandboxSettings),
     "whmcs": (WHMCS_PREFIX, WhmcsSettings),
     "freebit": (FREEBIT_PREFIX, FreebitSettings),
+    "mail": (MAIL_PREFIX, MailSandboxSettings),
 }
 PORTS = Ports()
 # Where each compose service listens inside the network (the defaults of tools.stack / settings).
@@ -64,6 +67,7 @@ LISTENS: dict[str, set[int]] = {
     "salesforce": {PORTS.salesforce, PORTS.salesforce_pubsub},
     "whmcs": {PORTS.whmcs},
     "freebit": {PORTS.freebit},
+    "mail": {PORTS.mail, PORTS.mail_smtp},
     "envoy": {GatewaySettings().port},
 }
 
@@ -132,8 +136,8 @@ def test_addresses_in_env_point_at_compose_services_on_their_ports(
     env = services(compose)[name]["environment"]
     urls = ["DATABASE_URL", "REDIS_URL", "SALESFORCE_URL", "WHMCS_URL", "FREEBIT_URL"]
     addresses = [*urls, "SALESFORCE_PUBSUB_TARGET", *(f"{s.upper()}_TARGET" for s in SERVICES)]
-    for key in addresses:
-        host, port = host_port(env[key])
+    smtp = (env["SMTP_HOST"], int(env["SMTP_PORT"]))
+    for key, (host, port) in [*((k, host_port(env[k])) for k in addresses), ("SMTP", smtp)]:
         assert host in services(compose), f"{name}: {key} names unknown host {host}"
         assert port in LISTENS[host], f"{name}: {key}: {host} does not listen on {port}"
     for s in SERVICES:

@@ -92,8 +92,11 @@ def test_public_methods_are_exactly_the_ones_api_md_marks_public() -> None:
         prefix + name
         for name in [
             "ValidateCustomerNumber",
+            "StartSignUp",
             "SignUp",
             "LinkWhmcsAccount",
+            "RequestPasswordReset",
+            "ConfirmPasswordReset",
             "Login",
             "RefreshSession",
             "Logout",
@@ -152,8 +155,10 @@ def test_openapi_and_docs_are_public_files_served_by_envoy(
 # Calls with side effects (or streams): Envoy may resend them only when they never reached a
 # service; everything else is a read (a GET rule) and is also resent when a replica dies mid-call.
 NOT_RESENT = {"SignUp", "ValidateCustomerNumber", "LinkWhmcsAccount", "Login", "RefreshSession",
-              "Logout", "CreateInvoicePaymentLink", "UpdateBillingProfile", "HandleWhmcsWebhook",
-              "CreateOrder", "WatchOrders", "CreateCase", "AddCaseComment"}  # fmt: skip
+              "Logout", "StartSignUp", "RequestPasswordReset", "ConfirmPasswordReset",
+              "ChangePassword", "CreateInvoicePaymentLink", "UpdateBillingProfile",
+              "ConfirmBillingEmail", "HandleWhmcsWebhook", "CreateOrder", "WatchOrders",
+              "CreateCase", "AddCaseComment"}  # fmt: skip
 
 
 def _route_of(path: str) -> dict:
@@ -175,3 +180,17 @@ def test_only_reads_are_resent_after_a_broken_connection(method: object) -> None
     else:
         assert retry_on == {"connect-failure", "refused-stream", "reset"}
     assert policy["retry_host_predicate"][0]["name"] == "envoy.retry_host_predicates.previous_hosts"
+
+
+@pytest.mark.parametrize("name", ["Login", "RefreshSession", "StartSignUp", "LinkWhmcsAccount"])
+def test_auth_routes_limit_each_client_address_in_its_own_bucket(name: str) -> None:
+    path = f"/portal.identity.v1.IdentityService/{name}"
+    [route] = [r for r in _routes() if r["match"].get("path") == path]
+    limit = route["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
+    assert limit["rate_limits"] == [{"actions": [{"remote_address": {}}]}]
+    [descriptor] = limit["descriptors"]
+    # No value: a bucket per distinct address, of the configured size.
+    assert descriptor["entries"] == [{"key": "remote_address"}]
+    assert descriptor["token_bucket"]["max_tokens"] == GatewaySettings().auth_rate_limit
+    # The route-wide bucket is only a flood guard, far above what one address may send.
+    assert limit["token_bucket"]["max_tokens"] >= 100 * GatewaySettings().auth_rate_limit

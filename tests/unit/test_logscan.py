@@ -76,6 +76,9 @@ def test_finds(line: str, kind: str) -> None:
         "the_quick_brown_fox_jumps_over_the_lazy_dog",
         '{"event": "token_refreshed", "tokens": 3, "reason": "token expired"}',
         "POST /v1/auth/login status=200 duration_ms=12",
+        # A path segment with a custom method (AIP-136) is no key.
+        '{"method":"POST","path":"/v1/auth/password:reset","status":200}',
+        '{"path":"/v1/auth/password:change","status":401}',
     ],
 )
 def test_leaves_alone(line: str) -> None:

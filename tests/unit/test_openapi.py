@@ -20,6 +20,10 @@ SCHEMAS = DOC["components"]["schemas"]
 ROUTES = {
     "ValidateCustomerNumber": ("post", "/v1/auth/signup:validate"),
     "SignUp": ("post", "/v1/auth/signup"),
+    "StartSignUp": ("post", "/v1/auth/signup:start"),
+    "RequestPasswordReset": ("post", "/v1/auth/password:reset"),
+    "ConfirmPasswordReset": ("post", "/v1/auth/password:confirm"),
+    "ChangePassword": ("post", "/v1/auth/password:change"),
     "LinkWhmcsAccount": ("post", "/v1/auth/link"),
     "Login": ("post", "/v1/auth/login"),
     "RefreshSession": ("post", "/v1/auth/refresh"),
@@ -35,6 +39,7 @@ ROUTES = {
     "GetSubscription": ("get", "/v1/subscriptions/{subscriptionId}"),
     "GetBillingProfile": ("get", "/v1/billing-profile"),
     "UpdateBillingProfile": ("patch", "/v1/billing-profile"),
+    "ConfirmBillingEmail": ("post", "/v1/billing-profile/email:confirm"),
     "HandleWhmcsWebhook": ("post", "/v1/webhooks/whmcs"),
     "ListProducts": ("get", "/v1/catalog/products"),
     "GetProduct": ("get", "/v1/catalog/products/{productId}"),

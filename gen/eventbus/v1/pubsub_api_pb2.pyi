@@ -154,3 +154,51 @@ class PublishResponse(_message.Message):
     schema_id: str
     rpc_id: str
     def __init__(self, results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ..., schema_id: _Optional[str] = ..., rpc_id: _Optional[str] = ...) -> None: ...
+
+class ManagedFetchRequest(_message.Message):
+    __slots__ = ("subscription_id", "developer_name", "num_requested", "auth_refresh", "commit_replay_id_request")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVELOPER_NAME_FIELD_NUMBER: _ClassVar[int]
+    NUM_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    AUTH_REFRESH_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_REPLAY_ID_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    developer_name: str
+    num_requested: int
+    auth_refresh: str
+    commit_replay_id_request: CommitReplayRequest
+    def __init__(self, subscription_id: _Optional[str] = ..., developer_name: _Optional[str] = ..., num_requested: _Optional[int] = ..., auth_refresh: _Optional[str] = ..., commit_replay_id_request: _Optional[_Union[CommitReplayRequest, _Mapping]] = ...) -> None: ...
+
+class ManagedFetchResponse(_message.Message):
+    __slots__ = ("events", "latest_replay_id", "rpc_id", "pending_num_requested", "commit_response")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LATEST_REPLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    RPC_ID_FIELD_NUMBER: _ClassVar[int]
+    PENDING_NUM_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ConsumerEvent]
+    latest_replay_id: bytes
+    rpc_id: str
+    pending_num_requested: int
+    commit_response: CommitReplayResponse
+    def __init__(self, events: _Optional[_Iterable[_Union[ConsumerEvent, _Mapping]]] = ..., latest_replay_id: _Optional[bytes] = ..., rpc_id: _Optional[str] = ..., pending_num_requested: _Optional[int] = ..., commit_response: _Optional[_Union[CommitReplayResponse, _Mapping]] = ...) -> None: ...
+
+class CommitReplayRequest(_message.Message):
+    __slots__ = ("commit_request_id", "replay_id")
+    COMMIT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    commit_request_id: str
+    replay_id: bytes
+    def __init__(self, commit_request_id: _Optional[str] = ..., replay_id: _Optional[bytes] = ...) -> None: ...
+
+class CommitReplayResponse(_message.Message):
+    __slots__ = ("commit_request_id", "replay_id", "error", "process_time")
+    COMMIT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_TIME_FIELD_NUMBER: _ClassVar[int]
+    commit_request_id: str
+    replay_id: bytes
+    error: Error
+    process_time: int
+    def __init__(self, commit_request_id: _Optional[str] = ..., replay_id: _Optional[bytes] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., process_time: _Optional[int] = ...) -> None: ...

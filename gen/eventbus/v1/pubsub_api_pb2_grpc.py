@@ -54,6 +54,16 @@ class PubSubStub:
                 request_serializer=eventbus_dot_v1_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
                 response_deserializer=eventbus_dot_v1_dot_pubsub__api__pb2.PublishResponse.FromString,
                 _registered_method=True)
+        self.PublishStream = channel.stream_stream(
+                '/eventbus.v1.PubSub/PublishStream',
+                request_serializer=eventbus_dot_v1_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
+                response_deserializer=eventbus_dot_v1_dot_pubsub__api__pb2.PublishResponse.FromString,
+                _registered_method=True)
+        self.ManagedSubscribe = channel.stream_stream(
+                '/eventbus.v1.PubSub/ManagedSubscribe',
+                request_serializer=eventbus_dot_v1_dot_pubsub__api__pb2.ManagedFetchRequest.SerializeToString,
+                response_deserializer=eventbus_dot_v1_dot_pubsub__api__pb2.ManagedFetchResponse.FromString,
+                _registered_method=True)
 
 
 class PubSubServicer:
@@ -83,6 +93,18 @@ class PubSubServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishStream(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ManagedSubscribe(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PubSubServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +127,16 @@ def add_PubSubServicer_to_server(servicer, server):
                     servicer.Publish,
                     request_deserializer=eventbus_dot_v1_dot_pubsub__api__pb2.PublishRequest.FromString,
                     response_serializer=eventbus_dot_v1_dot_pubsub__api__pb2.PublishResponse.SerializeToString,
+            ),
+            'PublishStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.PublishStream,
+                    request_deserializer=eventbus_dot_v1_dot_pubsub__api__pb2.PublishRequest.FromString,
+                    response_serializer=eventbus_dot_v1_dot_pubsub__api__pb2.PublishResponse.SerializeToString,
+            ),
+            'ManagedSubscribe': grpc.stream_stream_rpc_method_handler(
+                    servicer.ManagedSubscribe,
+                    request_deserializer=eventbus_dot_v1_dot_pubsub__api__pb2.ManagedFetchRequest.FromString,
+                    response_serializer=eventbus_dot_v1_dot_pubsub__api__pb2.ManagedFetchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +247,60 @@ class PubSub:
             '/eventbus.v1.PubSub/Publish',
             eventbus_dot_v1_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
             eventbus_dot_v1_dot_pubsub__api__pb2.PublishResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/eventbus.v1.PubSub/PublishStream',
+            eventbus_dot_v1_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
+            eventbus_dot_v1_dot_pubsub__api__pb2.PublishResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ManagedSubscribe(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/eventbus.v1.PubSub/ManagedSubscribe',
+            eventbus_dot_v1_dot_pubsub__api__pb2.ManagedFetchRequest.SerializeToString,
+            eventbus_dot_v1_dot_pubsub__api__pb2.ManagedFetchResponse.FromString,
             options,
             channel_credentials,
             insecure,

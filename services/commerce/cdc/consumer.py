@@ -7,7 +7,10 @@ start and written (on the lock connection) after every event the handlers finish
 keep-alive that moved the position: a restart resumes where the last one stopped, at least once.
 
 A lost position (``ReplayIdInvalid``) makes the handlers of that object ``reset`` (drop their
-whole cache family) and the topic resumes from LATEST.
+whole cache family, reconcile) and the topic resumes from LATEST. A subscription without a stored
+position calls the handlers' ``fresh_start`` once its stream answered (fulfillment reconciles the
+changes made before). When the server ends a stream (idle close, outage) the client resubscribes
+after the last replay id it handed out, with backoff.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ class Consumer:
         self._live: set[str] = set()
         self.leading = asyncio.Event()
         self.ready = asyncio.Event()  # leading, and every topic's stream has answered once
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self._dispatcher
 
     async def run(self) -> None:
         """Contend for the lock, lead while holding it; forever (cancel to stop)."""
@@ -105,7 +112,11 @@ class Consumer:
 
     async def _stream(self, entity: str, topic: str, replay: bytes | None) -> None:
         log.info("cdc_subscribing", topic=topic, resume=replay is not None)
+        fresh = replay is None
         async for item in self._pubsub.subscribe(topic, replay, batch=self._batch):
+            if fresh:
+                fresh = False
+                await self._dispatcher.fresh_start(entity)
             self._mark_live(topic)
             if isinstance(item, ChangeEvent):
                 await self._dispatcher.dispatch(item)

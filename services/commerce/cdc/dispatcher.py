@@ -27,6 +27,10 @@ class Handler(Protocol):
     async def reset(self, entity: str) -> None:
         """The replay position of ``entity`` was lost: events may have been missed."""
 
+    async def fresh_start(self, entity: str) -> None:
+        """The topic of ``entity`` was subscribed without a stored position (from LATEST) and the
+        stream answered: changes made before that moment were never delivered."""
+
 
 def topic_of(entity: str) -> str:
     return f"/data/{entity}ChangeEvent"
@@ -51,6 +55,10 @@ class Dispatcher:
     async def reset(self, entity: str) -> None:
         for handler in self._handlers.get(entity, ()):
             await self._retrying(partial(handler.reset, entity), entity)
+
+    async def fresh_start(self, entity: str) -> None:
+        for handler in self._handlers.get(entity, ()):
+            await self._retrying(partial(handler.fresh_start, entity), entity)
 
     async def _retrying(self, call: Callable[[], Awaitable[None]], entity: str) -> None:
         delay, cap = self._retry

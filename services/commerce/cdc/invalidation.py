@@ -55,6 +55,9 @@ class CatalogInvalidator:
     async def reset(self, entity: str) -> None:
         await self._cache.invalidate(SHARED_CATALOG, policy.CATALOG)
 
+    async def fresh_start(self, entity: str) -> None:
+        return None  # entries cached before the stream expire by their TTL
+
 
 class _PerUser:
     family: Family[UserScope]
@@ -65,6 +68,9 @@ class _PerUser:
     async def reset(self, entity: str) -> None:
         await self._cache.invalidate_all(self.family)
         log.info("family_dropped_for_everyone", family=self.family.name, entity=entity)
+
+    async def fresh_start(self, entity: str) -> None:
+        return None  # entries cached before the stream expire by their TTL
 
     async def _drop_users(self, account_ids: Sequence[str]) -> list[str]:
         users = [u for a in account_ids for u in await self._directory.users_of_sf_account(a)]

@@ -1,6 +1,6 @@
-"""SQL of the fulfillment state machine (``commerce.fulfillments``), the replay row and the
-MSISDN sequence. Every state change is one statement guarded by the expected current state, so a
-stale worker can never move a row it no longer owns backwards."""
+"""SQL of the fulfillment state machine (``commerce.fulfillments``), the worker's wake-up
+notification and the MSISDN sequence. Every state change is one statement guarded by the expected
+current state, so a stale worker can never move a row it no longer owns backwards."""
 
 from __future__ import annotations
 
@@ -151,23 +151,9 @@ async def allocate_msisdn(conn: Conn, order_id: str, prefix: str) -> str:
     return str(value)
 
 
-async def load_replay(conn: Conn, consumer: str) -> bytes | None:
-    value = await conn.fetchval(
-        "SELECT replay_id FROM commerce.fulfillment_replay WHERE consumer = $1", consumer
-    )
-    return bytes(value) if value is not None else None
-
-
-async def store_replay(conn: Conn, consumer: str, replay_id: bytes) -> None:
-    await conn.execute(
-        "INSERT INTO commerce.fulfillment_replay (consumer, replay_id) VALUES ($1, $2) "
-        "ON CONFLICT (consumer) DO UPDATE SET replay_id = EXCLUDED.replay_id, updated_at = now()",
-        consumer, replay_id,
-    )  # fmt: skip
-
-
-async def forget_replay(conn: Conn, consumer: str) -> None:
-    await conn.execute("DELETE FROM commerce.fulfillment_replay WHERE consumer = $1", consumer)
+async def notify(conn: Conn, order_id: str) -> None:
+    """Wake the active worker (on whichever replica) for an order with an open row."""
+    await conn.execute("SELECT pg_notify($1, $2)", RETRY_CHANNEL, order_id)
 
 
 async def revive(conn: Conn, order_id: str) -> Row | None:

@@ -1,5 +1,8 @@
 """``start_fulfillment``: the worker inside the commerce process, with its own clients, a small
-pool and the leadership loop (standby until it holds the lock, then lead until it loses it)."""
+pool and the leadership loop (standby until it holds the lock, then lead until it loses it).
+
+Orders come from the process's one CDC dispatcher (``cdc``): its ``Order`` handler
+(``cdc_intake``) commits the rows and hands the orders over (``hand``)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from functools import partial
 import asyncpg
 import structlog
 
+from services.commerce.cdc import Dispatcher
+from services.commerce.fulfillment import repo
+from services.commerce.fulfillment.cdc_intake import FulfillmentIntake
 from services.commerce.fulfillment.deps import Deps, OrderChanged, StepHook
 from services.commerce.fulfillment.leadership import Leadership, LeaseLost
 from services.commerce.fulfillment.peers import WhmcsClients
@@ -19,12 +25,7 @@ from services.commerce.fulfillment.repo import RETRY_CHANNEL
 from services.commerce.fulfillment.settings import FulfillmentSettings
 from services.commerce.fulfillment.worker import Worker
 from services.common import upstreams
-from services.common.clients import (
-    FreebitClient,
-    SalesforceClient,
-    SalesforcePubSubClient,
-    WhmcsClient,
-)
+from services.common.clients import FreebitClient, SalesforceClient, WhmcsClient
 from services.common.db import close_pool
 from services.common.settings import ServiceSettings
 
@@ -42,6 +43,15 @@ class Fulfillment:
     task: asyncio.Task[None] | None = None
     leading: asyncio.Event = field(default_factory=asyncio.Event)
     closers: list[Closer] = field(default_factory=list)
+
+    async def hand(self, order_ids: list[str]) -> None:
+        """Orders with a committed open row: to the local worker when it leads, else to the
+        leader (Postgres notification; with no leader at all, its start resumes the open rows)."""
+        for order_id in order_ids:
+            if self.leading.is_set():
+                self.worker.submit(order_id)
+            else:
+                await repo.notify(self.deps.pool, order_id)
 
     async def order_changed(self, order_id: str) -> None:
         """The hook commerce may call (or be called through) when an order changed."""
@@ -97,7 +107,6 @@ class Clients:
     """The upstream clients the worker uses (built from the settings unless passed in)."""
 
     salesforce: SalesforceClient
-    pubsub: SalesforcePubSubClient
     whmcs: WhmcsClient
     freebit: FreebitClient
     directory: WhmcsClients
@@ -106,11 +115,10 @@ class Clients:
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Clients:
         sf = upstreams.salesforce(settings)
-        pubsub = upstreams.salesforce_pubsub(settings, sf)
         whmcs, freebit = upstreams.whmcs(settings), upstreams.freebit(settings)
         channel = upstreams.channel(settings.identity_target)
-        closers = (sf.aclose, pubsub.aclose, whmcs.aclose, freebit.aclose, channel.close)
-        return cls(sf, pubsub, whmcs, freebit, WhmcsClients.over(channel), closers)
+        closers = (sf.aclose, whmcs.aclose, freebit.aclose, channel.close)
+        return cls(sf, whmcs, freebit, WhmcsClients.over(channel), closers)
 
 
 async def start_fulfillment(
@@ -120,8 +128,10 @@ async def start_fulfillment(
     clients: Clients | None = None,
     order_changed: OrderChanged | None = None,
     step_hook: StepHook | None = None,
+    cdc: Dispatcher | None = None,
 ) -> Fulfillment:
-    """Build the worker and start it (standby or active); ``await handle.stop()`` ends it."""
+    """Build the worker and start it (standby or active); ``await handle.stop()`` ends it.
+    ``cdc`` is the process's CDC dispatcher, which gets fulfillment's ``Order`` handler."""
     fs = fulfillment or FulfillmentSettings()
     url = settings.database_url.get_secret_value()
     pool = await asyncpg.create_pool(url, min_size=1, max_size=4, command_timeout=15.0)
@@ -130,8 +140,10 @@ async def start_fulfillment(
     extra = {"order_changed": order_changed} if order_changed is not None else {}
     deps = Deps(fs, pool, c.salesforce, c.whmcs, c.freebit, c.directory, step_hook, **extra)
     leadership = Leadership(url, fs.consumer, fs.standby_retry_s)
-    handle = Fulfillment(deps, Worker(deps, c.pubsub), leadership)
+    handle = Fulfillment(deps, Worker(deps), leadership)
     handle.closers += [partial(close_pool, pool), *c.closers]
+    if cdc is not None and fs.enabled:
+        cdc.subscribe("Order", FulfillmentIntake(deps, handle.hand))
     if fs.enabled:
         handle.task = asyncio.create_task(handle._run(), name="fulfillment")
     return handle

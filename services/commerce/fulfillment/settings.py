@@ -11,10 +11,8 @@ class FulfillmentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FULFILLMENT_", extra="ignore", frozen=True)
 
     enabled: bool = True
-    topic: str = "/data/OrderChangeEvent"
-    # Name of this consumer's replay row (fulfillment_replay.consumer).
+    # Name of the worker's lease (the CDC stream and its replay id belong to commerce's consumer).
     consumer: str = "fulfillment"
-    batch: int = 100
     # Orders worked on at the same time by the active worker.
     concurrency: int = 16
     # How often a standby replica tries to take the lock / the leader checks it still holds it.

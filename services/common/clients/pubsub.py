@@ -7,15 +7,18 @@
   ``tenantid``) and, on UNAUTHENTICATED with the ``...service.auth.error`` trailer, logs in again
   and reconnects;
 - starts from ``replay_from`` (CUSTOM) when given, else LATEST (or EARLIEST when asked);
-- pulls: asks for ``batch`` events and asks again once those were consumed by the caller;
+- pulls: asks for ``batch`` events (at most 100, the server's cap on a stream's pending demand)
+  and tops the demand up as the caller consumes them, so the demand never runs out while the
+  caller keeps up: a stream without demand is closed by the server after about a minute;
 - decodes payloads with fastavro against schemas fetched once per schema id (GetSchema);
 - reconnects with full-jitter exponential backoff when the stream fails (UNAVAILABLE, ...), ends
-  or stays silent past ``idle_timeout_s``, resuming after the last replay id it yielded (an event
-  yielded but not yet processed by the caller is the caller's to store; delivery stays
-  at-least-once, so the caller must tolerate repeats);
-- raises :class:`~services.common.errors.ReplayIdInvalid` on the corrupted/expired replay-id
-  trailer (resubscribe from LATEST after a cache flush), and ``UpstreamUnavailable`` after
-  ``max_reconnects`` consecutive failed connections.
+  (the server completes idle streams) or stays silent past ``idle_timeout_s``, resuming with
+  CUSTOM after the last replay id it yielded (an event yielded but not yet processed by the
+  caller is the caller's to store; delivery stays at-least-once, so the caller must tolerate
+  repeats);
+- raises :class:`~services.common.errors.ReplayIdInvalid` on the corrupted/expired or
+  ``validation.failed`` replay-id trailers (resubscribe from LATEST after a cache flush), and
+  ``UpstreamUnavailable`` after ``max_reconnects`` consecutive failed connections.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from services.common.errors import ReplayIdInvalid, UpstreamUnavailable
 SYSTEM = "salesforce_pubsub"
 AUTH_ERROR = "sfdc.platform.eventbus.grpc.service.auth.error"
 REPLAY_CORRUPTED = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
+REPLAY_INVALID = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.validation.failed"
+ENDED = "stream completed by the server"
+MAX_DEMAND = 100  # the server counts at most 100 requested events per stream
 log = structlog.get_logger("upstream")
 Item = ChangeEvent | KeepAlive
 
@@ -139,13 +145,14 @@ class SalesforcePubSubClient:
                         last = item.replay_id
                     elif item.latest_replay_id:
                         last = item.latest_replay_id
-                why, reauth = "stream ended", False
+                why, reauth = ENDED, False
             except _Restart as restart:
                 why, reauth = restart.why, restart.reauth
             except UpstreamUnavailable as exc:  # session or schema fetch failed
                 why, reauth = type(exc).__name__, False
             failures += 1
-            self.upstream.record("Subscribe", "unavailable", why)
+            # A stream the server completed (status OK, e.g. its idle close) is no outage.
+            self.upstream.record("Subscribe", "ended" if why == ENDED else "unavailable", why)
             if failures > self.config.max_reconnects:
                 raise Unreachable(f"Subscribe: {why}")
             await asyncio.sleep(self._backoff(failures))
@@ -164,6 +171,7 @@ class SalesforcePubSubClient:
         batch: int,
         md: tuple[tuple[str, str], ...],
     ) -> AsyncIterator[Item]:
+        batch = max(1, min(batch, MAX_DEMAND))
         requests: asyncio.Queue[pb.FetchRequest | None] = asyncio.Queue()
         first = pb.FetchRequest(topic_name=topic, replay_preset=preset, num_requested=batch)
         if replay_id:
@@ -175,18 +183,18 @@ class SalesforcePubSubClient:
                 yield req
 
         call = self._stub.Subscribe(send(), metadata=md)
-        outstanding = batch
+        demand = _Demand(batch)
         try:
             while True:
                 resp = await self._read(call)
                 if not resp.events:
                     yield KeepAlive(bytes(resp.latest_replay_id), topic)
                 for consumer_event in resp.events:
-                    outstanding -= 1
+                    demand.delivered()
                     yield await self._decode(consumer_event, topic)
-                if outstanding <= 0:  # all consumed by the caller: ask for the next batch
-                    outstanding = batch
-                    requests.put_nowait(pb.FetchRequest(topic_name=topic, num_requested=batch))
+                    # The caller is back: top the demand up before it runs out.
+                    if (more := demand.top_up()) > 0:
+                        requests.put_nowait(pb.FetchRequest(topic_name=topic, num_requested=more))
         finally:
             requests.put_nowait(None)
             call.cancel()
@@ -198,11 +206,11 @@ class SalesforcePubSubClient:
             raise _Restart("no keep-alive within the idle timeout") from None
         except grpc.aio.AioRpcError as exc:
             code = _error_code(exc)
-            if code == REPLAY_CORRUPTED:
+            if code in (REPLAY_CORRUPTED, REPLAY_INVALID):
                 raise ReplayIdInvalid(SYSTEM, code, exc.details() or "") from None
             raise _Restart(f"{exc.code().name} {code}".strip(), reauth=code == AUTH_ERROR) from None
         if resp is grpc.aio.EOF:
-            raise _Restart("stream ended")
+            raise _Restart(ENDED)
         return cast(pb.FetchResponse, resp)
 
     async def _decode(self, event: pb.ConsumerEvent, topic: str) -> ChangeEvent:
@@ -212,6 +220,22 @@ class SalesforcePubSubClient:
         except (ValueError, KeyError, EOFError) as exc:
             log.error("cdc_event_undecodable", system=SYSTEM, error=type(exc).__name__)
             raise Unreachable("undecodable CDC event") from None
+
+
+class _Demand:
+    """Events asked for but not yet delivered; topped up to ``batch`` once half was consumed."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch, self.outstanding = batch, batch
+
+    def delivered(self) -> None:
+        self.outstanding -= 1
+
+    def top_up(self) -> int:
+        if self.outstanding > self.batch // 2:
+            return 0
+        more, self.outstanding = self.batch - self.outstanding, self.batch
+        return more
 
 
 def _error_code(exc: grpc.aio.AioRpcError) -> str:

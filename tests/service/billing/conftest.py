@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import pytest
 
+from sandbox.mail import RunningMail
 from sandbox.whmcs import RunningWhmcs
 from services.billing.server import Deps, build_deps, create_billing_server
 from services.billing.settings import BillingSettings
@@ -22,7 +23,7 @@ from services.common.server import GrpcServer
 from tests.helpers.fixtures import dev_keys_fixture
 from tests.helpers.grpc_servers import started
 from tests.helpers.policies import FAST
-from tests.helpers.sandboxes import whmcs_sandbox_fixture
+from tests.helpers.sandboxes import SandboxControl, mail_sandbox_fixture, whmcs_sandbox_fixture
 from tests.service.billing.helpers import Caller, Directory, WhmcsControl, start_directory
 from tools import infra
 
@@ -30,6 +31,13 @@ WEBHOOK_SECRET = "test-webhook-secret"
 
 whmcs_sandbox = whmcs_sandbox_fixture(port=0, webhook_url="")
 keys_dir = dev_keys_fixture("billing-keys")
+mail_sandbox = mail_sandbox_fixture()
+
+
+@pytest.fixture
+async def mail(mail_sandbox: RunningMail) -> SandboxControl:
+    """The mail sandbox, emptied before the test."""
+    return await SandboxControl.fresh(mail_sandbox.url)
 
 
 @pytest.fixture
@@ -48,7 +56,11 @@ async def directory() -> AsyncIterator[Directory]:
 
 
 def make_settings(
-    keys_dir: Path, whmcs: RunningWhmcs, directory: Directory, **overrides: Any
+    keys_dir: Path,
+    whmcs: RunningWhmcs,
+    directory: Directory,
+    mail: RunningMail | None = None,
+    **overrides: Any,
 ) -> BillingSettings:
     _, redis_url = infra.urls_from_env()
     values: dict[str, Any] = dict(
@@ -59,15 +71,23 @@ def make_settings(
         whmcs_webhook_secret=WEBHOOK_SECRET,
         identity_target=f"127.0.0.1:{directory.port}",
     )
+    if mail is not None:
+        values["smtp_port"] = mail.smtp_port
     values.update(overrides)
     return BillingSettings(**values)
 
 
 @pytest.fixture
 async def deps(
-    keys_dir: Path, whmcs_sandbox: RunningWhmcs, whmcs: WhmcsControl, directory: Directory
+    keys_dir: Path,
+    whmcs_sandbox: RunningWhmcs,
+    whmcs: WhmcsControl,
+    directory: Directory,
+    mail_sandbox: RunningMail,
+    mail: SandboxControl,
 ) -> AsyncIterator[Deps]:
-    built = await build_deps(make_settings(keys_dir, whmcs_sandbox, directory), policy=FAST)
+    settings = make_settings(keys_dir, whmcs_sandbox, directory, mail_sandbox)
+    built = await build_deps(settings, policy=FAST)
     yield built
     await built.aclose()
 

@@ -14,6 +14,7 @@ from services.common.clients import SalesforceClient, soql
 from services.common.clients.cdc import ChangeEvent, KeepAlive
 from services.common.clients.pubsub import SalesforcePubSubClient
 from services.common.errors import ReplayIdInvalid
+from services.common.metrics import value
 
 TOPIC = "/data/AccountChangeEvent"
 Stream = AsyncIterator[ChangeEvent | KeepAlive]
@@ -167,3 +168,52 @@ async def test_no_token_in_logs(pubsub, sf, sf_control, caplog) -> None:
     text = repr(logs) + caplog.text
     for secret in (old.access_token, new.access_token, "portal-dev-secret"):
         assert secret not in text
+
+
+async def test_demand_kept_up_so_an_idle_stream_stays_open(
+    pubsub, sf, sf_control, sf_sandbox
+) -> None:
+    settings = sf_sandbox.state.settings
+    settings.idle_close_s = 0.3
+    try:
+        account_id = await _account(sf)
+        stream = pubsub.subscribe(TOPIC, batch=2)
+        await _ready(stream)
+        for i in range(3):  # more than the first demand
+            await sf.update("Account", account_id, {"Name": f"d{i}"})
+        await _events(stream, 3)
+        await asyncio.sleep(1.0)  # idle for several idle-close periods
+        await sf.update("Account", account_id, {"Name": "after the quiet"})
+        (late,) = await _events(stream, 1)
+        await stream.aclose()
+    finally:
+        settings.idle_close_s = 60.0
+    assert late.fields["Name"] == "after the quiet"
+    assert (await sf_control.calls())["pubsub:Subscribe"] == 1  # never closed by the server
+
+
+async def test_stream_closed_by_the_server_resumes_after_the_last_event(
+    pubsub, sf, sf_control, sf_sandbox
+) -> None:
+    settings = sf_sandbox.state.settings
+    settings.idle_close_s = 0.3
+    ended = {"system": "salesforce_pubsub", "operation": "Subscribe", "outcome": "ended"}
+    ended_before = value("portal_upstream_calls_total", ended)
+    try:
+        account_id = await _account(sf)
+        stream = pubsub.subscribe(TOPIC, batch=1)
+        await _ready(stream)
+        await sf.update("Account", account_id, {"Name": "first"})
+        (first,) = await _events(stream, 1)
+        # A slow handler: the one requested event was delivered and no more was asked for, so
+        # the server completes the stream; the change made meanwhile must not be lost.
+        await sf.update("Account", account_id, {"Name": "while closed"})
+        await asyncio.sleep(1.0)
+        (second,) = await _events(stream, 1)
+        await stream.aclose()
+    finally:
+        settings.idle_close_s = 60.0
+    assert second.fields["Name"] == "while closed" and second.replay_id > first.replay_id
+    assert (await sf_control.calls())["pubsub:Subscribe"] == 2
+    # Counted as a stream the server ended, not as an outage.
+    assert value("portal_upstream_calls_total", ended) == ended_before + 1

@@ -110,8 +110,11 @@ def settings(
     peers: Peers,
     sf_control: SandboxControl,
     db: asyncpg.Connection,
+    request: pytest.FixtureRequest,
 ) -> CommerceSettings:
-    return make_settings(database_url, redis_url, keys_dir, sf_sandbox, peers)
+    marker = request.node.get_closest_marker("commerce_settings")
+    overrides = marker.kwargs if marker is not None else {}
+    return make_settings(database_url, redis_url, keys_dir, sf_sandbox, peers, **overrides)
 
 
 @pytest.fixture

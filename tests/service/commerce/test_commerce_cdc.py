@@ -8,9 +8,11 @@ from typing import Any
 
 import asyncpg
 import grpc
+import pytest
 from portal.commerce.v1 import catalog_pb2 as pb
 from portal.commerce.v1 import catalog_pb2_grpc
 
+from sandbox.salesforce import RunningSalesforce
 from services.commerce.cdc.consumer import Consumer
 from services.commerce.server import Deps
 from services.common.clients import SalesforceClient
@@ -208,3 +210,49 @@ def _twin(deps: Deps, settings: Any) -> Consumer:
         original._dispatcher,
         standby_retry_s=0.1,
     )
+
+
+async def test_merged_price_changes_of_one_transaction_all_visible(
+    channel: grpc.aio.Channel, cdc: Deps, customer_of: Any, sf: SalesforceClient
+) -> None:
+    md = (await customer_of()).metadata()
+    skus = ["INTERNET-GOLD-HOME-1G", "VPN-STANDARD", "INTERNET-INSTALL-SINGLE"]
+    before = await prices(channel, md)
+    entries = [await entry_of(sf, sku) for sku in skus]
+    await sf.composite(
+        [
+            {"method": "PATCH", "url": f"sobjects/PricebookEntry/{entry}",
+             "referenceId": f"e{i}", "body": {"UnitPrice": 7777}}
+            for i, entry in enumerate(entries)
+        ]
+    )  # fmt: skip
+    after, _ = await eventually(
+        lambda: prices(channel, md), lambda p: all(p[s] == "7777.00" for s in skus)
+    )
+    assert all(before[s] != "7777.00" for s in skus)
+    assert {s: after[s] for s in skus} == dict.fromkeys(skus, "7777.00")
+
+
+@pytest.mark.commerce_settings(cdc_batch=1)
+async def test_change_after_a_long_idle_still_reaches_the_portal(
+    channel: grpc.aio.Channel,
+    cdc: Deps,
+    customer_of: Any,
+    sf: SalesforceClient,
+    sf_sandbox: RunningSalesforce,
+) -> None:
+    """The server closes streams without demand after ``idle_close_s`` (60 s in production); with
+    one event asked for at a time, a consumer that did not ask again after each event (or did not
+    resubscribe when the server ended the stream) would miss the second change."""
+    settings = sf_sandbox.state.settings
+    settings.idle_close_s = 0.3
+    try:
+        md = (await customer_of()).metadata()
+        entry = await entry_of(sf, "VPN-STANDARD")
+        await sf.update("PricebookEntry", entry, {"UnitPrice": 1111})
+        await eventually(lambda: prices(channel, md), lambda p: p["VPN-STANDARD"] == "1111.00")
+        await asyncio.sleep(1.5)  # several idle-close periods without any change
+        await sf.update("PricebookEntry", entry, {"UnitPrice": 2222})
+        await eventually(lambda: prices(channel, md), lambda p: p["VPN-STANDARD"] == "2222.00")
+    finally:
+        settings.idle_close_s = 60.0

@@ -1,9 +1,12 @@
 """Fulfillment against real Postgres (a database of its own), the in-process Salesforce, WHMCS and
-Freebit sandboxes, and identity's real AccountDirectoryService servicer over gRPC on port 0."""
+Freebit sandboxes, and identity's real AccountDirectoryService servicer over gRPC on port 0. Each
+started worker comes with commerce's CDC consumer and dispatcher, as in the commerce process."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -14,6 +17,7 @@ from portal.identity.v1 import account_directory_pb2_grpc
 from sandbox.freebit import RunningFreebit, start_freebit
 from sandbox.salesforce import RunningSalesforce, start_salesforce
 from sandbox.whmcs import RunningWhmcs, start_whmcs
+from services.commerce.cdc import Consumer, Dispatcher
 from services.commerce.fulfillment import Fulfillment, FulfillmentSettings, start_fulfillment
 from services.commerce.fulfillment.peers import WhmcsClients
 from services.commerce.fulfillment.service import Clients
@@ -94,14 +98,42 @@ async def controls(sandboxes: Any) -> Controls:
 def _clients(sandboxes: Any, directory_target: str) -> Clients:
     sf_box, whmcs_box, freebit_box = sandboxes
     sf = SalesforceClient(SalesforceConfig(url=sf_box.rest_url, policy=FAST, max_workers=4))
-    pubsub = SalesforcePubSubClient(
-        PubSubConfig(target=sf_box.pubsub_target, reconnect_initial_s=0.05, policy=FAST), sf
-    )
     whmcs = WhmcsClient(WhmcsConfig(url=whmcs_box.url, policy=FAST))
     freebit = FreebitClient(FreebitConfig(url=freebit_box.url, policy=FAST))
     channel = grpc.aio.insecure_channel(directory_target)
-    closers = (sf.aclose, pubsub.aclose, whmcs.aclose, freebit.aclose, channel.close)
-    return Clients(sf, pubsub, whmcs, freebit, WhmcsClients.over(channel), closers)
+    closers = (sf.aclose, whmcs.aclose, freebit.aclose, channel.close)
+    return Clients(sf, whmcs, freebit, WhmcsClients.over(channel), closers)
+
+
+@dataclass
+class CdcStream:
+    """Commerce's CDC consumer of one replica: its dispatcher carries fulfillment's handler."""
+
+    dispatcher: Dispatcher
+    consumer: Consumer
+    task: asyncio.Task[None]
+    closers: tuple[Callable[[], Awaitable[None]], ...]
+
+    @classmethod
+    def start(cls, sandboxes: Any, database_url: str) -> CdcStream:
+        sf_box = sandboxes[0]
+        sf = SalesforceClient(SalesforceConfig(url=sf_box.rest_url, policy=FAST, max_workers=2))
+        pubsub = SalesforcePubSubClient(
+            PubSubConfig(target=sf_box.pubsub_target, reconnect_initial_s=0.05, policy=FAST), sf
+        )
+        dispatcher = Dispatcher(retry_initial_s=0.05, retry_max_s=0.2)
+        consumer = Consumer(database_url, pubsub, dispatcher, standby_retry_s=0.2)
+        return cls(dispatcher, consumer, asyncio.create_task(asyncio.sleep(0)),
+                   (pubsub.aclose, sf.aclose))  # fmt: skip
+
+    def run(self) -> None:
+        self.task = asyncio.create_task(self.consumer.run(), name="test-cdc-consumer")
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        for close in self.closers:
+            await close()
 
 
 @pytest.fixture
@@ -111,7 +143,7 @@ async def portal(
     """Fresh sandboxes, empty fulfillment tables, identity links for the seeded accounts."""
     clients = _clients(sandboxes, directory_target)
     found = Portal(clients.salesforce, clients.whmcs, clients.freebit)
-    await pool.execute("TRUNCATE commerce.fulfillments, commerce.fulfillment_replay")
+    await pool.execute("TRUNCATE commerce.fulfillments, commerce.cdc_replay")
     await pool.execute("TRUNCATE identity.users CASCADE")
     for who, client_id in LINKS.items():
         new = identity_repo.NewUser(
@@ -128,16 +160,22 @@ async def portal(
 async def start_worker(
     sandboxes: Any, database_url: str, directory_target: str, portal: Portal
 ) -> AsyncIterator[StartWorker]:
-    """Start fulfillment workers (each with its own clients); all stopped after the test."""
+    """Start fulfillment workers (each with its own clients and its replica's CDC consumer); all
+    stopped after the test."""
     started: list[Fulfillment] = []
 
     async def start(**kwargs: Any) -> Fulfillment:
         fs = kwargs.pop("settings", QUICK)
+        cdc = CdcStream.start(sandboxes, database_url)
         handle = await start_fulfillment(
             ServiceSettings(database_url=database_url), fs,
-            clients=_clients(sandboxes, directory_target), **kwargs,
+            clients=_clients(sandboxes, directory_target), cdc=cdc.dispatcher, **kwargs,
         )  # fmt: skip
+        cdc.run()
+        handle.closers.append(cdc.stop)  # stopping the worker stops its replica's consumer too
         started.append(handle)
+        if len(started) == 1:  # the first replica leads: wait until its stream is positioned
+            await asyncio.wait_for(cdc.consumer.ready.wait(), 10)
         return handle
 
     yield start

@@ -55,6 +55,16 @@ class Portal:
     async def approve(self, order_id: str) -> None:
         await self.sf.update("Order", order_id, {"Status": "Approved"})
 
+    async def approve_together(self, order_ids: list[str]) -> None:
+        """Staff approve several orders in one transaction (one composite, all or none)."""
+        await self.sf.composite(
+            [
+                {"method": "PATCH", "url": f"sobjects/Order/{oid}", "referenceId": f"a{i}",
+                 "body": {"Status": "Approved"}}
+                for i, oid in enumerate(order_ids)
+            ]
+        )  # fmt: skip
+
     async def order(self, order_id: str) -> dict[str, Any]:
         return await self.sf.get("Order", order_id)
 

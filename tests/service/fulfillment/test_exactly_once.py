@@ -97,10 +97,10 @@ async def test_lost_replay_position_reconciles(
     order_id = await portal.create_order("hanako", INTERNET)
     await portal.approve(order_id)  # approved while no worker ran
     await pool.execute(
-        "INSERT INTO commerce.fulfillment_replay (consumer, replay_id) VALUES ('fulfillment', $1)",
+        "INSERT INTO commerce.cdc_replay (topic, replay_id) VALUES ('/data/OrderChangeEvent', $1)",
         b"\x00" * 8,
     )
     await start_worker()
     await _activated_once(portal, order_id)
-    stored = await pool.fetchval("SELECT replay_id FROM commerce.fulfillment_replay")
+    stored = await pool.fetchval("SELECT replay_id FROM commerce.cdc_replay")
     assert stored != b"\x00" * 8

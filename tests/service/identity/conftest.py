@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from sandbox.mail import RunningMail
 from sandbox.salesforce import RunningSalesforce
 from sandbox.whmcs import RunningWhmcs
 from services.common.server import GrpcServer
@@ -20,6 +21,7 @@ from tests.helpers.grpc_servers import started
 from tests.helpers.policies import FAST
 from tests.helpers.sandboxes import (
     SandboxControl,
+    mail_sandbox_fixture,
     salesforce_sandbox_fixture,
     whmcs_sandbox_fixture,
 )
@@ -29,11 +31,17 @@ database_url = private_database_fixture("portal_identity", migrate=("identity",)
 sf_sandbox = salesforce_sandbox_fixture()
 whmcs_sandbox = whmcs_sandbox_fixture(port=0, webhook_url="")
 keys_dir = dev_keys_fixture("identity-keys")
+mail_sandbox = mail_sandbox_fixture()
 
 
 @pytest.fixture
 async def sf_control(sf_sandbox: RunningSalesforce) -> SandboxControl:
     return await SandboxControl.fresh(sf_sandbox.rest_url)
+
+
+@pytest.fixture
+async def mail_control(mail_sandbox: RunningMail) -> SandboxControl:
+    return await SandboxControl.fresh(mail_sandbox.url)
 
 
 @pytest.fixture
@@ -46,6 +54,7 @@ def make_settings(
     keys_dir: Path,
     sf: RunningSalesforce,
     whmcs: RunningWhmcs,
+    mail: RunningMail,
     **overrides: Any,
 ) -> IdentitySettings:
     _, redis_url = infra.urls_from_env()
@@ -57,6 +66,7 @@ def make_settings(
         jwks_file=keys_dir / "jwks.json",
         salesforce_url=sf.rest_url,
         whmcs_url=whmcs.url,
+        smtp_port=mail.smtp_port,
         outbox_poll_interval=0.1,
         outbox_backoff_initial=0.05,
         outbox_backoff_max=0.2,
@@ -73,8 +83,10 @@ def settings(
     whmcs_sandbox: RunningWhmcs,
     sf_control: SandboxControl,
     whmcs_control: SandboxControl,
+    mail_sandbox: RunningMail,
+    mail_control: SandboxControl,
 ) -> IdentitySettings:
-    return make_settings(database_url, keys_dir, sf_sandbox, whmcs_sandbox)
+    return make_settings(database_url, keys_dir, sf_sandbox, whmcs_sandbox, mail_sandbox)
 
 
 @pytest.fixture
@@ -104,7 +116,7 @@ async def clean_tables(database_url: str) -> None:
     try:
         await conn.execute(
             "TRUNCATE identity.users, identity.account_links, identity.refresh_tokens, "
-            "identity.outbox, identity.throttle"
+            "identity.outbox, identity.throttle, identity.codes"
         )
     finally:
         await conn.close()

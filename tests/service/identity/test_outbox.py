@@ -8,32 +8,40 @@ import json
 
 import asyncpg
 
+from sandbox.mail import RunningMail
 from services.identity.outbox import ACCOUNT_UPDATE, Relay
 from services.identity.server import Deps, build_deps
 from services.identity.settings import IdentitySettings
 from services.identity.validation import Address, SignUpForm
 from tests.helpers.policies import FAST
-from tests.helpers.sandboxes import SandboxControl
-from tests.service.identity.helpers import unique_email
+from tests.helpers.sandboxes import SandboxControl, mailed_code
 from tests.service.identity.test_sessions import PASSWORD
 from tests.service.identity.test_signup import delivered, sf_account
 
 PATCH = "sobjects:Account:PATCH"
 
 
+YUKI = "yuki.ito@example.jp"  # AC-000104's primary Contact in the Salesforce seed
+
+
 def form(number: str) -> SignUpForm:
     address = Address("1-2-3 Shibuya", "", "Shibuya-ku", "Tokyo", "150-0002", "JP")
-    return SignUpForm(number, unique_email("yuki"), PASSWORD, "Yuki", "Ito", "+81 3 1234 5678",
+    return SignUpForm(number, YUKI, PASSWORD, "Yuki", "Ito", "+81 3 1234 5678",
                       address)  # fmt: skip
 
 
 async def test_salesforce_outage_and_restart(
-    settings: IdentitySettings, sf_control: SandboxControl, db: asyncpg.Connection
+    settings: IdentitySettings,
+    sf_control: SandboxControl,
+    db: asyncpg.Connection,
+    mail_sandbox: RunningMail,
 ) -> None:
     await sf_control.fault("unavailable", action=PATCH, seconds=60)
     first = await build_deps(settings, policy=FAST)
     try:
-        done = await first.flows.signup.sign_up(form("AC-000104"), "10.7.0.1")
+        await first.flows.ownership.start("AC-000104", YUKI, "", "10.7.0.1")
+        code = await mailed_code(mail_sandbox.url, YUKI)
+        done = await first.flows.signup.sign_up(form("AC-000104"), code, "10.7.0.1")
         account = await sf_account(first, "AC-000104")
         await asyncio.sleep(0.5)  # the relay tries and fails meanwhile
         row = await db.fetchrow("SELECT * FROM identity.outbox WHERE target_id = $1", account["Id"])

@@ -289,6 +289,20 @@ class UpdateBillingProfileRequest(_message.Message):
     def __init__(self, profile: _Optional[_Union[BillingProfile, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class UpdateBillingProfileResponse(_message.Message):
+    __slots__ = ("profile", "pending_email")
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    profile: BillingProfile
+    pending_email: str
+    def __init__(self, profile: _Optional[_Union[BillingProfile, _Mapping]] = ..., pending_email: _Optional[str] = ...) -> None: ...
+
+class ConfirmBillingEmailRequest(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class ConfirmBillingEmailResponse(_message.Message):
     __slots__ = ("profile",)
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     profile: BillingProfile

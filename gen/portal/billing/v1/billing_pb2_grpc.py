@@ -80,6 +80,11 @@ class BillingServiceStub:
                 request_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileRequest.SerializeToString,
                 response_deserializer=portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileResponse.FromString,
                 _registered_method=True)
+        self.ConfirmBillingEmail = channel.unary_unary(
+                '/portal.billing.v1.BillingService/ConfirmBillingEmail',
+                request_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailRequest.SerializeToString,
+                response_deserializer=portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailResponse.FromString,
+                _registered_method=True)
         self.HandleWhmcsWebhook = channel.unary_unary(
                 '/portal.billing.v1.BillingService/HandleWhmcsWebhook',
                 request_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.HandleWhmcsWebhookRequest.SerializeToString,
@@ -148,7 +153,17 @@ class BillingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateBillingProfile(self, request, context):
-        """Updates the fields named in `update_mask`, in WHMCS.
+        """Updates the fields named in `update_mask`, in WHMCS; a changed e-mail waits for the code sent
+        to it (`pending_email`, then ConfirmBillingEmail).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmBillingEmail(self, request, context):
+        """Writes the new billing e-mail of an UpdateBillingProfile to WHMCS, with the code that was sent
+        to that address. Errors: VERIFICATION_CODE_INVALID, VERIFICATION_CODE_EXPIRED (none pending,
+        expired, tried 5 times or used), UPSTREAM_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -208,6 +223,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.UpdateBillingProfile,
                     request_deserializer=portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileRequest.FromString,
                     response_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileResponse.SerializeToString,
+            ),
+            'ConfirmBillingEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmBillingEmail,
+                    request_deserializer=portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailRequest.FromString,
+                    response_serializer=portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailResponse.SerializeToString,
             ),
             'HandleWhmcsWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.HandleWhmcsWebhook,
@@ -459,6 +479,33 @@ class BillingService:
             '/portal.billing.v1.BillingService/UpdateBillingProfile',
             portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileRequest.SerializeToString,
             portal_dot_billing_dot_v1_dot_billing__pb2.UpdateBillingProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmBillingEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portal.billing.v1.BillingService/ConfirmBillingEmail',
+            portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailRequest.SerializeToString,
+            portal_dot_billing_dot_v1_dot_billing__pb2.ConfirmBillingEmailResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -72,8 +72,24 @@ class ValidateCustomerNumberResponse(_message.Message):
     registrable: bool
     def __init__(self, customer_number: _Optional[str] = ..., registrable: _Optional[bool] = ...) -> None: ...
 
+class StartSignUpRequest(_message.Message):
+    __slots__ = ("customer_number", "email", "language")
+    CUSTOMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    customer_number: str
+    email: str
+    language: str
+    def __init__(self, customer_number: _Optional[str] = ..., email: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+
+class StartSignUpResponse(_message.Message):
+    __slots__ = ("code_ttl_seconds",)
+    CODE_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    code_ttl_seconds: int
+    def __init__(self, code_ttl_seconds: _Optional[int] = ...) -> None: ...
+
 class SignUpRequest(_message.Message):
-    __slots__ = ("customer_number", "email", "password", "first_name", "last_name", "phone", "address")
+    __slots__ = ("customer_number", "email", "password", "first_name", "last_name", "phone", "address", "code")
     CUSTOMER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +97,7 @@ class SignUpRequest(_message.Message):
     LAST_NAME_FIELD_NUMBER: _ClassVar[int]
     PHONE_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
     customer_number: str
     email: str
     password: str
@@ -88,7 +105,8 @@ class SignUpRequest(_message.Message):
     last_name: str
     phone: str
     address: _types_pb2.Address
-    def __init__(self, customer_number: _Optional[str] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., phone: _Optional[str] = ..., address: _Optional[_Union[_types_pb2.Address, _Mapping]] = ...) -> None: ...
+    code: str
+    def __init__(self, customer_number: _Optional[str] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., phone: _Optional[str] = ..., address: _Optional[_Union[_types_pb2.Address, _Mapping]] = ..., code: _Optional[str] = ...) -> None: ...
 
 class SignUpResponse(_message.Message):
     __slots__ = ("user", "session")
@@ -151,6 +169,46 @@ class LogoutRequest(_message.Message):
 class LogoutResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class RequestPasswordResetRequest(_message.Message):
+    __slots__ = ("email", "language")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    language: str
+    def __init__(self, email: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+
+class RequestPasswordResetResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ConfirmPasswordResetRequest(_message.Message):
+    __slots__ = ("email", "code", "new_password")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    code: str
+    new_password: str
+    def __init__(self, email: _Optional[str] = ..., code: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+
+class ConfirmPasswordResetResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ChangePasswordRequest(_message.Message):
+    __slots__ = ("current_password", "new_password")
+    CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    current_password: str
+    new_password: str
+    def __init__(self, current_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+
+class ChangePasswordResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: Session
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ...) -> None: ...
 
 class GetMeRequest(_message.Message):
     __slots__ = ()

@@ -40,6 +40,11 @@ class IdentityServiceStub:
                 request_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.ValidateCustomerNumberRequest.SerializeToString,
                 response_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.ValidateCustomerNumberResponse.FromString,
                 _registered_method=True)
+        self.StartSignUp = channel.unary_unary(
+                '/portal.identity.v1.IdentityService/StartSignUp',
+                request_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.StartSignUpRequest.SerializeToString,
+                response_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.StartSignUpResponse.FromString,
+                _registered_method=True)
         self.SignUp = channel.unary_unary(
                 '/portal.identity.v1.IdentityService/SignUp',
                 request_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.SignUpRequest.SerializeToString,
@@ -65,6 +70,21 @@ class IdentityServiceStub:
                 request_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.LogoutRequest.SerializeToString,
                 response_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.LogoutResponse.FromString,
                 _registered_method=True)
+        self.RequestPasswordReset = channel.unary_unary(
+                '/portal.identity.v1.IdentityService/RequestPasswordReset',
+                request_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.RequestPasswordResetRequest.SerializeToString,
+                response_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.RequestPasswordResetResponse.FromString,
+                _registered_method=True)
+        self.ConfirmPasswordReset = channel.unary_unary(
+                '/portal.identity.v1.IdentityService/ConfirmPasswordReset',
+                request_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.ConfirmPasswordResetRequest.SerializeToString,
+                response_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.ConfirmPasswordResetResponse.FromString,
+                _registered_method=True)
+        self.ChangePassword = channel.unary_unary(
+                '/portal.identity.v1.IdentityService/ChangePassword',
+                request_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.SerializeToString,
+                response_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.FromString,
+                _registered_method=True)
         self.GetMe = channel.unary_unary(
                 '/portal.identity.v1.IdentityService/GetMe',
                 request_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.GetMeRequest.SerializeToString,
@@ -82,14 +102,28 @@ class IdentityServiceServicer:
     """
 
     def ValidateCustomerNumber(self, request, context):
-        """Checks that a customer number exists in Salesforce and has no active portal user yet.
+        """Checks that a customer number exists in Salesforce. Registered and registrable numbers answer
+        alike: whether an account already has a portal user is told only to its owner, by e-mail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartSignUp(self, request, context):
+        """Sends a 6-digit code to the e-mail Salesforce holds for the account (its primary Contact's) when
+        the typed e-mail is that address; an account that already has a portal user gets a notice instead.
+        Errors: EMAIL_NOT_ON_ACCOUNT, CUSTOMER_NUMBER_REQUIRED, CUSTOMER_NUMBER_NOT_FOUND,
+        VALIDATION_FAILED, RATE_LIMITED (also a repeat within a minute), UPSTREAM_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SignUp(self, request, context):
-        """Creates the WHMCS client, the portal user and the mapping, then marks the Salesforce account active.
+        """With the code from StartSignUp's e-mail: creates the WHMCS client, the portal user and the
+        mapping, then marks the Salesforce account active. Errors: VERIFICATION_CODE_INVALID,
+        VERIFICATION_CODE_EXPIRED, EMAIL_NOT_ON_ACCOUNT, ACCOUNT_ALREADY_REGISTERED,
+        EMAIL_ALREADY_REGISTERED, VALIDATION_FAILED, RATE_LIMITED, UPSTREAM_UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -129,6 +163,32 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestPasswordReset(self, request, context):
+        """Sends a reset code to the e-mail if a portal user has it; the answer is the same either way.
+        Errors: VALIDATION_FAILED (no e-mail), RATE_LIMITED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmPasswordReset(self, request, context):
+        """Sets a new password with the reset code; every session of the user is revoked and the
+        account's sign-in lockout is lifted. Errors: VALIDATION_FAILED (password under 10
+        characters), VERIFICATION_CODE_INVALID, VERIFICATION_CODE_EXPIRED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangePassword(self, request, context):
+        """Changes the signed-in user's password (the current one is required); every earlier session is
+        revoked and the caller gets a new one. Errors: INVALID_CREDENTIALS (current password),
+        VALIDATION_FAILED, RATE_LIMITED, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetMe(self, request, context):
         """The signed-in user.
         """
@@ -150,6 +210,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ValidateCustomerNumber,
                     request_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.ValidateCustomerNumberRequest.FromString,
                     response_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.ValidateCustomerNumberResponse.SerializeToString,
+            ),
+            'StartSignUp': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartSignUp,
+                    request_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.StartSignUpRequest.FromString,
+                    response_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.StartSignUpResponse.SerializeToString,
             ),
             'SignUp': grpc.unary_unary_rpc_method_handler(
                     servicer.SignUp,
@@ -175,6 +240,21 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.Logout,
                     request_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.LogoutRequest.FromString,
                     response_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.LogoutResponse.SerializeToString,
+            ),
+            'RequestPasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestPasswordReset,
+                    request_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.RequestPasswordResetRequest.FromString,
+                    response_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.RequestPasswordResetResponse.SerializeToString,
+            ),
+            'ConfirmPasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmPasswordReset,
+                    request_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.ConfirmPasswordResetRequest.FromString,
+                    response_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.ConfirmPasswordResetResponse.SerializeToString,
+            ),
+            'ChangePassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePassword,
+                    request_deserializer=portal_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.FromString,
+                    response_serializer=portal_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.SerializeToString,
             ),
             'GetMe': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMe,
@@ -215,6 +295,33 @@ class IdentityService:
             '/portal.identity.v1.IdentityService/ValidateCustomerNumber',
             portal_dot_identity_dot_v1_dot_identity__pb2.ValidateCustomerNumberRequest.SerializeToString,
             portal_dot_identity_dot_v1_dot_identity__pb2.ValidateCustomerNumberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartSignUp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portal.identity.v1.IdentityService/StartSignUp',
+            portal_dot_identity_dot_v1_dot_identity__pb2.StartSignUpRequest.SerializeToString,
+            portal_dot_identity_dot_v1_dot_identity__pb2.StartSignUpResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -350,6 +457,87 @@ class IdentityService:
             '/portal.identity.v1.IdentityService/Logout',
             portal_dot_identity_dot_v1_dot_identity__pb2.LogoutRequest.SerializeToString,
             portal_dot_identity_dot_v1_dot_identity__pb2.LogoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestPasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portal.identity.v1.IdentityService/RequestPasswordReset',
+            portal_dot_identity_dot_v1_dot_identity__pb2.RequestPasswordResetRequest.SerializeToString,
+            portal_dot_identity_dot_v1_dot_identity__pb2.RequestPasswordResetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmPasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portal.identity.v1.IdentityService/ConfirmPasswordReset',
+            portal_dot_identity_dot_v1_dot_identity__pb2.ConfirmPasswordResetRequest.SerializeToString,
+            portal_dot_identity_dot_v1_dot_identity__pb2.ConfirmPasswordResetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portal.identity.v1.IdentityService/ChangePassword',
+            portal_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.SerializeToString,
+            portal_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.FromString,
             options,
             channel_credentials,
             insecure,
