@@ -32,6 +32,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "portal"))
 # starts gets one of its own on top (tests/helpers/stacks.py).
 os.environ["CACHE_NAMESPACE"] = f"test_{uuid.uuid4().hex[:10]}"
 
+# The suite runs on the development secrets (test stacks set this for their processes too; a
+# test that checks the production refusal starts its processes with another value).
+os.environ.setdefault("PORTAL_ENV", "development")
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)

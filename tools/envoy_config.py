@@ -20,6 +20,13 @@ from google.api import annotations_pb2 as http_annotations
 from google.protobuf.descriptor import MethodDescriptor
 
 from services.common.methods import PUBLIC_SERVICES, Method, all_methods
+from tools.envoy_edge import (
+    connection_manager_limits,
+    docs_headers,
+    listener_limits,
+    no_store_headers,
+    overload_manager,
+)
 from tools.envoy_headers import header_hygiene_filter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +39,11 @@ RATE_LIMITED = (
     "RefreshSession", "RequestPasswordReset", "ConfirmPasswordReset",
 )  # fmt: skip
 JWT_PROVIDER = "portal"
+# The same issuer's keys from the JWKS file read at start: used while the remote JWKS has not
+# been fetched yet or cannot be (identity down at Envoy's start).
+JWT_FALLBACK_PROVIDER = "portal_file"
+JWKS_CLUSTER = "identity_jwks"
+JWKS_PATH = "/.well-known/jwks.json"
 PREFLIGHT_CLUSTER = "cors_preflight_refused"
 # Paths Envoy answers itself, without a token.
 PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
@@ -54,6 +66,8 @@ class GatewaySettings:
     openapi_json: Path = Path("openapi/openapi.json")
     docs_html: Path = Path("openapi/docs.html")
     jwks_file: Path = Path(".run/keys/jwks.json")
+    # Seconds Envoy keeps identity's JWKS before fetching it again.
+    jwks_cache_s: int = 30
     jwt_issuer: str = "portal-identity"
     jwt_audience: str = "portal"
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
@@ -61,6 +75,15 @@ class GatewaySettings:
     upstreams: dict[str, list[tuple[str, int]]] = field(
         default_factory=lambda: {k: [("127.0.0.1", v)] for k, v in DEFAULT_PORTS.items()}
     )
+    # Mutual TLS to the services: ca.pem, gateway.pem and gateway-key.pem in this folder (the
+    # gateway's mesh identity, tools/devcerts.py); None: plaintext upstreams.
+    mesh_tls_dir: Path | None = Path(".run/certs")
+    # Edge limits (tools/envoy_edge.py): seconds to send a whole request head, header size, and
+    # the overload manager's heap budget and downstream connection limit.
+    request_headers_timeout_s: float = 10.0
+    max_request_headers_kb: int = 16
+    max_heap_bytes: int = 512 * 1024 * 1024
+    max_connections: int = 10000
     # Requests per fill interval per public auth route and client address.
     auth_rate_limit: int = 50
     auth_rate_interval_s: int = 10
@@ -208,11 +231,62 @@ def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
     # Exact public methods first (no token), then the service prefixes (token required), then
     # everything else (token required: secure by default, e.g. an unrouted path never skips it).
     rules += [{"match": {"path": m.path}} for m in methods if not m.internal and not m.needs_token]
-    requires = {"requires": {"provider_name": JWT_PROVIDER}}
+    either = [{"provider_name": JWT_PROVIDER}, {"provider_name": JWT_FALLBACK_PROVIDER}]
+    requires = {"requires": {"requires_any": {"requirements": either}}}
     services = sorted({m.service for m in methods if not m.internal})
     rules += [{"match": {"prefix": f"/{s}/"}, **requires} for s in services]
     rules.append({"match": {"prefix": "/"}, **requires})
     return rules
+
+
+def _jwt_provider(s: GatewaySettings, jwks: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "issuer": s.jwt_issuer,
+        "audiences": [s.jwt_audience],
+        **jwks,
+        "forward": True,
+        "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+        "clock_skew_seconds": 30,
+        # Every access token identity issues has an exp; one without is refused at the edge
+        # (jwt_authn would otherwise accept it as never expiring).
+        "require_expiration": True,
+    }
+
+
+def _remote_jwks(s: GatewaySettings) -> dict[str, Any]:
+    """identity's published keys (GetJwks at ``/.well-known/jwks.json``, fetched through this
+    gateway's own listener), cached for ``jwks_cache_s`` and fetched in the background: a
+    rotated signing key (published as "next" ahead of its use, services/identity/keys.py) is
+    known here before identity signs with it, with no restart."""
+    return {
+        "remote_jwks": {
+            "http_uri": {
+                "uri": f"http://127.0.0.1:{s.port}{JWKS_PATH}",
+                "cluster": JWKS_CLUSTER,
+                "timeout": "2s",
+            },
+            "cache_duration": f"{s.jwks_cache_s}s",
+            "async_fetch": {"fast_listener": True, "failed_refetch_duration": "1s"},
+            "retry_policy": {
+                "num_retries": 3,
+                "retry_back_off": {"base_interval": "0.2s", "max_interval": "2s"},
+            },
+        }
+    }
+
+
+def _jwks_cluster(s: GatewaySettings) -> dict[str, Any]:
+    """The gateway's own listener, on loopback (GetJwks is public: no token needed)."""
+    endpoint = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": s.port}}}
+    return {
+        "name": JWKS_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": JWKS_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+        },
+    }
 
 
 def _jwt_filter(s: GatewaySettings) -> dict[str, Any]:
@@ -221,17 +295,10 @@ def _jwt_filter(s: GatewaySettings) -> dict[str, Any]:
         "typed_config": {
             "@type": _t("extensions.filters.http.jwt_authn.v3.JwtAuthentication"),
             "providers": {
-                JWT_PROVIDER: {
-                    "issuer": s.jwt_issuer,
-                    "audiences": [s.jwt_audience],
-                    "local_jwks": {"filename": str(s.jwks_file)},
-                    "forward": True,
-                    "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
-                    "clock_skew_seconds": 30,
-                    # Every access token identity issues has an exp; one without is refused at
-                    # the edge (jwt_authn would otherwise accept it as never expiring).
-                    "require_expiration": True,
-                }
+                JWT_PROVIDER: _jwt_provider(s, _remote_jwks(s)),
+                JWT_FALLBACK_PROVIDER: _jwt_provider(
+                    s, {"local_jwks": {"filename": str(s.jwks_file)}}
+                ),
             },
             "rules": _jwt_rules(all_methods()),
         },
@@ -326,12 +393,17 @@ NO_TRANSCODER = {
 }
 
 
-def _file_route(path: str, filename: Path, content_type: str) -> dict[str, Any]:
+def _file_route(
+    path: str, filename: Path, content_type: str, headers: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """A GET answered by Envoy itself with a file's content (read when the config loads)."""
     return {
         "match": {"path": path},
         "direct_response": {"status": 200, "body": {"filename": str(filename)}},
-        "response_headers_to_add": [{"header": {"key": "content-type", "value": content_type}}],
+        "response_headers_to_add": [
+            {"header": {"key": "content-type", "value": content_type}},
+            *(headers or []),
+        ],
         "typed_per_filter_config": NO_TRANSCODER,
     }
 
@@ -359,7 +431,9 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
             "typed_per_filter_config": no_transcoder,
         },
         _file_route("/openapi.json", s.openapi_json, "application/json"),
-        _file_route("/docs", s.docs_html, "text/html; charset=utf-8"),
+        _file_route(
+            "/docs", s.docs_html, "text/html; charset=utf-8", docs_headers(_local(s.docs_html))
+        ),
     ]
     for process, descriptors in PUBLIC_SERVICES.items():
         for d in descriptors:
@@ -419,6 +493,11 @@ def _routes(s: GatewaySettings) -> list[dict[str, Any]]:
     return routes
 
 
+def _local(path: Path) -> Path:
+    """A repository file the config names by a relative path, read from the checkout."""
+    return path if path.is_absolute() else ROOT / path
+
+
 def is_read(method: MethodDescriptor) -> bool:
     """A unary RPC whose HTTP rule is a GET: no side effects (AIP-131/132), safe to send again."""
     rule = method.GetOptions().Extensions[http_annotations.http]
@@ -468,8 +547,9 @@ ACCESS_LOG_FORMAT = {
     "time": "%START_TIME%",
     "request_id": "%REQ(X-REQUEST-ID)%",
     "method": "%REQ(:METHOD)%",
-    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-    "rpc": "%REQ(:PATH)%",
+    # Without the query string: a credential sent as ?access_token= is never written.
+    "path": "%PATH(NQ:ORIG_OR_PATH)%",
+    "rpc": "%PATH(NQ:PATH)%",
     "status": "%RESPONSE_CODE%",
     "grpc_status": "%GRPC_STATUS%",
     "flags": "%RESPONSE_FLAGS%",
@@ -510,6 +590,7 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         # ...but keep a client's x-request-id (the front end correlates its logs with ours).
         "preserve_external_request_id": True,
         "always_set_request_id_in_response": True,
+        **connection_manager_limits(s.request_headers_timeout_s, s.max_request_headers_kb),
         "access_log": [
             {
                 "name": "envoy.access_loggers.stdout",
@@ -533,12 +614,15 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
         "route_config": {
             "name": "portal",
             "max_direct_response_body_size_bytes": MAX_DIRECT_RESPONSE_BYTES,
+            # A route's own response headers (the docs page's) win over the virtual host's.
+            "most_specific_header_mutations_wins": True,
             "virtual_hosts": [
                 {
                     "name": "portal",
                     "domains": ["*"],
                     "routes": _routes(s),
                     "typed_per_filter_config": _cors(s),
+                    "response_headers_to_add": no_store_headers(),
                 }
             ],
         },
@@ -547,6 +631,7 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
     return {
         "name": "gateway",
         "address": {"socket_address": {"address": s.host, "port_value": s.port}},
+        **listener_limits(),
         "filter_chains": [
             {
                 "filters": [
@@ -557,8 +642,39 @@ def _listener(s: GatewaySettings) -> dict[str, Any]:
     }
 
 
-def _cluster(name: str, endpoints: list[tuple[str, int]], service: str) -> dict[str, Any]:
+def _upstream_tls(process: str, certs: Path) -> dict[str, Any]:
+    """Envoy → service over mutual TLS: the gateway's certificate, and the service's must chain
+    to the mesh CA and name the process (its DNS SAN), whatever address it was dialled at."""
     return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": _t("extensions.transport_sockets.tls.v3.UpstreamTlsContext"),
+            "sni": process,
+            "common_tls_context": {
+                "alpn_protocols": ["h2"],
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": str(certs / "gateway.pem")},
+                        "private_key": {"filename": str(certs / "gateway-key.pem")},
+                    }
+                ],
+                "validation_context": {
+                    "trusted_ca": {"filename": str(certs / "ca.pem")},
+                    "match_typed_subject_alt_names": [
+                        {"san_type": "DNS", "matcher": {"exact": process}}
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _cluster(
+    name: str, endpoints: list[tuple[str, int]], service: str, certs: Path | None = None
+) -> dict[str, Any]:
+    tls = {"transport_socket": _upstream_tls(name, certs)} if certs is not None else {}
+    return {
+        **tls,
         "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
@@ -612,9 +728,12 @@ def _cluster(name: str, endpoints: list[tuple[str, int]], service: str) -> dict[
 
 def render(s: GatewaySettings) -> dict[str, Any]:
     clusters = [
-        _cluster(process, s.upstreams[process], PUBLIC_SERVICES[process][0].full_name)
+        _cluster(
+            process, s.upstreams[process], PUBLIC_SERVICES[process][0].full_name, s.mesh_tls_dir
+        )
         for process in PUBLIC_SERVICES
     ]
+    clusters.append(_jwks_cluster(s))
     clusters.append(
         {
             "name": PREFLIGHT_CLUSTER,
@@ -628,6 +747,7 @@ def render(s: GatewaySettings) -> dict[str, Any]:
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": s.admin_port}}
         },
         "static_resources": {"listeners": [_listener(s)], "clusters": clusters},
+        "overload_manager": overload_manager(s.max_heap_bytes, s.max_connections),
     }
 
 
@@ -644,6 +764,8 @@ COMPOSE_OUT = ROOT / "deploy" / "envoy-compose.yaml"
 # The dev keys volume in the Envoy container. Repository files the config reads (the descriptor
 # set...) keep their relative default paths: compose.yaml mounts them under Envoy's working dir.
 COMPOSE_JWKS = Path("/keys/jwks.json")
+# The dev mesh certificates volume (tools/devcerts.py), as in every service container.
+COMPOSE_CERTS = Path("/certs")
 
 
 def compose_settings() -> GatewaySettings:
@@ -652,6 +774,7 @@ def compose_settings() -> GatewaySettings:
     return GatewaySettings(
         host="0.0.0.0",
         jwks_file=COMPOSE_JWKS,
+        mesh_tls_dir=COMPOSE_CERTS,
         upstreams={name: [(name, port)] for name, port in DEFAULT_PORTS.items()},
     )
 

@@ -85,6 +85,11 @@ class StackConfig:
     # Processes per service (several endpoints per Envoy cluster; replicas after the first get
     # free ports).
     replicas: int = 1
+    # Mutual TLS on every hop inside the mesh (dev CA and certificates in run_dir/certs). Off
+    # only to measure what it costs (bench).
+    mesh_tls: bool = True
+    # Seconds Envoy caches identity's JWKS (tools/envoy_config.py).
+    jwks_cache_s: int = 30
     extra_env: dict[str, str] = field(default_factory=dict)
     # Where the sandboxes keep their state across restarts (``make run``: ``.run/sandboxes``);
     # None: they start from their seed data every time (test stacks: a fresh world each).
@@ -94,10 +99,26 @@ class StackConfig:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.gateway}"
 
+    @property
+    def certs_dir(self) -> Path:
+        return self.run_dir / "certs"
+
+    def tls_env(self, identity: str) -> dict[str, str]:
+        """``TLS_*`` of one mesh identity's process (its dev certificate); empty without TLS."""
+        if not self.mesh_tls:
+            return {}
+        return {
+            "TLS_CA_FILE": str(self.certs_dir / "ca.pem"),
+            "TLS_CERT_FILE": str(self.certs_dir / f"{identity}.pem"),
+            "TLS_KEY_FILE": str(self.certs_dir / f"{identity}-key.pem"),
+        }
+
     def env(self) -> dict[str, str]:
         p = self.ports
         env = {
             **os.environ,
+            # make run and the test stacks run on the development secrets and certificates.
+            "PORTAL_ENV": "development",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "CACHE_NAMESPACE": self.cache_namespace,
@@ -208,7 +229,8 @@ class Stack:
         for name, ports in self.replicas.items():
             for i, (grpc_port, metrics_port) in enumerate(ports):
                 env = {f"{name.upper()}_PORT": str(grpc_port),
-                       f"{name.upper()}_METRICS_PORT": str(metrics_port)}  # fmt: skip
+                       f"{name.upper()}_METRICS_PORT": str(metrics_port),
+                       **self.config.tls_env(name)}  # fmt: skip
                 label = name if i == 0 else f"{name}-{i + 1}"
                 out.append(Child(label, [sys.executable, "-m", f"services.{name}"], env))
         envoy_yaml = self.render_envoy()
@@ -218,10 +240,12 @@ class Stack:
         return out
 
     def render_envoy(self) -> Path:
+        from tools.devcerts import ensure_certs
         from tools.devkeys import ensure_keys
 
         p = self.config.ports
         jwks = ensure_keys(self.config.run_dir / "keys")
+        certs = ensure_certs(self.config.certs_dir) if self.config.mesh_tls else None
         settings = GatewaySettings(
             port=p.gateway,
             admin_port=p.admin,
@@ -229,6 +253,8 @@ class Stack:
             openapi_json=ROOT / "openapi" / "openapi.json",
             docs_html=ROOT / "openapi" / "docs.html",
             jwks_file=jwks,
+            mesh_tls_dir=certs,
+            jwks_cache_s=self.config.jwks_cache_s,
             upstreams={
                 name: [("127.0.0.1", g) for g, _ in ports] for name, ports in self.replicas.items()
             },
@@ -365,4 +391,6 @@ class Stack:
             f"(SMTP 127.0.0.1:{p.mail_smtp})",
         }
         rows += [(f"{n} sandbox", u) for n, u in sandboxes.items() if n in self.children]
+        if self.config.mesh_tls:  # grpcurl to a service port: docs/security.md
+            rows.append(("mesh certificates (mTLS)", str(self.config.certs_dir)))
         return rows

@@ -1,8 +1,8 @@
 """The secrets a running stack is configured with, for :mod:`tools.logscan`: every ``SecretStr``
 setting of the four services as the processes read it from the stack's environment (else its
-development default), the password of a database/Redis URL when there is one, and the private
-signing keys in the keys folder. Public values (JWKS key ids) are returned separately: they have
-the shape of a refresh token.
+development default), the password of a database/Redis URL when there is one, the private signing
+keys in the keys folder and the mesh private keys in the certificates folder. Public values (JWKS
+key ids) are returned separately: they have the shape of a refresh token.
 """
 
 from __future__ import annotations
@@ -59,6 +59,14 @@ def key_secrets(keys_dir: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for pem in sorted(keys_dir.glob("*.pem")):
         found |= pem_secrets(pem.name, pem.read_text())
+    return found
+
+
+def mesh_key_secrets(certs_dir: Path) -> dict[str, str]:
+    """The mesh private keys (``*-key.pem``; the certificates beside them are public)."""
+    found: dict[str, str] = {}
+    for pem in sorted(certs_dir.glob("*-key.pem")):
+        found |= pem_secrets(f"mesh {pem.name}", pem.read_text())
     return found
 
 

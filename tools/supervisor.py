@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools import infra, signals, world
+from tools import infra, redis_acl, signals, world
 from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig
 
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
@@ -112,6 +112,7 @@ async def run(args: argparse.Namespace) -> int:
         sandbox_state_dir=place.state_dir,
     )
     stack = Stack(config, sink=sink)
+    drop_redis_user: redis_acl.Drop | None = None
     try:
         try:
             await _ensure_postgres(stack, database_url, run_dir)
@@ -122,6 +123,8 @@ async def run(args: argparse.Namespace) -> int:
                 raise RuntimeError(
                     f"ports already in use (another `make run`?): {', '.join(taken)}"
                 )
+            # The services reach Redis as a user of this stack's own (deleted on stop).
+            config.redis_url, drop_redis_user = await redis_acl.stack_user(redis_url, "run")
             await stack.start(within=args.timeout)
         except world.WorldMismatch as exc:
             print(f"start-up refused: {exc}", file=sys.stderr, flush=True)
@@ -140,6 +143,8 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         print("\nstopping...", flush=True)
         await stack.stop()
+        if drop_redis_user is not None:
+            await drop_redis_user()
 
 
 def main() -> None:

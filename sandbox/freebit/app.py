@@ -17,6 +17,7 @@ from aiohttp import web
 from sandbox.control import FAULT_MODES, Control, Fault
 from sandbox.freebit import codes
 from sandbox.freebit.calls import World, calls
+from sandbox.freebit.clock import add_clock_routes
 from sandbox.freebit.codes import FreebitError
 from sandbox.freebit.settings import FreebitSettings
 from sandbox.freebit.state import Registry
@@ -129,10 +130,12 @@ def build_app(settings: FreebitSettings) -> tuple[web.Application, Registry, Con
     app.router.add_post("/emptool/api/{path:.+}", api.handle)
 
     async def lines(_request: web.Request) -> web.Response:
-        rows = {a: {"state": ln.state(), "kind": ln.kind} for a, ln in registry.lines.items()}
+        now = registry.now()
+        rows = {a: {"state": ln.state(now), "kind": ln.kind} for a, ln in registry.lines.items()}
         return web.json_response({"lines": rows})
 
     app.router.add_get("/__sandbox/lines", lines)
+    add_clock_routes(app, registry)
     control.add_routes(app)
     persist_app(app, "freebit", {"registry": Part(lambda: registry, skip=frozenset({"auth_keys"}))})
     return app, registry, control

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sandbox.freebit import codes
 from sandbox.freebit import validate as v
 from sandbox.freebit.codes import FreebitError
 from sandbox.freebit.settings import FreebitSettings
-from sandbox.freebit.state import ACTIVE, Line, Registry
+from sandbox.freebit.state import ACTIVE, CANCELLED, Line, Registry, jst_date
+from sandbox.freebit.traffic import traffic_info
 
 SIM_KINDS = ("E0", "E2", "E3")  # voice, data, data + SMS
 ADD_KINDS = ("N", "M", "R")  # new, MNP port-in, reissue
@@ -31,7 +29,10 @@ Call = Callable[[World, dict[str, Any]], dict[str, Any]]
 
 
 def _new_line(w: World, account: str, kind: str, plan: str) -> Line:
-    return Line(account, kind, plan, time.time(), w.settings.activation_delay)
+    now = w.registry.now()
+    line = Line(account, kind, plan, now, w.settings.activation_delay)
+    line.registered_on = jst_date(now)
+    return line
 
 
 def add_physical(w: World, body: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def add_esim(w: World, body: dict[str, Any]) -> dict[str, Any]:
     if add_kind == "R":
         if existing is None:
             raise FreebitError(codes.ACCOUNT_NOT_FOUND)
-        if existing.state() != ACTIVE:
+        if w.registry.state(existing) != ACTIVE:
             raise FreebitError(codes.REISSUE_NOT_ACTIVE)
     elif existing is not None:
         raise FreebitError(codes.DUPLICATE_ACCOUNT)
@@ -83,14 +84,20 @@ def add_esim(w: World, body: dict[str, Any]) -> dict[str, Any]:
     return codes.OK.body(account=account, eid=eid)
 
 
-def _line_detail(line: Line) -> dict[str, Any]:
-    return {
-        "kind": "MVNO", "account": line.account, "state": line.state(),
+def _line_detail(line: Line, now: float) -> dict[str, Any]:
+    detail = {
+        "kind": "MVNO", "account": line.account, "state": line.state(now),
         "simType": line.kind, "planCode": line.plan_code, "eid": line.eid,
         "productNumber": line.product_number, "simKind": line.sim_kind,
         "contractLine": line.contract_line, "aladinOperated": line.aladin_operated,
         "registDate": line.registered_on.strftime("%Y%m%d"),
     }  # fmt: skip
+    if now >= line.active_from:
+        detail["startDate"] = f"{jst_date(line.active_from):%Y%m%d}"
+    ends = line.cancelled_from()
+    if ends is not None:
+        detail["cancelDate"] = f"{jst_date(ends):%Y%m%d}"
+    return detail
 
 
 def get_account(w: World, body: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +114,7 @@ def get_account(w: World, body: dict[str, Any]) -> dict[str, Any]:
         line = w.registry.lines.get(v.text(item, "account"))
         if line is None:
             raise FreebitError(codes.ACCOUNT_NOT_FOUND)
-        details.append(_line_detail(line))
+        details.append(_line_detail(line, w.registry.now()))
     return codes.OK.body(responseDatas=details)
 
 
@@ -115,34 +122,31 @@ def cancel(w: World, body: dict[str, Any]) -> dict[str, Any]:
     """PA02-04: cancel a line, immediately (after the cancel delay) or on ``runDate``."""
     v.one_of(body, "kind", ("MVNO",))
     account = v.matching(body, "account", v.MSISDN)
-    run_date = v.yyyymmdd(body, "runDate", required=False)
+    run_date = v.run_date(body, "runDate")
     line = w.registry.lines.get(account)
     if line is None:
         raise FreebitError(codes.ACCOUNT_NOT_FOUND)
-    if line.cancel_requested_at is not None:
+    if w.registry.state(line) == CANCELLED:
         raise FreebitError(codes.ALREADY_CANCELLED)
-    line.cancel_requested_at = time.time()
+    if line.cancel_requested_at is not None:
+        raise FreebitError(codes.CANCEL_PENDING)
+    if run_date is not None and run_date < w.registry.today():
+        raise FreebitError(codes.RUN_DATE_PAST.formatted(field=f"{run_date:%Y%m%d}"))
+    line.cancel_requested_at = w.registry.now()
     line.cancel_delay, line.cancel_run_date = w.settings.cancel_delay, run_date
     return codes.OK.body(account=account)
 
 
 def traffic(w: World, body: dict[str, Any]) -> dict[str, Any]:
-    """PA05-01: usage figures (deterministic per account; zero until the line is active)."""
+    """PA05-01: usage figures of one line (zero until it is active; a cancelled line has none)."""
     account = v.matching(body, "account", v.MSISDN)
     line = w.registry.lines.get(account)
     if line is None:
         raise FreebitError(codes.ACCOUNT_NOT_FOUND)
-    seed = int(hashlib.sha256(account.encode()).hexdigest()[:8], 16)
-    used = line.state() != "requested"
-    today = seed % 300 if used else 0
-    month = today + (seed // 300) % 5000 if used else 0
-    info = {
-        "today": str(today),
-        "thisMonth": str(month),
-        "unit": "MB",
-        "date": f"{date.today():%Y%m%d}",
-    }
-    return codes.OK.body(account=account, trafficInfo=info)
+    now = w.registry.now()
+    if line.state(now) == CANCELLED:
+        raise FreebitError(codes.ALREADY_CANCELLED)
+    return codes.OK.body(account=account, trafficInfo=traffic_info(line, now))
 
 
 def calls(settings: FreebitSettings) -> dict[str, Call]:

@@ -40,6 +40,8 @@ DUPLICATE_PRODUCT = Result("400", "400-311", "the productNumber is already regis
 DUPLICATE_ACCOUNT = Result("400", "400-312", "the account is already registered")
 ACCOUNT_NOT_FOUND = Result("400", "400-320", "the account does not exist")
 ALREADY_CANCELLED = Result("400", "400-321", "the account is already cancelled")
+CANCEL_PENDING = Result("400", "400-323", "a cancellation is already scheduled for the account")
+RUN_DATE_PAST = Result("400", "400-324", "runDate is before today: {field}")
 REISSUE_NOT_ACTIVE = Result("400", "400-322", "reissue needs an active line")
 ALADIN_NEEDS_NEW = Result(
     "400", "400-356", "aladinOperated=10 can only be used with addKind=N (new contract)"
@@ -53,8 +55,8 @@ BY_STATUS_CODE: dict[str, Result] = {
     for r in (
         OK, OEM_AUTH_FAILED, AUTH_KEY_INVALID, MASTER_AUTH_FAILED, BAD_JSON, MISSING_PARAM,
         BAD_FORMAT, UNKNOWN_PLAN, DUPLICATE_EID, DUPLICATE_PRODUCT, DUPLICATE_ACCOUNT,
-        ACCOUNT_NOT_FOUND, ALREADY_CANCELLED, REISSUE_NOT_ACTIVE, ALADIN_NEEDS_NEW, RATE_LIMITED,
-        SYSTEM_ERROR,
+        ACCOUNT_NOT_FOUND, ALREADY_CANCELLED, CANCEL_PENDING, RUN_DATE_PAST, REISSUE_NOT_ACTIVE,
+        ALADIN_NEEDS_NEW, RATE_LIMITED, SYSTEM_ERROR,
     )
 }  # fmt: skip
 

@@ -12,7 +12,7 @@ from sandbox.freebit.codes import FreebitError
 from sandbox.freebit.settings import PLAN_CODES
 
 EID = re.compile(r"^\d{32}$")
-MSISDN = re.compile(r"^0[2-9]0\d{8}$")
+MSISDN = re.compile(r"^0[2-9]0[0-9]{8}$")
 PRODUCT_NUMBER = re.compile(r"^[A-Za-z0-9]{15}$")
 
 
@@ -60,3 +60,20 @@ def plan_code(body: dict[str, Any]) -> str:
     if value not in PLAN_CODES:
         raise FreebitError(codes.UNKNOWN_PLAN.formatted(field=value))
     return value
+
+
+RUN_DATE = re.compile(r"^(\d{4})([/-]?)(\d{2})\2(\d{2})$")
+
+
+def run_date(body: dict[str, Any], field: str) -> date | None:
+    """PA02-04's optional ``runDate``: ``YYYYMMDD``, ``YYYY/MM/DD`` or ``YYYY-MM-DD``."""
+    value = text(body, field, required=False)
+    if not value:
+        return None
+    found = RUN_DATE.match(value)
+    if found is None:
+        raise FreebitError(codes.BAD_FORMAT.formatted(field=field))
+    try:
+        return date(int(found[1]), int(found[3]), int(found[4]))
+    except ValueError:
+        raise FreebitError(codes.BAD_FORMAT.formatted(field=field)) from None

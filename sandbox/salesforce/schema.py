@@ -200,7 +200,10 @@ _define(
     Field(
         "Type",
         "picklist",
-        picklist=("Billing", "Technical", "Internet", "SIM", "VPN", "Order", "Account", "Other"),
+        picklist=(
+            *("Billing", "Technical", "Internet", "SIM", "SIM Cancellation", "VPN", "Order"),
+            *("Account", "Other"),
+        ),
     ),
     Field("IsClosed", "boolean", createable=False, updateable=False, default=False),
     # The portal's idempotency key (as on Order): a second insert with the same key is refused

@@ -7,7 +7,7 @@ from functools import partial
 
 import asyncpg
 import grpc
-from portal.commerce.v1 import catalog_pb2_grpc, orders_pb2_grpc
+from portal.commerce.v1 import catalog_pb2_grpc, orders_pb2_grpc, sims_pb2_grpc
 
 from services.commerce.background import Background, invalidation_dispatcher
 from services.commerce.catalog import Catalog
@@ -19,6 +19,8 @@ from services.commerce.orders import Orders
 from services.commerce.peers import Billing, Directory
 from services.commerce.servicer import CatalogServicer, OrderServicer
 from services.commerce.settings import CommerceSettings
+from services.commerce.sim_servicer import SimServicer
+from services.commerce.sims.wiring import Sims, build_sims
 from services.commerce.watch import WatchHub, redis_for_pubsub
 from services.commerce.watch_stream import OrderWatch
 from services.common import upstreams
@@ -45,6 +47,7 @@ class Deps:
     orders: Orders
     checkout: Checkout
     background: Background
+    sims: Sims
     closers: list[Closer] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -66,12 +69,14 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
     cache = upstreams.cache(settings, "commerce")
     await cache.connect()
     salesforce = _salesforce(settings, policy)
-    identity_channel = upstreams.channel(settings.identity_target)
-    billing_channel = upstreams.channel(settings.billing_target)
+    identity_channel = upstreams.peer_channel(settings, "identity")
+    billing_channel = upstreams.peer_channel(settings, "billing")
     directory = Directory.over(identity_channel, settings.internal_timeout_s)
     pubsub = upstreams.salesforce_pubsub(settings, salesforce)
     watch = WatchHub(
-        redis_for_pubsub(settings.redis_url.get_secret_value()), settings.cache_namespace
+        redis_for_pubsub(settings.redis_url.get_secret_value()),
+        settings.cache_namespace,
+        settings.watch_max_streams_per_user,
     )
     accounts = OrderAccounts(pool, salesforce)
     consumer = Consumer(
@@ -97,6 +102,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         orders=orders,
         checkout=Checkout(pool, salesforce, cache, directory, billing, catalog, orders),
         background=Background(consumer),
+        sims=build_sims(settings, pool, cache, salesforce, directory, watch),
     )
     deps.closers += [
         partial(close_pool, pool),
@@ -107,6 +113,7 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         lambda: identity_channel.close(),
         lambda: billing_channel.close(),
         deps.background.stop,
+        deps.sims.aclose,
     ]
     return deps
 
@@ -114,9 +121,13 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
 def create_commerce_server(settings: CommerceSettings, deps: Deps) -> GrpcServer:
     def register(server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(deps.catalog), server)
-        watch = OrderWatch(deps.watch, deps.orders, deps.directory, settings.watch_heartbeat_s)
+        watch = OrderWatch(
+            deps.watch, deps.orders, deps.directory, settings.watch_heartbeat_s, deps.sims.lines
+        )
         servicer = OrderServicer(deps.orders, deps.checkout, watch)
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
+        sims = SimServicer(deps.sims.lines, deps.sims.usage, deps.sims.cancellation)
+        sims_pb2_grpc.add_SimServiceServicer_to_server(sims, server)
 
     return create_server(settings, services=service_names("commerce"), register=register)
 
@@ -130,4 +141,5 @@ async def build_server(settings: ServiceSettings) -> GrpcServer:
     built.closers.append(fulfillment.stop)
     if settings.cdc_enabled:
         deps.background.start()
+    deps.sims.watcher.start()
     return built

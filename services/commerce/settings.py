@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -27,8 +29,24 @@ class CommerceSettings(ServiceSettings):
 
     # WatchOrders: a heartbeat message every this many seconds on an idle stream.
     watch_heartbeat_s: float = 15.0
+    # Concurrent WatchOrders streams of one user on one commerce process.
+    watch_max_streams_per_user: int = 5
+
+    # GetSimUsage refresh=true reads Freebit again only when the cached figures are this old.
+    sim_usage_refresh_min_s: float = 60.0
+    # How often scheduled SIM cancellations are checked at Freebit (0 turns the watcher off).
+    sim_watch_interval_s: float = 300.0
 
     db_pool_max: int = 10
 
     # Signs ListOrders page tokens (a per-deployment secret in production).
     page_token_secret: SecretStr = SecretStr("portal-dev-commerce-page-token-secret")
+
+    def missing_outside_development(self) -> list[str]:
+        """The shared list, and the fulfillment worker's Freebit master password (its own
+        ``FULFILLMENT_*`` settings are read when the worker starts)."""
+        missing = super().missing_outside_development()
+        variable = "FULFILLMENT_FREEBIT_MASTER_PASSWORD"
+        if not self.development and not os.environ.get(variable):
+            missing.append(variable)
+        return missing

@@ -2,11 +2,16 @@
 
 The CDC leader publishes ``order_changed(user, order)`` on ``keys.order_changes_channel``
 (``<namespace>:{u:<user>}:commerce:orders``: the deployment's namespace, the user's hash tag; on a
-Redis Cluster, classic PUBLISH reaches every node anyway). Each replica
+Redis Cluster, classic PUBLISH reaches every node anyway), and SIM self-service publishes
+``line_changed(user, msisdn)`` on the same channel as ``sim:<msisdn>``. Each replica
 keeps ONE pub/sub connection for all its WatchOrders streams: a channel is subscribed while at
 least one local stream of that user is open, and a reader task hands each message to the local
 queues. A publish that fails is logged and dropped: a watcher then misses a live update, the cache
 was already invalidated, so the next read is fresh.
+
+A user has at most ``max_streams_per_user`` open streams on one replica: one more is refused
+(``TOO_MANY_STREAMS``) before it holds anything, so one token cannot pile up streams and their
+queues.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.common.cache.keys import order_changes_channel
+from services.common.errors import TooManyStreams
 
 log = structlog.get_logger("watch")
 QUEUE_SIZE = 64
+LINE_PREFIX = "sim:"
 
 
 def redis_for_pubsub(url: str) -> Redis:
@@ -31,9 +38,10 @@ def redis_for_pubsub(url: str) -> Redis:
 
 
 class WatchHub:
-    def __init__(self, redis: Redis, namespace: str) -> None:
+    def __init__(self, redis: Redis, namespace: str, max_streams_per_user: int = 5) -> None:
         self._redis = redis
         self._namespace = namespace
+        self._max_streams = max_streams_per_user
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
         self._subscribed = asyncio.Event()
@@ -45,14 +53,22 @@ class WatchHub:
         except (RedisError, OSError) as exc:
             log.warning("watch_publish_failed", error=type(exc).__name__)
 
+    async def line_changed(self, user_id: str, msisdn: str) -> None:
+        """A mobile line's status changed: published as ``sim:<msisdn>`` on the same channel
+        (an order id never starts with ``sim:``)."""
+        await self.order_changed(user_id, f"{LINE_PREFIX}{msisdn}")
+
     def _channel(self, user_id: str) -> str:
         return order_changes_channel(self._namespace, user_id)
 
     @contextlib.asynccontextmanager
     async def watch(self, user_id: str) -> AsyncIterator[asyncio.Queue[str]]:
         """A queue of the ids of the user's orders that change while the block runs."""
-        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         name = self._channel(user_id)
+        if len(self._queues.get(name, ())) >= self._max_streams:
+            log.warning("watch_refused", reason="too_many_streams", limit=self._max_streams)
+            raise TooManyStreams()
+        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         local = self._queues.setdefault(name, set())
         local.add(queue)
         try:
@@ -67,6 +83,10 @@ class WatchHub:
                 del self._queues[name]
                 with contextlib.suppress(RedisError, OSError):
                     await self._pubsub.unsubscribe(name)
+
+    def open_streams(self) -> int:
+        """Streams open on this replica (every user)."""
+        return sum(len(queues) for queues in self._queues.values())
 
     def _start_reader(self) -> None:
         if self._reader is None or self._reader.done():

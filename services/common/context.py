@@ -9,6 +9,10 @@ request_id: ContextVar[str] = ContextVar("request_id", default="")
 user_id: ContextVar[str] = ContextVar("user_id", default="")
 # When the caller's access token expires (epoch seconds, the ``exp`` claim); 0 when no token.
 token_expires_at: ContextVar[int] = ContextVar("token_expires_at", default=0)
+# Whether the caller is the gateway, whose ``x-forwarded-for`` carries the client's address (the
+# peer-authorization interceptor decides it from the client certificate; without mesh TLS, which
+# only development allows, every caller is taken for the gateway).
+from_gateway: ContextVar[bool] = ContextVar("from_gateway", default=False)
 
 
 def current_user_id() -> str:

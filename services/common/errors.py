@@ -181,6 +181,38 @@ class CaseClosed(PortalError):
     default_message = "This case is closed. Please open a new case if you still need help."
 
 
+class SimCancelled(PortalError):
+    """The mobile line is already cancelled (no usage, no second cancellation)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "SIM_CANCELLED"
+    default_message = "This line has been cancelled."
+
+
+class SimCancellationPending(PortalError):
+    """A cancellation of the mobile line is already scheduled."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "SIM_CANCELLATION_PENDING"
+    default_message = "A cancellation of this line is already scheduled."
+
+
+class PeerNotAllowed(PortalError):
+    """A mesh peer calling a method it is not allowed to (services.common.peer_auth)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PEER_NOT_ALLOWED"
+    default_message = "This caller may not call this method."
+
+
+class TooManyStreams(PortalError):
+    """A user asking for one more concurrent stream (WatchOrders) than allowed."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "TOO_MANY_STREAMS"
+    default_message = "Too many live views are open. Close one and try again."
+
+
 class RateLimited(PortalError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"

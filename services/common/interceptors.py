@@ -18,7 +18,13 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from services.common import context
-from services.common.errors import DOMAIN, Internal, PortalError, UpstreamUnavailable
+from services.common.errors import (
+    DOMAIN,
+    Internal,
+    PortalError,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
 from services.common.metrics import RPC_HANDLED, RPC_LATENCY
 from services.common.outages import is_outage
 
@@ -28,20 +34,46 @@ Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
 Wrap = Callable[[Behavior, str], Behavior]
 
 
-def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, wrap: Wrap) -> Any:
-    """Return a copy of ``handler`` whose behaviour is ``wrap(behaviour)``."""
+class Undecodable:
+    """What a request that is no valid message of its type deserializes to (see
+    :func:`tolerant`): the error-mapping interceptor answers it INVALID_ARGUMENT in our shape
+    instead of grpc's UNKNOWN carrying the parser's exception text."""
+
+
+UNDECODABLE = Undecodable()
+
+
+def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return UNDECODABLE
+
+    return deserialize
+
+
+def _wrap_handler(
+    handler: grpc.RpcMethodHandler, method: str, wrap: Wrap, *, tolerate: bool = False
+) -> Any:
+    """Return a copy of ``handler`` whose behaviour is ``wrap(behaviour)`` (with ``tolerate``,
+    whose request deserializer yields :data:`UNDECODABLE` instead of raising)."""
     if handler is None:
         return None
+    deserializer = tolerant(handler.request_deserializer) if tolerate else None
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(
             wrap(handler.unary_unary, method),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=deserializer or handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
             wrap(handler.unary_stream, method),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=deserializer or handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
     # Client- and bidi-streaming RPCs are not part of our contract: pass them through untouched.
@@ -160,13 +192,24 @@ def _as_portal_error(exc: Exception, method: str) -> PortalError:
 
 
 class ErrorMappingInterceptor(WrappingInterceptor):
-    """Typed domain errors → gRPC status with ErrorInfo; anything else → INTERNAL, generic."""
+    """Typed domain errors → gRPC status with ErrorInfo; anything else → INTERNAL, generic; an
+    undecodable request body → INVALID_ARGUMENT (``VALIDATION_FAILED``)."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        return _wrap_handler(handler, handler_call_details.method, self.wrap, tolerate=True)
 
     def wrap(self, behavior: Behavior, method: str) -> Behavior:
         if inspect.isasyncgenfunction(behavior):
 
             async def stream(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 try:
+                    if request is UNDECODABLE:
+                        raise ValidationFailed("The request is malformed.")
                     async for item in behavior(request, ctx):
                         yield item
                 except grpc.aio.AbortError:
@@ -178,6 +221,8 @@ class ErrorMappingInterceptor(WrappingInterceptor):
 
         async def unary(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
             try:
+                if request is UNDECODABLE:
+                    raise ValidationFailed("The request is malformed.")
                 return await behavior(request, ctx)
             except grpc.aio.AbortError:
                 raise

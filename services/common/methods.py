@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from google.protobuf.descriptor import FileDescriptor, ServiceDescriptor
 from portal.billing.v1 import billing_pb2
-from portal.commerce.v1 import catalog_pb2, orders_pb2
+from portal.commerce.v1 import catalog_pb2, orders_pb2, sims_pb2
 from portal.common.v1 import annotations_pb2
 from portal.identity.v1 import account_directory_pb2, identity_pb2
 from portal.support.v1 import support_pb2
@@ -25,6 +25,7 @@ PUBLIC_SERVICES: dict[str, tuple[ServiceDescriptor, ...]] = {
     "commerce": (
         catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"],
         orders_pb2.DESCRIPTOR.services_by_name["OrderService"],
+        sims_pb2.DESCRIPTOR.services_by_name["SimService"],
     ),
     "support": (support_pb2.DESCRIPTOR.services_by_name["SupportService"],),
 }
@@ -42,6 +43,7 @@ PUBLIC_FILES: tuple[FileDescriptor, ...] = (
     billing_pb2.DESCRIPTOR,
     catalog_pb2.DESCRIPTOR,
     orders_pb2.DESCRIPTOR,
+    sims_pb2.DESCRIPTOR,
     support_pb2.DESCRIPTOR,
 )
 

@@ -17,7 +17,9 @@ from grpc_reflection.v1alpha import reflection
 from services.common.auth import AuthInterceptor, JwksSource, TokenVerifier
 from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
 from services.common.logging import configure_logging
+from services.common.peer_auth import PeerAuthInterceptor
 from services.common.settings import ConfigurationError, ServiceSettings
+from services.common.tls import server_credentials
 from services.common.tracing import configure_tracing
 
 log = structlog.get_logger("server")
@@ -71,18 +73,26 @@ def create_server(
 ) -> GrpcServer:
     """Build a server with our interceptor chain, grpc.health.v1 and reflection.
 
-    Interceptor order: request context (outermost) → auth → ``interceptors`` → error mapping.
+    Interceptor order: request context (outermost) → peer authorization (mutual TLS) → auth →
+    ``interceptors`` → error mapping. With mutual TLS (``TLS_*`` settings) the port requires a
+    client certificate from the mesh CA.
     ``SO_REUSEPORT`` is off unless asked for, so a second process on a taken port fails loudly.
     """
     chain = [
         RequestContextInterceptor(),
+        PeerAuthInterceptor(enabled=settings.mesh_tls),
         AuthInterceptor(token_verifier(settings)),
         *interceptors,
         ErrorMappingInterceptor(),
     ]
     server = grpc.aio.server(
         interceptors=chain,
-        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
+        options=[
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
+            # Above the gateway's header limit (16 KiB), so oversized metadata is refused at the
+            # edge in our error shape, never by grpc-core with its own text.
+            ("grpc.max_metadata_size", 32 * 1024),
+        ],
     )
     register(server)
     health_servicer = health.aio.HealthServicer()
@@ -95,7 +105,12 @@ def create_server(
         ],
         server,
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    credentials = server_credentials(settings)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     return GrpcServer(server=server, port=port, health=health_servicer, services=services)
 
 

@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
+    # "development" (``make run``, the tests) allows the development defaults of the secrets and
+    # plaintext service ports; anything else requires every secret and the TLS files to be set.
+    environment: str = shared("PORTAL_ENV", "production")
+
     host: str = "127.0.0.1"
     port: int = 0
     # Prometheus metrics over HTTP (GET /metrics) on this port; 0 = not exposed.
@@ -103,6 +107,13 @@ class ServiceSettings(BaseSettings):
     smtp_timeout_s: float = shared("SMTP_TIMEOUT_S", 10.0)
     mail_from: str = shared("MAIL_FROM", "Portal <no-reply@portal.example.jp>")
 
+    # Mutual TLS on the service port and on calls to the other services: this process's
+    # certificate and key, and the CA its peers' certificates must chain to. Unset (development
+    # only): plaintext, every caller trusted.
+    tls_ca_file: Path | None = shared("TLS_CA_FILE", None)
+    tls_cert_file: Path | None = shared("TLS_CERT_FILE", None)
+    tls_key_file: Path | None = shared("TLS_KEY_FILE", None)
+
     # The other services, for service-to-service gRPC (internal services live on these ports).
     identity_target: str = shared("IDENTITY_TARGET", "127.0.0.1:50051")
     billing_target: str = shared("BILLING_TARGET", "127.0.0.1:50052")
@@ -118,11 +129,40 @@ class ServiceSettings(BaseSettings):
     def load(cls, **overrides: Any) -> Self:
         """Parse the environment once; on a bad value print what is wrong and exit (status 2)."""
         try:
-            return cls(**overrides)
+            settings = cls(**overrides)
         except ValidationError as exc:
             problems = [f"  {cls._env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
             print("invalid configuration:", *problems, sep="\n", file=sys.stderr)
             raise SystemExit(2) from None
+        missing = settings.missing_outside_development()
+        if missing:
+            problems = [f"  {name}: required outside development (PORTAL_ENV)" for name in missing]
+            print("missing configuration:", *problems, sep="\n", file=sys.stderr)
+            raise SystemExit(2)
+        return settings
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def mesh_tls(self) -> bool:
+        """Whether the service port and the calls to other services use mutual TLS."""
+        return self.tls_cert_file is not None
+
+    def missing_outside_development(self) -> list[str]:
+        """Variables that must be set unless ``PORTAL_ENV=development``: every secret (they have
+        development defaults, which a real deployment must never run on), the database and Redis
+        URLs, and the mesh TLS files. Empty in development."""
+        if self.development:
+            return []
+        names = [
+            name
+            for name, field in type(self).model_fields.items()
+            if (field.annotation is SecretStr or name.startswith("tls_"))
+            and name not in self.model_fields_set
+        ]
+        return sorted(type(self)._env_name((name,)) for name in names)
 
     @classmethod
     def _env_name(cls, loc: tuple[int | str, ...]) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from services.common import tls
 from services.common.client_interceptors import request_id_interceptors
 from services.common.clients.resilience import Policy
 from services.common.methods import INTERNAL_SERVICES
@@ -126,19 +127,35 @@ def internal_retry_config() -> str:
     )
 
 
-def channel(target: str) -> grpc.aio.Channel:
+def channel(
+    target: str, *, peer: str | None = None, credentials: grpc.ChannelCredentials | None = None
+) -> grpc.aio.Channel:
     """A channel to another service's port (internal services are only served there).
 
     ``target`` may name several replicas (``ipv4:127.0.0.1:50052,127.0.0.1:50152``): calls are
     spread over them round-robin, and a replica that goes away is skipped. Internal (read-only)
     calls that fail with UNAVAILABLE are retried (:func:`internal_retry_config`). Every call
-    carries the current request id as ``x-request-id``, so the callee's log lines share it."""
-    return grpc.aio.insecure_channel(
-        target,
-        options=[
-            ("grpc.lb_policy_name", "round_robin"),
-            ("grpc.enable_retries", 1),
-            ("grpc.service_config", internal_retry_config()),
-        ],
-        interceptors=request_id_interceptors(),
+    carries the current request id as ``x-request-id``, so the callee's log lines share it.
+
+    With ``credentials`` (mutual TLS) the callee's certificate must name ``peer``, the service
+    meant, whatever address the target resolves to."""
+    options: list[tuple[str, str | int]] = [
+        ("grpc.lb_policy_name", "round_robin"),
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", internal_retry_config()),
+    ]
+    if credentials is None:
+        return grpc.aio.insecure_channel(
+            target, options=options, interceptors=request_id_interceptors()
+        )
+    if peer is not None:
+        options.append(("grpc.ssl_target_name_override", peer))
+    return grpc.aio.secure_channel(
+        target, credentials, options=options, interceptors=request_id_interceptors()
     )
+
+
+def peer_channel(settings: ServiceSettings, peer: str) -> grpc.aio.Channel:
+    """A channel to service ``peer`` (``<PEER>_TARGET``), over mutual TLS when configured."""
+    target = str(getattr(settings, f"{peer}_target"))
+    return channel(target, peer=peer, credentials=tls.channel_credentials(settings))

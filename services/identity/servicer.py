@@ -18,7 +18,7 @@ from portal.identity.v1 import (
     identity_pb2_grpc,
 )
 
-from services.common.context import current_user_id
+from services.common.context import current_user_id, from_gateway
 from services.common.unimplemented import fill_unimplemented
 from services.identity import repo
 from services.identity.directory import Directory
@@ -100,9 +100,12 @@ def session_pb(session: Session) -> identity_pb2.Session:
 
 
 def client_address(context: grpc.aio.ServicerContext) -> str:
-    """The caller's address: the last ``x-forwarded-for`` hop (added by the proxy nearest to us),
-    else the TCP peer (``ipv4:1.2.3.4:5678`` -> ``1.2.3.4``)."""
+    """The caller's address: from the gateway, the last ``x-forwarded-for`` hop (the address
+    Envoy saw); from anyone else the header is ignored (it would let a caller rotate its address
+    past the per-address limits) and the TCP peer (``ipv4:1.2.3.4:5678`` -> ``1.2.3.4``) is it."""
     for key, value in context.invocation_metadata() or ():
+        if not from_gateway.get():
+            break
         if key == "x-forwarded-for" and isinstance(value, str) and value.strip():
             return value.split(",")[-1].strip()
     peer = context.peer() or ""

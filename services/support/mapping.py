@@ -7,6 +7,7 @@ Picklists (the sandbox's and our org's values) map to the contract's enums:
 - ``Priority``: Low / Medium / High; anything else → UNSPECIFIED.
 - ``Type`` ↔ category: Billing ↔ BILLING, Technical ↔ TECHNICAL, Order ↔ ORDER, SIM ↔ SIM,
   Other ↔ GENERAL. Staff-only types read as the nearest category (Internet, VPN → TECHNICAL;
+  SIM Cancellation, opened by CancelSim → SIM;
   Account and anything unknown → GENERAL); no type → UNSPECIFIED.
 
 ``fromCustomer``: the sandbox (and an org where staff work through the same integration user)
@@ -64,6 +65,7 @@ CATEGORY_VALUE: dict[int, str] = {
 }
 _CATEGORY: dict[str, int] = {name: number for number, name in CATEGORY_VALUE.items()}
 _CATEGORY.update(Internet=pb.CASE_CATEGORY_TECHNICAL, VPN=pb.CASE_CATEGORY_TECHNICAL)
+_CATEGORY["SIM Cancellation"] = pb.CASE_CATEGORY_SIM  # opened by commerce's CancelSim
 
 # Salesforce field → the request field a violation is reported on.
 REQUEST_FIELD = {

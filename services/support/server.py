@@ -36,7 +36,7 @@ def build_deps(settings: SupportSettings, *, policy: Policy | None = None) -> De
     salesforce = upstreams.salesforce(settings)
     if policy is not None:
         salesforce = SalesforceClient(replace(salesforce.config, policy=policy))
-    identity = upstreams.channel(settings.identity_target)
+    identity = upstreams.peer_channel(settings, "identity")
     directory = DirectoryClient(identity, settings.directory_timeout_s)
     tokens = PageTokens(settings.page_token_secret.get_secret_value().encode())
     cases = SupportCases(salesforce=salesforce, directory=directory, tokens=tokens)

@@ -20,11 +20,16 @@ from tests.helpers.stacks import running_stack
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
-
-
 # Pub/Sub streams without demand are closed after 2 s instead of 60 s, and commerce asks for one
-# event at a time, so the session's stack really runs into the server's idle close.
-E2E_ENV = {"SF_SANDBOX_IDLE_CLOSE_S": "2", "COMMERCE_CDC_BATCH": "1"}
+# event at a time, so the session's stack really runs into the server's idle close. The SIM usage
+# refresh throttle (60 s) and the scheduled-cancellation watcher (5 min) run fast so tests need
+# not wait out production intervals.
+E2E_ENV = {
+    "SF_SANDBOX_IDLE_CLOSE_S": "2",
+    "COMMERCE_CDC_BATCH": "1",
+    "COMMERCE_SIM_USAGE_REFRESH_MIN_S": "5",
+    "COMMERCE_SIM_WATCH_INTERVAL_S": "1",
+}
 
 
 @pytest.fixture(scope="session")

@@ -113,7 +113,7 @@ def test_every_reference_field_has_a_provider() -> None:
     # The classifier is not vacuous: the resources are all found.
     names = {e.method.name for e, _ in REFERENCES}
     assert {"GetInvoice", "CreateInvoicePaymentLink", "GetSubscription", "GetOrder", "GetCase",
-            "AddCaseComment"} <= names  # fmt: skip
+            "AddCaseComment", "GetSimUsage", "CancelSim"} <= names  # fmt: skip
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
@@ -169,6 +169,7 @@ async def test_a_record_of_a_and_no_record_look_the_same_to_b(
             "CreateOrder",
             "CreateCase",
             "ListSubscriptions",
+            "CancelSim",
         )
         return  # nothing of A's to compare with (shared catalog / no second page of A's)
     owned, absent = plan.twin
@@ -272,7 +273,7 @@ def ids_in(raw: str) -> set[str]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
-                if k == "id" and isinstance(v, str):
+                if k in ("id", "msisdn") and isinstance(v, str):
                     found.add(v)
                 walk(v)
         elif isinstance(node, list):

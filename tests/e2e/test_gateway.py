@@ -16,6 +16,7 @@ from portal.identity.v1 import account_directory_pb2, account_directory_pb2_grpc
 
 from tests.helpers.grpc_errors import error_info, status_of
 from tests.helpers.logbook import LogBook
+from tests.helpers.mesh import grpcurl_as
 from tests.helpers.tokens import sign
 from tools.stack import Stack
 
@@ -199,11 +200,11 @@ async def test_reflection_is_not_routed_through_the_gateway(stack: Stack, keys_d
 
 @pytest.mark.parametrize("service", ["identity", "billing", "commerce", "support"])
 async def test_reflection_and_health_on_each_service_port(stack: Stack, service: str) -> None:
-    grpcurl = str(Path(__import__("sys").executable).parent / "grpcurl")
-    port = stack.config.ports.service(service)
+    """Operators reach health and reflection with the operator's mesh certificate."""
+    grpcurl = grpcurl_as(stack, service)
     result = await asyncio.to_thread(
         subprocess.run,
-        [grpcurl, "-plaintext", f"127.0.0.1:{port}", "list"],
+        [*grpcurl, "list"],
         capture_output=True,
         text=True,
         timeout=20,
@@ -215,7 +216,7 @@ async def test_reflection_and_health_on_each_service_port(stack: Stack, service:
     assert any(name.startswith(f"portal.{service}.v1.") for name in listed)
     health = await asyncio.to_thread(
         subprocess.run,
-        [grpcurl, "-plaintext", f"127.0.0.1:{port}", "grpc.health.v1.Health/Check"],
+        [*grpcurl, "grpc.health.v1.Health/Check"],
         capture_output=True,
         text=True,
         timeout=20,

@@ -8,10 +8,12 @@ values customer B tries (A's real ids, guessed ids, malformed ids) and what B ma
 
 from __future__ import annotations
 
+import calendar
 import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tests.helpers import sf_ids
@@ -164,6 +166,41 @@ def case_request_id_plan(w: World) -> Plan:
     return Plan(probes + malformed(w.a_case_request_ids[0]), fields, own_record_ok=True)
 
 
+def msisdn_plan(**fields: Any) -> Callable[[World], Plan]:
+    """Mobile numbers: 11 digits; neighbours are other customers' lines or nobody's."""
+
+    def plan(w: World) -> Plan:
+        mine = w.a_ids["sim"]
+        assert mine, "A has no line: the matrix would test nothing"
+        real = mine[0]
+        probes = [Probe("A's", "A's line", m) for m in mine]
+        guesses = {f"{int(real) + d:011d}" for d in (-2, -1, 1, 2)} - set(mine)
+        probes += [Probe("guessed", f"neighbour {g}", g) for g in sorted(guesses)]
+        probes += [Probe("guessed", "A's line without the leading 0", real[1:])]
+        probes += [Probe("guessed", "A's line as +81", f"+81{real[1:]}")]
+        absent = next(f"{int(real) + d:011d}" for d in range(3, 100) if f"{int(real) + d:011d}"
+                      not in w.known())  # fmt: skip
+        return Plan(probes + malformed(real), dict(fields), twin=(real, absent))
+
+    return plan
+
+
+def cancel_fields() -> dict[str, Any]:
+    """A valid cancellation (end of this month, JST), so only the id decides the answer."""
+    today = datetime.now(timezone(timedelta(hours=9))).date()
+    run = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    return {"requestId": f"authz-b-{uuid.uuid4().hex}", "runDate": run.isoformat()}
+
+
+def cancel_request_id_plan(w: World) -> Plan:
+    """CancelSim's idempotency key from B, aimed at A's line: NOT_FOUND before anything else,
+    never A's cancellation (and A's line is never cancelled)."""
+    probes = [Probe("guessed", "A's order request id", r) for r in w.a_request_ids]
+    probes += [Probe("guessed", "A's case request id", r) for r in w.a_case_request_ids]
+    fields = {"msisdn": w.a_ids["sim"][0], "runDate": cancel_fields()["runDate"]}
+    return Plan(probes + malformed(w.a_request_ids[0]), fields)
+
+
 PROVIDERS: dict[str, Callable[[World], Plan]] = {
     "portal.billing.v1.BillingService.ListInvoices:page_token": page_token_plan("ListInvoices"),
     "portal.billing.v1.BillingService.GetInvoice:invoice_id": numeric_plan("invoice"),
@@ -179,6 +216,9 @@ PROVIDERS: dict[str, Callable[[World], Plan]] = {
     "portal.commerce.v1.OrderService.CreateOrder:items.product_id": order_line_plan,
     "portal.commerce.v1.OrderService.ListOrders:page_token": page_token_plan("ListOrders"),
     "portal.commerce.v1.OrderService.GetOrder:order_id": salesforce_plan("order", "801"),
+    "portal.commerce.v1.SimService.GetSimUsage:msisdn": msisdn_plan(),
+    "portal.commerce.v1.SimService.CancelSim:msisdn": msisdn_plan(**cancel_fields()),
+    "portal.commerce.v1.SimService.CancelSim:request_id": cancel_request_id_plan,
     "portal.support.v1.SupportService.CreateCase:request_id": case_request_id_plan,
     "portal.support.v1.SupportService.ListCases:page_token": page_token_plan("ListCases"),
     "portal.support.v1.SupportService.GetCase:case_id": salesforce_plan("case", "500"),
@@ -191,6 +231,7 @@ LISTS = {
     "ListInvoices": "own",
     "ListSubscriptions": "own",
     "ListOrders": "own",
+    "ListSims": "own",
     "ListCases": "own",
     "ListPaymentMethods": "own",
     "ListProducts": "shared",

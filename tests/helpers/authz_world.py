@@ -110,6 +110,7 @@ async def build_world(gateway: httpx.AsyncClient, sf: SalesforceClient) -> World
     other_case = await sf.create(
         "Case", {"AccountId": kenji, "Subject": f"authz-C-{tag}", "Origin": "Phone"}
     )
+    a_msisdn = await _staff_sim_line(sf, a.account_id, pricebook[0]["Id"], products)
     # B cannot order online (SIM only, no pay method): staff enter one for her.
     await sf.create(
         "Order",
@@ -124,7 +125,9 @@ async def build_world(gateway: httpx.AsyncClient, sf: SalesforceClient) -> World
         "payment_method": ("/v1/payment-methods", "paymentMethods"),
     }
     a_ids = {k: await _ids(gateway, a, path, key) for k, (path, key) in kinds.items()}
+    a_ids["sim"] = [a_msisdn]
     b_ids = {k: await _ids(gateway, b, path, key) for k, (path, key) in kinds.items()}
+    b_ids["sim"] = []
     lists = {"ListInvoices": "/v1/invoices", "ListOrders": "/v1/orders", "ListCases": "/v1/cases"}
     lists["ListSubscriptions"] = "/v1/subscriptions"
     a_tokens = {rpc: await _next_token(gateway, a, path) for rpc, path in lists.items()}
@@ -143,6 +146,30 @@ async def build_world(gateway: httpx.AsyncClient, sf: SalesforceClient) -> World
         a, b, a_ids, b_ids, {"order": [other_order], "case": [other_case]}, request_ids,
         a_tokens, b_tokens, products, markers, case_request_ids,
     )  # fmt: skip
+
+
+async def _staff_sim_line(
+    sf: SalesforceClient, account_id: str, pricebook_id: str, products: dict[str, str]
+) -> str:
+    """A's mobile line, as fulfillment leaves one: an order carrying the MSISDN and its SIM plan
+    item (made here by staff, to spare the matrix a provisioning run; the e2e SIM test runs the
+    real one). Freebit need not know it: B is refused before Freebit is asked."""
+    msisdn = f"080{uuid.uuid4().int % 10**8:08d}"
+    order = await sf.create(
+        "Order",
+        {"AccountId": account_id, "EffectiveDate": "2026-01-07", "Status": "Pending Review",
+         "Pricebook2Id": pricebook_id, "SIM_Account__c": msisdn, "SIM_Type__c": "Physical"},
+    )  # fmt: skip
+    entry = await sf.query(
+        "SELECT Id, UnitPrice FROM PricebookEntry WHERE Pricebook2Id = "
+        f"'{pricebook_id}' AND Product2Id = '{products['SIM-DATA-10G']}'"
+    )
+    await sf.create(
+        "OrderItem",
+        {"OrderId": order, "PricebookEntryId": entry[0]["Id"], "Quantity": 1,
+         "UnitPrice": entry[0]["UnitPrice"]},
+    )  # fmt: skip
+    return msisdn
 
 
 # -- upstream call counters ----------------------------------------------------------------------

@@ -25,7 +25,12 @@ from tests.helpers import stacks
 from tests.helpers.accounts import HANAKO, YUKI
 from tools import logscan
 from tools.stack import Stack
-from tools.stack_secrets import configured_secrets, key_secrets, public_key_ids
+from tools.stack_secrets import (
+    configured_secrets,
+    key_secrets,
+    mesh_key_secrets,
+    public_key_ids,
+)
 
 # Body fields whose values are secrets, in requests to and answers from the gateway.
 SECRET_FIELDS = frozenset({"password", "refreshToken", "refresh_token", "accessToken",
@@ -62,6 +67,8 @@ class SecretLedger:
     def add_stack(self, stack: Stack) -> None:
         for name, value in configured_secrets(stack.config.env()).items():
             self.add(name, value)
+        for name, value in mesh_key_secrets(stack.config.certs_dir).items():
+            self.add(name, value)
         keys = stack.config.run_dir / "keys"
         self.keys_dirs.append(keys)
         self.read_keys()
@@ -85,6 +92,9 @@ def learning_hooks(ledger: SecretLedger) -> dict[str, list[Any]]:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and logscan.PATTERNS["jwt"].fullmatch(credential):
             ledger.add("bearer", credential)  # a token (garbage sent by token tests is none)
+        for name, value in request.url.params.multi_items():  # ?access_token=, ?token=...
+            if logscan.PATTERNS["jwt"].fullmatch(value):
+                ledger.add(f"query {name}", value)
         if request.url.path.startswith("/v1/auth/"):
             with contextlib.suppress(httpx.RequestNotRead, ValueError):
                 ledger.add_fields(json.loads(request.content))

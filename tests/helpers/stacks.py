@@ -40,6 +40,7 @@ async def running_stack(
     extra_env: dict[str, str] | None = None,
     within: float = 60.0,
     wait_cdc: bool = True,
+    jwks_cache_s: int = 30,
 ) -> AsyncIterator[Stack]:
     """Start a stack and yield it once ``/readyz`` answers (and, with ``wait_cdc``, once
     commerce's CDC consumer has subscribed); stop it and drop its database on leaving.
@@ -62,6 +63,7 @@ async def running_stack(
         run_dir=run_dir,
         replicas=replicas,
         extra_env=dict(extra_env or {}),
+        jwks_cache_s=jwks_cache_s,
     )
     stack = Stack(config, sink=logbook)
     STARTED.append((stack, logbook))

@@ -93,3 +93,62 @@ async def test_identity_without_a_signing_key_stops_with_a_clear_message(
     text = stderr.decode()
     assert "cannot start identity: no usable signing key" in text
     assert "Traceback" not in text
+
+
+SECRET_VARIABLES = {
+    "identity": ["DATABASE_URL", "REDIS_URL", "WHMCS_WEBHOOK_SECRET", "TLS_CERT_FILE"],
+    "billing": ["WHMCS_SECRET", "WHMCS_WEBHOOK_SECRET", "BILLING_PAGE_TOKEN_SECRET"],
+    "commerce": [
+        "SALESFORCE_CONSUMER_SECRET",
+        "COMMERCE_PAGE_TOKEN_SECRET",
+        "FULFILLMENT_FREEBIT_MASTER_PASSWORD",
+        "FREEBIT_OEM_KEY",
+    ],
+    "support": ["SUPPORT_PAGE_TOKEN_SECRET", "TLS_CA_FILE", "TLS_KEY_FILE"],
+}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_outside_development_missing_secrets_stop_the_process(service: str) -> None:
+    """Without PORTAL_ENV=development a process never runs on the development secrets: each
+    one it was not given is named, and it exits 2 before serving anything."""
+    cleared = {k: v for k, v in os.environ.items() if k != "PORTAL_ENV"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", f"services.{service}", cwd=ROOT,
+        env={**cleared, "PORTAL_ENV": "production", f"{service.upper()}_PORT": str(free_port())},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode == 2
+    text = stderr.decode()
+    for variable in SECRET_VARIABLES[service]:
+        assert f"  {variable}: required outside development" in text, text
+    assert "portal-dev" not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_outside_development_given_secrets_pass_the_check(service: str) -> None:
+    """The same process with every variable the check named set goes past it (and then stops
+    on the unreachable database or the unreadable TLS files)."""
+    cleared = {k: v for k, v in os.environ.items() if k != "PORTAL_ENV"}
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", f"services.{service}", cwd=ROOT,
+        env={**cleared, "PORTAL_ENV": "production"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(first.communicate(), 90)
+    named = [line.split(":")[0].strip() for line in stderr.decode().splitlines()[1:]]
+    given = {name: "/nonexistent/secret" for name in named}
+    given |= {
+        "DATABASE_URL": "postgresql://x:y@127.0.0.1:1/none",
+        "REDIS_URL": "redis://:z@127.0.0.1:1/0",
+    }
+    second = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", f"services.{service}", cwd=ROOT,
+        env={**cleared, "PORTAL_ENV": "production", **given},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr2 = await asyncio.wait_for(second.communicate(), 90)
+    text = stderr2.decode()
+    assert len(named) >= 6 and "missing configuration" not in text, text
+    assert second.returncode != 0

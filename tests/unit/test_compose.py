@@ -38,6 +38,7 @@ from services.common.settings import ServiceSettings
 from services.identity.settings import IdentitySettings
 from services.support.settings import SupportSettings
 from tools.envoy_config import (
+    COMPOSE_CERTS,
     COMPOSE_JWKS,
     COMPOSE_OUT,
     GatewaySettings,
@@ -156,14 +157,43 @@ def test_services_start_after_stores_keys_and_migrations(compose: dict[str, Any]
 
 
 def test_keys_volume_matches_the_key_settings(compose: dict[str, Any]) -> None:
-    keys_cmd = services(compose)["keys"]["command"]
-    folder = Path(keys_cmd[keys_cmd.index("--dir") + 1])
+    keys_cmd = " ".join(services(compose)["keys"]["command"])
+    found = re.search(r"tools\.devkeys --dir (\S+)", keys_cmd)
+    assert found is not None
+    folder = Path(found.group(1))
     identity_env = services(compose)["identity"]["environment"]
     assert Path(identity_env["SIGNING_KEY_FILE"]).parent == folder
     assert "keys:/keys" in services(compose)["identity"]["volumes"]  # writes jwks.json
     for name in SERVICES:
         assert Path(services(compose)[name]["environment"]["JWKS_FILE"]) == COMPOSE_JWKS
         assert COMPOSE_JWKS.parent == folder
+
+
+def test_certs_volume_holds_every_services_certificate(compose: dict[str, Any]) -> None:
+    keys_cmd = " ".join(services(compose)["keys"]["command"])
+    found = re.search(r"tools\.devcerts --dir (\S+)", keys_cmd)
+    assert found is not None and Path(found.group(1)) == COMPOSE_CERTS
+    for name in SERVICES:
+        env = services(compose)[name]["environment"]
+        assert env["PORTAL_ENV"] == "development"
+        assert Path(env["TLS_CERT_FILE"]) == COMPOSE_CERTS / f"{name}.pem"
+        assert Path(env["TLS_KEY_FILE"]) == COMPOSE_CERTS / f"{name}-key.pem"
+        assert Path(env["TLS_CA_FILE"]) == COMPOSE_CERTS / "ca.pem"
+
+
+def test_sandbox_ports_are_published_on_loopback_only(compose: dict[str, Any]) -> None:
+    for name in ("salesforce", "whmcs", "freebit"):
+        for published in services(compose)[name]["ports"]:
+            assert published.startswith("127.0.0.1:"), (name, published)
+
+
+def test_redis_requires_a_password(compose: dict[str, Any]) -> None:
+    redis = services(compose)["redis"]
+    assert "--requirepass" in redis["command"]
+    password = redis["command"][redis["command"].index("--requirepass") + 1]
+    assert services(compose)["identity"]["environment"]["REDIS_URL"].startswith(
+        f"redis://:{password}@"
+    )
 
 
 def test_migrate_job_covers_every_service_with_migrations(compose: dict[str, Any]) -> None:
@@ -305,6 +335,8 @@ def test_compose_mounts_every_file_the_envoy_config_reads(compose: dict[str, Any
         source = mounts[target]
         if source == "keys":
             assert in_container == COMPOSE_JWKS  # written by the `keys` job
+        elif source == "certs":
+            assert in_container.parent == COMPOSE_CERTS  # written by the `keys` job too
         else:
             assert (ROOT / source / in_container.relative_to(target)).is_file(), name
 
@@ -313,14 +345,17 @@ def test_compose_envoy_config_is_valid_for_envoy(tmp_path: Path) -> None:
     # `envoy --mode validate` does not resolve the STRICT_DNS hostnames (`identity` resolves
     # nowhere here), but it does open every file the config names: run it from a folder laid out
     # like the container's working dir (the repository's files linked in) with the JWKS moved.
+    from tools.devcerts import ensure_certs
     from tools.devkeys import ensure_keys
 
     jwks = ensure_keys(tmp_path / "keys")
+    certs = ensure_certs(tmp_path / "certs")
     for name in ("gen", "openapi"):
         if (ROOT / name).exists():
             (tmp_path / name).symlink_to(ROOT / name)
     path = tmp_path / "envoy.yaml"
-    path.write_text(COMPOSE_OUT.read_text().replace(str(COMPOSE_JWKS), str(jwks)))
+    text = COMPOSE_OUT.read_text().replace(str(COMPOSE_JWKS), str(jwks))
+    path.write_text(text.replace(f"{COMPOSE_CERTS}/", f"{certs}/"))
     result = subprocess.run(
         [envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
         capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,

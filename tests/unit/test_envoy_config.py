@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from services.common.methods import METHODS, Auth
+from tools.devcerts import ensure_certs
 from tools.devkeys import ensure_keys
 from tools.envoy_config import MAX_DIRECT_RESPONSE_BYTES, GatewaySettings, render, write
 from tools.stack import ROOT, envoy_binary
@@ -29,6 +30,7 @@ def test_committed_gateway_config_is_valid(tmp_path: Path) -> None:
     # Its paths are relative to the repository root, as `make run` has it: dev keys in
     # .run/keys (made on first start), the descriptor set in gen/, the OpenAPI files in openapi/.
     ensure_keys(tmp_path / ".run" / "keys")
+    ensure_certs(tmp_path / ".run" / "certs")
     (tmp_path / "gen").symlink_to(ROOT / "gen")
     (tmp_path / "openapi").symlink_to(ROOT / "openapi")
     result = _validate(ROOT / "envoy" / "envoy.yaml", cwd=tmp_path)
@@ -42,6 +44,7 @@ def test_rendered_config_with_replicas_and_other_ports_is_valid(tmp_path: Path) 
         port=18080,
         admin_port=19901,
         jwks_file=jwks,
+        mesh_tls_dir=ensure_certs(tmp_path / "certs"),
         descriptor=ROOT / "gen" / "portal_descriptor.pb",
         openapi_json=ROOT / "openapi" / "openapi.json",
         docs_html=ROOT / "openapi" / "docs.html",
@@ -145,7 +148,7 @@ def test_openapi_and_docs_are_public_files_served_by_envoy(
     route = next(r for r in _routes() if r["match"].get("path") == path)
     assert route["direct_response"] == {"status": 200, "body": {"filename": filename}}
     headers = route["response_headers_to_add"]
-    assert headers == [{"header": {"key": "content-type", "value": content_type}}]
+    assert headers[0] == {"header": {"key": "content-type", "value": content_type}}
     transcoder = route["typed_per_filter_config"]["envoy.filters.http.grpc_json_transcoder"]
     assert transcoder["disabled"] is True
     assert "requires" not in _first_rule(path)
@@ -158,7 +161,7 @@ NOT_RESENT = {"SignUp", "ValidateCustomerNumber", "LinkWhmcsAccount", "Login", "
               "Logout", "StartSignUp", "RequestPasswordReset", "ConfirmPasswordReset",
               "ChangePassword", "CreateInvoicePaymentLink", "UpdateBillingProfile",
               "ConfirmBillingEmail", "HandleWhmcsWebhook", "CreateOrder", "WatchOrders",
-              "CreateCase", "AddCaseComment"}  # fmt: skip
+              "CreateCase", "AddCaseComment", "CancelSim"}  # fmt: skip
 
 
 def _route_of(path: str) -> dict:
@@ -180,6 +183,52 @@ def test_only_reads_are_resent_after_a_broken_connection(method: object) -> None
     else:
         assert retry_on == {"connect-failure", "refused-stream", "reset"}
     assert policy["retry_host_predicate"][0]["name"] == "envoy.retry_host_predicates.previous_hosts"
+
+
+def _hcm(settings: GatewaySettings | None = None) -> dict:
+    listener = render(settings or GatewaySettings())["static_resources"]["listeners"][0]
+    return dict(listener["filter_chains"][0]["filters"][0]["typed_config"])
+
+
+def test_edge_limits_are_in_place() -> None:
+    settings = GatewaySettings(request_headers_timeout_s=7.0, max_connections=123)
+    hcm = _hcm(settings)
+    assert hcm["request_headers_timeout"] == "7.0s"
+    assert hcm["max_request_headers_kb"] == settings.max_request_headers_kb
+    overload = render(settings)["overload_manager"]
+    monitors = {m["name"]: m["typed_config"] for m in overload["resource_monitors"]}
+    connections = monitors["envoy.resource_monitors.global_downstream_max_connections"]
+    assert connections["max_active_downstream_connections"] == 123
+    actions = {a["name"] for a in overload["actions"]}
+    assert "envoy.overload_actions.stop_accepting_requests" in actions
+
+
+def test_access_log_never_writes_query_strings_or_credentials() -> None:
+    log_format = _hcm()["access_log"][0]["typed_config"]["log_format"]["json_format"]
+    for field, operator in log_format.items():
+        assert "AUTHORIZATION" not in operator.upper(), field
+        if "PATH" in operator:
+            assert operator.startswith("%PATH(NQ"), (field, operator)
+
+
+def test_every_api_answer_is_not_cached() -> None:
+    host = _hcm()["route_config"]["virtual_hosts"][0]
+    added = {h["header"]["key"]: h["header"]["value"] for h in host["response_headers_to_add"]}
+    assert added["cache-control"] == "no-store"
+
+
+def test_services_are_reached_over_mutual_tls_naming_each_service(tmp_path: Path) -> None:
+    clusters = render(GatewaySettings(mesh_tls_dir=tmp_path))["static_resources"]["clusters"]
+    for cluster in clusters:
+        if cluster["name"] in ("identity", "billing", "commerce", "support"):
+            tls = cluster["transport_socket"]["typed_config"]["common_tls_context"]
+            assert tls["tls_certificates"][0]["certificate_chain"]["filename"] == str(
+                tmp_path / "gateway.pem"
+            )
+            names = tls["validation_context"]["match_typed_subject_alt_names"]
+            assert names == [{"san_type": "DNS", "matcher": {"exact": cluster["name"]}}]
+    plain = render(GatewaySettings(mesh_tls_dir=None))["static_resources"]["clusters"]
+    assert not any("transport_socket" in c for c in plain)
 
 
 @pytest.mark.parametrize("name", ["Login", "RefreshSession", "StartSignUp", "LinkWhmcsAccount"])

@@ -55,3 +55,31 @@ def test_sandboxes_persist_only_with_a_state_dir(
     kept = StackConfig("postgresql://x@127.0.0.1/db", "redis://127.0.0.1/0", run_dir=tmp_path,
                        sandbox_state_dir=tmp_path / "sandboxes")  # fmt: skip
     assert kept.env()[SANDBOX_STATE_DIR_ENV] == str(tmp_path / "sandboxes")
+
+
+def test_every_process_gets_its_own_mesh_certificate(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, replicas=1)
+    children = {c.name: c for c in stack.commands()}
+    certs = tmp_path / "certs"
+    assert stack.config.env()["PORTAL_ENV"] == "development"
+    for name in SERVICES:
+        env = children[name].env
+        assert env["TLS_CERT_FILE"] == str(certs / f"{name}.pem")
+        assert env["TLS_KEY_FILE"] == str(certs / f"{name}-key.pem")
+        assert (certs / f"{name}.pem").is_file() and (certs / f"{name}-key.pem").is_file()
+    config = yaml.safe_load((tmp_path / f"envoy-{stack.config.ports.gateway}.yaml").read_text())
+    for cluster in config["static_resources"]["clusters"]:
+        if cluster["name"] in SERVICES:
+            tls = cluster["transport_socket"]["typed_config"]
+            assert tls["sni"] == cluster["name"]
+            chain = tls["common_tls_context"]["tls_certificates"][0]["certificate_chain"]
+            assert chain == {"filename": str(certs / "gateway.pem")}
+
+
+def test_without_mesh_tls_no_process_gets_certificates(tmp_path: Path) -> None:
+    config = StackConfig("postgresql://x@127.0.0.1/db", "redis://127.0.0.1/0", ports=Ports.free(),
+                         run_dir=tmp_path, with_sandboxes=False, mesh_tls=False)  # fmt: skip
+    stack = Stack(config)
+    children = {c.name: c for c in stack.commands()}
+    assert not any("TLS_CERT_FILE" in children[name].env for name in SERVICES)
+    assert not (tmp_path / "certs").exists()

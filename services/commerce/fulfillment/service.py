@@ -116,7 +116,7 @@ class Clients:
     def from_settings(cls, settings: ServiceSettings) -> Clients:
         sf = upstreams.salesforce(settings)
         whmcs, freebit = upstreams.whmcs(settings), upstreams.freebit(settings)
-        channel = upstreams.channel(settings.identity_target)
+        channel = upstreams.peer_channel(settings, "identity")
         closers = (sf.aclose, whmcs.aclose, freebit.aclose, channel.close)
         return cls(sf, whmcs, freebit, WhmcsClients.over(channel), closers)
 

@@ -85,6 +85,7 @@ PAYMENTS = Family("payments", UserScope)
 PROFILE = Family("profile", UserScope)
 ACCOUNT_LINKS = Family("account_links", UserScope)
 SIGNUP_LOOKUP = Family("signup_lookup", CustomerNumberScope)
+SIM_USAGE = Family("sim_usage", UserScope)
 
 # -- the table -----------------------------------------------------------------------------------
 # Catalog: Product2/PricebookEntry CDC; "volatile" bits (stock/availability flags) 60 s.
@@ -102,6 +103,13 @@ ELIGIBILITY_ACCOUNT = Entry(
 # Orders: Order/OrderItem CDC + cleared when the portal creates or provisions an order.
 ORDERS_LIST = Entry("orders.list", "commerce", "orders", ORDERS, SAFETY_TTL, event_driven=True)
 ORDER_DETAIL = Entry("orders.detail", "commerce", "order", ORDERS, SAFETY_TTL, event_driven=True)
+# SIM data usage (Freebit PA05-01), per user and line: 5 min. Freebit pushes nothing, so only a
+# TTL can bound staleness; usage moves by a few MB an hour, which 5 min cannot misrepresent,
+# while a customer reloading the page does not become one PA05-01 call per view (Freebit asks
+# operators not to poll it heavily). Only lines the caller owns are stored (the loader checks
+# ownership first). A "refresh" read drops the user's family when the cached figures are older
+# than the throttle (``COMMERCE_SIM_USAGE_REFRESH_MIN_S``); a cancellation drops it too.
+SIM_USAGE_LINE = Entry("sims.usage", "commerce", "sim_usage", SIM_USAGE, 5 * MINUTE)
 # Billing (WHMCS): TTLs, plus WHMCS webhooks and our writes clear the family.
 INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 90)
 INVOICE_DETAIL = Entry("invoices.detail", "billing", "invoice", INVOICES, 5 * MINUTE)
@@ -136,6 +144,7 @@ ENTRIES: tuple[Entry[Any], ...] = (
     ELIGIBILITY_ACCOUNT,
     ORDERS_LIST,
     ORDER_DETAIL,
+    SIM_USAGE_LINE,
     INVOICES_LIST,
     INVOICE_DETAIL,
     SUBSCRIPTIONS_LIST,

@@ -133,16 +133,22 @@ async def test_cancel_then_number_can_be_reused(fb):
     assert body["resultCode"] == "100"
     assert await _state(fb, "08012345678") == "cancelling"
     again = await fb.call("master/cnclAcnt", {"kind": "MVNO", "account": "08012345678"})
-    assert again["status"]["statusCode"] == "400-321"
+    assert again["status"]["statusCode"] == "400-323"  # already scheduled
     await asyncio.sleep(0.15)
     assert await _state(fb, "08012345678") == "cancelled"
+    done = await fb.call("master/cnclAcnt", {"kind": "MVNO", "account": "08012345678"})
+    assert done["status"]["statusCode"] == "400-321"  # already cancelled
     assert (await fb.call("mvno/esim/addAcnt", esim_request()))["resultCode"] == "100"
     unknown = await fb.call("master/cnclAcnt", {"kind": "MVNO", "account": "07000000000"})
     assert unknown["status"]["statusCode"] == "400-320"
     bad_date = await fb.call(
-        "master/cnclAcnt", {"kind": "MVNO", "account": "08012345678", "runDate": "2026-01-01"}
+        "master/cnclAcnt", {"kind": "MVNO", "account": "08012345678", "runDate": "2026-13-01"}
     )
     assert bad_date["status"]["statusCode"] == "400-003"
+    past = await fb.call(
+        "master/cnclAcnt", {"kind": "MVNO", "account": "08012345678", "runDate": "2026-01-01"}
+    )
+    assert past["status"]["statusCode"] == "400-324"
 
 
 async def test_future_run_date_waits(fb):
@@ -162,6 +168,7 @@ async def test_traffic(fb):
     after = await fb.call("mvno/getTrafficInfo", {"account": "08012345678"})
     assert after["resultCode"] == "100"
     assert isinstance(after["trafficInfo"]["thisMonth"], str)
+    assert after["trafficInfo"]["quota"] == str(10 * 1024 - int(after["trafficInfo"]["thisMonth"]))
     assert int(after["trafficInfo"]["thisMonth"]) >= int(after["trafficInfo"]["today"])
     not_found = await fb.call(
         "master/getAcnt",

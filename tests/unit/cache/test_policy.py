@@ -22,6 +22,7 @@ EXPECTED = {
     "profile.whmcs": (30 * MINUTE, False),
     "signup.customer_lookup": (30, False),
     "account_links.user": (5 * MINUTE, False),
+    "sims.usage": (5 * MINUTE, False),  # docs/sims.md, "Cache"
 }
 
 

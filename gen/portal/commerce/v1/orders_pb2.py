@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from portal.common.v1 import types_pb2 as portal_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fportal/commerce/v1/orders.proto\x12\x12portal.commerce.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportal/common/v1/types.proto\"\x85\x03\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0corder_number\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.portal.commerce.v1.OrderStatus\x12?\n\x11\x61\x63tivation_status\x18\x04 \x01(\x0e\x32$.portal.commerce.v1.ActivationStatus\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05items\x18\x08 \x03(\x0b\x32\x1d.portal.commerce.v1.OrderItem\x12\x14\n\x0ctotal_amount\x18\t \x01(\t\x12\x15\n\rcurrency_code\x18\n \x01(\t\x12\x32\n\x0f\x62illing_address\x18\x0b \x01(\x0b\x32\x19.portal.common.v1.Address\"`\n\tOrderItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x05\x12\x12\n\nunit_price\x18\x05 \x01(\t\"1\n\tOrderLine\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"H\n\nSimDetails\x12-\n\x08sim_type\x18\x01 \x01(\x0e\x32\x1b.portal.commerce.v1.SimType\x12\x0b\n\x03\x65id\x18\x02 \x01(\t\"\x83\x01\n\x12\x43reateOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12,\n\x05items\x18\x02 \x03(\x0b\x32\x1d.portal.commerce.v1.OrderLine\x12+\n\x03sim\x18\x03 \x01(\x0b\x32\x1e.portal.commerce.v1.SimDetails\"?\n\x13\x43reateOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\":\n\x11ListOrdersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x12ListOrdersResponse\x12)\n\x06orders\x18\x01 \x03(\x0b\x32\x19.portal.commerce.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"<\n\x10GetOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\"\x14\n\x12WatchOrdersRequest\"R\n\x13WatchOrdersResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\x12\x11\n\theartbeat\x18\x02 \x01(\x08*\xb7\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12ORDER_STATUS_DRAFT\x10\x01\x12\x1f\n\x1bORDER_STATUS_PENDING_REVIEW\x10\x02\x12\x19\n\x15ORDER_STATUS_APPROVED\x10\x03\x12\x1a\n\x16ORDER_STATUS_ACTIVATED\x10\x04\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x05*\xb9\x01\n\x10\x41\x63tivationStatus\x12!\n\x1d\x41\x43TIVATION_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x43TIVATION_STATUS_NOT_STARTED\x10\x01\x12 \n\x1c\x41\x43TIVATION_STATUS_ACTIVATING\x10\x02\x12\x1f\n\x1b\x41\x43TIVATION_STATUS_ACTIVATED\x10\x03\x12\x1c\n\x18\x41\x43TIVATION_STATUS_FAILED\x10\x04*M\n\x07SimType\x12\x18\n\x14SIM_TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rSIM_TYPE_ESIM\x10\x01\x12\x15\n\x11SIM_TYPE_PHYSICAL\x10\x02\x32\xe8\x03\n\x0cOrderService\x12u\n\x0b\x43reateOrder\x12&.portal.commerce.v1.CreateOrderRequest\x1a\'.portal.commerce.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/orders:\x01*\x12o\n\nListOrders\x12%.portal.commerce.v1.ListOrdersRequest\x1a&.portal.commerce.v1.ListOrdersResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/orders\x12t\n\x08GetOrder\x12#.portal.commerce.v1.GetOrderRequest\x1a$.portal.commerce.v1.GetOrderResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/orders/{order_id}\x12z\n\x0bWatchOrders\x12&.portal.commerce.v1.WatchOrdersRequest\x1a\'.portal.commerce.v1.WatchOrdersResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/orders:watch0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fportal/commerce/v1/orders.proto\x12\x12portal.commerce.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportal/common/v1/types.proto\"\xdc\x01\n\x03Sim\x12\x0e\n\x06msisdn\x18\x01 \x01(\t\x12-\n\x08sim_type\x18\x02 \x01(\x0e\x32\x1b.portal.commerce.v1.SimType\x12\x11\n\tplan_name\x18\x03 \x01(\t\x12\x11\n\tplan_code\x18\x04 \x01(\t\x12-\n\x06status\x18\x05 \x01(\x0e\x32\x1d.portal.commerce.v1.SimStatus\x12\x14\n\x0c\x61\x63tivated_on\x18\x06 \x01(\t\x12\x19\n\x11\x63\x61ncellation_date\x18\x07 \x01(\t\x12\x10\n\x08order_id\x18\x08 \x01(\t\"\x85\x03\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0corder_number\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.portal.commerce.v1.OrderStatus\x12?\n\x11\x61\x63tivation_status\x18\x04 \x01(\x0e\x32$.portal.commerce.v1.ActivationStatus\x12\x12\n\nerror_code\x18\x05 \x01(\t\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05items\x18\x08 \x03(\x0b\x32\x1d.portal.commerce.v1.OrderItem\x12\x14\n\x0ctotal_amount\x18\t \x01(\t\x12\x15\n\rcurrency_code\x18\n \x01(\t\x12\x32\n\x0f\x62illing_address\x18\x0b \x01(\x0b\x32\x19.portal.common.v1.Address\"`\n\tOrderItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x05\x12\x12\n\nunit_price\x18\x05 \x01(\t\"1\n\tOrderLine\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"H\n\nSimDetails\x12-\n\x08sim_type\x18\x01 \x01(\x0e\x32\x1b.portal.commerce.v1.SimType\x12\x0b\n\x03\x65id\x18\x02 \x01(\t\"\x83\x01\n\x12\x43reateOrderRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12,\n\x05items\x18\x02 \x03(\x0b\x32\x1d.portal.commerce.v1.OrderLine\x12+\n\x03sim\x18\x03 \x01(\x0b\x32\x1e.portal.commerce.v1.SimDetails\"?\n\x13\x43reateOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\":\n\x11ListOrdersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x12ListOrdersResponse\x12)\n\x06orders\x18\x01 \x03(\x0b\x32\x19.portal.commerce.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"<\n\x10GetOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\"\x14\n\x12WatchOrdersRequest\"x\n\x13WatchOrdersResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\x12\x11\n\theartbeat\x18\x02 \x01(\x08\x12$\n\x03sim\x18\x03 \x01(\x0b\x32\x17.portal.commerce.v1.Sim*\xb7\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12ORDER_STATUS_DRAFT\x10\x01\x12\x1f\n\x1bORDER_STATUS_PENDING_REVIEW\x10\x02\x12\x19\n\x15ORDER_STATUS_APPROVED\x10\x03\x12\x1a\n\x16ORDER_STATUS_ACTIVATED\x10\x04\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x05*\xb9\x01\n\x10\x41\x63tivationStatus\x12!\n\x1d\x41\x43TIVATION_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x43TIVATION_STATUS_NOT_STARTED\x10\x01\x12 \n\x1c\x41\x43TIVATION_STATUS_ACTIVATING\x10\x02\x12\x1f\n\x1b\x41\x43TIVATION_STATUS_ACTIVATED\x10\x03\x12\x1c\n\x18\x41\x43TIVATION_STATUS_FAILED\x10\x04*M\n\x07SimType\x12\x18\n\x14SIM_TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rSIM_TYPE_ESIM\x10\x01\x12\x15\n\x11SIM_TYPE_PHYSICAL\x10\x02*\x98\x01\n\tSimStatus\x12\x1a\n\x16SIM_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SIM_STATUS_ACTIVATING\x10\x01\x12\x15\n\x11SIM_STATUS_ACTIVE\x10\x02\x12#\n\x1fSIM_STATUS_CANCELLATION_PENDING\x10\x03\x12\x18\n\x14SIM_STATUS_CANCELLED\x10\x04\x32\xe8\x03\n\x0cOrderService\x12u\n\x0b\x43reateOrder\x12&.portal.commerce.v1.CreateOrderRequest\x1a\'.portal.commerce.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/orders:\x01*\x12o\n\nListOrders\x12%.portal.commerce.v1.ListOrdersRequest\x1a&.portal.commerce.v1.ListOrdersResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/orders\x12t\n\x08GetOrder\x12#.portal.commerce.v1.GetOrderRequest\x1a$.portal.commerce.v1.GetOrderResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/orders/{order_id}\x12z\n\x0bWatchOrders\x12&.portal.commerce.v1.WatchOrdersRequest\x1a\'.portal.commerce.v1.WatchOrdersResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/orders:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,36 +42,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERSERVICE'].methods_by_name['GetOrder']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/orders/{order_id}'
   _globals['_ORDERSERVICE'].methods_by_name['WatchOrders']._loaded_options = None
   _globals['_ORDERSERVICE'].methods_by_name['WatchOrders']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/orders:watch'
-  _globals['_ORDERSTATUS']._serialized_start=1318
-  _globals['_ORDERSTATUS']._serialized_end=1501
-  _globals['_ACTIVATIONSTATUS']._serialized_start=1504
-  _globals['_ACTIVATIONSTATUS']._serialized_end=1689
-  _globals['_SIMTYPE']._serialized_start=1691
-  _globals['_SIMTYPE']._serialized_end=1768
-  _globals['_ORDER']._serialized_start=149
-  _globals['_ORDER']._serialized_end=538
-  _globals['_ORDERITEM']._serialized_start=540
-  _globals['_ORDERITEM']._serialized_end=636
-  _globals['_ORDERLINE']._serialized_start=638
-  _globals['_ORDERLINE']._serialized_end=687
-  _globals['_SIMDETAILS']._serialized_start=689
-  _globals['_SIMDETAILS']._serialized_end=761
-  _globals['_CREATEORDERREQUEST']._serialized_start=764
-  _globals['_CREATEORDERREQUEST']._serialized_end=895
-  _globals['_CREATEORDERRESPONSE']._serialized_start=897
-  _globals['_CREATEORDERRESPONSE']._serialized_end=960
-  _globals['_LISTORDERSREQUEST']._serialized_start=962
-  _globals['_LISTORDERSREQUEST']._serialized_end=1020
-  _globals['_LISTORDERSRESPONSE']._serialized_start=1022
-  _globals['_LISTORDERSRESPONSE']._serialized_end=1110
-  _globals['_GETORDERREQUEST']._serialized_start=1112
-  _globals['_GETORDERREQUEST']._serialized_end=1147
-  _globals['_GETORDERRESPONSE']._serialized_start=1149
-  _globals['_GETORDERRESPONSE']._serialized_end=1209
-  _globals['_WATCHORDERSREQUEST']._serialized_start=1211
-  _globals['_WATCHORDERSREQUEST']._serialized_end=1231
-  _globals['_WATCHORDERSRESPONSE']._serialized_start=1233
-  _globals['_WATCHORDERSRESPONSE']._serialized_end=1315
-  _globals['_ORDERSERVICE']._serialized_start=1771
-  _globals['_ORDERSERVICE']._serialized_end=2259
+  _globals['_ORDERSTATUS']._serialized_start=1579
+  _globals['_ORDERSTATUS']._serialized_end=1762
+  _globals['_ACTIVATIONSTATUS']._serialized_start=1765
+  _globals['_ACTIVATIONSTATUS']._serialized_end=1950
+  _globals['_SIMTYPE']._serialized_start=1952
+  _globals['_SIMTYPE']._serialized_end=2029
+  _globals['_SIMSTATUS']._serialized_start=2032
+  _globals['_SIMSTATUS']._serialized_end=2184
+  _globals['_SIM']._serialized_start=149
+  _globals['_SIM']._serialized_end=369
+  _globals['_ORDER']._serialized_start=372
+  _globals['_ORDER']._serialized_end=761
+  _globals['_ORDERITEM']._serialized_start=763
+  _globals['_ORDERITEM']._serialized_end=859
+  _globals['_ORDERLINE']._serialized_start=861
+  _globals['_ORDERLINE']._serialized_end=910
+  _globals['_SIMDETAILS']._serialized_start=912
+  _globals['_SIMDETAILS']._serialized_end=984
+  _globals['_CREATEORDERREQUEST']._serialized_start=987
+  _globals['_CREATEORDERREQUEST']._serialized_end=1118
+  _globals['_CREATEORDERRESPONSE']._serialized_start=1120
+  _globals['_CREATEORDERRESPONSE']._serialized_end=1183
+  _globals['_LISTORDERSREQUEST']._serialized_start=1185
+  _globals['_LISTORDERSREQUEST']._serialized_end=1243
+  _globals['_LISTORDERSRESPONSE']._serialized_start=1245
+  _globals['_LISTORDERSRESPONSE']._serialized_end=1333
+  _globals['_GETORDERREQUEST']._serialized_start=1335
+  _globals['_GETORDERREQUEST']._serialized_end=1370
+  _globals['_GETORDERRESPONSE']._serialized_start=1372
+  _globals['_GETORDERRESPONSE']._serialized_end=1432
+  _globals['_WATCHORDERSREQUEST']._serialized_start=1434
+  _globals['_WATCHORDERSREQUEST']._serialized_end=1454
+  _globals['_WATCHORDERSRESPONSE']._serialized_start=1456
+  _globals['_WATCHORDERSRESPONSE']._serialized_end=1576
+  _globals['_ORDERSERVICE']._serialized_start=2187
+  _globals['_ORDERSERVICE']._serialized_end=2675
 # @@protoc_insertion_point(module_scope)

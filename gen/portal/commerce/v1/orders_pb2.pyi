@@ -34,6 +34,14 @@ class SimType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIM_TYPE_UNSPECIFIED: _ClassVar[SimType]
     SIM_TYPE_ESIM: _ClassVar[SimType]
     SIM_TYPE_PHYSICAL: _ClassVar[SimType]
+
+class SimStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SIM_STATUS_UNSPECIFIED: _ClassVar[SimStatus]
+    SIM_STATUS_ACTIVATING: _ClassVar[SimStatus]
+    SIM_STATUS_ACTIVE: _ClassVar[SimStatus]
+    SIM_STATUS_CANCELLATION_PENDING: _ClassVar[SimStatus]
+    SIM_STATUS_CANCELLED: _ClassVar[SimStatus]
 ORDER_STATUS_UNSPECIFIED: OrderStatus
 ORDER_STATUS_DRAFT: OrderStatus
 ORDER_STATUS_PENDING_REVIEW: OrderStatus
@@ -48,6 +56,31 @@ ACTIVATION_STATUS_FAILED: ActivationStatus
 SIM_TYPE_UNSPECIFIED: SimType
 SIM_TYPE_ESIM: SimType
 SIM_TYPE_PHYSICAL: SimType
+SIM_STATUS_UNSPECIFIED: SimStatus
+SIM_STATUS_ACTIVATING: SimStatus
+SIM_STATUS_ACTIVE: SimStatus
+SIM_STATUS_CANCELLATION_PENDING: SimStatus
+SIM_STATUS_CANCELLED: SimStatus
+
+class Sim(_message.Message):
+    __slots__ = ("msisdn", "sim_type", "plan_name", "plan_code", "status", "activated_on", "cancellation_date", "order_id")
+    MSISDN_FIELD_NUMBER: _ClassVar[int]
+    SIM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_CODE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATED_ON_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_DATE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    msisdn: str
+    sim_type: SimType
+    plan_name: str
+    plan_code: str
+    status: SimStatus
+    activated_on: str
+    cancellation_date: str
+    order_id: str
+    def __init__(self, msisdn: _Optional[str] = ..., sim_type: _Optional[_Union[SimType, str]] = ..., plan_name: _Optional[str] = ..., plan_code: _Optional[str] = ..., status: _Optional[_Union[SimStatus, str]] = ..., activated_on: _Optional[str] = ..., cancellation_date: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
 
 class Order(_message.Message):
     __slots__ = ("id", "order_number", "status", "activation_status", "error_code", "error_message", "created_at", "items", "total_amount", "currency_code", "billing_address")
@@ -154,9 +187,11 @@ class WatchOrdersRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WatchOrdersResponse(_message.Message):
-    __slots__ = ("order", "heartbeat")
+    __slots__ = ("order", "heartbeat", "sim")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    SIM_FIELD_NUMBER: _ClassVar[int]
     order: Order
     heartbeat: bool
-    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., heartbeat: _Optional[bool] = ...) -> None: ...
+    sim: Sim
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., heartbeat: _Optional[bool] = ..., sim: _Optional[_Union[Sim, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""SIM self-service: the caller's mobile lines, their data usage, and cancellation."""
