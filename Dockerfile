@@ -29,11 +29,12 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # gen/: the generated stubs (`portal.*`, `eventbus.*` via PYTHONPATH); services/: the services,
 # their SQL migrations and the health-check CLI; sandbox/: the local stand-ins (with seed data);
-# tools/devkeys.py: the dev-key job of compose.yaml (tools/__init__.py makes it importable).
+# tools/devkeys.py, tools/devcerts.py: the dev-key job of compose.yaml (tools/__init__.py makes
+# them importable).
 COPY gen/ gen/
 COPY services/ services/
 COPY sandbox/ sandbox/
-COPY tools/__init__.py tools/devkeys.py tools/
+COPY tools/__init__.py tools/devkeys.py tools/devcerts.py tools/
 # A named volume mounted at /keys starts out owned by `portal` (the image's /keys is).
 USER portal:portal
 CMD ["python", "-m", "services.identity"]
