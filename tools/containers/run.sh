@@ -42,9 +42,10 @@ fi
 [ "$(id -u)" -eq 0 ] || { say "dockerd and debootstrap need root" >&2; exit 1; }
 
 # -- 2. the private dockerd, and its cleanup -----------------------------------------------------
-mkdir -p "$CACHE_DIR" "$RUN_DIR"
+mkdir -p "$CACHE_DIR"
 exec 9>"$CACHE_DIR/containers.lock"
 flock -w 1800 9 || { say "another run holds $CACHE_DIR/containers.lock" >&2; exit 1; }
+mkdir -p "$RUN_DIR"  # after the lock: a run still cleaning up removes it
 
 # dockerd leaves mounts in its exec root (the host netns handle, netns/default): undo them.
 unmount_run_dir() {
