@@ -36,6 +36,7 @@ os.environ["CACHE_NAMESPACE"] = f"test_{uuid.uuid4().hex[:10]}"
 # test that checks the production refusal starts its processes with another value).
 os.environ.setdefault("PORTAL_ENV", "development")
 
+
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
