@@ -31,6 +31,8 @@ from tools.containers.compose_local import resolved_text
 from tools.containers.local_envoy import local_text
 from tools.stack import ROOT, SERVICES, Ports
 
+# vfs on two shared cores: far beyond the suite-wide 120 s per test.
+pytestmark = pytest.mark.timeout(1500)
 HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
 UP_WITHIN = 900.0  # vfs and two shared cores: generous
 

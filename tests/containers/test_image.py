@@ -19,6 +19,8 @@ from tests.containers.conftest import IMAGE, docker, docker_env
 from tools.stack import ROOT
 
 # A PEM private key with a body (libraries such as cryptography or gnutls carry the bare marker).
+# vfs on two shared cores: far beyond the suite-wide 120 s per test.
+pytestmark = pytest.mark.timeout(1500)
 PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\s*[A-Za-z0-9+/=\s:,-]{64,}-----END")
 # The development credentials (docs/architecture.md); none may be baked into a layer's command or
 # the image's environment (they are the defaults of the settings models, read at run time).
