@@ -24,16 +24,17 @@ ENV PYTHONUNBUFFERED=1 \
     LOG_JSON=true
 RUN groupadd --system --gid 10001 portal \
  && useradd --system --uid 10001 --gid portal --no-create-home --shell /usr/sbin/nologin portal \
- && mkdir -p /keys && chown portal:portal /keys
+ && mkdir -p /keys /certs && chown portal:portal /keys /certs
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # gen/: the generated stubs (`portal.*`, `eventbus.*` via PYTHONPATH); services/: the services,
 # their SQL migrations and the health-check CLI; sandbox/: the local stand-ins (with seed data);
-# tools/devkeys.py: the dev-key job of compose.yaml (tools/__init__.py makes it importable).
+# tools/devkeys.py, tools/devcerts.py: the dev-key job of compose.yaml (tools/__init__.py makes
+# them importable).
 COPY gen/ gen/
 COPY services/ services/
 COPY sandbox/ sandbox/
-COPY tools/__init__.py tools/devkeys.py tools/
-# A named volume mounted at /keys starts out owned by `portal` (the image's /keys is).
+COPY tools/__init__.py tools/devkeys.py tools/devcerts.py tools/
+# Named volumes mounted at /keys and /certs start out owned by `portal` (the image's folders are).
 USER portal:portal
 CMD ["python", "-m", "services.identity"]

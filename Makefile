@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
 .PHONY: venv run test gen gen-check openapi lint fmt bench soak clean system-packages lock \
-	docs-assets frontend-check
+	docs-assets frontend-check containers
 
 venv: $(STAMP)
 
@@ -67,6 +67,12 @@ system-packages:
 test: venv system-packages gen-check
 	@$(VENV)/bin/buf lint
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## containers: the image built from the real Dockerfile (on a debootstrap Debian base) and the whole
+## compose.yaml stack run on a private dockerd (root; tools/containers/run.sh, tests/containers);
+## caches under /var/cache/portal-ci (PORTAL_CI_CACHE)
+containers: venv
+	@bash tools/containers/run.sh
 
 bench: venv
 	@$(PY) -m bench $(BENCH)

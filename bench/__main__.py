@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
+
+from tools.signals import STOP_SIGNALS, stop_with_parent
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,7 +25,30 @@ def scripts() -> list[Path]:
     )
 
 
+def run_script(script: Path) -> int:
+    """Run one benchmark; SIGINT/SIGTERM/SIGHUP are passed on to it (it stops its stack) and, once
+    it has exited, end this run with ``128 + signal``."""
+    child = subprocess.Popen([sys.executable, str(script)], cwd=HERE.parent)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
+    try:
+        returncode = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        sys.exit(128 + received[0])
+    return returncode
+
+
 def main() -> None:
+    stop_with_parent()
     wanted = sys.argv[1:]
     chosen = [p for p in scripts() if p.stem in wanted or (not wanted and p.stem not in ON_REQUEST)]
     if not chosen:
@@ -30,7 +57,7 @@ def main() -> None:
     failed = []
     for script in chosen:
         print(f"=== {script.stem}", flush=True)
-        if subprocess.run([sys.executable, str(script)], cwd=HERE.parent, check=False).returncode:
+        if run_script(script):
             failed.append(script.stem)
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")

@@ -30,6 +30,7 @@ from tests.helpers.authz_world import build_world
 from tests.helpers.logbook import LogBook
 from tests.helpers.rpc_surface import call_rest, request_document
 from tests.helpers.stacks import running_stack
+from tools import signals
 
 ROUNDS = 60
 
@@ -81,4 +82,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

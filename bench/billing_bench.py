@@ -32,7 +32,7 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools import infra
+from tools import infra, signals
 from tools.stack import Ports, Stack, StackConfig
 
 CONNECTIONS, DURATION, ROUNDS, COLD = 32, 10.0, 2, 60
@@ -154,4 +154,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

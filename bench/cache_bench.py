@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from services.common.cache import Cache, UserScope, Variant, policy, redis_from_url
 from services.common.cache.keys import keys_for, schema_hash
+from tools import signals
 
 ROUNDS, PER_ROUND, STORM = 6, 1500, 200
 MSG = billing_pb2.ListInvoicesResponse
@@ -142,8 +143,8 @@ def main() -> None:
         proc, port = start_redis(workdir)
         try:
             url = f"redis://127.0.0.1:{port}/0"
-            asyncio.run(hit_path(url))
-            asyncio.run(miss_storm(url))
+            signals.run(hit_path(url))
+            signals.run(miss_storm(url))
         finally:
             proc.kill()
             proc.wait(5)

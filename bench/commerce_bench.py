@@ -30,7 +30,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.billing_bench import CONNECTIONS, DURATION, Result, load, show, token
 from services.common.clients import SalesforceClient, SalesforceConfig
-from tools import infra
+from tools import infra, signals
 from tools.stack import Ports, Stack, StackConfig
 
 CHANGES = 100
@@ -132,4 +132,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

@@ -43,6 +43,7 @@ from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
 from services.identity.directory import Directory
 from services.identity.servicer import AccountDirectoryServicer
+from tools import signals
 
 MIX = (["INTERNET-GOLD-HOME-1G", "INTERNET-INSTALL-SINGLE"], ["SIM-DATA-10G"], ["VPN-STANDARD"])
 
@@ -243,4 +244,4 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=200)
-    asyncio.run(main(parser.parse_args().orders))
+    signals.run(main(parser.parse_args().orders))

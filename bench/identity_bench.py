@@ -24,7 +24,7 @@ from sandbox.whmcs import start_whmcs
 from services.common.migrations import migrate_service
 from services.identity.server import build_deps, create_identity_server
 from services.identity.settings import IdentitySettings
-from tools import infra
+from tools import infra, signals
 from tools.devkeys import ensure_keys
 
 LOGINS, CONCURRENCY, SIGNUPS = 200, 4, 20
@@ -144,4 +144,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

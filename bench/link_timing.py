@@ -25,6 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.helpers.logbook import LogBook
 from tests.helpers.stacks import running_stack
+from tools import signals
 
 ROUNDS = 60
 KNOWN = "kenji.sato@example.jp"  # a seeded WHMCS client
@@ -71,4 +72,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

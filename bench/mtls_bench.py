@@ -11,7 +11,6 @@ Run: .venv/bin/python bench/mtls_bench.py (~1.5 min)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.billing_bench import CONNECTIONS, DURATION, load, show, token
-from tools import infra
+from tools import infra, signals
 from tools.stack import Ports, Stack, StackConfig
 
 ROUNDS = 3
@@ -75,4 +74,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

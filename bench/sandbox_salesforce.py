@@ -5,13 +5,13 @@ Run: .venv/bin/python bench/sandbox_salesforce.py
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 
 import httpx
 
 from sandbox.salesforce import start_salesforce
+from tools import signals
 
 QUERIES = {
     "filtered (~250 rows, parent field, ORDER BY, LIMIT 50)": (
@@ -73,4 +73,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

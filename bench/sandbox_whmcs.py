@@ -6,7 +6,6 @@ Run: .venv/bin/python bench/sandbox_whmcs.py
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 from datetime import date, timedelta
@@ -16,6 +15,7 @@ import httpx
 
 from sandbox.whmcs import start_whmcs
 from sandbox.whmcs.models import Invoice, InvoiceItem
+from tools import signals
 
 CREDS = {"identifier": "portal-dev", "secret": "portal-dev-secret", "responsetype": "json"}
 CASES = {
@@ -62,4 +62,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

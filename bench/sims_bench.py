@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.billing_bench import CONNECTIONS, DURATION, ROUNDS, load, show, token
 from bench.commerce_bench import Ready
 from services.common.clients import SalesforceClient, SalesforceConfig
-from tools import infra
+from tools import infra, signals
 from tools.stack import Ports, Stack, StackConfig
 
 
@@ -103,4 +103,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    signals.run(main())

@@ -49,7 +49,7 @@ from bench.soak_users import (
     sandbox_calls,
 )
 from bench.soak_workload import Recorder, User
-from tools import infra, logscan
+from tools import infra, logscan, signals
 from tools.stack import Ports, Stack, StackConfig
 from tools.stack_secrets import configured_secrets, key_secrets, public_key_ids
 
@@ -251,7 +251,7 @@ def main() -> None:
     cfg = SoakConfig(users=args.users, seconds=args.seconds, think_s=args.think,
                      max_error_rate=args.max_error_rate)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="soak-") as run_dir:
-        result = asyncio.run(run_soak(cfg, Path(run_dir), args.logs))
+        result = signals.run(run_soak(cfg, Path(run_dir), args.logs))
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = args.out / f"soak-{stamp}.json"

@@ -2,7 +2,8 @@
 
 Used by ``make run`` (tools/supervisor.py) and by the end-to-end tests, which start their own copy
 on free ports with their own database. Children are started in their own process groups and
-stopped by PID (SIGTERM, then SIGKILL after a grace period), never left behind.
+stopped by PID (SIGTERM, then SIGKILL after a grace period), never left behind: each also gets a
+SIGTERM from the kernel when the tool that started it dies (tools/signals.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import httpx
 from sandbox.persistence import STATE_DIR_ENV as SANDBOX_STATE_DIR_ENV
 from services.common.cache.keys import DEFAULT_NAMESPACE
 from tools.envoy_config import GatewaySettings, write
+from tools.signals import term_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("identity", "billing", "commerce", "support")
@@ -274,6 +276,8 @@ class Stack:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # own process group: a Ctrl-C reaches us, not them
+            # ...and if we die without stopping them (SIGKILL), the kernel sends them SIGTERM.
+            preexec_fn=term_with_parent,
         )
         child.pump = asyncio.create_task(self._pump(child))
         self.children[name] = child
@@ -334,6 +338,32 @@ class Stack:
         names = sorted(self.children, key=rank)
         for name in names:
             await self.stop_child(name)
+
+    def kill_left_behind(self, grace: float = 5.0) -> list[str]:
+        """Without an event loop (a test session interrupted by a signal): SIGTERM, then SIGKILL,
+        every child still running, and reap it; the names of those it had to stop."""
+        alive = [c for c in self.children.values() if c.running and c.process is not None]
+        for child in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGTERM)  # type: ignore[union-attr]
+        deadline = time.monotonic() + grace
+        for child in alive:
+            pid = child.process.pid  # type: ignore[union-attr]
+            while True:
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(pid, signal.SIGKILL)
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, 0)
+                    break
+                time.sleep(0.05)
+        return [c.name for c in alive]
 
     async def restart_child(self, name: str) -> None:
         await self.stop_child(name)

@@ -4,21 +4,21 @@ Checks Postgres and Redis (starting throwaway ones when nothing answers), create
 settles the world (``tools/world.py``: the sandboxes' saved state in ``.run/sandboxes`` and the
 portal database must belong together; ``--fresh`` wipes both first), starts the sandboxes, the four
 services and Envoy, waits for ``/readyz``, prints where everything listens and the measured
-start-up time, then streams every child's output with a name prefix. On Ctrl-C or SIGTERM it
-stops every child it started, by PID.
+start-up time, then streams every child's output with a name prefix. On Ctrl-C, SIGTERM or
+SIGHUP (also when make, which keeps those to itself, is the one terminated) it stops every child
+it started, by PID.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import socket
 import sys
 import time
 from pathlib import Path
 
-from tools import infra, redis_acl, world
+from tools import infra, redis_acl, signals, world
 from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig
 
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
@@ -113,41 +113,38 @@ async def run(args: argparse.Namespace) -> int:
     )
     stack = Stack(config, sink=sink)
     drop_redis_user: redis_acl.Drop | None = None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await _ensure_postgres(stack, database_url, run_dir)
-        await _ensure_redis(stack, redis_url, run_dir)
-        await _settle_world(place, args.fresh)
-        taken = _ports_in_use(config.ports)
-        if taken:
-            raise RuntimeError(f"ports already in use (another `make run`?): {', '.join(taken)}")
-        # The services reach Redis as a user of this stack's own (deleted on stop).
-        config.redis_url, drop_redis_user = await redis_acl.stack_user(redis_url, "run")
-        await stack.start(within=args.timeout)
-    except world.WorldMismatch as exc:
-        print(f"start-up refused: {exc}", file=sys.stderr, flush=True)
-        await stack.stop()
-        return 2
-    except Exception as exc:
-        print(f"start-up failed: {exc}", file=sys.stderr)
+        try:
+            await _ensure_postgres(stack, database_url, run_dir)
+            await _ensure_redis(stack, redis_url, run_dir)
+            await _settle_world(place, args.fresh)
+            taken = _ports_in_use(config.ports)
+            if taken:
+                raise RuntimeError(
+                    f"ports already in use (another `make run`?): {', '.join(taken)}"
+                )
+            # The services reach Redis as a user of this stack's own (deleted on stop).
+            config.redis_url, drop_redis_user = await redis_acl.stack_user(redis_url, "run")
+            await stack.start(within=args.timeout)
+        except world.WorldMismatch as exc:
+            print(f"start-up refused: {exc}", file=sys.stderr, flush=True)
+            return 2
+        except Exception as exc:
+            print(f"start-up failed: {exc}", file=sys.stderr)
+            return 1
+        elapsed = time.perf_counter() - started
+        print("\nportal is ready\n")
+        for what, where in stack.where():
+            print(f"  {what:<24} {where}")
+        print(f"\n  ready in {elapsed:.2f} s  (Ctrl-C stops everything)\n", flush=True)
+        # Until SIGINT, SIGTERM or SIGHUP cancels this task (tools/signals.py).
+        await asyncio.Event().wait()
+        return 0
+    finally:
+        print("\nstopping...", flush=True)
         await stack.stop()
         if drop_redis_user is not None:
             await drop_redis_user()
-        return 1
-    elapsed = time.perf_counter() - started
-    print("\nportal is ready\n")
-    for what, where in stack.where():
-        print(f"  {what:<24} {where}")
-    print(f"\n  ready in {elapsed:.2f} s  (Ctrl-C stops everything)\n", flush=True)
-    await stop.wait()
-    print("\nstopping...", flush=True)
-    await stack.stop()
-    if drop_redis_user is not None:
-        await drop_redis_user()
-    return 0
 
 
 def main() -> None:
@@ -162,7 +159,7 @@ def main() -> None:
     parser.add_argument(
         "--run-dir", type=Path, default=ROOT / ".run", help="keys, sandbox state, throwaway servers"
     )
-    sys.exit(asyncio.run(run(parser.parse_args())))
+    sys.exit(signals.run(run(parser.parse_args())))
 
 
 if __name__ == "__main__":
