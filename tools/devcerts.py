@@ -20,24 +20,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tools.devkeys import write_private_key
+
 # The services, the gateway (Envoy's client certificate) and an operator identity (grpcurl:
 # health and reflection on a service port).
 IDENTITIES = ("identity", "billing", "commerce", "support", "gateway", "operator")
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
 VALIDITY = dt.timedelta(days=365)
-
-
-def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    tmp.chmod(0o600)
-    tmp.replace(path)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -79,7 +68,7 @@ def _ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         .add_extension(_CA_USAGE, critical=True)
         .sign(key, hashes.SHA256())
     )
-    _write_private(key_path, key)
+    write_private_key(key_path, key)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
@@ -109,7 +98,7 @@ def issue(folder: Path, name: str, ca: tuple[x509.Certificate, ec.EllipticCurveP
         .add_extension(_LEAF_USAGE, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(folder / f"{name}-key.pem", key)
+    write_private_key(folder / f"{name}-key.pem", key)
     (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 

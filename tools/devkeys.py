@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from services.identity.keys import CURRENT, NEXT, PREVIOUS, public_jwk
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    """``key`` as unencrypted PKCS#8 PEM, readable by its owner only, replaced atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(
         key.private_bytes(
@@ -54,7 +55,7 @@ def ensure_keys(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in (CURRENT, NEXT):
         if not (folder / name).exists():
-            _write_key(folder / name, ec.generate_private_key(ec.SECP256R1()))
+            write_private_key(folder / name, ec.generate_private_key(ec.SECP256R1()))
     return write_jwks(folder)
 
 
@@ -66,9 +67,9 @@ def rotate(folder: Path) -> Path:
     :func:`retire` after the access-token lifetime). Identity picks the change up by itself.
     """
     ensure_keys(folder)
-    _write_key(folder / PREVIOUS, _read_key(folder / CURRENT))
-    _write_key(folder / CURRENT, _read_key(folder / NEXT))
-    _write_key(folder / NEXT, ec.generate_private_key(ec.SECP256R1()))
+    write_private_key(folder / PREVIOUS, _read_key(folder / CURRENT))
+    write_private_key(folder / CURRENT, _read_key(folder / NEXT))
+    write_private_key(folder / NEXT, ec.generate_private_key(ec.SECP256R1()))
     return write_jwks(folder)
 
 
