@@ -25,9 +25,10 @@ from portal.commerce.v1 import orders_pb2
 from services.commerce.order_event_log import checked_event_id
 from services.commerce.orders import Orders
 from services.commerce.watch import WatchHub
+from services.commerce.watch_stream import current_order
 from services.commerce.watch_tickets import Ticket
 from services.common.directory import Directory
-from services.common.errors import NotFound, PortalError
+from services.common.errors import NotFound
 
 log = structlog.get_logger("watch")
 RETRY_MS = 2000
@@ -81,14 +82,7 @@ class OrderEvents:
             newest[order_id] = event_id
         out = []
         for order_id, event_id in newest.items():
-            order = await self._current(user, order_id)
+            order = await current_order(self.orders, user, order_id)
             if order is not None:
                 out.append((event_id, order))
         return out
-
-    async def _current(self, user_id: str, order_id: str) -> orders_pb2.Order | None:
-        try:
-            return await self.orders.get(user_id, order_id)
-        except PortalError as exc:  # gone, or Salesforce down: the next change comes anyway
-            log.warning("watch_order_unreadable", error=exc.reason)
-            return None

@@ -66,7 +66,7 @@ class OrderWatch:
         if changed.startswith(LINE_PREFIX):
             sims = await self._line(user_id, changed.removeprefix(LINE_PREFIX))
         else:
-            order = await self._current(user_id, changed)
+            order = await current_order(self.orders, user_id, changed)
             if order is None or not _new(sent, changed, order.SerializeToString()):
                 return out
             out.append(orders_pb2.WatchOrdersResponse(order=order))
@@ -95,12 +95,15 @@ class OrderWatch:
             log.warning("watch_line_unreadable", error=exc.reason)
             return []
 
-    async def _current(self, user_id: str, order_id: str) -> orders_pb2.Order | None:
-        try:
-            return await self.orders.get(user_id, order_id)
-        except PortalError as exc:  # gone, or Salesforce down: the next change comes anyway
-            log.warning("watch_order_unreadable", error=exc.reason)
-            return None
+
+async def current_order(orders: Orders, user_id: str, order_id: str) -> orders_pb2.Order | None:
+    """The order as it is now for a live stream, None when it cannot be read (gone, or Salesforce
+    down: the next change comes anyway)."""
+    try:
+        return await orders.get(user_id, order_id)
+    except PortalError as exc:
+        log.warning("watch_order_unreadable", error=exc.reason)
+        return None
 
 
 def _new(sent: dict[str, bytes], key: str, raw: bytes) -> bool:
