@@ -29,6 +29,13 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` with ``user:password@`` in place of any credentials it had (URL-safe values)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+
+
 async def postgres_answers(url: str) -> bool:
     try:
         conn = await asyncpg.connect(with_database(url, "postgres"), timeout=2)

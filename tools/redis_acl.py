@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+
+from tools.infra import with_credentials
 
 Drop = Callable[[], Awaitable[None]]
 
 RULES = ("on", "~*", "&*", "+@all", "-@admin", "-@dangerous")
-
-
-def _with_credentials(url: str, user: str, password: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
 
 
 async def stack_user(url: str, stack: str) -> tuple[str, Drop | None]:
@@ -44,4 +40,4 @@ async def stack_user(url: str, stack: str) -> tuple[str, Drop | None]:
         finally:
             await admin.aclose()
 
-    return _with_credentials(url, user, password), drop
+    return with_credentials(url, user, password), drop

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools import infra, redis_acl, signals, world
+from tools import infra, pg_role, redis_acl, signals, world
 from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig
 
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
@@ -113,6 +113,7 @@ async def run(args: argparse.Namespace) -> int:
     )
     stack = Stack(config, sink=sink)
     drop_redis_user: redis_acl.Drop | None = None
+    drop_pg_password: pg_role.Drop | None = None
     try:
         try:
             await _ensure_postgres(stack, database_url, run_dir)
@@ -123,8 +124,10 @@ async def run(args: argparse.Namespace) -> int:
                 raise RuntimeError(
                     f"ports already in use (another `make run`?): {', '.join(taken)}"
                 )
-            # The services reach Redis as a user of this stack's own (deleted on stop).
+            # The services reach Redis as a user of this stack's own (deleted on stop) and
+            # Postgres as the role that owns the portal database (its password cleared on stop).
             config.redis_url, drop_redis_user = await redis_acl.stack_user(redis_url, "run")
+            config.database_url, drop_pg_password = await pg_role.stack_role(database_url)
             await stack.start(within=args.timeout)
         except world.WorldMismatch as exc:
             print(f"start-up refused: {exc}", file=sys.stderr, flush=True)
@@ -145,6 +148,8 @@ async def run(args: argparse.Namespace) -> int:
         await stack.stop()
         if drop_redis_user is not None:
             await drop_redis_user()
+        if drop_pg_password is not None:
+            await drop_pg_password()
 
 
 def main() -> None:
