@@ -5,7 +5,10 @@ found in identity's JWKS, a valid signature, and the expected ``iss``, ``aud``, 
 and ``sub``. The JWKS comes from a URL (identity's ``/.well-known/jwks.json``) or a file; it is
 loaded at start and refreshed when a token names an unknown ``kid`` (at most once per
 ``refresh_interval`` so random kids cannot turn into a request flood), which is how a rotated key
-is picked up without a restart.
+is picked up without a restart. A key set older than ``max_age`` is reloaded in the background on
+the next verification, so a key identity stops publishing (retired, or withdrawn after a leak) is
+refused within ``max_age``, with the tokens it verified forgotten; a failed reload keeps the
+current set (identity down must not lock every customer out).
 
 Which methods need a token is read from the protos (``services.common.methods``): public methods
 and anything that is not a portal RPC (health, reflection) pass; internal services are reachable
@@ -72,18 +75,21 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         refresh_interval: float = 10.0,
+        max_age: float = 30.0,
         leeway: float = 30.0,
         verified_cache_size: int = 4096,
     ) -> None:
         self._source = source
         self._issuer, self._audience, self._leeway = issuer, audience, leeway
-        self._refresh_interval = refresh_interval
+        self._refresh_interval, self._max_age = refresh_interval, max_age
         self._keys: dict[str, Any] = {}
         self._last_refresh = float("-inf")
         self._lock = asyncio.Lock()
-        # Tokens already verified, until they expire: an ES256 check per request is the biggest
-        # share of a cached read's CPU. Bounded; oldest entries go first.
-        self._verified: dict[str, Claims] = {}
+        self._background: asyncio.Task[None] | None = None
+        # Tokens already verified (with the kid that verified them), until they expire: an
+        # ES256 check per request is the biggest share of a cached read's CPU. Bounded; oldest
+        # entries go first.
+        self._verified: dict[str, tuple[Claims, str]] = {}
         self._verified_max = verified_cache_size
 
     async def refresh(self) -> None:
@@ -98,8 +104,18 @@ class TokenVerifier:
             for jwk in jwks.get("keys", []):
                 if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256" and jwk.get("kid"):
                     keys[jwk["kid"]] = ECAlgorithm.from_jwk(json.dumps(jwk))
+            if keys.keys() != self._keys.keys():
+                log.info("jwks_loaded", kids=sorted(keys))
             self._keys = keys
-            log.info("jwks_loaded", kids=sorted(keys))
+            self._verified = {t: v for t, v in self._verified.items() if v[1] in keys}
+
+    def _refresh_if_old(self) -> None:
+        if (
+            time.monotonic() - self._last_refresh >= self._max_age
+            and (self._background is None or self._background.done())
+            and not self._lock.locked()
+        ):
+            self._background = asyncio.create_task(self.refresh())
 
     async def _key(self, kid: str) -> Any:
         key = self._keys.get(kid)
@@ -109,18 +125,20 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> Claims:
+        self._refresh_if_old()
         known = self._verified.get(token)
         if known is not None:
-            if time.time() < known.expires_at + self._leeway:
-                return known
+            claims, _ = known
+            if time.time() < claims.expires_at + self._leeway:
+                return claims
             del self._verified[token]
-        claims = await self._verify(token)
+        claims, kid = await self._verify(token)
         if len(self._verified) >= self._verified_max:
             del self._verified[next(iter(self._verified))]
-        self._verified[token] = claims
+        self._verified[token] = (claims, kid)
         return claims
 
-    async def _verify(self, token: str) -> Claims:
+    async def _verify(self, token: str) -> tuple[Claims, str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -145,7 +163,10 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise Unauthenticated()
-        return Claims(user_id=sub, token_id=str(claims.get("jti", "")), expires_at=claims["exp"])
+        verified = Claims(
+            user_id=sub, token_id=str(claims.get("jti", "")), expires_at=claims["exp"]
+        )
+        return verified, header["kid"]
 
 
 def bearer_token(ctx: grpc.aio.ServicerContext) -> str | None:

@@ -60,6 +60,7 @@ def token_verifier(settings: ServiceSettings) -> TokenVerifier:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         refresh_interval=settings.jwks_refresh_interval,
+        max_age=settings.jwks_max_age,
     )
 
 

@@ -62,6 +62,9 @@ class ServiceSettings(BaseSettings):
     jwks_file: Path = shared("JWKS_FILE", Path(".run/keys/jwks.json"))
     # Minimum seconds between two JWKS reloads triggered by an unknown key id.
     jwks_refresh_interval: float = shared("JWKS_REFRESH_INTERVAL", 10.0)
+    # Seconds a loaded key set is used before it is reloaded in the background (a withdrawn
+    # key is refused within this).
+    jwks_max_age: float = shared("JWKS_MAX_AGE", 30.0)
 
     # Systems of record (defaults: the local sandboxes and their dev credentials).
     salesforce_url: str = shared("SALESFORCE_URL", "http://127.0.0.1:8701")

@@ -1,6 +1,8 @@
 """Rotating identity's signing key on a running stack, twice, with no gateway restart: Envoy reads
 identity's JWKS (remote, cached, fetched again in the background), and a token signed with the
-key before stays valid (that key is published as "previous" until the next rotation)."""
+key before stays valid (that key is published as "previous" until the next rotation). A key no
+longer published (dropped by a rotation or retired) is refused within the services' JWKS_MAX_AGE,
+also where the gateway's start-up key file still lists it."""
 
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import httpx
 import jwt
 import pytest
 
+from tests.e2e.test_gateway import assert_error_shape
 from tests.helpers.accounts import HANAKO, customer_token
 from tests.helpers.logbook import LogBook
 from tests.helpers.stacks import running_stack
-from tools.devkeys import rotate
+from tools.devkeys import retire, rotate
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +28,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 async def rotating_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     run_dir = tmp_path_factory.mktemp("rotation_run")
-    env = {"IDENTITY_KEY_RELOAD_INTERVAL": "0.2"}
+    env = {"IDENTITY_KEY_RELOAD_INTERVAL": "0.2", "JWKS_MAX_AGE": "1"}
     async with running_stack(
         run_dir, LogBook(), prefix="portal_rot", extra_env=env, wait_cdc=False, jwks_cache_s=2
     ) as stack:
@@ -60,6 +63,21 @@ async def accepted(gateway: httpx.AsyncClient, token: str, within: float = 30) -
         return False
 
 
+async def refused(gateway: httpx.AsyncClient, token: str, within: float = 10) -> bool:
+    """Whether ``/v1/me`` answers 401 for ``token`` within ``within`` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                me = await gateway.get("/v1/me", headers={"authorization": f"Bearer {token}"})
+                if me.status_code == 401:
+                    assert_error_shape(me, 401, 16, "UNAUTHENTICATED")
+                    return True
+                assert me.status_code == 200, me.text
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        return False
+
+
 def published(keys: Path) -> list[str]:
     return [k["kid"] for k in json.loads((keys / "jwks.json").read_text())["keys"]]
 
@@ -83,5 +101,13 @@ async def test_two_rotations_need_no_gateway_restart(rotating_stack: Stack) -> N
         third = await token_signed_with(gw, current)
         assert await accepted(gw, third)
         assert await accepted(gw, second, within=1)
+
+        # The first token's key left the published set with the second rotation. The gateway's
+        # start-up key file still lists it, the services no longer do.
+        assert kid(first) in known_at_start and kid(first) not in published(keys)
+        assert await refused(gw, first)
+        retire(keys)  # the previous key (the second token's) is no longer published
+        assert await refused(gw, second)
+        assert await accepted(gw, third, within=1)
     assert rotating_stack.children["envoy"].process.pid == envoy_pid  # type: ignore[union-attr]
     assert rotating_stack.children["envoy"].running

@@ -244,3 +244,44 @@ async def test_the_verified_token_memory_is_bounded(keys: Path) -> None:
     for token in tokens:
         await verifier.verify(token)
     assert list(verifier._verified) == tokens[2:]
+
+
+async def test_a_key_no_longer_published_is_refused_within_max_age(
+    keys: Path, tmp_path: Path
+) -> None:
+    """Retired (or withdrawn after a leak): once the published set drops the key, tokens it
+    signed are refused after at most ``max_age``, also those already verified and remembered.
+    A set that cannot be read keeps the current keys."""
+    other = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "signing-key.pem").write_bytes(
+        other.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [public_jwk(other)]}))
+    published = tmp_path / "published.json"
+    current = json.loads((keys / "jwks.json").read_text())["keys"]
+    published.write_text(json.dumps({"keys": [*current, public_jwk(other)]}))
+    verifier = TokenVerifier(
+        JwksSource(file=published), issuer="portal-identity", audience="portal", max_age=0.3
+    )
+    leaked = sign(tmp_path, sub="leaked-key-user")
+    kept = sign(keys, sub="kept-key-user")
+    assert (await verifier.verify(leaked)).user_id == "leaked-key-user"
+
+    # The file cannot be read for a while: the keys in use stay.
+    published.write_text("{not json")
+    await asyncio.sleep(0.35)
+    assert (await verifier.verify(leaked)).user_id == "leaked-key-user"
+    await asyncio.sleep(0.05)  # the background reload ran and failed
+    assert (await verifier.verify(leaked)).user_id == "leaked-key-user"
+
+    published.write_text(json.dumps({"keys": current}))
+    await asyncio.sleep(0.35)
+    await verifier.verify(kept)  # starts the background reload
+    await asyncio.sleep(0.05)
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(leaked)
+    assert (await verifier.verify(kept)).user_id == "kept-key-user"
