@@ -24,6 +24,7 @@ from services.commerce.servicer import CatalogServicer, OrderServicer, SimServic
 from services.commerce.settings import CommerceSettings
 from services.commerce.sims.wiring import Sims, build_sims
 from services.commerce.watch import WatchHub, redis_for_pubsub
+from services.commerce.watch_slots import StreamSlots
 from services.commerce.watch_stream import OrderWatch
 from services.commerce.watch_tickets import WatchTickets
 from services.common import upstreams
@@ -78,6 +79,11 @@ async def build_deps(settings: CommerceSettings, *, policy: Policy | None = None
         redis_for_pubsub(redis_url),
         settings.cache_namespace,
         OrderEventLog(redis_from_url(redis_url), settings.cache_namespace),
+        StreamSlots(
+            redis_from_url(redis_url),
+            settings.cache_namespace,
+            settings.watch_max_streams_per_user,
+        ),
         settings.watch_max_streams_per_user,
     )
     accounts = OrderAccounts(pool, salesforce)

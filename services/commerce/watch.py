@@ -10,7 +10,8 @@ queues. A publish that fails is logged and dropped: a watcher then misses a live
 was already invalidated, so the next read is fresh. Before the publish, the change is appended
 to the user's order-event log (``order_event_log.py``), which SSE clients resume from.
 
-A user has at most ``max_streams_per_user`` open streams on one replica: one more is refused
+A user has at most ``max_streams_per_user`` open streams across every replica
+(``watch_slots.py``: leases in Redis) and on this replica: one more is refused
 (``TOO_MANY_STREAMS``) before it holds anything, so one token cannot pile up streams and their
 queues.
 """
@@ -26,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.commerce.order_event_log import OrderEventLog
+from services.commerce.watch_slots import StreamSlots
 from services.common.cache.keys import order_changes_channel
 from services.common.errors import TooManyStreams
 
@@ -45,11 +47,13 @@ class WatchHub:
         redis: Redis,
         namespace: str,
         events: OrderEventLog,
+        slots: StreamSlots,
         max_streams_per_user: int = 5,
     ) -> None:
         self._redis = redis
         self._namespace = namespace
         self.events = events
+        self._slots = slots
         self._max_streams = max_streams_per_user
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
@@ -86,6 +90,10 @@ class WatchHub:
         if len(self._queues.get(name, ())) >= self._max_streams:
             log.warning("watch_refused", reason="too_many_streams", limit=self._max_streams)
             raise TooManyStreams()
+        slot = await self._slots.take(user_id)
+        if slot is None:
+            log.warning("watch_refused", reason="too_many_streams", limit=self._max_streams)
+            raise TooManyStreams()
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         local = self._queues.setdefault(name, set())
         local.add(queue)
@@ -101,6 +109,7 @@ class WatchHub:
                 del self._queues[name]
                 with contextlib.suppress(RedisError, OSError):
                     await self._pubsub.unsubscribe(name)
+            await self._slots.give_back(slot)
 
     def open_streams(self) -> int:
         """Streams open on this replica (every user)."""
@@ -136,5 +145,6 @@ class WatchHub:
                 await self._reader
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()
+        await self._slots.aclose()
         await self._redis.aclose()
         await self.events.aclose()

@@ -211,6 +211,12 @@ def order_changes_channel(namespace: str, user_id: str) -> str:
     return f"{scope_prefix(namespace, UserScope(user_id))}:commerce:orders"
 
 
+def watch_slots_key(namespace: str, user_id: str) -> str:
+    """The sorted set of one user's open WatchOrders streams on every replica (member: a stream
+    id, score: when its lease ends), in the user's hash tag."""
+    return f"{scope_prefix(namespace, UserScope(user_id))}:commerce:watch-slots"
+
+
 def order_events_key(namespace: str, user_id: str) -> str:
     """The Redis stream of one user's order changes that SSE clients resume from (the user's
     hash tag, beside the pub/sub channel)."""
