@@ -18,12 +18,12 @@ from services.commerce.catalog_records import (
     UNSPECIFIED,
     CatalogItem,
     Category,
-    catalog_query,
     categories_of,
     from_record,
     item_from_record,
     to_record,
 )
+from services.commerce.queries import catalog_query
 from services.common.cache import SHARED_CATALOG, Cache, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.clients.soql import soql

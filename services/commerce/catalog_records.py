@@ -1,4 +1,4 @@
-"""The portal catalog as read from Salesforce: one SOQL over PricebookEntry, and its mapping.
+"""The portal catalog as read from Salesforce (one SOQL over PricebookEntry): its mapping.
 
 The cached form is the internal ``CatalogRecord`` message: the public ``Product`` plus what checkout
 needs and the contract does not show (the PricebookEntry id, the SIM plan code). Being a typed
@@ -14,23 +14,6 @@ from portal.commerce.v1 import catalog_pb2, catalog_records_pb2
 from portal.common.v1 import types_pb2
 
 from services.commerce.records import CURRENCY, money, text
-from services.common.clients.soql import soql
-
-FIELDS = (
-    "Id",
-    "Pricebook2Id",
-    "UnitPrice",
-    "Product2Id",
-    "Product2.Name",
-    "Product2.StockKeepingUnit",
-    "Product2.Description",
-    "Product2.Product2Categories1__c",
-    "Product2.Item_Class__c",
-    "Product2.Billing_Cycle__c",
-    "Product2.Portal_Accessible__c",
-    "Product2.SIM_Plan_Code__c",
-    "Product2.Display_Order__c",
-)
 
 Category = catalog_pb2.ProductCategory
 UNSPECIFIED = catalog_pb2.PRODUCT_CATEGORY_UNSPECIFIED
@@ -56,16 +39,6 @@ BILLING_CYCLES = {
     "Annually": types_pb2.BILLING_CYCLE_ANNUALLY,
     "Free": types_pb2.BILLING_CYCLE_FREE,
 }
-
-
-def catalog_query(pricebook_name: str) -> str:
-    """Active entries of the pricebook whose product is active and shown in the portal."""
-    return soql(
-        f"SELECT {', '.join(FIELDS)} FROM PricebookEntry "  # noqa: S608 (constant field list)
-        "WHERE Pricebook2.Name = {} AND IsActive = true AND Product2.IsActive = true "
-        "AND Product2.Portal_Catalog__c = true ORDER BY Product2.Display_Order__c ASC",
-        pricebook_name,
-    )
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
-"""Orders as read from Salesforce: the SOQL and the mapping to ``portal.commerce.v1.Order``."""
+"""Orders as read from Salesforce: the mapping to ``portal.commerce.v1.Order``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,16 +10,7 @@ from portal.commerce.v1 import orders_pb2
 from portal.common.v1 import types_pb2
 
 from services.commerce.records import CURRENCY, money, text, whole
-from services.common.clients.soql import soql
 
-ORDER_FIELDS = (
-    "Id, OrderNumber, AccountId, Status, Activation_Status__c, Activation_Error_Code__c, "
-    "Activation_Error_Message__c, CreatedDate, TotalAmount, BillingStreet, BillingCity, "
-    "BillingState, BillingPostalCode, BillingCountry"
-)
-ITEM_FIELDS = (
-    "Id, OrderId, Product2Id, Quantity, UnitPrice, Product2.StockKeepingUnit, Product2.Name"
-)
 STATUSES = {
     "Draft": orders_pb2.ORDER_STATUS_DRAFT,
     "Pending Review": orders_pb2.ORDER_STATUS_PENDING_REVIEW,
@@ -34,32 +24,6 @@ ACTIVATION = {
     "Activated": orders_pb2.ACTIVATION_STATUS_ACTIVATED,
     "Failed": orders_pb2.ACTIVATION_STATUS_FAILED,
 }
-
-
-def page_query(account_id: str, limit: int, offset: int) -> str:
-    return soql(
-        f"SELECT {ORDER_FIELDS} FROM Order WHERE AccountId = {{}} "  # noqa: S608 (constant fields)
-        "ORDER BY CreatedDate DESC, Id DESC LIMIT {} OFFSET {}",
-        account_id,
-        limit,
-        offset,
-    )
-
-
-def one_query(account_id: str, order_id: str) -> str:
-    return soql(
-        f"SELECT {ORDER_FIELDS} FROM Order WHERE Id = {{}} AND AccountId = {{}}",  # noqa: S608
-        order_id,
-        account_id,
-    )
-
-
-def items_query(order_ids: Sequence[str]) -> str:
-    return soql(
-        f"SELECT {ITEM_FIELDS} FROM OrderItem WHERE OrderId IN {{}} "  # noqa: S608
-        "ORDER BY OrderItemNumber ASC",
-        list(order_ids),
-    )
 
 
 def _timestamp(value: str) -> timestamp_pb2.Timestamp:
