@@ -1,18 +1,14 @@
-"""The portal catalog as read from Salesforce (one SOQL over PricebookEntry): its mapping.
-
-The cached form is the internal ``CatalogRecord`` message: the public ``Product`` plus what checkout
-needs and the contract does not show (the PricebookEntry id, the SIM plan code). Being a typed
-message, it is part of the cache's schema hash: a new field is never served from an old entry.
-"""
+"""The portal catalog as read from Salesforce (PricebookEntry rows with their Product2): its
+mapping to ``CatalogItem``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from portal.commerce.v1 import catalog_pb2, catalog_records_pb2
+from portal.commerce.v1 import catalog_pb2
 from portal.common.v1 import types_pb2
 
+from services.commerce.model import CatalogItem
 from services.commerce.records import CURRENCY, money, text
 
 Category = catalog_pb2.ProductCategory
@@ -41,18 +37,6 @@ BILLING_CYCLES = {
 }
 
 
-@dataclass(frozen=True)
-class CatalogItem:
-    product: catalog_pb2.Product  # eligible/ineligible_reason unset: they are per caller
-    pricebook_entry_id: str
-    sim_plan_code: str
-    pricebook_id: str = ""
-
-    @property
-    def is_sim_plan(self) -> bool:
-        return bool(self.sim_plan_code)
-
-
 def item_from_record(record: dict[str, Any]) -> CatalogItem:
     p = record.get("Product2") or {}
     product = catalog_pb2.Product(
@@ -72,27 +56,6 @@ def item_from_record(record: dict[str, Any]) -> CatalogItem:
     return CatalogItem(
         product, text(record, "Id"), text(p, "SIM_Plan_Code__c"), text(record, "Pricebook2Id")
     )
-
-
-def to_record(items: list[CatalogItem]) -> catalog_records_pb2.CatalogRecord:
-    return catalog_records_pb2.CatalogRecord(
-        items=[
-            catalog_records_pb2.CatalogItemRecord(
-                product=i.product,
-                pricebook_entry_id=i.pricebook_entry_id,
-                sim_plan_code=i.sim_plan_code,
-                pricebook_id=i.pricebook_id,
-            )
-            for i in items
-        ]
-    )
-
-
-def from_record(record: catalog_records_pb2.CatalogRecord) -> list[CatalogItem]:
-    return [
-        CatalogItem(i.product, i.pricebook_entry_id, i.sim_plan_code, i.pricebook_id)
-        for i in record.items
-    ]
 
 
 def categories_of(value: str | None) -> list[Category]:

@@ -14,7 +14,7 @@ from portal.commerce.v1 import orders_pb2 as pb
 from portal.common.v1 import types_pb2
 
 from sandbox.salesforce.ids import checksum, normalize_id
-from services.commerce import catalog_records, order_records
+from services.commerce import catalog_records, order_records, wire
 from services.commerce.checkout_records import billing_fields
 from services.commerce.records import whole
 from services.common.money import decimal_string
@@ -88,7 +88,7 @@ def test_catalog_entries_keep_every_field(entry: dict[str, Any]) -> None:
 @given(st.lists(ENTRY, max_size=5))
 def test_the_cached_catalog_round_trips(entries: list[dict[str, Any]]) -> None:
     items = [catalog_records.item_from_record(e) for e in entries]
-    assert catalog_records.from_record(catalog_records.to_record(items)) == items
+    assert wire.catalog_items(wire.catalog_record(items)) == items
 
 
 @given(st.lists(st.sampled_from(sorted(catalog_records.CATEGORIES)) | TEXT, max_size=6),
