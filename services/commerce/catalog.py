@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from portal.commerce.v1 import catalog_pb2, catalog_records_pb2
 
-from services.commerce.catalog_records import (
+from services.commerce.mapping import (
     CATEGORY_NAMES,
     UNSPECIFIED,
     Category,
+    catalog_item_from_record,
     categories_of,
-    item_from_record,
 )
 from services.commerce.model import CatalogItem
 from services.commerce.queries import catalog_query
@@ -55,7 +55,7 @@ class Catalog:
 
     async def _load(self) -> catalog_records_pb2.CatalogRecord:
         records = await self.salesforce.query(catalog_query(self.pricebook_name))
-        return catalog_record([item_from_record(r) for r in records])
+        return catalog_record([catalog_item_from_record(r) for r in records])
 
     async def item(self, product_id: str) -> CatalogItem:
         for item in await self.items():

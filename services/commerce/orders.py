@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from portal.commerce.v1 import orders_pb2
 
+from services.commerce.mapping import order_from_record, order_item_from_record
 from services.commerce.order_accounts import OrderAccounts
-from services.commerce.order_records import item_from_record, order_from_record
 from services.commerce.queries import order_items_query, order_query, orders_page_query
 from services.common import pages
 from services.common.cache import Cache, UserScope, Variant, policy
@@ -91,6 +91,6 @@ class Orders:
         ids = [str(r["Id"]) for r in records]
         items: dict[str, list[orders_pb2.OrderItem]] = {i: [] for i in ids}
         for row in await self.salesforce.query(order_items_query(ids)):
-            items[str(row["OrderId"])].append(item_from_record(row))
+            items[str(row["OrderId"])].append(order_item_from_record(row))
         await self.accounts.remember((i, account_id) for i in ids)
         return [order_from_record(r, items[str(r["Id"])]) for r in records]

@@ -10,11 +10,9 @@ from portal.commerce.v1 import catalog_pb2
 from portal.commerce.v1 import orders_pb2 as pb
 from portal.common.v1 import types_pb2
 
-from services.commerce.catalog_records import categories_of
 from services.commerce.cdc.invalidation import IGNORED_ORDER_FIELDS, only_touches
-from services.commerce.checkout_records import composite_requests
+from services.commerce.mapping import categories_of, composite_requests, money
 from services.commerce.model import CatalogItem
-from services.commerce.records import money
 from services.commerce.validation import Line, resolve_lines, shape_violations, sim_violations
 from services.commerce.wire import catalog_items, catalog_record
 from services.common.clients.cdc import ChangeEvent
