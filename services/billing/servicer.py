@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
 
 import grpc
 from portal.billing.v1 import billing_pb2 as pb
@@ -18,11 +17,10 @@ from services.billing.webhooks import WebhookHandler
 from services.common.context import current_user_id
 from services.common.unimplemented import fill_unimplemented
 
-Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 SIGNATURE_HEADER = "x-portal-signature"
 
 
-def _signature(context: Ctx) -> str:
+def _signature(context: grpc.aio.ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == SIGNATURE_HEADER and isinstance(value, str):
             return value
@@ -41,20 +39,20 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         self._email_changes = email_changes
 
     async def ListInvoices(
-        self, request: pb.ListInvoicesRequest, context: Ctx
+        self, request: pb.ListInvoicesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListInvoicesResponse:
         return await invoices.list_invoices(
             self._b, current_user_id(), request.status, request.page_size, request.page_token
         )
 
     async def GetInvoice(
-        self, request: pb.GetInvoiceRequest, context: Ctx
+        self, request: pb.GetInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetInvoiceResponse:
         invoice = await invoices.get_invoice(self._b, current_user_id(), request.invoice_id)
         return pb.GetInvoiceResponse(invoice=invoice)
 
     async def CreateInvoicePaymentLink(
-        self, request: pb.CreateInvoicePaymentLinkRequest, context: Ctx
+        self, request: pb.CreateInvoicePaymentLinkRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateInvoicePaymentLinkResponse:
         now = datetime.now(UTC)
         link = await create_payment_link(self._b, current_user_id(), request.invoice_id, now)
@@ -63,24 +61,24 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         return response
 
     async def ListPaymentMethods(
-        self, request: pb.ListPaymentMethodsRequest, context: Ctx
+        self, request: pb.ListPaymentMethodsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPaymentMethodsResponse:
         return await payments.pay_methods(self._b, current_user_id())
 
     async def ListPaymentGateways(
-        self, request: pb.ListPaymentGatewaysRequest, context: Ctx
+        self, request: pb.ListPaymentGatewaysRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPaymentGatewaysResponse:
         return await payments.gateways(self._b, current_user_id())
 
     async def ListSubscriptions(
-        self, request: pb.ListSubscriptionsRequest, context: Ctx
+        self, request: pb.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListSubscriptionsResponse:
         return await subscriptions.list_subscriptions(
             self._b, current_user_id(), request.status, request.page_size, request.page_token
         )
 
     async def GetSubscription(
-        self, request: pb.GetSubscriptionRequest, context: Ctx
+        self, request: pb.GetSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSubscriptionResponse:
         found = await subscriptions.get_subscription(
             self._b, current_user_id(), request.subscription_id
@@ -88,14 +86,14 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         return pb.GetSubscriptionResponse(subscription=found)
 
     async def GetBillingProfile(
-        self, request: pb.GetBillingProfileRequest, context: Ctx
+        self, request: pb.GetBillingProfileRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBillingProfileResponse:
         return pb.GetBillingProfileResponse(
             profile=await profile.get_profile(self._b, current_user_id())
         )
 
     async def UpdateBillingProfile(
-        self, request: pb.UpdateBillingProfileRequest, context: Ctx
+        self, request: pb.UpdateBillingProfileRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateBillingProfileResponse:
         updated, pending = await profile.update_profile(
             self._b, self._email_changes, current_user_id(), request.profile,
@@ -104,7 +102,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         return pb.UpdateBillingProfileResponse(profile=updated, pending_email=pending)
 
     async def ConfirmBillingEmail(
-        self, request: pb.ConfirmBillingEmailRequest, context: Ctx
+        self, request: pb.ConfirmBillingEmailRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConfirmBillingEmailResponse:
         updated = await profile.confirm_email(
             self._b, self._email_changes, current_user_id(), request.code
@@ -112,7 +110,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         return pb.ConfirmBillingEmailResponse(profile=updated)
 
     async def HandleWhmcsWebhook(
-        self, request: pb.HandleWhmcsWebhookRequest, context: Ctx
+        self, request: pb.HandleWhmcsWebhookRequest, context: grpc.aio.ServicerContext
     ) -> pb.HandleWhmcsWebhookResponse:
         duplicate = await self._webhooks.handle(
             request.body.data, _signature(context), datetime.now(UTC)
@@ -128,13 +126,13 @@ class BillingInternalServicer(billing_pb2_grpc.BillingInternalServiceServicer):
         self._b = billing
 
     async def HasPaymentMethod(
-        self, request: pb.HasPaymentMethodRequest, context: Ctx
+        self, request: pb.HasPaymentMethodRequest, context: grpc.aio.ServicerContext
     ) -> pb.HasPaymentMethodResponse:
         has = await payments.has_pay_method(self._b, required_user(request.user_id))
         return pb.HasPaymentMethodResponse(has_payment_method=has)
 
     async def GetCheckoutProfile(
-        self, request: pb.GetCheckoutProfileRequest, context: Ctx
+        self, request: pb.GetCheckoutProfileRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetCheckoutProfileResponse:
         facts = await checkout_facts(self._b, required_user(request.user_id))
         return pb.GetCheckoutProfileResponse(

@@ -13,17 +13,16 @@ from dataclasses import dataclass, field
 
 from portal.commerce.v1 import catalog_pb2, catalog_records_pb2
 
-from services.commerce.catalog_records import (
+from services.commerce.mapping import (
     CATEGORY_NAMES,
     UNSPECIFIED,
-    CatalogItem,
     Category,
-    catalog_query,
+    catalog_item_from_record,
     categories_of,
-    from_record,
-    item_from_record,
-    to_record,
 )
+from services.commerce.model import CatalogItem
+from services.commerce.queries import catalog_query
+from services.commerce.wire import catalog_items, catalog_record
 from services.common.cache import SHARED_CATALOG, Cache, UserScope, policy
 from services.common.clients.salesforce import SalesforceClient
 from services.common.clients.soql import soql
@@ -51,12 +50,12 @@ class Catalog:
         )
         raw = cached.SerializeToString(deterministic=True)
         if self._memo[0] != raw:  # decode once per catalog version, not per request
-            self._memo = (raw, from_record(cached))
+            self._memo = (raw, catalog_items(cached))
         return self._memo[1]
 
     async def _load(self) -> catalog_records_pb2.CatalogRecord:
         records = await self.salesforce.query(catalog_query(self.pricebook_name))
-        return to_record([item_from_record(r) for r in records])
+        return catalog_record([catalog_item_from_record(r) for r in records])
 
     async def item(self, product_id: str) -> CatalogItem:
         for item in await self.items():

@@ -23,7 +23,7 @@ from portal.commerce.v1 import orders_pb2
 
 from services.commerce import repo
 from services.commerce.catalog import Catalog
-from services.commerce.checkout_records import composite_requests
+from services.commerce.mapping import composite_requests
 from services.commerce.orders import Orders
 from services.commerce.peers import BillingInternal
 from services.commerce.validation import Line, resolve_lines, shape_violations, sim_violations

@@ -13,14 +13,9 @@ from dataclasses import dataclass
 
 from portal.commerce.v1 import orders_pb2
 
+from services.commerce.mapping import order_from_record, order_item_from_record
 from services.commerce.order_accounts import OrderAccounts
-from services.commerce.order_records import (
-    item_from_record,
-    items_query,
-    one_query,
-    order_from_record,
-    page_query,
-)
+from services.commerce.queries import order_items_query, order_query, orders_page_query
 from services.common import pages
 from services.common.cache import Cache, UserScope, Variant, policy
 from services.common.clients.salesforce import SalesforceClient
@@ -68,7 +63,7 @@ class Orders:
 
     async def fresh(self, account_id: str, order_id: str) -> orders_pb2.Order | None:
         """One order straight from Salesforce (after checkout), None if absent."""
-        orders = await self._read(one_query(account_id, order_id), account_id)
+        orders = await self._read(order_query(account_id, order_id), account_id)
         return orders[0] if orders else None
 
     async def _load_page(
@@ -77,7 +72,7 @@ class Orders:
         account_id = await self.directory.sf_account_of(user_id)
         if account_id is None:
             return orders_pb2.ListOrdersResponse()
-        orders = await self._read(page_query(account_id, size + 1, offset), account_id)
+        orders = await self._read(orders_page_query(account_id, size + 1, offset), account_id)
         more = len(orders) > size
         after = self.tokens.after(offset, size, more, "orders", user_id)
         return orders_pb2.ListOrdersResponse(orders=orders[:size], next_page_token=after)
@@ -95,7 +90,7 @@ class Orders:
             return []
         ids = [str(r["Id"]) for r in records]
         items: dict[str, list[orders_pb2.OrderItem]] = {i: [] for i in ids}
-        for row in await self.salesforce.query(items_query(ids)):
-            items[str(row["OrderId"])].append(item_from_record(row))
+        for row in await self.salesforce.query(order_items_query(ids)):
+            items[str(row["OrderId"])].append(order_item_from_record(row))
         await self.accounts.remember((i, account_id) for i in ids)
         return [order_from_record(r, items[str(r["Id"])]) for r in records]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from portal.commerce.v1 import orders_pb2
 
-from services.commerce.catalog_records import CatalogItem
+from services.commerce.model import CatalogItem
 from services.common.errors import FieldViolation, ProductUnavailable, ValidationFailed
 from services.common.idempotency import request_id_violation
 from services.common.salesforce_ids import is_salesforce_id

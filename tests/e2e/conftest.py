@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.common.clients import SalesforceClient, SalesforceConfig
 from tests.helpers.logbook import LogBook
 from tests.helpers.secret_ledger import SecretLedger, learning_hooks
 from tests.helpers.stacks import running_stack
@@ -72,3 +73,17 @@ async def gateway(stack: Stack, secret_ledger: SecretLedger) -> AsyncIterator[ht
 @pytest.fixture(scope="session")
 def keys_dir(stack: Stack) -> Path:
     return stack.config.run_dir / "keys"
+
+
+@pytest.fixture(scope="module")
+async def sf(stack: Stack, logbook: LogBook) -> AsyncIterator[SalesforceClient]:
+    """A client of the stack's Salesforce sandbox, once commerce's CDC consumer has subscribed to
+    every topic, so a change a test makes there reaches commerce's caches and order streams. The
+    30 s wait is a bound on a hang (as in the stack helper's ``wait_cdc_ready``), not a latency
+    check."""
+    await logbook.wait_json("commerce", "cdc_ready", within=30)
+    client = SalesforceClient(
+        SalesforceConfig(url=f"http://127.0.0.1:{stack.config.ports.salesforce}")
+    )
+    yield client
+    await client.aclose()

@@ -18,9 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.clients import SalesforceClient, SalesforceConfig
+from services.common.clients import SalesforceClient
 from tests.helpers.accounts import HANAKO, YUKI, auth_headers
-from tests.helpers.logbook import LogBook
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -29,16 +28,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 async def hanako(gateway: httpx.AsyncClient) -> dict[str, str]:
     return await auth_headers(gateway, "/v1/auth/link", HANAKO)
-
-
-@pytest.fixture(scope="module")
-async def sf(stack: Stack, logbook: LogBook) -> AsyncIterator[SalesforceClient]:
-    await logbook.wait_json("commerce", "cdc_ready", within=20)  # subscribed to every topic
-    client = SalesforceClient(
-        SalesforceConfig(url=f"http://127.0.0.1:{stack.config.ports.salesforce}")
-    )
-    yield client
-    await client.aclose()
 
 
 @dataclass

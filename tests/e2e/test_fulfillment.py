@@ -15,10 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.clients import SalesforceClient, SalesforceConfig
+from services.common.clients import SalesforceClient
 from services.common.clients.soql import soql
 from tests.helpers.accounts import HANAKO, customer_token
-from tests.helpers.logbook import LogBook
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -29,16 +28,6 @@ WHMCS_AUTH = {"identifier": "portal-dev", "secret": "portal-dev-secret", "respon
 @pytest.fixture(scope="module")
 async def hanako(gateway: httpx.AsyncClient) -> dict[str, str]:
     return {"authorization": f"Bearer {await customer_token(gateway, '/v1/auth/link', HANAKO)}"}
-
-
-@pytest.fixture(scope="module")
-async def sf(stack: Stack, logbook: LogBook) -> AsyncIterator[SalesforceClient]:
-    await logbook.wait_json("commerce", "cdc_ready", within=30)
-    client = SalesforceClient(
-        SalesforceConfig(url=f"http://127.0.0.1:{stack.config.ports.salesforce}")
-    )
-    yield client
-    await client.aclose()
 
 
 async def _whmcs_orders(stack: Stack, client_id: int) -> list[dict[str, Any]]:

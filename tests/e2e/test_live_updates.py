@@ -20,9 +20,8 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from services.common.clients import SalesforceClient, SalesforceConfig
+from services.common.clients import SalesforceClient
 from tests.helpers.accounts import HANAKO, auth_headers
-from tests.helpers.logbook import LogBook
 from tests.helpers.relay import relay_to
 from tools.stack import Stack
 
@@ -49,16 +48,6 @@ events.onmessage = (e) => { window.received.push({id: e.lastEventId, order: JSON
 @pytest.fixture(scope="module")
 async def hanako(gateway: httpx.AsyncClient) -> dict[str, str]:
     return await auth_headers(gateway, "/v1/auth/link", HANAKO)
-
-
-@pytest.fixture(scope="module")
-async def sf(stack: Stack, logbook: LogBook) -> AsyncIterator[SalesforceClient]:
-    await logbook.wait_json("commerce", "cdc_ready", within=20)
-    client = SalesforceClient(
-        SalesforceConfig(url=f"http://127.0.0.1:{stack.config.ports.salesforce}")
-    )
-    yield client
-    await client.aclose()
 
 
 async def _ticket(gateway: httpx.AsyncClient, headers: dict[str, str]) -> str:

@@ -5,6 +5,9 @@
 - Only the cache library (``services/common/cache/``) builds Redis keys and channels: a service
   module never spells key text, and its Redis calls name keys only through ``cache.keys``. That is
   what keeps every key in the deployment's namespace (``CACHE_NAMESPACE``) with its hash tag.
+- One shape for the services: their domain modules (``model``, ``validation``, ``queries``,
+  ``mapping``, ``wire``) import no gRPC; their servicers are ``<Name>Servicer`` classes under
+  ``@fill_unimplemented`` whose handlers take ``(request, context: grpc.aio.ServicerContext)``.
 """
 
 from __future__ import annotations
@@ -179,3 +182,56 @@ def test_a_service_imports_no_other_service(name: str) -> None:
     for other in SERVICES:
         if other != name:
             assert crossing_imports(f"services/{name}", f"services.{other}") == []
+
+
+# Domain modules by role (docs/architecture.md, "the same shape in all four"): no gRPC in them.
+DOMAIN_ROLES = ("model", "validation", "queries", "mapping", "wire")
+CONTEXT = "grpc.aio.ServicerContext"
+
+
+def grpc_imports(path: Path) -> list[str]:
+    return [
+        module
+        for module, _ in imported(ast.parse(path.read_text()))
+        if module == "grpc" or module.startswith("grpc.")
+    ]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_a_services_domain_modules_import_no_grpc(name: str) -> None:
+    found = [ROOT / "services" / name / f"{role}.py" for role in DOMAIN_ROLES]
+    assert [(p.name, grpc_imports(p)) for p in found if p.exists() and grpc_imports(p)] == []
+    assert grpc_imports(ROOT / "services" / name / "servicer.py") != []  # the check reads imports
+
+
+def servicer_shape(tree: ast.Module) -> list[str]:
+    """What breaks the servicer convention: a class serving a gRPC service not named
+    ``<Name>Servicer`` or not under ``@fill_unimplemented``, an RPC handler whose parameters are
+    not ``(self, request, context: grpc.aio.ServicerContext)``."""
+    wrong = []
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        bases = [ast.unparse(b) for b in cls.bases]
+        if not any(b.endswith("Servicer") for b in bases):
+            continue
+        decorators = [ast.unparse(d).split("(")[0] for d in cls.decorator_list]
+        if not cls.name.endswith("Servicer") or "fill_unimplemented" not in decorators:
+            wrong.append(cls.name)
+        for fn in cls.body:
+            if isinstance(fn, ast.AsyncFunctionDef) and fn.name[:1].isupper():
+                params = [a.arg for a in fn.args.args]
+                context = ast.unparse(fn.args.args[-1].annotation or ast.Constant(None))
+                if params != ["self", "request", "context"] or context != CONTEXT:
+                    wrong.append(f"{cls.name}.{fn.name}{tuple(params)}")
+    return wrong
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_a_services_servicers_follow_one_convention(name: str) -> None:
+    assert servicer_shape(ast.parse((ROOT / "services" / name / "servicer.py").read_text())) == []
+
+
+def test_the_servicer_check_finds_a_servicer_off_the_convention() -> None:
+    source = (
+        "class Orders(pb_grpc.OrderServiceServicer):\n    async def GetOrder(self, req, ctx): ...\n"
+    )
+    assert servicer_shape(ast.parse(source)) == ["Orders", "Orders.GetOrder('self', 'req', 'ctx')"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from portal.commerce.v1 import orders_pb2
 
-from services.commerce.records import text
+from services.commerce.mapping import text
 from services.common.clients.soql import soql
 
 # Japanese mobile numbers as Freebit takes them: 11 digits, 070/080/090 (and 020/060 M2M).

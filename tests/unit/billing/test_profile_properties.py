@@ -10,8 +10,7 @@ from portal.billing.v1 import billing_pb2 as pb
 from portal.common.v1 import types_pb2
 
 from services.billing import validation as rules
-from services.commerce.checkout_records import billing_fields
-from services.commerce.order_records import order_from_record
+from services.commerce.mapping import billing_fields, order_from_record
 from services.common.errors import ValidationFailed
 
 CURRENT = pb.BillingProfile(

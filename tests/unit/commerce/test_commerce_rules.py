@@ -10,11 +10,11 @@ from portal.commerce.v1 import catalog_pb2
 from portal.commerce.v1 import orders_pb2 as pb
 from portal.common.v1 import types_pb2
 
-from services.commerce.catalog_records import CatalogItem, categories_of, from_record, to_record
 from services.commerce.cdc.invalidation import IGNORED_ORDER_FIELDS, only_touches
-from services.commerce.checkout_records import composite_requests
-from services.commerce.records import money
+from services.commerce.mapping import categories_of, composite_requests, money
+from services.commerce.model import CatalogItem
 from services.commerce.validation import Line, resolve_lines, shape_violations, sim_violations
+from services.commerce.wire import catalog_items, catalog_record
 from services.common.clients.cdc import ChangeEvent
 from services.common.errors import ProductUnavailable, ValidationFailed
 from services.common.idempotency import request_key
@@ -62,7 +62,7 @@ def test_eligible_categories_parse_a_multipicklist() -> None:
 
 def test_catalog_struct_round_trip() -> None:
     items = [item(), item("01tDp0000004C9DIAU", sim="PNEW_3G")]
-    assert from_record(to_record(items)) == items
+    assert catalog_items(catalog_record(items)) == items
 
 
 def test_shape_violations() -> None:

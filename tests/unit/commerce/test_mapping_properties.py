@@ -14,9 +14,8 @@ from portal.commerce.v1 import orders_pb2 as pb
 from portal.common.v1 import types_pb2
 
 from sandbox.salesforce.ids import checksum, normalize_id
-from services.commerce import catalog_records, order_records
-from services.commerce.checkout_records import billing_fields
-from services.commerce.records import whole
+from services.commerce import mapping, wire
+from services.commerce.mapping import billing_fields, whole
 from services.common.money import decimal_string
 from services.common.salesforce_ids import is_salesforce_id
 
@@ -48,9 +47,9 @@ PRODUCT2 = st.fixed_dictionaries(
     {
         "Name": nullable(TEXT), "StockKeepingUnit": nullable(TEXT),
         "Description": nullable(TEXT),
-        "Product2Categories1__c": picklist(catalog_records.CATEGORIES),
-        "Item_Class__c": picklist(catalog_records.ITEM_CLASSES),
-        "Billing_Cycle__c": picklist(catalog_records.BILLING_CYCLES),
+        "Product2Categories1__c": picklist(mapping.CATEGORIES),
+        "Item_Class__c": picklist(mapping.ITEM_CLASSES),
+        "Billing_Cycle__c": picklist(mapping.BILLING_CYCLES),
         "Portal_Accessible__c": nullable(st.booleans()), "SIM_Plan_Code__c": nullable(TEXT),
     }
 ).map(lambda f: record(**f))  # fmt: skip
@@ -64,19 +63,19 @@ ENTRY = st.fixed_dictionaries(
 
 @given(ENTRY)
 def test_catalog_entries_keep_every_field(entry: dict[str, Any]) -> None:
-    item = catalog_records.item_from_record(entry)
+    item = mapping.catalog_item_from_record(entry)
     p, product2 = item.product, entry.get("Product2") or {}
     assert p.id == expected_text(entry.get("Product2Id", MISSING))
     assert (p.name, p.sku, p.description) == tuple(
         expected_text(product2.get(k, MISSING)) for k in ("Name", "StockKeepingUnit", "Description")
     )
-    assert p.category == catalog_records.CATEGORIES.get(
+    assert p.category == mapping.CATEGORIES.get(
         product2.get("Product2Categories1__c"), catalog_pb2.PRODUCT_CATEGORY_UNSPECIFIED
     )
-    assert p.item_class == catalog_records.ITEM_CLASSES.get(
+    assert p.item_class == mapping.ITEM_CLASSES.get(
         product2.get("Item_Class__c"), catalog_pb2.ITEM_CLASS_UNSPECIFIED
     )
-    assert p.billing_cycle == catalog_records.BILLING_CYCLES.get(
+    assert p.billing_cycle == mapping.BILLING_CYCLES.get(
         product2.get("Billing_Cycle__c"), types_pb2.BILLING_CYCLE_UNSPECIFIED
     )
     assert p.unit_price == decimal_string(entry.get("UnitPrice"))
@@ -87,20 +86,20 @@ def test_catalog_entries_keep_every_field(entry: dict[str, Any]) -> None:
 
 @given(st.lists(ENTRY, max_size=5))
 def test_the_cached_catalog_round_trips(entries: list[dict[str, Any]]) -> None:
-    items = [catalog_records.item_from_record(e) for e in entries]
-    assert catalog_records.from_record(catalog_records.to_record(items)) == items
+    items = [mapping.catalog_item_from_record(e) for e in entries]
+    assert wire.catalog_items(wire.catalog_record(items)) == items
 
 
-@given(st.lists(st.sampled_from(sorted(catalog_records.CATEGORIES)) | TEXT, max_size=6),
+@given(st.lists(st.sampled_from(sorted(mapping.CATEGORIES)) | TEXT, max_size=6),
        st.sampled_from([";", " ;", "; ", " ; "]))  # fmt: skip
 def test_eligible_categories_are_exactly_the_known_names(names: list[str], sep: str) -> None:
     # A multi-select picklist: names joined by ";"; unknown or stray values are ignored.
     value = sep.join(names)
-    found = catalog_records.categories_of(value)
-    known = {catalog_records.CATEGORIES[n.strip()] for n in value.split(";")
-             if n.strip() in catalog_records.CATEGORIES}  # fmt: skip
+    found = mapping.categories_of(value)
+    known = {mapping.CATEGORIES[n.strip()] for n in value.split(";")
+             if n.strip() in mapping.CATEGORIES}  # fmt: skip
     assert found == sorted(known)
-    assert catalog_records.categories_of(None) == [] == catalog_records.categories_of("")
+    assert mapping.categories_of(None) == [] == mapping.categories_of("")
 
 
 # -- orders ------------------------------------------------------------------------------------
@@ -122,8 +121,8 @@ def sf_datetime(moment: datetime) -> str:
 ORDER = st.fixed_dictionaries(
     {
         "Id": nullable(TEXT), "OrderNumber": nullable(TEXT),
-        "Status": picklist(order_records.STATUSES),
-        "Activation_Status__c": picklist(order_records.ACTIVATION),
+        "Status": picklist(mapping.STATUSES),
+        "Activation_Status__c": picklist(mapping.ACTIVATION),
         "Activation_Error_Code__c": nullable(TEXT), "Activation_Error_Message__c": nullable(TEXT),
         "CreatedDate": nullable(INSTANTS.map(sf_datetime)), "TotalAmount": nullable(NUMBER),
         "BillingStreet": nullable(TEXT), "BillingCity": nullable(TEXT),
@@ -144,15 +143,15 @@ ITEM = st.fixed_dictionaries(
 
 @given(ORDER, st.lists(ITEM, max_size=4))
 def test_orders_keep_every_field(order: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    items = [order_records.item_from_record(r) for r in rows]
-    message = order_records.order_from_record(order, items)
+    items = [mapping.order_item_from_record(r) for r in rows]
+    message = mapping.order_from_record(order, items)
     g = order.get
     assert (message.id, message.order_number) == (
         expected_text(g("Id")),
         expected_text(g("OrderNumber")),
     )
-    assert message.status == order_records.STATUSES.get(g("Status"), pb.ORDER_STATUS_UNSPECIFIED)
-    assert message.activation_status == order_records.ACTIVATION.get(
+    assert message.status == mapping.STATUSES.get(g("Status"), pb.ORDER_STATUS_UNSPECIFIED)
+    assert message.activation_status == mapping.ACTIVATION.get(
         g("Activation_Status__c"), pb.ACTIVATION_STATUS_UNSPECIFIED
     )
     assert message.error_code == expected_text(g("Activation_Error_Code__c"))
@@ -193,7 +192,7 @@ def test_the_billing_address_written_at_checkout_reads_back(
     # line1 is required in the billing profile; neither line holds a line break.
     address = types_pb2.Address(line1=line1, line2=line2, city=city, state=state,
                                 postcode=postcode, country=country)  # fmt: skip
-    order = order_records.order_from_record(billing_fields(address), [])
+    order = mapping.order_from_record(billing_fields(address), [])
     assert order.billing_address == address
 
 
