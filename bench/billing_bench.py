@@ -23,7 +23,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,9 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools import infra, signals
-from tools.stack import Ports, Stack, StackConfig
+from bench.stack import bench_stack
+from tools import signals
+from tools.stack import Stack
 
 CONNECTIONS, DURATION, ROUNDS, COLD = 32, 10.0, 2, 60
 HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
@@ -135,22 +135,8 @@ async def measure(stack: Stack) -> None:
 
 
 async def main() -> None:
-    database_url, redis_url = infra.urls_from_env()
-    name = infra.run_name("portal_bench")
-    database_url = infra.with_database(database_url, name)
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
-    with tempfile.TemporaryDirectory() as run_dir:
-        config = StackConfig(
-            database_url, redis_url, name, ports=Ports.free(), run_dir=Path(run_dir)
-        )
-        stack = Stack(config, sink=lambda _name, _line: None)
-        try:
-            await stack.start(within=90)
-            await measure(stack)
-        finally:
-            await stack.stop()
-            await infra.drop_database(database_url)
+    async with bench_stack() as stack:
+        await measure(stack)
 
 
 if __name__ == "__main__":
