@@ -109,6 +109,7 @@ class RequestContextInterceptor(WrappingInterceptor):
         def bind(ctx: grpc.aio.ServicerContext) -> float:
             rid = _metadata(ctx).get("x-request-id") or uuid.uuid4().hex
             context.request_id.set(rid)
+            context.rpc_method.set(method)
             structlog.contextvars.bind_contextvars(request_id=rid, method=method)
             return time.perf_counter()
 

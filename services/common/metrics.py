@@ -38,6 +38,12 @@ UPSTREAM_CALLS = Counter(
     "Calls to systems of record by system, operation and outcome.",
     ["system", "operation", "outcome"],
 )
+UPSTREAM_CALLS_BY_RPC = Counter(
+    "portal_upstream_calls_by_rpc_total",
+    "Calls made to systems of record, by system and the RPC being served when they were made "
+    '(rpc="background": outside any RPC, e.g. the CDC consumer, fulfillment, the outbox).',
+    ["system", "rpc"],
+)
 UPSTREAM_LATENCY = Histogram(
     "portal_upstream_latency_seconds",
     "Latency of calls to systems of record.",
