@@ -25,6 +25,12 @@ CACHE_REQUESTS = Counter(
     "Cache lookups by policy entry and result (hit, miss, error, bypass).",
     ["entry", "result"],
 )
+CACHE_MISSES = Counter(
+    "portal_cache_misses_total",
+    "Cache misses by policy entry and why: absent (never filled, expired or evicted) or stale "
+    "(filled before an invalidation moved the scope's generation).",
+    ["entry", "why"],
+)
 CACHE_ERRORS = Counter(
     "portal_cache_errors_total", "Redis errors and timeouts by operation.", ["operation"]
 )

@@ -47,8 +47,8 @@ from tenacity import wait_random_exponential as full_jitter
 from tenacity.stop import stop_base
 
 from services.common.breaker import OPEN, CircuitBreaker
-from services.common.errors import PortalError, UpstreamUnavailable
 from services.common.context import rpc_method
+from services.common.errors import PortalError, UpstreamUnavailable
 from services.common.metrics import (
     UPSTREAM_BREAKER_OPEN,
     UPSTREAM_CALLS,
