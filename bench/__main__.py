@@ -21,9 +21,7 @@ HELPERS = {"__init__", "__main__", "stack"}
 
 def scripts() -> list[Path]:
     return sorted(
-        p
-        for p in HERE.glob("*.py")
-        if p.stem not in HELPERS and not p.stem.startswith("soak_")
+        p for p in HERE.glob("*.py") if p.stem not in HELPERS and not p.stem.startswith("soak_")
     )
 
 
