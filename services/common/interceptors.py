@@ -138,12 +138,19 @@ class RequestContextInterceptor(WrappingInterceptor):
         # Health probes (Envoy asks every second) would drown everything else.
         emit = log.debug if method.startswith("/grpc.health.v1.") else log.info
 
+        # The method's metric children, looked up once (a label look-up per call otherwise).
+        latency = RPC_LATENCY.labels(method)
+        handled: dict[str, Any] = {}
+
         def finish(ctx: grpc.aio.ServicerContext, started: float) -> None:
             code = ctx.code() if hasattr(ctx, "code") else None
             name = getattr(code, "name", None) or "OK"
             elapsed = time.perf_counter() - started
-            RPC_HANDLED.labels(method, name).inc()
-            RPC_LATENCY.labels(method).observe(elapsed)
+            counter = handled.get(name)
+            if counter is None:
+                counter = handled[name] = RPC_HANDLED.labels(method, name)
+            counter.inc()
+            latency.observe(elapsed)
             emit("rpc_finished", code=name, duration_ms=round(elapsed * 1000, 2))
 
         if inspect.isasyncgenfunction(behavior):
