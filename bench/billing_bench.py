@@ -3,12 +3,15 @@
 Starts the whole stack (Envoy, the four services, the sandboxes) on free ports with a throwaway
 database, links the demo customer (WHMCS client 1) and then measures, bounded (~1 min):
 
-- **hot**: 32 concurrent connections for ``DURATION`` s each, alternately on the cached
+- **hot**: 32 concurrent connections, ``HOT_ROUNDS`` rounds of ``HOT_S`` s per side, alternately
+  on the cached
   ``GET /v1/invoices`` (Envoy → jwt_authn → transcoder → billing: token check, account links and
   the invoice page from Redis, no WHMCS call) and on ``GET /.well-known/jwks.json`` (Envoy →
   transcoder → identity's GetJwks: public, no token, no I/O: it returns the in-memory key set), the
   "no-op" baseline of the same gateway and transcoding path. With ``wrk`` installed it drives the
-  load (``--latency``); otherwise an httpx asyncio pool of 32 connections does.
+  load (``--latency``); otherwise an httpx asyncio pool of 32 connections does. The verdict (the
+  ``SUMMARY`` line) is the ratio of the requests each side served over all rounds; the CPU time
+  per request of Envoy + the serving process (billing / identity) is printed beside it.
 - **cold**: ``COLD`` sequential ``GET /v1/invoices?pageSize=<n>`` with a new page size each time, so
   every call misses the cache and makes one WHMCS GetInvoices call (sandbox on the same box).
 
