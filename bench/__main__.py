@@ -15,13 +15,13 @@ HERE = Path(__file__).resolve().parent
 
 
 ON_REQUEST = {"soak"}
+# Modules of this folder that benchmarks import, not benchmarks themselves.
+HELPERS = {"__init__", "__main__", "stack"}
 
 
 def scripts() -> list[Path]:
     return sorted(
-        p
-        for p in HERE.glob("*.py")
-        if p.name not in {"__init__.py", "__main__.py"} and not p.stem.startswith("soak_")
+        p for p in HERE.glob("*.py") if p.stem not in HELPERS and not p.stem.startswith("soak_")
     )
 
 

@@ -12,14 +12,18 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from portal.billing.v1 import billing_pb2
 from redis.asyncio import Redis
 
+# ``make bench`` runs each script by path; ``tools`` is not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from services.common.cache import Cache, UserScope, Variant, policy, redis_from_url
 from services.common.cache.keys import keys_for, schema_hash
 from tools import signals

@@ -20,7 +20,6 @@ import asyncio
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,23 +28,13 @@ import httpx
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.billing_bench import CONNECTIONS, DURATION, Result, load, show, token
+from bench.stack import bench_stack
 from services.common.clients import SalesforceClient, SalesforceConfig
-from tools import infra, signals
-from tools.stack import Ports, Stack, StackConfig
+from tools import signals
+from tools.stack import Stack
 
 CHANGES = 100
 SKU = "INTERNET-INSTALL-WEEKEND"
-
-
-class Ready:
-    """A stack log sink that notices the commerce CDC consumer's ``cdc_ready``."""
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-
-    def __call__(self, name: str, line: str) -> None:
-        if name.startswith("commerce") and '"cdc_ready"' in line:
-            self.event.set()
 
 
 async def price_of(gateway: httpx.AsyncClient, headers: dict[str, str]) -> str:
@@ -111,24 +100,8 @@ async def measure(stack: Stack) -> None:
 
 
 async def main() -> None:
-    database_url, redis_url = infra.urls_from_env()
-    name = infra.run_name("portal_bench")
-    database_url = infra.with_database(database_url, name)
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
-    ready = Ready()
-    with tempfile.TemporaryDirectory() as run_dir:
-        config = StackConfig(
-            database_url, redis_url, name, ports=Ports.free(), run_dir=Path(run_dir)
-        )
-        stack = Stack(config, sink=ready)
-        try:
-            await stack.start(within=90)
-            await asyncio.wait_for(ready.event.wait(), 30)
-            await measure(stack)
-        finally:
-            await stack.stop()
-            await infra.drop_database(database_url)
+    async with bench_stack(wait_cdc=True) as stack:
+        await measure(stack)
 
 
 if __name__ == "__main__":

@@ -11,45 +11,18 @@ Run: .venv/bin/python bench/mtls_bench.py (~1.5 min)
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.billing_bench import CONNECTIONS, DURATION, load, show, token
-from tools import infra, signals
-from tools.stack import Ports, Stack, StackConfig
+from bench.stack import bench_stack
+from tools import signals
+from tools.stack import Stack
 
 ROUNDS = 3
-
-
-@contextlib.asynccontextmanager
-async def stack(mesh_tls: bool) -> AsyncIterator[Stack]:
-    database_url, redis_url = infra.urls_from_env()
-    name = infra.run_name("portal_bench")
-    database_url = infra.with_database(database_url, name)
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
-    with tempfile.TemporaryDirectory() as run_dir:
-        config = StackConfig(
-            database_url,
-            redis_url,
-            name,
-            ports=Ports.free(),
-            run_dir=Path(run_dir),
-            mesh_tls=mesh_tls,
-        )
-        running = Stack(config, sink=lambda _name, _line: None)
-        try:
-            await running.start(within=90)
-            yield running
-        finally:
-            await running.stop()
-            await infra.drop_database(database_url)
 
 
 async def headers_of(running: Stack) -> dict[str, str]:
@@ -60,7 +33,7 @@ async def headers_of(running: Stack) -> dict[str, str]:
 
 
 async def main() -> None:
-    async with stack(mesh_tls=False) as plain, stack(mesh_tls=True) as mtls:
+    async with bench_stack(mesh_tls=False) as plain, bench_stack(mesh_tls=True) as mtls:
         plain_headers, mtls_headers = await headers_of(plain), await headers_of(mtls)
         print(f"{CONNECTIONS} connections, {DURATION:.0f} s per run, cached GET /v1/invoices")
         ratios = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -22,8 +21,9 @@ import httpx
 # ``make bench`` runs each script by path; ``tools``/``bench`` are not installed packages.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.billing_bench import CONNECTIONS, DURATION, load, show, token
-from tools import infra, signals
-from tools.stack import Ports, Stack, StackConfig
+from bench.stack import bench_stack
+from tools import signals
+from tools.stack import Stack
 
 REPLICAS, ROUNDS, WARM = (1, 2), 2, 20
 
@@ -42,27 +42,8 @@ async def measure(stack: Stack, replicas: int) -> None:
 
 
 async def run(replicas: int) -> None:
-    database_url, redis_url = infra.urls_from_env()
-    name = infra.run_name("portal_bench")
-    database_url = infra.with_database(database_url, name)
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
-    with tempfile.TemporaryDirectory() as run_dir:
-        config = StackConfig(
-            database_url,
-            redis_url,
-            name,
-            ports=Ports.free(),
-            run_dir=Path(run_dir),
-            replicas=replicas,
-        )
-        stack = Stack(config, sink=lambda _name, _line: None)
-        try:
-            await stack.start(within=120)
-            await measure(stack, replicas)
-        finally:
-            await stack.stop()
-            await infra.drop_database(database_url)
+    async with bench_stack(within=120, replicas=replicas) as stack:
+        await measure(stack, replicas)
 
 
 async def main() -> None:

@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -26,10 +24,10 @@ import httpx
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.billing_bench import CONNECTIONS, DURATION, ROUNDS, load, show, token
-from bench.commerce_bench import Ready
+from bench.stack import bench_stack
 from services.common.clients import SalesforceClient, SalesforceConfig
-from tools import infra, signals
-from tools.stack import Ports, Stack, StackConfig
+from tools import signals
+from tools.stack import Stack
 
 
 async def provisioned_line(
@@ -85,21 +83,8 @@ async def measure(stack: Stack) -> None:
 
 
 async def main() -> None:
-    database_url, redis_url = infra.urls_from_env()
-    database_url = infra.with_database(database_url, f"portal_bench_{uuid.uuid4().hex[:10]}")
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
-    ready = Ready()
-    with tempfile.TemporaryDirectory() as run_dir:
-        config = StackConfig(database_url, redis_url, ports=Ports.free(), run_dir=Path(run_dir))
-        stack = Stack(config, sink=ready)
-        try:
-            await stack.start(within=90)
-            await asyncio.wait_for(ready.event.wait(), 30)
-            await measure(stack)
-        finally:
-            await stack.stop()
-            await infra.drop_database(database_url)
+    async with bench_stack(wait_cdc=True) as stack:
+        await measure(stack)
 
 
 if __name__ == "__main__":

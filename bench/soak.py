@@ -105,20 +105,55 @@ class Lines:
         return False
 
 
-async def cache_counts(stack: Stack) -> dict[str, Counter[str]]:
-    """``portal_cache_requests_total`` by result, per service (first replica)."""
-    pattern = re.compile(r'^portal_cache_requests_total\{[^}]*result="(\w+)"[^}]*\}\s+([0-9.e+]+)')
-    out: dict[str, Counter[str]] = {}
+# Series of the services' /metrics the soak reads (before and after the run, every replica).
+SCRAPED = {
+    "portal_rpc_handled_total": ("method",),
+    "portal_upstream_calls_by_rpc_total": ("system", "rpc"),
+    "portal_cache_requests_total": ("entry", "result"),
+    "portal_cache_misses_total": ("entry", "why"),
+}
+_SERIES = re.compile(r"^(\w+)\{([^}]*)\}\s+([0-9.e+]+)$")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text: str, into: dict[str, Counter[tuple[str, ...]]]) -> None:
+    """Add the ``SCRAPED`` series of one Prometheus text page to ``into`` (by metric, then by the
+    listed labels' values; other labels are summed over)."""
+    for line in text.splitlines():
+        m = _SERIES.match(line)
+        if m is None or m.group(1) not in SCRAPED:
+            continue
+        labels = dict(_LABEL.findall(m.group(2)))
+        key = tuple(labels.get(name, "") for name in SCRAPED[m.group(1)])
+        into[m.group(1)][key] += int(float(m.group(3)))
+
+
+async def service_metrics(stack: Stack) -> dict[str, dict[str, Counter[tuple[str, ...]]]]:
+    """The ``SCRAPED`` series per service, summed over its replicas."""
+    out: dict[str, dict[str, Counter[tuple[str, ...]]]] = {}
     async with httpx.AsyncClient(timeout=5) as http:
         for name, replicas in stack.replicas.items():
-            text = (await http.get(f"http://127.0.0.1:{replicas[0][1]}/metrics")).text
-            counts: Counter[str] = Counter()
-            for line in text.splitlines():
-                m = pattern.match(line)
-                if m:
-                    counts[m.group(1)] += int(float(m.group(2)))
-            out[name] = counts
+            into: dict[str, Counter[tuple[str, ...]]] = {m: Counter() for m in SCRAPED}
+            for _replica, metrics_port in replicas:
+                parse_metrics(
+                    (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text, into
+                )
+            out[name] = into
     return out
+
+
+def metrics_delta(
+    before: dict[str, dict[str, Counter[tuple[str, ...]]]],
+    after: dict[str, dict[str, Counter[tuple[str, ...]]]],
+) -> dict[str, dict[str, dict[str, int]]]:
+    """What the run added, per service and metric; label values joined with ``|`` (JSON keys)."""
+    return {
+        service: {
+            metric: {"|".join(k): v for k, v in (series - before[service][metric]).items()}
+            for metric, series in metrics.items()
+        }
+        for service, metrics in after.items()
+    }
 
 
 async def all_calls(sandboxes: dict[str, httpx.AsyncClient]) -> dict[str, Counter[str]]:
@@ -159,7 +194,7 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
                  seed=rng.getrandbits(32))
             for c, gw in zip(customers, own, strict=True)
         ]  # fmt: skip
-        calls_before, cache_before = await all_calls(sandboxes), await cache_counts(stack)
+        calls_before, metrics_before = await all_calls(sandboxes), await service_metrics(stack)
         sampler = Sampler({n: c.process.pid for n, c in stack.children.items() if c.process})
         sampling = asyncio.create_task(sampler.run(cfg.sample_s))
         approving = asyncio.create_task(staff.approving(cfg.sample_s))
@@ -172,14 +207,15 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         approving.cancel()
         sampler.sample()
         await staff.settle_hooks()
-        calls_after, cache_after = await all_calls(sandboxes), await cache_counts(stack)
+        calls_after, metrics_after = await all_calls(sandboxes), await service_metrics(stack)
         calls_after["salesforce"] -= staff.sf_calls  # staff's own calls are not the portal's
     return {
         "orders_approved": staff.approved,
         "setup_s": round(setup_s, 1),
         "duration_s": round(duration_s, 1),
         "upstream_calls": {n: dict(calls_after[n] - calls_before[n]) for n in SYSTEMS},
-        "cache": {n: dict(cache_after[n] - cache_before[n]) for n in cache_after},
+        "metrics": metrics_delta(metrics_before, metrics_after),
+        "invoice_first_reads": recorder.first_reads,
         "samples": sampler.samples,
     }
 

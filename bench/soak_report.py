@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -33,6 +34,145 @@ def endpoint_stats(endpoints: dict[str, Endpoint]) -> dict[str, dict[str, Any]]:
             "max_ms": round(max(e.latencies_ms, default=0.0), 1),
             "error_reasons": dict(e.errors),
         }
+    return out
+
+
+# User-facing RPCs by family: reads the cache serves (docs/cache.md), reads that are live by design
+# (support cases are never cached), and the rest a user asks for (writes, sign-in). RPCs no user
+# calls through the gateway are "internal" (one service asking another while serving a user's
+# request); upstream calls outside any RPC, and those made while handling a WHMCS webhook, are
+# "background" (CDC consumer, fulfillment of approved orders, outbox, webhook deliveries).
+CACHED_READS = {
+    "ListInvoices": "invoices",
+    "GetInvoice": "invoice detail",
+    "ListSubscriptions": "subscriptions",
+    "GetSubscription": "subscriptions",
+    "ListProducts": "catalog",
+    "GetProduct": "catalog",
+    "GetEligibility": "eligibility",
+    "ListOrders": "orders",
+    "GetOrder": "orders",
+    "ListPaymentMethods": "payment methods",
+    "ListPaymentGateways": "payment methods",
+    "GetBillingProfile": "billing profile",
+    "GetMe": "me",
+    "ListSims": "sims",
+    "GetSimUsage": "sims",
+}
+LIVE_READS = {"ListCases": "cases", "GetCase": "cases"}
+INTERNAL = {
+    "GetJwks",  # Envoy's key-set fetch
+    "GetAccountLinks",
+    "ListUsersBySalesforceAccount",
+    "GetUserByWhmcsClient",
+    "HasPaymentMethod",
+    "GetCheckoutProfile",
+}
+BACKGROUND = {"background", "HandleWhmcsWebhook"}
+CACHED_GOAL = 0.05  # upstream calls per cached read (issue goal; reported, not a pass/fail check)
+
+
+def kind_of(rpc: str) -> tuple[str, str]:
+    """(class, family) of an RPC's short name (or ``background``)."""
+    if rpc in CACHED_READS:
+        return "cached read", CACHED_READS[rpc]
+    if rpc in LIVE_READS:
+        return "live read", LIVE_READS[rpc]
+    if rpc in BACKGROUND:
+        return "background", "background"
+    if rpc in INTERNAL:
+        return "internal", rpc
+    return "write or sign-in", rpc
+
+
+def _short(method: str) -> str:
+    return method.rsplit("/", 1)[-1] if method.startswith("/") else method
+
+
+def attribution(metrics: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
+    """Upstream calls per request by request kind, from the services' own counters: calls by the
+    RPC being served when they were made (``portal_upstream_calls_by_rpc_total``) over the RPCs
+    served (``portal_rpc_handled_total``, every status code), summed over services."""
+    served: Counter[str] = Counter()
+    calls: dict[str, Counter[str]] = {}
+    for series in metrics.values():
+        for method, n in series.get("portal_rpc_handled_total", {}).items():
+            if not method.startswith("/grpc."):  # health checks, reflection
+                served[_short(method)] += n
+        for key, n in series.get("portal_upstream_calls_by_rpc_total", {}).items():
+            system, rpc = key.split("|", 1)
+            calls.setdefault(_short(rpc), Counter())[system] += n
+    families: dict[str, dict[str, Any]] = {}
+    for rpc in sorted(set(served) | set(calls)):
+        kind, family = kind_of(rpc)
+        if kind == "internal" and not calls.get(rpc):
+            continue
+        row = families.setdefault(
+            family, {"class": kind, "rpcs": [], "requests": 0, "calls": Counter()}
+        )
+        row["rpcs"].append(rpc)
+        row["requests"] += served[rpc] if kind != "background" else 0
+        row["calls"].update(calls.get(rpc, Counter()))
+    classes: dict[str, dict[str, Any]] = {}
+    for row in families.values():
+        row["calls"] = dict(row["calls"])
+        total = sum(row["calls"].values())
+        row["total_calls"] = total
+        row["per_request"] = round(total / row["requests"], 4) if row["requests"] else None
+        agg = classes.setdefault(row["class"], {"requests": 0, "calls": 0})
+        agg["requests"] += row["requests"]
+        agg["calls"] += total
+    for agg in classes.values():
+        agg["per_request"] = round(agg["calls"] / agg["requests"], 4) if agg["requests"] else None
+    cached = classes.get("cached read", {}).get("per_request")
+    return {
+        "families": families,
+        "classes": classes,
+        "cached_goal": CACHED_GOAL,
+        "cached_goal_met": cached is not None and cached <= CACHED_GOAL,
+    }
+
+
+def invoice_detail(
+    metrics: dict[str, dict[str, dict[str, int]]], first_reads: int
+) -> dict[str, Any]:
+    """The invoice-detail hit ratio and why its lookups missed: a user's first read of an invoice
+    (counted by the soak's users), an invalidation (``stale``: a WHMCS invoice webhook such as a
+    payment, a new invoice or an accepted order moved the user's generation), and the rest of the
+    ``absent`` misses: values gone by TTL expiry (5 min) or eviction."""
+    requests = metrics.get("billing", {}).get("portal_cache_requests_total", {})
+    misses = metrics.get("billing", {}).get("portal_cache_misses_total", {})
+    hits = requests.get("invoices.detail|hit", 0)
+    missed = requests.get("invoices.detail|miss", 0)
+    absent = misses.get("invoices.detail|absent", 0)
+    return {
+        "lookups": hits + missed,
+        "hits": hits,
+        "misses": missed,
+        "hit_ratio": round(hits / (hits + missed), 3) if hits + missed else None,
+        "miss_causes": {
+            "first_read": first_reads,
+            "invalidated": misses.get("invoices.detail|stale", 0),
+            "expired_or_evicted": max(0, absent - first_reads),
+        },
+        "other_lookups": {
+            k.split("|", 1)[1]: v
+            for k, v in requests.items()
+            if k.startswith("invoices.detail|") and k.split("|", 1)[1] not in ("hit", "miss")
+        },
+    }
+
+
+def cache_ratios(metrics: dict[str, dict[str, dict[str, int]]]) -> dict[str, dict[str, Any]]:
+    """Hit ratio per service (all entries) from ``portal_cache_requests_total``."""
+    out = {}
+    for service, series in sorted(metrics.items()):
+        counts: Counter[str] = Counter()
+        for key, n in series.get("portal_cache_requests_total", {}).items():
+            counts[key.split("|", 1)[1]] += n
+        total = counts["hit"] + counts["miss"]
+        if total:
+            out[service] = {**counts, "hit_ratio": round(counts["hit"] / total, 3)}
     return out
 
 
@@ -87,11 +227,7 @@ def summarize(
     upstream_total = sum(sum(c.values()) for c in calls.values())
     samples = measured["samples"]
     growth = rss_growth(samples, limits["warmup_s"], limits["window_s"], limits["rss_limit_pct"])
-    cache = {
-        name: {**counts, "hit_ratio": round(counts.get("hit", 0) / total, 3)}
-        for name, counts in measured["cache"].items()
-        if (total := counts.get("hit", 0) + counts.get("miss", 0))
-    }
+    cache = cache_ratios(measured["metrics"])
     error_rate = errors / requests if requests else 1.0
     checks = {
         "requests": requests > 0,
@@ -121,6 +257,8 @@ def summarize(
                 for n, c in calls.items()
             },
         },
+        "by_kind": attribution(measured["metrics"]),
+        "invoice_detail": invoice_detail(measured["metrics"], measured["invoice_first_reads"]),
         "cache": cache,
         "rss": {"interval_s": config["sample_s"], "growth": growth, "samples": samples},
         "cpu": {
@@ -160,6 +298,7 @@ def markdown(r: dict[str, Any], json_path: Path | str = "") -> str:
         errors = f"{s['errors']} ({reasons})" if s["errors"] else "0"
         out.append(f"| `{label}` | {s['count']:,} | {errors} | {s['p50_ms']} | {s['p99_ms']} | "
                    f"{s['max_ms']} |")  # fmt: skip
+    out += ["", *kind_lines(r)]
     up = r["upstream"]
     per_system = ", ".join(f"{n} {v}" for n, v in up["per_system_per_request"].items())
     out += [
@@ -204,6 +343,56 @@ def markdown(r: dict[str, Any], json_path: Path | str = "") -> str:
     ]
     out += [f"    {f}" for f in sec["findings"][:20]]
     return "\n".join(out) + "\n"
+
+
+def kind_lines(r: dict[str, Any]) -> list[str]:
+    """The upstream calls per request by kind, and the invoice-detail hit ratio, as markdown."""
+    by, inv = r["by_kind"], r["invoice_detail"]
+    classes = by["classes"]
+
+    def per(kind: str) -> str:
+        c = classes.get(kind, {"requests": 0, "calls": 0, "per_request": None})
+        return f"{c['per_request']} ({c['calls']:,} calls / {c['requests']:,} requests)"
+
+    background = classes.get("background", {}).get("calls", 0)
+    met = "met" if by["cached_goal_met"] else "**not met**"
+    out = [
+        f"**Upstream calls per request, by kind** (the services' own counters: calls made while "
+        f"serving an RPC, `portal_upstream_calls_by_rpc_total`, over the RPCs served, "
+        f"`portal_rpc_handled_total`): cached reads **{per('cached read')}**, goal ≤ "
+        f"{by['cached_goal']} {met}; live-by-design reads (support cases) {per('live read')}; "
+        f"writes and sign-in {per('write or sign-in')}; background work apart from user requests "
+        f"(CDC consumer, fulfillment of approved orders, outbox, WHMCS webhook deliveries): "
+        f"{background:,} calls ({background / r['requests']:.3f} per user request)."
+        if r["requests"]
+        else "No request, no attribution.",
+        "",
+        "| family | kind | requests | upstream calls | per request |",
+        "|---|---|---|---|---|",
+    ]
+    order = {
+        "cached read": 0,
+        "live read": 1,
+        "write or sign-in": 2,
+        "internal": 3,
+        "background": 4,
+    }
+    rows = sorted(by["families"].items(), key=lambda kv: (order[kv[1]["class"]], kv[0]))
+    for family, row in rows:
+        calls = ", ".join(f"{sys} {n:,}" for sys, n in sorted(row["calls"].items())) or "0"
+        per_request = row["per_request"] if row["per_request"] is not None else "-"
+        out.append(f"| {family} | {row['class']} | {row['requests']:,} | {calls} | {per_request} |")
+    causes = inv["miss_causes"]
+    ratio = f"{inv['hit_ratio']:.1%}" if inv["hit_ratio"] is not None else "-"
+    out += [
+        "",
+        f"**Invoice detail cache: hit ratio {ratio}** ({inv['lookups']:,} lookups, "
+        f"{inv['misses']:,} misses: {causes['first_read']:,} a user's first read of an invoice, "
+        f"{causes['invalidated']:,} invalidated by a WHMCS invoice webhook (a payment, a new "
+        f"invoice, an accepted order), {causes['expired_or_evicted']:,} expired (5 min TTL) or "
+        "evicted).",
+    ]
+    return out
 
 
 def update_readme(path: Path, text: str) -> None:

@@ -32,6 +32,9 @@ class Recorder:
         self.endpoints: dict[str, Endpoint] = {}
         self.secrets: dict[str, str] = {}
         self.recording = True
+        # Reads of an invoice its user had not read before in the run (each must miss the
+        # invoice-detail cache: nothing else fills it).
+        self.first_reads = 0
 
     def record(self, label: str, ms: float, error: str | None) -> None:
         if not self.recording:
@@ -79,6 +82,7 @@ class User:
         self.rng = random.Random(seed)
         self.issued = customer.issued or time.monotonic()
         self.invoices: list[str] = []
+        self.invoices_read: set[str] = set()
         self.unpaid: list[str] = []
         self.cases: list[str] = []
         self.orders: list[str] = []
@@ -177,6 +181,9 @@ class User:
         if not self.invoices:
             return await self.list_invoices()
         invoice = self.rng.choice(self.invoices)
+        if invoice not in self.invoices_read and self.recorder.recording:
+            self.invoices_read.add(invoice)
+            self.recorder.first_reads += 1
         await self.call("GET", "GET /v1/invoices/{id}", f"/v1/invoices/{invoice}")
 
     async def list_subscriptions(self) -> None:

@@ -307,6 +307,9 @@ def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
     return rules
 
 
+JWT_CACHE_SIZE = 2000
+
+
 def _jwt_provider(s: GatewaySettings, jwks: dict[str, Any]) -> dict[str, Any]:
     return {
         "issuer": s.jwt_issuer,
@@ -318,6 +321,10 @@ def _jwt_provider(s: GatewaySettings, jwks: dict[str, Any]) -> dict[str, Any]:
         # Every access token identity issues has an exp; one without is refused at the edge
         # (jwt_authn would otherwise accept it as never expiring).
         "require_expiration": True,
+        # Tokens whose signature checked out are remembered (by their text, LRU, bounded), so a
+        # user's next request skips the ES256 verification; a remembered token is still refused
+        # once its exp has passed, and audience and issuer were checked before it was stored.
+        "jwt_cache_config": {"jwt_cache_size": JWT_CACHE_SIZE},
     }
 
 

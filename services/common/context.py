@@ -5,6 +5,9 @@ from __future__ import annotations
 from contextvars import ContextVar
 
 request_id: ContextVar[str] = ContextVar("request_id", default="")
+# The RPC being served (full gRPC method name); empty outside any RPC: background work such as the
+# CDC consumer, fulfillment, the outbox and start-up. Upstream calls are counted by it.
+rpc_method: ContextVar[str] = ContextVar("rpc_method", default="")
 # The authenticated portal user id; empty on public methods.
 user_id: ContextVar[str] = ContextVar("user_id", default="")
 # When the caller's access token expires (epoch seconds, the ``exp`` claim); 0 when no token.

@@ -83,7 +83,15 @@ def _wrap_handler(
 
 
 class WrappingInterceptor(grpc.aio.ServerInterceptor):
-    """Base: subclasses return a wrapped behaviour for each method from :meth:`wrap`."""
+    """Base: subclasses return a wrapped behaviour for each method from :meth:`wrap`.
+
+    A method's wrapped handler depends only on the method and on the handler the rest of the
+    chain returns (the same object on every call), so it is built once and reused: a call does
+    a dictionary look-up here instead of building closures and a handler."""
+
+    # Whether a request that is no valid message of its type reaches :meth:`wrap`'s behaviour
+    # as :data:`UNDECODABLE` instead of failing in grpc's deserializer.
+    tolerate = False
 
     def wrap(self, behavior: Behavior, method: str) -> Behavior:
         raise NotImplementedError
@@ -94,7 +102,21 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        return _wrap_handler(handler, handler_call_details.method, self.wrap)
+        method = handler_call_details.method
+        memo: dict[str, tuple[Any, Any]] = self.__dict__.setdefault("_wrapped", {})
+        known = memo.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = _wrap_handler(handler, method, self.wrap, tolerate=self.tolerate)
+        if handler is not None and len(memo) < _MEMO_METHODS:
+            memo[method] = (handler, wrapped)
+        return wrapped
+
+
+# Methods whose wrapped handler an interceptor keeps: more than every service's methods together,
+# and a bound on what unknown method names sent by a caller could make it hold (those have no
+# handler and are never kept anyway).
+_MEMO_METHODS = 512
 
 
 def _metadata(ctx: grpc.aio.ServicerContext) -> dict[str, str]:
@@ -109,18 +131,26 @@ class RequestContextInterceptor(WrappingInterceptor):
         def bind(ctx: grpc.aio.ServicerContext) -> float:
             rid = _metadata(ctx).get("x-request-id") or uuid.uuid4().hex
             context.request_id.set(rid)
+            context.rpc_method.set(method)
             structlog.contextvars.bind_contextvars(request_id=rid, method=method)
             return time.perf_counter()
 
         # Health probes (Envoy asks every second) would drown everything else.
         emit = log.debug if method.startswith("/grpc.health.v1.") else log.info
 
+        # The method's metric children, looked up once (a label look-up per call otherwise).
+        latency = RPC_LATENCY.labels(method)
+        handled: dict[str, Any] = {}
+
         def finish(ctx: grpc.aio.ServicerContext, started: float) -> None:
             code = ctx.code() if hasattr(ctx, "code") else None
             name = getattr(code, "name", None) or "OK"
             elapsed = time.perf_counter() - started
-            RPC_HANDLED.labels(method, name).inc()
-            RPC_LATENCY.labels(method).observe(elapsed)
+            counter = handled.get(name)
+            if counter is None:
+                counter = handled[name] = RPC_HANDLED.labels(method, name)
+            counter.inc()
+            latency.observe(elapsed)
             emit("rpc_finished", code=name, duration_ms=round(elapsed * 1000, 2))
 
         if inspect.isasyncgenfunction(behavior):
@@ -210,13 +240,7 @@ class ErrorMappingInterceptor(WrappingInterceptor):
     """Typed domain errors → gRPC status with ErrorInfo; anything else → INTERNAL, generic; an
     undecodable request body → INVALID_ARGUMENT (``VALIDATION_FAILED``)."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        return _wrap_handler(handler, handler_call_details.method, self.wrap, tolerate=True)
+    tolerate = True
 
     def wrap(self, behavior: Behavior, method: str) -> Behavior:
         if inspect.isasyncgenfunction(behavior):

@@ -25,6 +25,12 @@ CACHE_REQUESTS = Counter(
     "Cache lookups by policy entry and result (hit, miss, error, bypass).",
     ["entry", "result"],
 )
+CACHE_MISSES = Counter(
+    "portal_cache_misses_total",
+    "Cache misses by policy entry and why: absent (never filled, expired or evicted) or stale "
+    "(filled before an invalidation moved the scope's generation).",
+    ["entry", "why"],
+)
 CACHE_ERRORS = Counter(
     "portal_cache_errors_total", "Redis errors and timeouts by operation.", ["operation"]
 )
@@ -37,6 +43,12 @@ UPSTREAM_CALLS = Counter(
     "portal_upstream_calls_total",
     "Calls to systems of record by system, operation and outcome.",
     ["system", "operation", "outcome"],
+)
+UPSTREAM_CALLS_BY_RPC = Counter(
+    "portal_upstream_calls_by_rpc_total",
+    "Calls made to systems of record, by system and the RPC being served when they were made "
+    '(rpc="background": outside any RPC, e.g. the CDC consumer, fulfillment, the outbox).',
+    ["system", "rpc"],
 )
 UPSTREAM_LATENCY = Histogram(
     "portal_upstream_latency_seconds",

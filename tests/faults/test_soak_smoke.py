@@ -37,6 +37,33 @@ async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
     assert upstream["total"] == sum(sum(c.values()) for c in upstream["calls"].values()) > 0
     assert upstream["per_user_request"] == round(upstream["total"] / result["requests"], 3)
 
+    # Upstream calls by request kind, from the services' counters: every user request the soak
+    # made is an RPC served.
+    by = result["by_kind"]
+    families, classes = by["families"], by["classes"]
+    assert {"invoices", "invoice detail", "me", "cases"} <= set(families), sorted(families)
+    assert families["invoices"]["class"] == families["me"]["class"] == "cached read"
+    assert families["cases"]["class"] == "live read"
+    assert families["cases"]["total_calls"] >= families["cases"]["requests"] > 0  # never cached
+    for kind, agg in classes.items():
+        rows = [f for f in families.values() if f["class"] == kind]
+        assert agg["calls"] == sum(f["total_calls"] for f in rows)
+        assert agg["requests"] == sum(f["requests"] for f in rows)
+        if agg["requests"]:
+            assert agg["per_request"] == round(agg["calls"] / agg["requests"], 4)
+    user_kinds = ("cached read", "live read", "write or sign-in")
+    assert sum(classes[k]["requests"] for k in user_kinds if k in classes) >= result["requests"]
+    assert by["cached_goal_met"] == (classes["cached read"]["per_request"] <= 0.05)
+
+    detail = result["invoice_detail"]
+    causes = detail["miss_causes"]
+    assert detail["lookups"] == detail["hits"] + detail["misses"] > 0
+    assert detail["lookups"] == endpoints["GET /v1/invoices/{id}"]["count"]
+    assert 0 < causes["first_read"] <= detail["misses"]
+    assert detail["misses"] == (
+        causes["first_read"] + causes["invalidated"] + causes["expired_or_evicted"]
+    )
+
     samples = result["rss"]["samples"]
     assert len(samples) >= 5
     assert all(set(s["rss_kib"]) == PROCESSES for s in samples)
@@ -51,6 +78,7 @@ async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
     readme.write_text("# Benchmarks\n\n## Soak\n\nHow to run it.\n")
     text = markdown(result)
     assert "`GET /v1/invoices`" in text and "Upstream calls per user request" in text
+    assert "Upstream calls per request, by kind" in text and "Invoice detail cache" in text
     update_readme(readme, text)
     update_readme(readme, text.replace("passed", "re-run"))
     body = readme.read_text()

@@ -52,7 +52,7 @@ from services.common.cache.keys import (
 from services.common.cache.policy import Entry
 from services.common.cache.record import RELEASE, STORE, mget, parse
 from services.common.cache.scope import Scope
-from services.common.metrics import CACHE_ERRORS, CACHE_REQUESTS
+from services.common.metrics import CACHE_ERRORS, CACHE_MISSES, CACHE_REQUESTS
 
 log = structlog.get_logger(__name__)
 
@@ -179,6 +179,7 @@ class Cache(Invalidation):
             self._count(entry, "hit")
             return found
         self._count(entry, "miss")
+        CACHE_MISSES.labels(entry.name, "absent" if raw[0] is None else "stale").inc()
         return await self._single_flight(
             (keys.value, head),
             lambda: self._fill(entry, keys, raw[1:], head, loader, message_type),

@@ -47,8 +47,14 @@ from tenacity import wait_random_exponential as full_jitter
 from tenacity.stop import stop_base
 
 from services.common.breaker import OPEN, CircuitBreaker
+from services.common.context import rpc_method
 from services.common.errors import PortalError, UpstreamUnavailable
-from services.common.metrics import UPSTREAM_BREAKER_OPEN, UPSTREAM_CALLS, UPSTREAM_LATENCY
+from services.common.metrics import (
+    UPSTREAM_BREAKER_OPEN,
+    UPSTREAM_CALLS,
+    UPSTREAM_CALLS_BY_RPC,
+    UPSTREAM_LATENCY,
+)
 
 T = TypeVar("T")
 log = structlog.get_logger("upstream")
@@ -161,7 +167,8 @@ class Upstream:
         self, operation: str, outcome: str, started: float | None, attempt: int, why: str | None
     ) -> None:
         UPSTREAM_CALLS.labels(self.system, operation, outcome).inc()
-        if started is not None:
+        if started is not None:  # a call was made (not refused by the breaker)
+            UPSTREAM_CALLS_BY_RPC.labels(self.system, rpc_method.get() or "background").inc()
             elapsed = time.perf_counter() - started
             UPSTREAM_LATENCY.labels(self.system, operation).observe(elapsed)
         if outcome != "ok":

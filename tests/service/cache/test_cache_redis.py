@@ -240,3 +240,20 @@ async def test_namespaces_on_one_redis_are_isolated_both_ways(make_cache, loader
     assert await dev.invalidate_all(policy.CATALOG)
     assert await read(test, "test") == ("test-cat2", "test-inv2")  # nor dev's reach test
     assert await read(dev, "dev") == ("dev-cat2", "dev-inv1")
+
+
+async def test_misses_say_whether_the_value_was_absent_or_stale(make_cache, loader, uid) -> None:
+    """A first read misses as ``absent``; a read after an invalidation as ``stale``."""
+    cache, load, scope = make_cache(), loader(), UserScope(uid)
+
+    def misses(why: str) -> float:
+        return value("portal_cache_misses_total", {"entry": "invoices.detail", "why": why})
+
+    absent, stale = misses("absent"), misses("stale")
+    await cache.get_or_load(policy.INVOICE_DETAIL, scope, load, MSG, variant=Variant.of(n=1))
+    assert (misses("absent"), misses("stale")) == (absent + 1, stale)
+    assert await cache.invalidate(scope, policy.INVOICES)
+    await cache.get_or_load(policy.INVOICE_DETAIL, scope, load, MSG, variant=Variant.of(n=1))
+    assert (misses("absent"), misses("stale")) == (absent + 1, stale + 1)
+    await cache.get_or_load(policy.INVOICE_DETAIL, scope, load, MSG, variant=Variant.of(n=1))
+    assert load.calls == 2 and misses("stale") == stale + 1  # the refill is a hit

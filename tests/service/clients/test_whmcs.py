@@ -8,6 +8,7 @@ import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from services.common import context
 from services.common.clients import BreakerOpen, WhmcsClient, WhmcsConfig, WhmcsRejected
 from services.common.clients.whmcs import OrderLine, UserClient
 from services.common.clients.whmcs_gateway import order_gateway
@@ -244,3 +245,24 @@ async def test_order_gateway_rule(whmcs: WhmcsClient) -> None:
     assert await gateway(3) == "stripe"  # no default gateway: the first active one
     await whmcs.update_client(3, paymentmethod="mailin")
     assert await gateway(3) == "mailin"  # the client's default gateway
+
+
+async def test_calls_are_counted_by_the_rpc_being_served(whmcs, whmcs_control) -> None:
+    """Each attempt counts once, under the RPC whose context made it ("background" outside any
+    RPC); a call the breaker refuses is not a call."""
+    rpc = "/portal.billing.v1.BillingService/ListPaymentMethods"
+    served = {"system": "whmcs", "rpc": rpc}
+    background = {"system": "whmcs", "rpc": "background"}
+    served0 = value("portal_upstream_calls_by_rpc_total", served)
+    background0 = value("portal_upstream_calls_by_rpc_total", background)
+    await whmcs_control.fault("unavailable", count=1, action="GetPayMethods")
+
+    async def in_rpc() -> None:
+        context.rpc_method.set(rpc)
+        await whmcs.get_pay_methods(1)
+
+    await asyncio.create_task(in_rpc())  # a task of its own, as grpc.aio serves each RPC
+    assert value("portal_upstream_calls_by_rpc_total", served) == served0 + 2  # failed + retry
+    await whmcs.get_pay_methods(1)
+    assert value("portal_upstream_calls_by_rpc_total", background) == background0 + 1
+    assert value("portal_upstream_calls_by_rpc_total", served) == served0 + 2

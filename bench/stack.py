@@ -1,0 +1,78 @@
+"""The whole stack for one benchmark: a throwaway database and cache namespace, free ports, a run
+directory of its own; stopped and its database dropped on leaving.
+
+Every benchmark that drives the stack through the gateway starts it with ``bench_stack``, so they
+all measure the same set-up (``tools.stack``, the one ``make run`` and the e2e tests use). This
+module is a helper, not a benchmark: ``make bench`` does not run it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+# ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import infra
+from tools.stack import Ports, Stack, StackConfig
+
+Sink = Callable[[str, str], None]
+
+
+class CdcReady:
+    """A stack log sink that notices the commerce CDC consumer's ``cdc_ready`` (and passes every
+    line on to ``then`` when given)."""
+
+    def __init__(self, then: Sink | None = None) -> None:
+        self.event = asyncio.Event()
+        self.then = then
+
+    def __call__(self, name: str, line: str) -> None:
+        if name.startswith("commerce") and '"cdc_ready"' in line:
+            self.event.set()
+        if self.then is not None:
+            self.then(name, line)
+
+
+@contextlib.asynccontextmanager
+async def bench_stack(
+    *,
+    prefix: str = "portal_bench",
+    sink: Sink | None = None,
+    within: float = 90.0,
+    wait_cdc: bool = False,
+    run_dir: Path | None = None,
+    **config: Any,
+) -> AsyncIterator[Stack]:
+    """A started stack; ``config``: further ``StackConfig`` fields (``replicas``, ``mesh_tls``,
+    ``extra_env``...). ``wait_cdc``: also wait (30 s at most) until commerce's CDC consumer has
+    subscribed, for benchmarks that read what Salesforce changes. ``sink``: gets every process's
+    log lines (``name, line``); discarded by default."""
+    database_url, redis_url = infra.urls_from_env()
+    name = infra.run_name(prefix)
+    database_url = infra.with_database(database_url, name)
+    await infra.ensure_postgres(database_url)
+    await infra.create_database(database_url)
+    ready = CdcReady(sink)
+    try:
+        with contextlib.ExitStack() as cleanup:
+            if run_dir is None:
+                run_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
+            settings = StackConfig(
+                database_url, redis_url, name, ports=Ports.free(), run_dir=run_dir, **config
+            )
+            stack = Stack(settings, sink=ready)
+            try:
+                await stack.start(within=within)
+                if wait_cdc:
+                    await asyncio.wait_for(ready.event.wait(), 30)
+                yield stack
+            finally:
+                await stack.stop()
+    finally:
+        await infra.drop_database(database_url)
