@@ -74,6 +74,16 @@ async def set_fields(conn: Conn, order_id: str, current: str, **fields: Any) -> 
     )  # fmt: skip
 
 
+async def add_order_attempted(conn: Conn, order_id: str, client_id: int) -> None:
+    """Committed before each AddOrder of the ORDERING step: from here on an attempt of the step
+    may have placed the WHMCS order, so the next one looks it up by note first."""
+    await conn.execute(
+        "UPDATE commerce.fulfillments SET add_order_at = now(), whmcs_client_id = $2, "
+        "updated_at = now() WHERE sf_order_id = $1 AND state = 'ordering'",
+        order_id, client_id,
+    )  # fmt: skip
+
+
 async def note_transient(
     conn: Conn, order_id: str, current: str, error: str
 ) -> tuple[Row, float] | None:

@@ -40,8 +40,23 @@ async def test_duplicate_delivery_and_dropped_stream(
     await _activated_once(portal, first)
 
 
+async def test_first_attempt_places_the_order_without_a_look_up(
+    portal: Portal, start_worker: StartWorker, controls: Controls
+) -> None:
+    """A first ORDERING attempt cannot have placed anything yet: AddOrder straight away, no
+    GetOrders page through the client's history."""
+    await start_worker()
+    order_id = await portal.create_order("hanako", INTERNET)
+    await portal.approve(order_id)
+    assert (await portal.settled(order_id))["Activation_Status__c"] == "Activated"
+    calls = await controls[1].calls()  # before the helper below reads GetOrders itself
+    assert calls.get("AddOrder") == 1, calls
+    assert calls.get("GetOrders", 0) == 0, calls
+    await _activated_once(portal, order_id)
+
+
 async def test_crash_after_add_order_then_restart(
-    portal: Portal, start_worker: StartWorker
+    portal: Portal, start_worker: StartWorker, controls: Controls
 ) -> None:
     placed = asyncio.Event()
 
@@ -58,7 +73,13 @@ async def test_crash_after_add_order_then_restart(
     assert len(await portal.whmcs_orders(1, order_id)) == 1
     assert (await portal.order(order_id))["Activation_Status__c"] == "Activating"
 
+    before = await controls[1].calls()
+    assert before.get("AddOrder") == 1, before
     await start_worker()  # restart: resumes the open row, finds the order by its note
+    assert (await portal.settled(order_id))["Activation_Status__c"] == "Activated"
+    after = await controls[1].calls()
+    assert after.get("GetOrders", 0) > before.get("GetOrders", 0), after  # looked up by note
+    assert after.get("AddOrder") == 1, after  # and found: no second AddOrder
     await _activated_once(portal, order_id)
 
 
