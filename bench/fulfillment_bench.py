@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import logging
 import os
 import socket
@@ -107,6 +108,18 @@ class Sandboxes:
     @property
     def stats_urls(self) -> dict[str, str]:
         return {"Salesforce": self.sf_rest, "WHMCS": self.whmcs, "Freebit": self.freebit}
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by this process (the worker, commerce's CDC
+        consumer, the directory servicer, the bench) and by each sandbox process."""
+        pids = {"worker": os.getpid()}
+        pids |= {name: p.pid for name, p in zip(self.stats_urls, self.processes, strict=False)}
+        out = {}
+        for name, pid in pids.items():
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return out
 
     async def stats(self) -> dict[str, Counter[str]]:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -308,6 +321,7 @@ class Result:
     duplicates: int
     failed: int
     calls: dict[str, Counter[str]]
+    cpu: dict[str, float]
     load_before: str
     load_after: str
     history: int = 0
@@ -319,13 +333,18 @@ class Bench:
         self.sf, self.whmcs, self.pool, self.boxes = sf, whmcs, pool, boxes
         self.lag, self.account = lag, account
         self.created = 0
+        self.profile = ""  # a path: cProfile each phase's measured window into <path>.<phase>
 
     async def phase(self, name: str, n: int, *, one_at_a_time: bool, history: int = 0) -> Result:
+        profile = cProfile.Profile() if self.profile else None
         order_ids = await create_orders(self.sf, self.account, n, self.created)
         self.created += n
         await asyncio.sleep(1.0)  # the creations' CDC events are handled; the box settles
         load_before = load()
         before = await self.boxes.stats()
+        cpu_before = self.boxes.cpu_s()
+        if profile is not None:
+            profile.enable()
         started = time.perf_counter()
         failed = 0
         if one_at_a_time:
@@ -336,7 +355,11 @@ class Bench:
             await approve_all(self.sf, order_ids)
             failed = await wait_finished(self.pool, order_ids, within=300)
         seconds = time.perf_counter() - started
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(f"{self.profile}.{name}")
         load_after = load()
+        cpu = {k: v - cpu_before[k] for k, v in self.boxes.cpu_s().items()}
         after = await self.boxes.stats()
         await asyncio.sleep(0.5)  # the last write-backs' CDC events reach the lag follower
         calls = {system: after[system] - before[system] for system in after}
@@ -345,7 +368,7 @@ class Bench:
         ours = [notes[f"sfOrderId={o}"] for o in order_ids]
         return Result(
             name, n, seconds, self.lag.lags_ms(order_ids), sum(c - 1 for c in ours if c > 1),
-            failed, calls, load_before, load_after, history,
+            failed, calls, cpu, load_before, load_after, history,
         )  # fmt: skip
 
 
@@ -360,6 +383,11 @@ def report(results: list[Result], mode: str) -> None:
               f"{r.orders / r.seconds:>8.1f} {pct(r.lags, 50):>6.0f}ms {pct(r.lags, 95):>6.0f}ms "
               f"{r.lags[-1] if r.lags else float('nan'):>6.0f}ms {r.duplicates:>4} {r.failed:>4} "
               f"{r.load_before + '→' + r.load_after:>9}")  # fmt: skip
+    print("\nCPU ms per order (user + system; worker = this process: worker, CDC consumer, "
+          "directory servicer, bench)")  # fmt: skip
+    for r in results:
+        print(f"{r.phase:<8} " + ", ".join(f"{k} {v * 1000 / r.orders:.1f}"
+                                            for k, v in r.cpu.items()))  # fmt: skip
     print("\nupstream calls per order (sandbox counters; Salesforce includes the bench's approval)")
     for r in results:
         parts = []
@@ -435,6 +463,7 @@ async def main(args: argparse.Namespace, log: TextIO) -> None:
         await asyncio.wait_for(ready.wait(), 10)
 
         bench = Bench(sf, whmcs, pool, boxes, lag, account)
+        bench.profile = args.profile
         results = []
         if args.singles:
             results.append(await bench.phase("single", args.singles, one_at_a_time=True))
@@ -465,6 +494,9 @@ def cli() -> None:
         "--log", default="/tmp/fulfillment_bench.log",
         help="where the worker's and the sandboxes' logs go",
     )  # fmt: skip
+    parser.add_argument(
+        "--profile", default="", help="cProfile the event loop thread of each phase to PATH.<phase>"
+    )
     args = parser.parse_args()
     with open(args.log, "a") as log:
         configure_logging("commerce", "info", json=True)  # as in production, to the log file

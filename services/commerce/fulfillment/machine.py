@@ -88,11 +88,13 @@ async def run(deps: Deps, order_id: str) -> None:
             to = next_step(current.state, sim=order.sim_item is not None)
             # the committed row is the next iteration's (None: it moved meanwhile, read it again)
             row = await repo.advance(deps.pool, order_id, current.state, to, **fields)
-            log.info("fulfillment_step_done", order_id=order_id, step=current.state, next=to)
+            # per step at debug; one info line per order (a burst logs once per order, not 6x)
+            log.debug("fulfillment_step_done", order_id=order_id, step=current.state, next=to)
             FULFILLMENT_STEPS.labels(current.state, "done").inc()
             if to == DONE:
-                lag = (datetime.now(UTC) - current.created_at).total_seconds()
-                FULFILLMENT_LAG.observe(max(lag, 0.0))
+                lag = max((datetime.now(UTC) - current.created_at).total_seconds(), 0.0)
+                FULFILLMENT_LAG.observe(lag)
+                log.info("fulfillment_done", order_id=order_id, seconds=round(lag, 3))
         except FulfillmentFailed as failed:
             await _fail(deps, current, failed)
             return
