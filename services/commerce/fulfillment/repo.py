@@ -75,14 +75,16 @@ async def set_fields(conn: Conn, order_id: str, current: str, **fields: Any) -> 
     )  # fmt: skip
 
 
-async def add_order_attempted(conn: Conn, order_id: str, client_id: int) -> None:
+async def add_order_attempted(conn: Conn, order_id: str, client_id: int) -> bool:
     """Committed before each AddOrder of the ORDERING step: from here on an attempt of the step
-    may have placed the WHMCS order, so the next one looks it up by note first."""
-    await conn.execute(
+    may have placed the WHMCS order, so the next one looks it up by note first. False when the
+    row is no longer at ``ordering`` (then nothing may be placed)."""
+    result = await conn.execute(
         "UPDATE commerce.fulfillments SET add_order_at = now(), whmcs_client_id = $2, "
         "updated_at = now() WHERE sf_order_id = $1 AND state = 'ordering'",
         order_id, client_id,
     )  # fmt: skip
+    return str(result).endswith(" 1")
 
 
 async def note_transient(

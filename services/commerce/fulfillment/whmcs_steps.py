@@ -90,7 +90,8 @@ async def place_order(deps: Deps, row: Row, order: Order) -> dict[str, Any]:
             return {"whmcs_client_id": client, "whmcs_order_id": as_int(existing["id"]),
                     "service_ids": ids}  # fmt: skip
     gateway = await gateway_of(deps.whmcs, client)
-    await add_order_attempted(deps.pool, order.id, client)
+    if not await add_order_attempted(deps.pool, order.id, client):
+        return {}  # the row moved on meanwhile: the guarded advance fails and the row is re-read
     try:
         placed = await deps.whmcs.add_order(
             client, _lines(order), payment_method=gateway, notes=note_of(order.id), noemail=True
