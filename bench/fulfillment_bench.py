@@ -1,11 +1,23 @@
-"""Fulfillment throughput and lag: 200 approved orders (a third SIM) through the real worker.
+"""Fulfillment: single-approval lag, 200 approvals at once, and the same with a long WHMCS history.
 
-Starts the Salesforce, WHMCS and Freebit sandboxes in-process (Freebit activation delay 0.05 s),
-identity's real AccountDirectoryService servicer, a Postgres database of its own, and
-``start_fulfillment`` with production client settings. Creates 200 orders in Pending Review over
-REST (as checkout does), approves them all (as staff), and measures the time until every order is
-Activated, the lag from each approval's CDC ``commitTimestamp`` to its write-back's, and the number
-of WHMCS orders per Salesforce order (must be exactly one).
+Starts the Salesforce, WHMCS and Freebit sandboxes as separate processes, as the real stack runs
+them (``--in-process`` runs them in this process's event loop instead, which makes them share
+one core with the worker), identity's real AccountDirectoryService servicer, a Postgres database
+of its own, commerce's CDC consumer and ``start_fulfillment`` with production client settings and
+production logging (JSON lines, to ``--log`` rather than the terminal). Freebit's activation delay
+is 0.05 s. Three phases, each on orders created beforehand in Pending Review over REST (as
+checkout does; a third SIM, half of those eSIM, the rest Internet + installation or VPN):
+
+1. ``single``: ``--singles`` orders approved one at a time, each once the previous one is done
+   (an idle system);
+2. ``burst``: ``--orders`` orders approved at once;
+3. ``history``: WHMCS client 1 (the orders' client) is first given ``--history`` orders in all,
+   then ``--orders`` more are approved at once.
+
+For each phase: the time until every order's fulfillment row is done, the lag from each
+approval's CDC ``commitTimestamp`` to its write-back's, WHMCS orders per Salesforce order (must be
+exactly one) and the upstream calls per order by kind, from the sandboxes' ``/__sandbox/stats``
+(Salesforce's include the bench's own approval, one ``sobjects:Order:PATCH`` per order).
 
 Run: ``make bench BENCH=fulfillment_bench`` or ``.venv/bin/python -m bench.fulfillment_bench``.
 """
@@ -15,29 +27,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import logging
 import os
+import socket
+import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
+import httpx
 from portal.identity.v1 import account_directory_pb2_grpc
 from pydantic import SecretStr
 
-from sandbox.freebit import start_freebit
-from sandbox.salesforce import start_salesforce
-from sandbox.whmcs import start_whmcs
 from services.commerce.cdc import Consumer, Dispatcher
 from services.commerce.fulfillment import Clients, FulfillmentSettings, start_fulfillment
 from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import ChangeEvent, SalesforceClient, SalesforceConfig, soql
 from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
+from services.common.clients.whmcs import OrderLine, WhmcsClient, WhmcsConfig
 from services.common.directory import Directory as DirectoryClient
+from services.common.logging import configure_logging
 from services.common.migrations import migrate_service
 from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
@@ -46,6 +64,9 @@ from services.identity.servicer import AccountDirectoryServicer
 from tools import signals
 
 MIX = (["INTERNET-GOLD-HOME-1G", "INTERNET-INSTALL-SINGLE"], ["SIM-DATA-10G"], ["VPN-STANDARD"])
+ACTIVATION_DELAY_S = 0.05
+CLIENT = 1  # the WHMCS client linked to AC-000101 in the sandboxes' seed
+HISTORY_PID = 181  # a seeded WHMCS product, for the history orders
 
 
 class Lag:
@@ -68,10 +89,113 @@ class Lag:
                 elif status == "Activated":
                     self.activated.setdefault(order_id, stamp)
 
-    def lags_ms(self) -> list[float]:
+    def lags_ms(self, order_ids: list[str]) -> list[float]:
         return sorted(
-            (self.activated[o] - t) * 1000 for o, t in self.approved.items() if o in self.activated
+            (self.activated[o] - self.approved[o]) * 1000
+            for o in order_ids
+            if o in self.activated and o in self.approved
         )
+
+
+@dataclass
+class Sandboxes:
+    sf_rest: str
+    sf_pubsub: str
+    whmcs: str
+    freebit: str
+    processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+
+    @property
+    def stats_urls(self) -> dict[str, str]:
+        return {"Salesforce": self.sf_rest, "WHMCS": self.whmcs, "Freebit": self.freebit}
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by this process (the worker, commerce's CDC
+        consumer, the directory servicer, the bench) and by each sandbox process."""
+        pids = {"worker": os.getpid()}
+        pids |= {name: p.pid for name, p in zip(self.stats_urls, self.processes, strict=False)}
+        out = {}
+        for name, pid in pids.items():
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return out
+
+    async def stats(self) -> dict[str, Counter[str]]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            return {
+                name: Counter((await http.get(f"{url}/__sandbox/stats")).json()["calls"])
+                for name, url in self.stats_urls.items()
+            }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _ready(url: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=1) as http:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{url}/__sandbox/stats")).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"sandbox at {url} did not start")
+            await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def sandbox_processes(log: TextIO) -> AsyncIterator[Sandboxes]:
+    """``python -m sandbox.<name>`` processes on free ports (logging warnings only)."""
+    sf, pubsub, whmcs, freebit = (_free_port() for _ in range(4))
+    py = sys.executable
+    commands = (
+        [py, "-m", "sandbox.salesforce", "--port", str(sf), "--pubsub-port", str(pubsub)],
+        [py, "-m", "sandbox.whmcs", "--port", str(whmcs), "--webhook-url", "",
+         "--log-level", "WARNING"],
+        [py, "-m", "sandbox.freebit", "--port", str(freebit),
+         "--activation-delay", str(ACTIVATION_DELAY_S), "--log-level", "WARNING"],
+    )  # fmt: skip
+    env = {**os.environ, "SF_SANDBOX_LOG_LEVEL": "WARNING"}
+    boxes = Sandboxes(
+        f"http://127.0.0.1:{sf}", f"127.0.0.1:{pubsub}",
+        f"http://127.0.0.1:{whmcs}", f"http://127.0.0.1:{freebit}",
+    )  # fmt: skip
+    try:
+        for command in commands:
+            boxes.processes.append(
+                await asyncio.create_subprocess_exec(*command, env=env, stdout=log, stderr=log)
+            )
+        for url in boxes.stats_urls.values():
+            await _ready(url)
+        yield boxes
+    finally:
+        for process in boxes.processes:
+            process.terminate()
+        for process in boxes.processes:
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+
+
+@contextlib.asynccontextmanager
+async def sandboxes_in_process() -> AsyncIterator[Sandboxes]:
+    from sandbox.freebit import start_freebit
+    from sandbox.salesforce import start_salesforce
+    from sandbox.whmcs import start_whmcs
+
+    sf_box = await start_salesforce(port=0, pubsub_port=0, keepalive_s=1.0)
+    whmcs_box = await start_whmcs(port=0, webhook_url="")
+    freebit_box = await start_freebit(port=0, activation_delay=ACTIVATION_DELAY_S)
+    try:
+        yield Sandboxes(sf_box.rest_url, sf_box.pubsub_target, whmcs_box.url, freebit_box.url)
+    finally:
+        for box in (sf_box, whmcs_box, freebit_box):
+            await box.stop()
 
 
 def _clients(settings: ServiceSettings) -> Clients:
@@ -88,7 +212,8 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def create_orders(sf: SalesforceClient, account: str, n: int) -> list[str]:
+async def create_orders(sf: SalesforceClient, account: str, n: int, first: int = 0) -> list[str]:
+    """``n`` orders; ``first`` numbers them across phases (each eSIM gets an EID of its own)."""
     rows = await sf.query(
         "SELECT Id, UnitPrice, Pricebook2Id, Product2.StockKeepingUnit FROM PricebookEntry "
         "WHERE Pricebook2.Name = 'Portal Pricebook'"
@@ -114,7 +239,7 @@ async def create_orders(sf: SalesforceClient, account: str, n: int) -> list[str]
                     "UnitPrice": entries[sku]["UnitPrice"]})  # fmt: skip
         return order_id
 
-    return list(await asyncio.gather(*(one(i) for i in range(n))))
+    return list(await asyncio.gather(*(one(i) for i in range(first, first + n))))
 
 
 async def approve_all(sf: SalesforceClient, order_ids: list[str]) -> None:
@@ -127,14 +252,36 @@ async def approve_all(sf: SalesforceClient, order_ids: list[str]) -> None:
     await asyncio.gather(*(one(o) for o in order_ids))
 
 
-async def wait_activated(sf: SalesforceClient, n: int, within: float) -> int:
+async def wait_finished(pool: asyncpg.Pool, order_ids: list[str], within: float) -> int:
+    """Until every order's row is done or failed; returns how many failed. Polls Postgres (not
+    Salesforce, so the sandboxes' counters hold the worker's calls only)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        done = await sf.query("SELECT Id FROM Order WHERE Status = 'Activated'")
-        if len(done) >= n:
-            return len(done)
-        await asyncio.sleep(0.2)
-    return len(await sf.query("SELECT Id FROM Order WHERE Status = 'Activated'"))
+        row = await pool.fetchrow(
+            "SELECT count(*) FILTER (WHERE state IN ('done', 'failed', 'skipped')) AS finished, "
+            "count(*) FILTER (WHERE state <> 'done') AS not_done "
+            "FROM commerce.fulfillments WHERE sf_order_id = ANY($1::text[])",
+            order_ids,
+        )
+        assert row is not None
+        if row["finished"] >= len(order_ids):
+            return int(row["not_done"])
+        await asyncio.sleep(0.01 if len(order_ids) == 1 else 0.1)
+    raise TimeoutError(f"{len(order_ids)} orders not finished within {within:g} s")
+
+
+async def top_up_history(whmcs: WhmcsClient, total: int) -> int:
+    """Give the client ``total`` WHMCS orders in all (AddOrder with other notes)."""
+    have = (await whmcs.get_orders(user_id=CLIENT, limitnum=1)).total
+    limit = asyncio.Semaphore(16)
+
+    async def one(i: int) -> None:
+        async with limit:
+            await whmcs.add_order(CLIENT, [OrderLine(pid=HISTORY_PID)], notes=f"history {i}",
+                                  noemail=True)  # fmt: skip
+
+    await asyncio.gather(*(one(i) for i in range(max(total - have, 0))))
+    return int((await whmcs.get_orders(user_id=CLIENT, limitnum=1)).total)
 
 
 async def serve_directory(pool: asyncpg.Pool) -> tuple[grpc.aio.Server, str]:
@@ -155,10 +302,104 @@ async def _admin(url: str, sql: str) -> None:
 
 
 def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-async def main(n: int) -> None:
+def load() -> str:
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+@dataclass
+class Result:
+    phase: str
+    orders: int
+    seconds: float
+    lags: list[float]
+    duplicates: int
+    failed: int
+    calls: dict[str, Counter[str]]
+    cpu: dict[str, float]
+    load_before: str
+    load_after: str
+    history: int = 0
+
+
+class Bench:
+    def __init__(self, sf: SalesforceClient, whmcs: WhmcsClient, pool: asyncpg.Pool,
+                 boxes: Sandboxes, lag: Lag, account: str) -> None:  # fmt: skip
+        self.sf, self.whmcs, self.pool, self.boxes = sf, whmcs, pool, boxes
+        self.lag, self.account = lag, account
+        self.created = 0
+        self.profile = ""  # a path: cProfile each phase's measured window into <path>.<phase>
+
+    async def phase(self, name: str, n: int, *, one_at_a_time: bool, history: int = 0) -> Result:
+        profile = cProfile.Profile() if self.profile else None
+        order_ids = await create_orders(self.sf, self.account, n, self.created)
+        self.created += n
+        await asyncio.sleep(1.0)  # the creations' CDC events are handled; the box settles
+        load_before = load()
+        before = await self.boxes.stats()
+        cpu_before = self.boxes.cpu_s()
+        if profile is not None:
+            profile.enable()
+        started = time.perf_counter()
+        failed = 0
+        if one_at_a_time:
+            for order_id in order_ids:
+                await approve_all(self.sf, [order_id])
+                failed += await wait_finished(self.pool, [order_id], within=60)
+        else:
+            await approve_all(self.sf, order_ids)
+            failed = await wait_finished(self.pool, order_ids, within=300)
+        seconds = time.perf_counter() - started
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(f"{self.profile}.{name}")
+        load_after = load()
+        cpu = {k: v - cpu_before[k] for k, v in self.boxes.cpu_s().items()}
+        after = await self.boxes.stats()
+        await asyncio.sleep(0.5)  # the last write-backs' CDC events reach the lag follower
+        calls = {system: after[system] - before[system] for system in after}
+        orders = await self.whmcs.get_orders(user_id=CLIENT, limitnum=100_000)
+        notes = Counter(str(o.get("notes")) for o in orders.rows)
+        ours = [notes[f"sfOrderId={o}"] for o in order_ids]
+        return Result(
+            name, n, seconds, self.lag.lags_ms(order_ids), sum(c - 1 for c in ours if c > 1),
+            failed, calls, cpu, load_before, load_after, history,
+        )  # fmt: skip
+
+
+def report(results: list[Result], mode: str) -> None:
+    print(f"\nFulfillment bench ({mode} sandboxes, Freebit activation delay "
+          f"{ACTIVATION_DELAY_S:g} s, {os.cpu_count()} CPUs)")  # fmt: skip
+    print(f"{'phase':<8} {'orders':>6} {'history':>7} {'time s':>7} {'orders/s':>8} "
+          f"{'lag p50':>8} {'lag p95':>8} {'lag max':>8} {'dup':>4} {'fail':>4} "
+          f"{'load':>9}")  # fmt: skip
+    for r in results:
+        print(f"{r.phase:<8} {r.orders:>6} {r.history or '':>7} {r.seconds:>7.1f} "
+              f"{r.orders / r.seconds:>8.1f} {pct(r.lags, 50):>6.0f}ms {pct(r.lags, 95):>6.0f}ms "
+              f"{r.lags[-1] if r.lags else float('nan'):>6.0f}ms {r.duplicates:>4} {r.failed:>4} "
+              f"{r.load_before + '→' + r.load_after:>9}")  # fmt: skip
+    print("\nCPU ms per order (user + system; worker = this process: worker, CDC consumer, "
+          "directory servicer, bench)")  # fmt: skip
+    for r in results:
+        print(f"{r.phase:<8} " + ", ".join(f"{k} {v * 1000 / r.orders:.1f}"
+                                            for k, v in r.cpu.items()))  # fmt: skip
+    print("\nupstream calls per order (sandbox counters; Salesforce includes the bench's approval)")
+    for r in results:
+        parts = []
+        for system, counts in r.calls.items():
+            total = sum(counts.values()) / r.orders
+            kinds = ", ".join(f"{k} {v / r.orders:.2f}" for k, v in sorted(counts.items()) if v)
+            parts.append(f"  {system} {total:.2f}: {kinds}")
+        print(f"{r.phase}:")
+        print("\n".join(parts))
+
+
+async def main(args: argparse.Namespace, log: TextIO) -> None:
     name = f"portal_fulfillment_bench_{uuid.uuid4().hex[:8]}"
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/portal")
     url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
@@ -170,34 +411,41 @@ async def main(n: int) -> None:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
         assert pool is not None
         stack.push_async_callback(pool.close)
-        sf_box = await start_salesforce(port=0, pubsub_port=0, keepalive_s=1.0)
-        whmcs_box = await start_whmcs(port=0, webhook_url="")
-        freebit_box = await start_freebit(port=0, activation_delay=0.05)
-        for box in (sf_box, whmcs_box, freebit_box):
-            stack.push_async_callback(box.stop)
+        boxes = await stack.enter_async_context(
+            sandboxes_in_process() if args.in_process else sandbox_processes(log)
+        )
         server, target = await serve_directory(pool)
         stack.push_async_callback(server.stop, 0)
 
-        sf = SalesforceClient(SalesforceConfig(url=sf_box.rest_url))
+        sf = SalesforceClient(SalesforceConfig(url=boxes.sf_rest))
         stack.push_async_callback(sf.aclose)
+        whmcs = WhmcsClient(WhmcsConfig(url=boxes.whmcs))
+        stack.push_async_callback(whmcs.aclose)
         rows = await sf.query(soql("SELECT Id FROM Account WHERE SF_Account_No__c = {}",
                                    "AC-000101"))  # fmt: skip
         account = str(rows[0]["Id"])
         await identity_repo.insert_user(
             pool,
             identity_repo.NewUser(
-                "hanako@example.jp", "x", "Hanako", "Yamada", 1, account, "AC-000101", "WHMCS Link"
+                "hanako@example.jp",
+                "x",
+                "Hanako",
+                "Yamada",
+                CLIENT,
+                account,
+                "AC-000101",
+                "WHMCS Link",
             ),
         )
 
         settings = ServiceSettings(
-            database_url=SecretStr(url), salesforce_url=sf_box.rest_url,
-            salesforce_pubsub_target=sf_box.pubsub_target, whmcs_url=whmcs_box.url,
-            freebit_url=freebit_box.url, identity_target=target,
+            database_url=SecretStr(url), salesforce_url=boxes.sf_rest,
+            salesforce_pubsub_target=boxes.sf_pubsub, whmcs_url=boxes.whmcs,
+            freebit_url=boxes.freebit, identity_target=target,
         )  # fmt: skip
         fs = FulfillmentSettings(standby_retry_s=0.5, sweep_interval_s=0,
             activation_poll_initial_s=0.05, activation_poll_max_s=0.5)  # fmt: skip
-        cdc_pubsub = SalesforcePubSubClient(PubSubConfig(target=sf_box.pubsub_target), sf)
+        cdc_pubsub = SalesforcePubSubClient(PubSubConfig(target=boxes.sf_pubsub), sf)
         stack.push_async_callback(cdc_pubsub.aclose)
         dispatcher = Dispatcher()  # commerce's one CDC dispatcher, here with fulfillment only
         worker = await start_fulfillment(settings, fs, clients=_clients(settings), cdc=dispatcher)
@@ -207,41 +455,56 @@ async def main(n: int) -> None:
         await asyncio.wait_for(worker.leading.wait(), 10)
 
         lag = Lag()
-        watcher_sf = SalesforcePubSubClient(PubSubConfig(target=sf_box.pubsub_target), sf)
+        watcher_sf = SalesforcePubSubClient(PubSubConfig(target=boxes.sf_pubsub), sf)
         stack.push_async_callback(watcher_sf.aclose)
         ready = asyncio.Event()
         follower = asyncio.create_task(lag.follow(watcher_sf, ready))
+        stack.push_async_callback(_cancel, follower)
         await asyncio.wait_for(ready.wait(), 10)
 
-        order_ids = await create_orders(sf, account, n)
-        started = time.perf_counter()
-        await approve_all(sf, order_ids)
-        activated = await wait_activated(sf, n, within=600)
-        elapsed = time.perf_counter() - started
-        await asyncio.sleep(1.0)
-        follower.cancel()
-
-        whmcs_orders = await worker.deps.whmcs.get_orders(user_id=1, limitnum=10_000)
-        notes = Counter(str(o.get("notes")) for o in whmcs_orders.rows)
-        ours = [notes[f"sfOrderId={o}"] for o in order_ids]
-        lags = lag.lags_ms()
-        print(f"orders: {n} ({sum(1 for i in range(n) if i % 3 == 1)} SIM), "
-              f"activated: {activated}, time to all activated: {elapsed:.1f} s "
-              f"({n / elapsed:.1f} orders/s)")  # fmt: skip
-        print(
-            f"lag approval commit -> write-back commit: p50 {pct(lags, 50):.0f} ms, "
-            f"p95 {pct(lags, 95):.0f} ms, max {lags[-1]:.0f} ms (n={len(lags)})"
-        )
-        print(
-            f"WHMCS orders per Salesforce order: min {min(ours)}, max {max(ours)}; "
-            f"duplicates: {sum(c - 1 for c in ours if c > 1)}"
-        )
+        bench = Bench(sf, whmcs, pool, boxes, lag, account)
+        bench.profile = args.profile
+        results = []
+        if args.singles:
+            results.append(await bench.phase("single", args.singles, one_at_a_time=True))
+        if args.orders:
+            results.append(await bench.phase("burst", args.orders, one_at_a_time=False))
+        if args.orders and args.history:
+            history = await top_up_history(whmcs, args.history)
+            results.append(await bench.phase("history", args.orders, one_at_a_time=False,
+                                             history=history))  # fmt: skip
+        report(results, "in-process" if args.in_process else "separate-process")
     finally:
         await stack.aclose()
         await _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=200, help="orders per burst (0: none)")
+    parser.add_argument("--singles", type=int, default=20, help="orders approved one at a time")
+    parser.add_argument(
+        "--history", type=int, default=1000,
+        help="the client's WHMCS orders before the history burst (0: no such phase)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--in-process", action="store_true", help="run the sandboxes in this process's event loop"
+    )
+    parser.add_argument(
+        "--log", default="/tmp/fulfillment_bench.log",
+        help="where the worker's and the sandboxes' logs go",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", default="", help="cProfile the event loop thread of each phase to PATH.<phase>"
+    )
+    args = parser.parse_args()
+    with open(args.log, "a") as log:
+        configure_logging("commerce", "info", json=True)  # as in production, to the log file
+        handler = logging.getLogger().handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(log)
+        signals.run(main(args, log))
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=200)
-    signals.run(main(parser.parse_args().orders))
+    cli()

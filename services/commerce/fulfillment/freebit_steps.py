@@ -55,12 +55,15 @@ async def _register(deps: Deps, order: Order, msisdn: str, plan: str) -> None:
 
 
 async def provision(deps: Deps, row: Row, order: Order) -> dict[str, Any]:
-    """PROVISIONING: the MSISDN is drawn (and stored) first, so a retry reuses it and finds the
-    line an earlier attempt registered instead of registering a second one."""
+    """PROVISIONING: the MSISDN is drawn (and committed) before the registration, so a later
+    attempt reuses it and finds the line an earlier one registered instead of registering a
+    second one; the attempt that draws it has nothing to look for."""
     sim = order.sim_item
     assert sim is not None and sim.plan_code
-    msisdn = row.msisdn or await allocate_msisdn(deps.pool, order.id, deps.settings.msisdn_prefix)
-    if await _line_exists(deps, msisdn):
+    msisdn, drawn = row.msisdn, False
+    if msisdn is None:
+        msisdn, drawn = await allocate_msisdn(deps.pool, order.id, deps.settings.msisdn_prefix)
+    if not drawn and await _line_exists(deps, msisdn):  # a new MSISDN has no line yet
         return {}
     try:
         await _register(deps, order, msisdn, sim.plan_code)

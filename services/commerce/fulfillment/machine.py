@@ -71,30 +71,37 @@ STEPS: dict[str, Step] = {
 async def run(deps: Deps, order_id: str) -> None:
     """Work on one order until it is done, failed, skipped, or an outage outlasts the budget."""
     order: Order | None = None
+    row: Row | None = None
     while True:
-        row = await repo.get(deps.pool, order_id)
+        if row is None:
+            row = await repo.get(deps.pool, order_id)
         if row is None or row.state in FINAL:
             return
-        await deps.at(row.state, order_id)
+        current, row = row, None
+        await deps.at(current.state, order_id)
         try:
             if order is None:
                 order = await sforders.read_order(deps.salesforce, order_id)
-                if await _settled(deps, row, order):
+                if await _settled(deps, current, order):
                     return
-            fields = await STEPS[row.state](deps, row, order)
-            to = next_step(row.state, sim=order.sim_item is not None)
-            await repo.advance(deps.pool, order_id, row.state, to, **fields)
-            log.info("fulfillment_step_done", order_id=order_id, step=row.state, next=to)
-            FULFILLMENT_STEPS.labels(row.state, "done").inc()
+            fields = await STEPS[current.state](deps, current, order)
+            to = next_step(current.state, sim=order.sim_item is not None)
+            # the committed row is the next iteration's (None: it moved meanwhile, read it again)
+            row = await repo.advance(deps.pool, order_id, current.state, to, **fields)
+            # per step at debug; one info line per order (a burst logs once per order, not 6x)
+            log.debug("fulfillment_step_done", order_id=order_id, step=current.state, next=to)
+            FULFILLMENT_STEPS.labels(current.state, "done").inc()
             if to == DONE:
-                lag = (datetime.now(UTC) - row.created_at).total_seconds()
-                FULFILLMENT_LAG.observe(max(lag, 0.0))
+                lag = max((datetime.now(UTC) - current.created_at).total_seconds(), 0.0)
+                FULFILLMENT_LAG.observe(lag)
+                log.info("fulfillment_done", order_id=order_id, seconds=round(lag, 3))
         except FulfillmentFailed as failed:
-            await _fail(deps, row, failed)
+            await _fail(deps, current, failed)
             return
         except UpstreamUnavailable as exc:
-            if not await _back_off(deps, row, exc):
+            if not await _back_off(deps, current, exc):
                 return
+            # row stays None: read again, an operator may have moved it while we slept
 
 
 async def _settled(deps: Deps, row: Row, order: Order) -> bool:

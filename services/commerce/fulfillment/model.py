@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 ACTIVATING = "activating"  # Salesforce Activation_Status__c = Activating
-ORDERING = "ordering"  # WHMCS order found (by note) or created
+ORDERING = "ordering"  # WHMCS order created (found by note when an earlier attempt may have)
 ACCEPTING = "accepting"  # WHMCS AcceptOrder
 PROVISIONING = "provisioning"  # Freebit eSIM / physical registration (SIM orders)
 AWAITING_ACTIVATION = "awaiting_activation"  # poll Freebit until the line is active
@@ -93,6 +93,7 @@ class Row:
     whmcs_order_id: int | None
     service_ids: tuple[int, ...]
     msisdn: str | None
+    add_order_at: datetime | None  # last AddOrder attempt (None: none was made for this row)
     retry_since: datetime | None
     failed_at: datetime | None
     created_at: datetime

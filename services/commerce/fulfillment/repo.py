@@ -49,18 +49,19 @@ async def get(conn: Conn, order_id: str) -> Row | None:
     return None if record is None else Row.of(record)
 
 
-async def advance(conn: Conn, order_id: str, current: str, to: str, **fields: Any) -> bool:
-    """Move ``current`` → ``to`` (and set ``fields``); False when the row is no longer there."""
+async def advance(conn: Conn, order_id: str, current: str, to: str, **fields: Any) -> Row | None:
+    """Move ``current`` → ``to`` (and set ``fields``); the row as it is now, or None when it is
+    no longer at ``current``."""
     names = list(fields)
     sets = "".join(f", {name} = ${i + 4}" for i, name in enumerate(names))
     done = ", done_at = now()" if to == "done" else ""
-    result = await conn.execute(
+    record = await conn.fetchrow(
         "UPDATE commerce.fulfillments SET state = $3, attempts = 0, retry_since = NULL, "  # noqa: S608
         f"last_error = NULL, error_code = NULL, updated_at = now(){done}{sets} "
-        "WHERE sf_order_id = $1 AND state = $2",
+        "WHERE sf_order_id = $1 AND state = $2 RETURNING *",
         order_id, current, to, *(fields[n] for n in names),
     )  # fmt: skip
-    return str(result).endswith(" 1")
+    return None if record is None else Row.of(record)
 
 
 async def set_fields(conn: Conn, order_id: str, current: str, **fields: Any) -> None:
@@ -72,6 +73,18 @@ async def set_fields(conn: Conn, order_id: str, current: str, **fields: Any) -> 
         "WHERE sf_order_id = $1 AND state = $2",
         order_id, current, *(fields[n] for n in names),
     )  # fmt: skip
+
+
+async def add_order_attempted(conn: Conn, order_id: str, client_id: int) -> bool:
+    """Committed before each AddOrder of the ORDERING step: from here on an attempt of the step
+    may have placed the WHMCS order, so the next one looks it up by note first. False when the
+    row is no longer at ``ordering`` (then nothing may be placed)."""
+    result = await conn.execute(
+        "UPDATE commerce.fulfillments SET add_order_at = now(), whmcs_client_id = $2, "
+        "updated_at = now() WHERE sf_order_id = $1 AND state = 'ordering'",
+        order_id, client_id,
+    )  # fmt: skip
+    return str(result).endswith(" 1")
 
 
 async def note_transient(
@@ -140,15 +153,21 @@ async def retry(conn: Conn, order_id: str) -> Row | None:
     return None if record is None else Row.of(record)
 
 
-async def allocate_msisdn(conn: Conn, order_id: str, prefix: str) -> str:
-    """The order's MSISDN, drawn once from ``msisdn_seq`` and kept in the row."""
-    value = await conn.fetchval(
-        "UPDATE commerce.fulfillments SET msisdn = coalesce(msisdn, "
-        "$2 || lpad(nextval('commerce.msisdn_seq')::text, 8, '0')), updated_at = now() "
-        "WHERE sf_order_id = $1 RETURNING msisdn",
+async def allocate_msisdn(conn: Conn, order_id: str, prefix: str) -> tuple[str, bool]:
+    """The order's MSISDN, drawn once from ``msisdn_seq`` and kept in the row; True when this
+    call drew it (False: an earlier attempt had, and may have registered the line)."""
+    drawn = await conn.fetchval(
+        "UPDATE commerce.fulfillments SET msisdn = "
+        "$2 || lpad(nextval('commerce.msisdn_seq')::text, 8, '0'), updated_at = now() "
+        "WHERE sf_order_id = $1 AND msisdn IS NULL RETURNING msisdn",
         order_id, prefix,
     )  # fmt: skip
-    return str(value)
+    if drawn is not None:
+        return str(drawn), True
+    kept = await conn.fetchval(
+        "SELECT msisdn FROM commerce.fulfillments WHERE sf_order_id = $1", order_id
+    )
+    return str(kept), False
 
 
 async def notify(conn: Conn, order_id: str) -> None:

@@ -1,4 +1,10 @@
-"""The WHMCS steps: find-or-create the order (by its ``sfOrderId=<id>`` note), then accept it."""
+"""The WHMCS steps: create the order (carrying the note ``sfOrderId=<id>``), then accept it.
+
+Exactly one WHMCS order per Salesforce order: before each AddOrder the step commits that an
+attempt is under way (``repo.add_order_attempted``). A later attempt of the step (a retry after an
+outage or a timeout, a restart after a crash between AddOrder and committing its result) sees that
+mark and first looks the order up by its note in the client's order history; a first attempt has
+nothing to find and goes straight to AddOrder, so its cost does not grow with the history."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from services.commerce.fulfillment.model import (
     Order,
     Row,
 )
+from services.commerce.fulfillment.repo import add_order_attempted
 from services.common.clients import WhmcsClient
 from services.common.clients.whmcs import OrderLine
 from services.common.clients.whmcs_gateway import order_gateway
@@ -73,14 +80,18 @@ def _lines(order: Order) -> list[OrderLine]:
 
 
 async def place_order(deps: Deps, row: Row, order: Order) -> dict[str, Any]:
-    """ORDERING: the existing WHMCS order with our note, or a new one."""
+    """ORDERING: a new WHMCS order; after an earlier attempt that may have placed it, the
+    order with our note if there is one."""
     client = await client_of(deps, row, order)
-    existing = await find_order(deps.whmcs, client, order.id)
-    if existing is not None:
-        ids = [as_int(li.get("relid")) for li in existing.get("lineitems", [])]
-        return {"whmcs_client_id": client, "whmcs_order_id": as_int(existing["id"]),
-                "service_ids": ids}  # fmt: skip
+    if row.add_order_at is not None:
+        existing = await find_order(deps.whmcs, client, order.id)
+        if existing is not None:
+            ids = [as_int(li.get("relid")) for li in existing.get("lineitems", [])]
+            return {"whmcs_client_id": client, "whmcs_order_id": as_int(existing["id"]),
+                    "service_ids": ids}  # fmt: skip
     gateway = await gateway_of(deps.whmcs, client)
+    if not await add_order_attempted(deps.pool, order.id, client):
+        return {}  # the row moved on meanwhile: the guarded advance fails and the row is re-read
     try:
         placed = await deps.whmcs.add_order(
             client, _lines(order), payment_method=gateway, notes=note_of(order.id), noemail=True

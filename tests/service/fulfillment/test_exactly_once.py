@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from tests.service.fulfillment.conftest import Controls, StartWorker
+from tests.service.fulfillment.conftest import QUICK, Controls, StartWorker
 from tests.service.fulfillment.portal import Portal
 
 INTERNET = ["INTERNET-GOLD-HOME-1G"]
@@ -40,8 +40,23 @@ async def test_duplicate_delivery_and_dropped_stream(
     await _activated_once(portal, first)
 
 
+async def test_first_attempt_places_the_order_without_a_look_up(
+    portal: Portal, start_worker: StartWorker, controls: Controls
+) -> None:
+    """A first ORDERING attempt cannot have placed anything yet: AddOrder straight away, no
+    GetOrders page through the client's history."""
+    await start_worker()
+    order_id = await portal.create_order("hanako", INTERNET)
+    await portal.approve(order_id)
+    assert (await portal.settled(order_id))["Activation_Status__c"] == "Activated"
+    calls = await controls[1].calls()  # before the helper below reads GetOrders itself
+    assert calls.get("AddOrder") == 1, calls
+    assert calls.get("GetOrders", 0) == 0, calls
+    await _activated_once(portal, order_id)
+
+
 async def test_crash_after_add_order_then_restart(
-    portal: Portal, start_worker: StartWorker
+    portal: Portal, start_worker: StartWorker, controls: Controls
 ) -> None:
     placed = asyncio.Event()
 
@@ -58,7 +73,31 @@ async def test_crash_after_add_order_then_restart(
     assert len(await portal.whmcs_orders(1, order_id)) == 1
     assert (await portal.order(order_id))["Activation_Status__c"] == "Activating"
 
+    before = await controls[1].calls()
+    assert before.get("AddOrder") == 1, before
     await start_worker()  # restart: resumes the open row, finds the order by its note
+    assert (await portal.settled(order_id))["Activation_Status__c"] == "Activated"
+    after = await controls[1].calls()
+    assert after.get("GetOrders", 0) > before.get("GetOrders", 0), after  # looked up by note
+    assert after.get("AddOrder") == 1, after  # and found: no second AddOrder
+    await _activated_once(portal, order_id)
+
+
+async def test_add_order_timed_out_but_placed_is_found_by_the_retry(
+    portal: Portal, start_worker: StartWorker, controls: Controls
+) -> None:
+    """WHMCS places the order but answers after the client gave up (2 s): the outcome is unknown,
+    so the retry looks the order up by its note and finds it instead of placing a second one."""
+    # the retry waits 0.5-1 s after the 2 s timeout, so it looks after the 2.3 s AddOrder landed
+    backoff = {"retry_initial_s": 1.0, "retry_max_s": 1.0, "give_up_after_s": 10.0}
+    await start_worker(settings=QUICK.model_copy(update=backoff))
+    await controls[1].fault("latency", latency_ms=2300, count=1, action="AddOrder")
+    order_id = await portal.create_order("hanako", INTERNET)
+    await portal.approve(order_id)
+    assert (await portal.settled(order_id))["Activation_Status__c"] == "Activated"
+    calls = await controls[1].calls()
+    assert calls.get("AddOrder") == 1, calls  # the timed-out call, never repeated
+    assert calls.get("GetOrders", 0) >= 1, calls  # the retry's look-up by note
     await _activated_once(portal, order_id)
 
 
