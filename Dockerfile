@@ -6,14 +6,16 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# -- builder: the locked dependency set in a venv (uv, hashes checked) --------------------------
+# -- builder: the locked runtime dependency set in a venv (uv, hashes checked) ------------------
 FROM ${PYTHON_IMAGE} AS builder
 ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install --no-cache-dir uv==0.13.9 \
  && uv venv /opt/venv --python /usr/local/bin/python
-COPY requirements.lock /tmp/requirements.lock
+COPY requirements-runtime.lock /tmp/requirements-runtime.lock
 # Every wheel in the lock is pinned and hashed; `sync` installs exactly that set (no resolution).
-RUN uv pip sync --python /opt/venv/bin/python --require-hashes /tmp/requirements.lock
+# The runtime lock leaves out the dev extras (test runners, browsers' drivers, type checkers,
+# manifest validators) and pins the same versions as the development venv (`make lock`).
+RUN uv pip sync --python /opt/venv/bin/python --require-hashes /tmp/requirements-runtime.lock
 
 # -- runtime: the venv and the source, nothing else -----------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -18,9 +18,13 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(UV) pip install -q --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 
-## lock: re-resolve the pinned dependency set (requirements.lock) from pyproject.toml
+## lock: re-resolve the pinned dependency sets from pyproject.toml: requirements.lock (the
+## development venv: runtime + dev extras) and requirements-runtime.lock (the image: runtime only,
+## constrained to the same versions)
 lock: venv
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(UV) pip compile pyproject.toml --python-version 3.11 --generate-hashes \
+		--constraint requirements.lock -o requirements-runtime.lock
 
 ## gen: protobuf/grpc Python modules + .pyi + the Envoy descriptor set
 gen: venv

