@@ -112,7 +112,8 @@ async def mixed_load(gateway: httpx.AsyncClient, headers: dict[str, str]) -> dic
 
 
 async def open_and_close(gateway: httpx.AsyncClient, headers: dict[str, str]) -> int:
-    """One ``/v1/orders:watch`` stream: read its first chunk (the heartbeat), then hang up."""
+    """One ``/v1/orders:watch`` stream: read its first chunk (the heartbeat), then hang up (leaving
+    the iteration closes the response)."""
     async with gateway.stream("GET", "/v1/orders:watch", headers=headers) as response:
         if response.status_code != 200:
             await response.aread()
@@ -144,8 +145,11 @@ async def waves(base: str, headers: dict[str, str]) -> dict[int, int]:
                     request = http.stream("GET", "/v1/orders:watch", headers=headers)
                     response = await held.enter_async_context(request)
                     if response.status_code == 200:
-                        async for _chunk in response.aiter_raw():
-                            break
+                        # The first chunk; the iterator stays unfinished (leaving it early
+                        # would close the response) until the wave is closed.
+                        chunks = response.aiter_raw()
+                        await anext(chunks)
+                        held.push_async_callback(chunks.aclose)
                     return response.status_code
 
                 for status in await asyncio.gather(*(hold() for _ in range(WAVE))):
