@@ -28,6 +28,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -133,26 +134,35 @@ async def streams(gateway: httpx.AsyncClient, headers: dict[str, str]) -> dict[i
     return statuses
 
 
+async def hold(
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    held: contextlib.AsyncExitStack,
+    kept: list[AsyncIterator[bytes]],
+) -> int:
+    """Open one stream that stays open until ``held`` closes."""
+    response = await held.enter_async_context(
+        http.stream("GET", "/v1/orders:watch", headers=headers)
+    )
+    if response.status_code == 200:
+        # The first chunk; the iterator stays unfinished (leaving it early would close the
+        # response) until the wave is closed.
+        chunks = response.aiter_raw()
+        await anext(chunks)
+        kept.append(chunks)
+    return response.status_code
+
+
 async def waves(base: str, headers: dict[str, str]) -> dict[int, int]:
     """``WAVE`` streams open at once (each on its own connection), all closed together."""
     statuses: dict[int, int] = {}
     limits = httpx.Limits(max_connections=WAVE, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
         for _ in range(STREAMS // WAVE):
+            kept: list[AsyncIterator[bytes]] = []
             async with contextlib.AsyncExitStack() as held:
-
-                async def hold() -> int:
-                    request = http.stream("GET", "/v1/orders:watch", headers=headers)
-                    response = await held.enter_async_context(request)
-                    if response.status_code == 200:
-                        # The first chunk; the iterator stays unfinished (leaving it early
-                        # would close the response) until the wave is closed.
-                        chunks = response.aiter_raw()
-                        await anext(chunks)
-                        held.push_async_callback(chunks.aclose)
-                    return response.status_code
-
-                for status in await asyncio.gather(*(hold() for _ in range(WAVE))):
+                wave = [hold(http, headers, held, kept) for _ in range(WAVE)]
+                for status in await asyncio.gather(*wave):
                     statuses[status] = statuses.get(status, 0) + 1
     return statuses
 

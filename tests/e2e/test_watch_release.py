@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -54,6 +55,7 @@ async def test_closed_streams_release_their_places_and_subscriptions(
     url = f"http://127.0.0.1:{stack.config.ports.commerce_metrics}/metrics"
     streams_before, channels_before = await _gauges(url)
     for _ in range(ROUNDS):
+        kept: list[AsyncIterator[bytes]] = []
         async with contextlib.AsyncExitStack() as held:
             for _ in range(AT_ONCE):
                 request = gateway.stream("GET", "/v1/orders:watch", headers=headers)
@@ -63,7 +65,7 @@ async def test_closed_streams_release_their_places_and_subscriptions(
                 # the response).
                 chunks = response.aiter_raw()
                 assert b"heartbeat" in await anext(chunks)
-                held.push_async_callback(chunks.aclose)
+                kept.append(chunks)  # closed with the response
             # One subscription for the user on this replica, however many of their streams.
             open_now = await _until(url, (streams_before + AT_ONCE, channels_before + 1))
             assert open_now == (streams_before + AT_ONCE, channels_before + 1)
