@@ -122,7 +122,9 @@ class WatchHub:
 
     async def _read(self) -> None:
         while True:
-            if not self._queues:
+            # Parked only once Redis has confirmed every unsubscribe too (redis-py forgets a
+            # channel when it reads the confirmation), so no channel outlives its last stream.
+            if not self._queues and not self._pubsub.channels:
                 self._subscribed.clear()
                 await self._subscribed.wait()
             try:
