@@ -801,6 +801,9 @@ def _cluster(
                 "timeout": "1s",
                 "interval": "1s",
                 "no_traffic_interval": "1s",
+                # A host not (yet) healthy is probed 4 times a second, so a service that comes up
+                # (start-up, a restart) takes traffic and makes /readyz 200 within 0.25 s of it.
+                "unhealthy_interval": "0.25s",
                 "unhealthy_threshold": 1,
                 "healthy_threshold": 1,
                 "grpc_health_check": {"service_name": service},

@@ -215,14 +215,20 @@ class Stack:
                 str(p.mail_smtp),
             ],
         }
-        # A sandbox that does not exist yet in this checkout is simply not started.
+        # A sandbox that does not exist yet in this checkout is simply not started. Looked up as
+        # a file: finding the module spec would import the sandbox's package into this process.
         return {
             name: argv
             for name, argv in commands.items()
-            if importlib.util.find_spec(f"sandbox.{name}.__main__") is not None
+            if (ROOT / "sandbox" / name / "__main__.py").is_file()
         }
 
     def commands(self) -> list[Child]:
+        return [*self._python_children(), self._envoy_child()]
+
+    def _python_children(self) -> list[Child]:
+        """The sandboxes and the services (their signing keys and certificates made first)."""
+        self._ensure_keys_and_certs()
         out: list[Child] = []
         if self.config.with_sandboxes:
             out += [Child(n, argv) for n, argv in self._sandbox_commands().items()]
@@ -233,19 +239,27 @@ class Stack:
                        **self.config.tls_env(name)}  # fmt: skip
                 label = name if i == 0 else f"{name}-{i + 1}"
                 out.append(Child(label, [sys.executable, "-m", f"services.{name}"], env))
+        return out
+
+    def _envoy_child(self) -> Child:
         envoy_yaml = self.render_envoy()
         argv = [envoy_binary(), "-c", str(envoy_yaml), "--log-level", "warn",
                 "--disable-hot-restart"]  # fmt: skip
-        out.append(Child("envoy", argv))
-        return out
+        return Child("envoy", argv)
 
-    def render_envoy(self) -> Path:
+    def _ensure_keys_and_certs(self) -> tuple[Path, Path | None]:
+        """The dev signing keys (their JWKS file) and mesh certificates (their folder, None
+        without mesh TLS), made when missing."""
         from tools.devcerts import ensure_certs
         from tools.devkeys import ensure_keys
 
-        p = self.config.ports
         jwks = ensure_keys(self.config.run_dir / "keys")
         certs = ensure_certs(self.config.certs_dir) if self.config.mesh_tls else None
+        return jwks, certs
+
+    def render_envoy(self) -> Path:
+        p = self.config.ports
+        jwks, certs = self._ensure_keys_and_certs()
         settings = GatewaySettings(
             port=p.gateway,
             admin_port=p.admin,
@@ -292,8 +306,12 @@ class Stack:
     async def start(self, within: float = 30.0) -> float:
         """Start everything and wait until ``/readyz`` is 200; return the seconds it took."""
         started = time.perf_counter()
-        for child in self.commands():
+        for child in self._python_children():
             await self.start_child(child.name, child.argv, child.env)
+        # Envoy's configuration is rendered while the Python processes import (they take seconds
+        # of CPU, Envoy starts in well under one), off the loop so their output keeps flowing.
+        envoy = await asyncio.to_thread(self._envoy_child)
+        await self.start_child(envoy.name, envoy.argv, envoy.env)
         await self.wait_ready(within)
         return time.perf_counter() - started
 

@@ -30,6 +30,7 @@ from services.commerce.order_event_log import OrderEventLog
 from services.commerce.watch_slots import StreamSlots
 from services.common.cache.keys import order_changes_channel
 from services.common.errors import TooManyStreams
+from services.common.metrics import WATCH_OPEN_STREAMS, WATCH_SUBSCRIBED_CHANNELS
 
 log = structlog.get_logger("watch")
 QUEUE_SIZE = 64
@@ -59,6 +60,10 @@ class WatchHub:
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
         self._subscribed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        # Read at each scrape: what the streams hold now, so an operator (and the e2e test) sees
+        # it go back to 0 once they close.
+        WATCH_OPEN_STREAMS.set_function(self.open_streams)
+        WATCH_SUBSCRIBED_CHANNELS.set_function(self.subscribed_channels)
 
     async def order_changed(self, user_id: str, order_id: str) -> None:
         """Logged for SSE resumption first, then published as a live wake-up."""
@@ -115,13 +120,20 @@ class WatchHub:
         """Streams open on this replica (every user)."""
         return sum(len(queues) for queues in self._queues.values())
 
+    def subscribed_channels(self) -> int:
+        """Channels this replica's pub/sub connection is subscribed to, as redis-py counts them
+        (an unsubscribe counts until Redis has confirmed it)."""
+        return len(self._pubsub.channels)
+
     def _start_reader(self) -> None:
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read(), name="watch-hub-reader")
 
     async def _read(self) -> None:
         while True:
-            if not self._queues:
+            # Parked only once Redis has confirmed every unsubscribe too (redis-py forgets a
+            # channel when it reads the confirmation), so no channel outlives its last stream.
+            if not self._queues and not self._pubsub.channels:
                 self._subscribed.clear()
                 await self._subscribed.wait()
             try:

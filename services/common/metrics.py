@@ -61,6 +61,16 @@ UPSTREAM_BREAKER_OPEN = Gauge(
 )
 
 
+# -- live order streams (commerce) --------------------------------------------------------------
+WATCH_OPEN_STREAMS = Gauge(
+    "portal_watch_open_streams", "WatchOrders and order-event streams open on this replica."
+)
+WATCH_SUBSCRIBED_CHANNELS = Gauge(
+    "portal_watch_subscribed_channels",
+    "Users' order-change channels this replica is subscribed to in Redis (pub/sub).",
+)
+
+
 # -- fulfillment (commerce) ------------------------------------------------------------------------
 FULFILLMENT_STEPS = Counter(
     "portal_fulfillment_steps_total",

@@ -13,6 +13,7 @@ import prometheus_client
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from services.common import lean
 from services.common.auth import AuthInterceptor, JwksSource, TokenVerifier
 from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
 from services.common.logging import configure_logging
@@ -128,6 +129,10 @@ async def serve(
     await grpc_server.start()
     if settings.metrics_port:
         prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
+    # Start-up's garbage collected and its free heap handed back, then again every
+    # MEMORY_TRIM_INTERVAL_S (services/common/lean.py).
+    lean.settle()
+    trimmer = asyncio.create_task(lean.trim_periodically(settings.memory_trim_interval_s))
     log.info(
         "service_started",
         host=settings.host,
@@ -135,6 +140,7 @@ async def serve(
         metrics_port=settings.metrics_port or None,
     )
     await stop.wait()
+    trimmer.cancel()
     log.info("service_stopping", grace_s=settings.shutdown_grace)
     await grpc_server.stop(settings.shutdown_grace)
     log.info("service_stopped")

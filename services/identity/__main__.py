@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from services.common.server import serve
-from services.identity.server import build_server
-from services.identity.settings import IdentitySettings
+from services.common import lean
 
 
 def main() -> None:
+    # Before the service is imported and before any thread starts (services/common/lean.py).
+    lean.skip_optional_imports()
+    lean.limit_malloc_arenas()
+    from services.common.server import serve
+    from services.identity.server import build_server
+    from services.identity.settings import IdentitySettings
+
     asyncio.run(serve("identity", IdentitySettings.load(), build_server))
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from services.common.server import serve
-from services.support.server import build_server
-from services.support.settings import SupportSettings
+from services.common import lean
 
 
 def main() -> None:
+    # Before the service is imported and before any thread starts (services/common/lean.py).
+    lean.skip_optional_imports()
+    lean.limit_malloc_arenas()
+    from services.common.server import serve
+    from services.support.server import build_server
+    from services.support.settings import SupportSettings
+
     asyncio.run(serve("support", SupportSettings.load(), build_server))
 
 

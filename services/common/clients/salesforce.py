@@ -7,6 +7,10 @@ and the ``resilience`` policy around it. The first call logs in; on a 401 ``INVA
 simple-salesforce logs in again by itself with the client credentials and repeats the request
 (verified against the sandbox's ``expire_session`` fault in the service tests).
 
+simple-salesforce and requests (with zeep and lxml under them: ~200 modules, ~10 MiB of RSS and
+a second of CPU) are imported on the first call, not when the service starts: a process that
+never calls Salesforce (support and identity until a customer needs it) never holds them.
+
 Build queries with :func:`services.common.clients.soql.soql`, never by concatenation.
 """
 
@@ -17,21 +21,20 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-import requests
 from pydantic import SecretStr
-from simple_salesforce import Salesforce
 
 from services.common.clients.resilience import Policy, Unreachable, Upstream
-from services.common.clients.salesforce_http import (
-    SYSTEM,
-    SalesforceAdapter,
-    error_from_items,
-    map_error,
-)
 from services.common.clients.soql import ident
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
+
+    from services.common.clients.salesforce_http import SalesforceAdapter
+
+SYSTEM = "salesforce"
 
 T = TypeVar("T")
 Record = dict[str, Any]
@@ -76,9 +79,7 @@ class SalesforceClient:
         self.config = config
         self.upstream = Upstream(SYSTEM, config.policy)
         self._pool = ThreadPoolExecutor(config.max_workers, thread_name_prefix="salesforce")
-        self._adapter = SalesforceAdapter(
-            config.url, config.domain, (config.connect_timeout_s, config.timeout_s)
-        )
+        self._adapter: SalesforceAdapter | None = None  # with the first call
         self._login_lock = threading.Lock()
         self._sf: Salesforce | None = None
 
@@ -90,6 +91,15 @@ class SalesforceClient:
     def _connect(self) -> Salesforce:
         with self._login_lock:
             if self._sf is None:
+                import requests
+                from simple_salesforce import Salesforce
+
+                from services.common.clients.salesforce_http import SalesforceAdapter
+
+                config = self.config
+                self._adapter = SalesforceAdapter(
+                    config.url, config.domain, (config.connect_timeout_s, config.timeout_s)
+                )
                 session = requests.Session()
                 session.mount("https://", self._adapter)
                 session.mount("http://", self._adapter)
@@ -109,6 +119,8 @@ class SalesforceClient:
             try:
                 return fn(self._connect())
             except Exception as exc:
+                from services.common.clients.salesforce_http import map_error
+
                 raise map_error(exc) from None
 
         async def attempt() -> T:
@@ -130,7 +142,7 @@ class SalesforceClient:
         def current(sf: Salesforce) -> Session:
             if refresh:
                 sf._refresh_session()  # simple-salesforce's own re-login (client credentials)
-            if not self._adapter.org_id:
+            if self._adapter is None or not self._adapter.org_id:
                 raise Unreachable("no organization id in the token response")
             return Session(sf.session_id, f"https://{sf.sf_instance}", self._adapter.org_id)
 
@@ -215,6 +227,8 @@ class SalesforceClient:
         failed = [r for r in responses if int(r.get("httpStatusCode", 200)) >= 300]
         real = [r for r in failed if not _halted(r)] or failed
         if real:
+            from services.common.clients.salesforce_http import error_from_items
+
             items = real[0].get("body")
             raise error_from_items(int(real[0]["httpStatusCode"]), _items(items))
         return responses

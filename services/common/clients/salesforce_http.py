@@ -31,6 +31,7 @@ from simple_salesforce.exceptions import (
 )
 
 from services.common.clients.resilience import Unreachable
+from services.common.clients.salesforce import SYSTEM
 from services.common.errors import (
     DuplicateRecord,
     FieldViolation,
@@ -40,7 +41,6 @@ from services.common.errors import (
     ValidationFailed,
 )
 
-SYSTEM = "salesforce"
 TOKEN_PATH = "/services/oauth2/token"
 VALIDATION_CODES = frozenset(
     {

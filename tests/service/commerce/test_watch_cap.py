@@ -44,6 +44,13 @@ async def test_streams_beyond_the_cap_are_refused_and_closed_ones_freed(redis_ur
         assert hub.open_streams() == 0
         numsub = dict(await hub._redis.pubsub_numsub(channel))
         assert numsub[channel.encode()] == 0
+        # The hub's own count (the portal_watch_subscribed_channels gauge) follows once Redis has
+        # confirmed the unsubscribes.
+        for _ in range(50):
+            if hub.subscribed_channels() == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert hub.subscribed_channels() == 0
         async with hub.watch(user):
             assert hub.open_streams() == 1
     finally:

@@ -1,0 +1,250 @@
+"""Memory of the four services: idle after start-up, after a mixed load, and after 1,000 streams.
+
+Starts the whole stack (Envoy, the four services, the sandboxes) on free ports with a throwaway
+database, waits for ``/readyz`` and records each process's resident memory from ``/proc``
+(``VmRSS``; ``smaps_rollup`` splits it into anonymous and file-backed pages; the thread count) —
+Envoy's too, for information. Then, bounded (~1 min):
+
+- **load**: ``REQUESTS`` GETs over the main read endpoints (``/v1/me``, invoices, subscriptions,
+  payment methods, billing profile, catalog, orders, SIMs, cases) as the linked demo customer
+  (WHMCS client 1), ``CONCURRENCY`` at a time; RSS again.
+- **streams**: ``STREAMS`` ``GET /v1/orders:watch`` streams (the REST form of WatchOrders, through
+  Envoy) opened, read up to their first heartbeat and closed, ``BATCH`` at a time (below the
+  per-user cap, ``COMMERCE_WATCH_MAX_STREAMS_PER_USER``, 5); then ``STREAMS`` more in waves of
+  ``WAVE`` held open together (the bench's stack raises the cap to ``WAVE``, one token standing in
+  for many users). Commerce's RSS and its ``portal_watch_open_streams`` /
+  ``portal_watch_subscribed_channels`` gauges once they are closed, and again after one
+  ``MEMORY_TRIM_INTERVAL_S``.
+
+Run: .venv/bin/python bench/memory_bench.py  (or ``make bench BENCH=memory_bench``)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+# ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import infra, signals
+from tools.stack import SERVICES, Ports, Stack, StackConfig
+
+REQUESTS, CONCURRENCY, STREAMS, BATCH, WAVE, SETTLE_S = 400, 8, 1000, 4, 250, 3.0
+TRIM_S = 30.0  # the services' default MEMORY_TRIM_INTERVAL_S
+HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
+READS = [
+    "/v1/me",
+    "/v1/invoices",
+    "/v1/subscriptions",
+    "/v1/payment-methods",
+    "/v1/billing-profile",
+    "/v1/catalog/products",
+    "/v1/orders",
+    "/v1/sims",
+    "/v1/cases",
+]
+MIB = 1024 * 1024
+
+
+def memory(pid: int) -> dict[str, float]:
+    """RSS, its anonymous and file-backed parts (MiB) and the thread count of one process."""
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in {"Rss", "Anonymous"}:
+            out[name] = int(rest.split()[0]) / 1024
+    status = Path(f"/proc/{pid}/status").read_text()
+    out["File"] = out["Rss"] - out["Anonymous"]
+    out["Threads"] = float(re.search(r"Threads:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return out
+
+
+def snapshot(stack: Stack) -> dict[str, dict[str, float]]:
+    names = [*SERVICES, "envoy"]
+    return {n: memory(stack.children[n].process.pid) for n in names}  # type: ignore[union-attr]
+
+
+def table(rows: list[tuple[str, dict[str, dict[str, float]]]]) -> None:
+    print(f"{'process':<10} " + " ".join(f"{label:>22}" for label, _ in rows))
+    print(f"{'':<10} " + " ".join(f"{'RSS (anon/file) thr':>22}" for _ in rows))
+    for name in rows[0][1]:
+        cells = []
+        for _, snap in rows:
+            m = snap[name]
+            cells.append(
+                f"{m['Rss']:6.1f} ({m['Anonymous']:5.1f}/{m['File']:4.1f}) {m['Threads']:3.0f}"
+            )
+        print(f"{name:<10} " + " ".join(f"{c:>22}" for c in cells))
+
+
+async def token(gateway: httpx.AsyncClient) -> str:
+    for path in ("/v1/auth/link", "/v1/auth/login"):
+        response = await gateway.post(path, json=HANAKO)
+        if response.status_code == 200:
+            return str(response.json()["session"]["accessToken"])
+    raise RuntimeError(f"cannot sign in: {response.text}")
+
+
+async def mixed_load(gateway: httpx.AsyncClient, headers: dict[str, str]) -> dict[int, int]:
+    paths = itertools.islice(itertools.cycle(READS), REQUESTS)
+    statuses: dict[int, int] = {}
+    lock = asyncio.Lock()
+
+    async def worker() -> None:
+        while True:
+            async with lock:
+                path = next(paths, None)
+            if path is None:
+                return
+            status = (await gateway.get(path, headers=headers)).status_code
+            statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return statuses
+
+
+async def open_and_close(gateway: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    """One ``/v1/orders:watch`` stream: read its first chunk (the heartbeat), then hang up (leaving
+    the iteration closes the response)."""
+    async with gateway.stream("GET", "/v1/orders:watch", headers=headers) as response:
+        if response.status_code != 200:
+            await response.aread()
+            return response.status_code
+        async for _chunk in response.aiter_raw():
+            break
+        return 200
+
+
+async def streams(gateway: httpx.AsyncClient, headers: dict[str, str]) -> dict[int, int]:
+    statuses: dict[int, int] = {}
+    for _ in range(STREAMS // BATCH):
+        for status in await asyncio.gather(
+            *(open_and_close(gateway, headers) for _ in range(BATCH))
+        ):
+            statuses[status] = statuses.get(status, 0) + 1
+    return statuses
+
+
+async def hold(
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    held: contextlib.AsyncExitStack,
+    kept: list[AsyncIterator[bytes]],
+) -> int:
+    """Open one stream that stays open until ``held`` closes."""
+    response = await held.enter_async_context(
+        http.stream("GET", "/v1/orders:watch", headers=headers)
+    )
+    if response.status_code == 200:
+        # The first chunk; the iterator stays unfinished (leaving it early would close the
+        # response) until the wave is closed.
+        chunks = response.aiter_raw()
+        await anext(chunks)
+        kept.append(chunks)
+    return response.status_code
+
+
+async def waves(base: str, headers: dict[str, str]) -> dict[int, int]:
+    """``WAVE`` streams open at once (each on its own connection), all closed together."""
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=WAVE, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        for _ in range(STREAMS // WAVE):
+            kept: list[AsyncIterator[bytes]] = []
+            async with contextlib.AsyncExitStack() as held:
+                wave = [hold(http, headers, held, kept) for _ in range(WAVE)]
+                for status in await asyncio.gather(*wave):
+                    statuses[status] = statuses.get(status, 0) + 1
+    return statuses
+
+
+async def gauges(http: httpx.AsyncClient, url: str) -> str:
+    text = (await http.get(url)).text
+    found = re.findall(r"^(portal_watch_\w+) ([\d.e+]+)$", text, re.MULTILINE)
+    return ", ".join(f"{n} {float(v):.0f}" for n, v in found) or "(no portal_watch_* gauges)"
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+async def measure(stack: Stack) -> None:
+    base = stack.config.gateway_url
+    metrics = f"http://127.0.0.1:{stack.config.ports.commerce_metrics}/metrics"
+    await asyncio.sleep(SETTLE_S)
+    idle = snapshot(stack)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as gateway:
+        headers = {"authorization": f"Bearer {await token(gateway)}"}
+        started = time.perf_counter()
+        statuses = await mixed_load(gateway, headers)
+        took = time.perf_counter() - started
+        print(f"load: {REQUESTS} GETs over {len(READS)} endpoints, {CONCURRENCY} at a time, "
+              f"{took:.1f} s, statuses {statuses}  (load average {loadavg()})")  # fmt: skip
+        await asyncio.sleep(SETTLE_S)
+        loaded = snapshot(stack)
+        before = loaded["commerce"]["Rss"]
+        started = time.perf_counter()
+        opened = await streams(gateway, headers)
+        took = time.perf_counter() - started
+        print(f"streams: {STREAMS} /v1/orders:watch opened and closed, {BATCH} at a time, "
+              f"{took:.1f} s, statuses {opened}  (load average {loadavg()})")  # fmt: skip
+        await asyncio.sleep(SETTLE_S)
+        batched = snapshot(stack)
+        print(f"commerce after them: {await gauges(gateway, metrics)}")
+        started = time.perf_counter()
+        opened = await waves(base, headers)
+        took = time.perf_counter() - started
+        print(f"streams: {STREAMS} more in waves of {WAVE} held open together, {took:.1f} s, "
+              f"statuses {opened}  (load average {loadavg()})")  # fmt: skip
+        await asyncio.sleep(SETTLE_S)
+        waved = snapshot(stack)
+        print(f"commerce after them: {await gauges(gateway, metrics)}")
+        await asyncio.sleep(TRIM_S)
+        trimmed = snapshot(stack)
+    print()
+    table([("idle after start", idle), ("after load", loaded)])
+    print()
+    table([(f"{STREAMS} in {BATCH}s", batched), (f"{STREAMS} in {WAVE}s", waved),
+           (f"+{TRIM_S:.0f} s", trimmed)])  # fmt: skip
+    rss = [m["commerce"]["Rss"] - before for m in (batched, waved, trimmed)]
+    print(f"\ncommerce RSS vs before the streams: {rss[0]:+.1f} MiB after {STREAMS} in {BATCH}s, "
+          f"{rss[1]:+.1f} MiB after {STREAMS} more in {WAVE}s, {rss[2]:+.1f} MiB "
+          f"{TRIM_S:.0f} s later  (load average {loadavg()})")  # fmt: skip
+
+
+async def main() -> None:
+    database_url, redis_url = infra.urls_from_env()
+    name = infra.run_name("portal_bench")
+    database_url = infra.with_database(database_url, name)
+    await infra.ensure_postgres(database_url)
+    await infra.create_database(database_url)
+    with tempfile.TemporaryDirectory() as run_dir:
+        config = StackConfig(
+            database_url,
+            redis_url,
+            name,
+            ports=Ports.free(),
+            run_dir=Path(run_dir),
+            extra_env={"COMMERCE_WATCH_MAX_STREAMS_PER_USER": str(WAVE)},
+        )
+        stack = Stack(config, sink=lambda _name, _line: None)
+        try:
+            took = await stack.start(within=90)
+            print(f"stack ready in {took:.2f} s  (load average {loadavg()})")
+            await measure(stack)
+        finally:
+            await stack.stop()
+            await infra.drop_database(database_url)
+
+
+if __name__ == "__main__":
+    signals.run(main())
