@@ -56,6 +56,7 @@ from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
 from services.common.clients.whmcs import OrderLine, WhmcsClient, WhmcsConfig
 from services.common.directory import Directory as DirectoryClient
 from services.common.logging import configure_logging
+from services.common.metrics import UPSTREAM_LATENCY
 from services.common.migrations import migrate_service
 from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
@@ -307,6 +308,18 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
+def upstream_latency() -> dict[str, tuple[float, float]]:
+    """``system operation`` → (seconds, calls) of this process's upstream calls so far
+    (``Upstream``'s latency histogram: the worker's calls and the bench's approvals)."""
+    sums: dict[str, list[float]] = {}
+    for metric in UPSTREAM_LATENCY.collect():
+        for sample in metric.samples:
+            if sample.name.endswith(("_sum", "_count")):
+                key = f"{sample.labels['system']} {sample.labels['operation']}"
+                sums.setdefault(key, [0.0, 0.0])[sample.name.endswith("_count")] += sample.value
+    return {k: (v[0], v[1]) for k, v in sums.items()}
+
+
 def load() -> str:
     with open("/proc/loadavg") as f:
         return f.read().split()[0]
@@ -322,6 +335,7 @@ class Result:
     failed: int
     calls: dict[str, Counter[str]]
     cpu: dict[str, float]
+    latency: dict[str, tuple[float, float]]
     load_before: str
     load_after: str
     history: int = 0
@@ -343,6 +357,7 @@ class Bench:
         load_before = load()
         before = await self.boxes.stats()
         cpu_before = self.boxes.cpu_s()
+        latency_before = upstream_latency()
         if profile is not None:
             profile.enable()
         started = time.perf_counter()
@@ -360,6 +375,10 @@ class Bench:
             profile.dump_stats(f"{self.profile}.{name}")
         load_after = load()
         cpu = {k: v - cpu_before[k] for k, v in self.boxes.cpu_s().items()}
+        latency = {
+            k: (total - latency_before.get(k, (0.0, 0.0))[0], n - latency_before.get(k, (0, 0))[1])
+            for k, (total, n) in upstream_latency().items()
+        }
         after = await self.boxes.stats()
         await asyncio.sleep(0.5)  # the last write-backs' CDC events reach the lag follower
         calls = {system: after[system] - before[system] for system in after}
@@ -368,7 +387,7 @@ class Bench:
         ours = [notes[f"sfOrderId={o}"] for o in order_ids]
         return Result(
             name, n, seconds, self.lag.lags_ms(order_ids), sum(c - 1 for c in ours if c > 1),
-            failed, calls, cpu, load_before, load_after, history,
+            failed, calls, cpu, latency, load_before, load_after, history,
         )  # fmt: skip
 
 
@@ -397,6 +416,11 @@ def report(results: list[Result], mode: str) -> None:
             parts.append(f"  {system} {total:.2f}: {kinds}")
         print(f"{r.phase}:")
         print("\n".join(parts))
+    print("\nmean latency per upstream call in this process (ms; calls per order)")
+    for r in results:
+        print(f"{r.phase}: " + ", ".join(
+            f"{k} {t * 1000 / n:.0f} ({n / r.orders:.2f})"
+            for k, (t, n) in sorted(r.latency.items()) if n))  # fmt: skip
 
 
 async def main(args: argparse.Namespace, log: TextIO) -> None:

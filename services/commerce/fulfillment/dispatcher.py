@@ -2,22 +2,95 @@
 
 Submitting an order that is already running marks it to run once more when it finishes (its row
 may have been revived meanwhile); the state machine makes the extra pass a no-op otherwise.
+
+An order holds one of the ``concurrency`` slots while it works, not while it waits: a step that
+sleeps (Freebit activation polls, the back-off after an outage) calls ``sleep_unheld``, which
+gives the slot to the next order for the sleep's duration. So orders waiting minutes for a line's
+activation never stall the orders behind them. An order coming back from such a sleep gets the
+next free slot before orders that have not started yet (it is further along; its lag counts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 
 import structlog
 
 log = structlog.get_logger("fulfillment")
 
 
+class Slots:
+    """A counting limit like ``asyncio.Semaphore`` whose waiters are served by priority (lower
+    first), then in arrival order."""
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrival = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free > 0:  # free slots only while nobody waits: ``release`` serves waiters first
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._arrival), waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, waiter = heapq.heappop(self._waiters)
+            if not waiter.done():  # a cancelled waiter stays in the heap until popped here
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
+STARTING, RESUMING = 1, 0  # Slots priorities: a resumed order goes first
+
+
+class _Held:
+    """The current order's slot: whether it holds it now."""
+
+    def __init__(self, slots: Slots) -> None:
+        self.slots, self.held = slots, False
+
+    async def acquire(self, priority: int) -> None:
+        await self.slots.acquire(priority)
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.slots.release()
+
+
+_current: ContextVar[_Held | None] = ContextVar("fulfillment_slot", default=None)
+
+
+async def sleep_unheld(seconds: float) -> None:
+    """Sleep without holding the current order's slot (outside a dispatcher: just sleep)."""
+    held = _current.get()
+    if held is None or not held.held:
+        await asyncio.sleep(seconds)
+        return
+    held.release()
+    await asyncio.sleep(seconds)  # cancelled here: no slot is held, none is taken back
+    await held.acquire(RESUMING)
+
+
 class Dispatcher:
     def __init__(self, work: Callable[[str], Awaitable[None]], concurrency: int) -> None:
         self._work = work
-        self._limit = asyncio.Semaphore(concurrency)
+        self._slots = Slots(concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
 
@@ -30,10 +103,15 @@ class Dispatcher:
         task.add_done_callback(lambda t: self._finished(order_id, t))
 
     async def _run(self, order_id: str) -> None:
+        held = _Held(self._slots)
+        _current.set(held)  # this task's own context
         while True:
             self._again.discard(order_id)
-            async with self._limit:
+            await held.acquire(STARTING)
+            try:
                 await self._work(order_id)
+            finally:
+                held.release()
             if order_id not in self._again:
                 return
 

@@ -3,13 +3,13 @@ activation by polling the account detail with backoff (bounded)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from datetime import date
 from typing import Any
 
 from services.commerce.fulfillment.deps import Deps
+from services.commerce.fulfillment.dispatcher import sleep_unheld
 from services.commerce.fulfillment.model import (
     FREEBIT_ERROR,
     ORDER_INVALID,
@@ -92,5 +92,5 @@ async def await_activation(deps: Deps, row: Row, order: Order) -> dict[str, Any]
                 f"Line {row.msisdn} was not active after {s.activation_timeout_s:g} s "
                 f"(state {detail.get('state')!r}).",
             )
-        await asyncio.sleep(delay)
+        await sleep_unheld(delay)  # the slot serves other orders meanwhile
         delay = min(delay * 2, s.activation_poll_max_s)

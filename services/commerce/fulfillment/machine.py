@@ -10,7 +10,6 @@ retry the same step with backoff until ``give_up_after_s``, then fail with
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import structlog
 
 from services.commerce.fulfillment import freebit_steps, repo, sforders, whmcs_steps
 from services.commerce.fulfillment.deps import Deps
+from services.commerce.fulfillment.dispatcher import sleep_unheld
 from services.commerce.fulfillment.model import (
     ACCEPTING,
     ACTIVATING,
@@ -132,7 +132,7 @@ async def _fail(deps: Deps, row: Row, failed: FulfillmentFailed) -> None:
             await deps.order_changed(row.sf_order_id)
             break
         except UpstreamUnavailable:
-            await asyncio.sleep(deps.settings.retry_initial_s * 2**attempt)
+            await sleep_unheld(deps.settings.retry_initial_s * 2**attempt)
     else:
         log.error("fulfillment_failure_not_written", order_id=row.sf_order_id, code=failed.code)
     await repo.fail(deps.pool, row.sf_order_id, row.state, failed.code, failed.message)
@@ -152,5 +152,5 @@ async def _back_off(deps: Deps, row: Row, exc: UpstreamUnavailable) -> bool:
     delay = min(s.retry_max_s, s.retry_initial_s * 2 ** max(row.attempts - 1, 0))
     log.info("fulfillment_retry_later", order_id=row.sf_order_id, step=row.state, delay=delay)
     FULFILLMENT_STEPS.labels(row.state, "retry").inc()
-    await asyncio.sleep(random.uniform(delay / 2, delay))
+    await sleep_unheld(random.uniform(delay / 2, delay))
     return True

@@ -13,7 +13,8 @@ class FulfillmentSettings(BaseSettings):
     enabled: bool = True
     # Name of the worker's lease (the CDC stream and its replay id belong to commerce's consumer).
     consumer: str = "fulfillment"
-    # Orders worked on at the same time by the active worker.
+    # Orders worked on at the same time by the active worker (an order sleeping between Freebit
+    # activation polls or outage retries does not count: ``dispatcher.sleep_unheld``).
     concurrency: int = 16
     # How often a standby replica tries to take the lock / the leader checks it still holds it.
     standby_retry_s: float = 2.0

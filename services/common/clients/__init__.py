@@ -11,6 +11,7 @@ simple-salesforce (requests, zeep, lxml) or fastavro: tens of MB of RSS and a se
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 # Light and always needed; ``soql`` must be bound eagerly (the function shares its name with its
@@ -24,6 +25,11 @@ from services.common.clients.soql import (
     like_prefix,
     soql,
 )
+
+# httpx logs one INFO line per request ("HTTP Request: POST ..."): every call through these
+# clients is already counted and timed by ``Upstream`` (and logged when it fails), so the line only
+# costs a JSON log record per upstream request (several per order in a fulfillment burst).
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 if TYPE_CHECKING:
     from services.common.clients.cdc import ChangeEvent, KeepAlive
