@@ -35,7 +35,7 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import bench_stack
+from bench.stack import bench_stack, demo_token
 from tools import signals
 from tools.stack import Stack
 
@@ -43,7 +43,6 @@ CONNECTIONS, DURATION, ROUNDS, COLD = 32, 10.0, 2, 60
 # This benchmark's hot path: many short alternating runs, so a burst of other work on a shared box
 # hits both sides alike; the verdict is the ratio of the summed requests (same total time each).
 HOT_ROUNDS, HOT_S = 6, 4.0
-HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
 
 
 @dataclass
@@ -109,14 +108,6 @@ def cpu_seconds(stack: Stack, names: tuple[str, ...]) -> float:
     return total
 
 
-async def token(gateway: httpx.AsyncClient) -> str:
-    for path in ("/v1/auth/link", "/v1/auth/login"):
-        response = await gateway.post(path, json=HANAKO)
-        if response.status_code == 200:
-            return str(response.json()["session"]["accessToken"])
-    raise RuntimeError(f"cannot sign in: {response.text}")
-
-
 async def cold(gateway: httpx.AsyncClient, headers: dict[str, str]) -> list[float]:
     out = []
     for n in range(1, COLD + 1):
@@ -135,7 +126,7 @@ def show(name: str, r: Result) -> None:
 async def measure(stack: Stack) -> None:
     base = stack.config.gateway_url
     async with httpx.AsyncClient(base_url=base, timeout=10) as gateway:
-        headers = {"authorization": f"Bearer {await token(gateway)}"}
+        headers = {"authorization": f"Bearer {await demo_token(gateway)}"}
         spread = await cold(gateway, headers)
         cuts = statistics.quantiles(spread, n=100)
         print(f"cold GET /v1/invoices (miss, 1 WHMCS call) x{COLD}: "

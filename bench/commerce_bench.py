@@ -27,8 +27,8 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.billing_bench import CONNECTIONS, DURATION, Result, load, show, token
-from bench.stack import bench_stack
+from bench.billing_bench import CONNECTIONS, DURATION, Result, load, show
+from bench.stack import bench_stack, demo_token
 from services.common.clients import SalesforceClient, SalesforceConfig
 from tools import signals
 from tools.stack import Stack
@@ -75,7 +75,7 @@ async def measure(stack: Stack) -> None:
         httpx.AsyncClient(base_url=base, timeout=10) as gateway,
         httpx.AsyncClient(base_url=sf_url, timeout=10) as sandbox,
     ):
-        headers = {"authorization": f"Bearer {await token(gateway)}"}
+        headers = {"authorization": f"Bearer {await demo_token(gateway)}"}
         products = (await gateway.get("/v1/catalog/products", headers=headers)).json()["products"]
         vpn = next(p["id"] for p in products if p["sku"] == "VPN-STANDARD")
         order = {"requestId": "bench-1", "items": [{"productId": vpn, "quantity": 1}]}

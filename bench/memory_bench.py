@@ -26,7 +26,6 @@ import contextlib
 import itertools
 import re
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,12 +34,12 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools import infra, signals
-from tools.stack import SERVICES, Ports, Stack, StackConfig
+from bench.stack import bench_stack, demo_token
+from tools import signals
+from tools.stack import SERVICES, Stack
 
 REQUESTS, CONCURRENCY, STREAMS, BATCH, WAVE, SETTLE_S = 400, 8, 1000, 4, 250, 3.0
 TRIM_S = 30.0  # the services' default MEMORY_TRIM_INTERVAL_S
-HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
 READS = [
     "/v1/me",
     "/v1/invoices",
@@ -84,14 +83,6 @@ def table(rows: list[tuple[str, dict[str, dict[str, float]]]]) -> None:
                 f"{m['Rss']:6.1f} ({m['Anonymous']:5.1f}/{m['File']:4.1f}) {m['Threads']:3.0f}"
             )
         print(f"{name:<10} " + " ".join(f"{c:>22}" for c in cells))
-
-
-async def token(gateway: httpx.AsyncClient) -> str:
-    for path in ("/v1/auth/link", "/v1/auth/login"):
-        response = await gateway.post(path, json=HANAKO)
-        if response.status_code == 200:
-            return str(response.json()["session"]["accessToken"])
-    raise RuntimeError(f"cannot sign in: {response.text}")
 
 
 async def mixed_load(gateway: httpx.AsyncClient, headers: dict[str, str]) -> dict[int, int]:
@@ -183,7 +174,7 @@ async def measure(stack: Stack) -> None:
     await asyncio.sleep(SETTLE_S)
     idle = snapshot(stack)
     async with httpx.AsyncClient(base_url=base, timeout=10) as gateway:
-        headers = {"authorization": f"Bearer {await token(gateway)}"}
+        headers = {"authorization": f"Bearer {await demo_token(gateway)}"}
         started = time.perf_counter()
         statuses = await mixed_load(gateway, headers)
         took = time.perf_counter() - started
@@ -222,28 +213,12 @@ async def measure(stack: Stack) -> None:
 
 
 async def main() -> None:
-    database_url, redis_url = infra.urls_from_env()
-    name = infra.run_name("portal_bench")
-    database_url = infra.with_database(database_url, name)
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
-    with tempfile.TemporaryDirectory() as run_dir:
-        config = StackConfig(
-            database_url,
-            redis_url,
-            name,
-            ports=Ports.free(),
-            run_dir=Path(run_dir),
-            extra_env={"COMMERCE_WATCH_MAX_STREAMS_PER_USER": str(WAVE)},
-        )
-        stack = Stack(config, sink=lambda _name, _line: None)
-        try:
-            took = await stack.start(within=90)
-            print(f"stack ready in {took:.2f} s  (load average {loadavg()})")
-            await measure(stack)
-        finally:
-            await stack.stop()
-            await infra.drop_database(database_url)
+    started = time.perf_counter()
+    env = {"COMMERCE_WATCH_MAX_STREAMS_PER_USER": str(WAVE)}
+    async with bench_stack(extra_env=env) as stack:
+        took = time.perf_counter() - started
+        print(f"stack ready in {took:.2f} s  (load average {loadavg()})")
+        await measure(stack)
 
 
 if __name__ == "__main__":

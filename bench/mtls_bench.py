@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.billing_bench import CONNECTIONS, DURATION, load, show, token
-from bench.stack import bench_stack
+from bench.billing_bench import CONNECTIONS, DURATION, load, show
+from bench.stack import bench_stack, demo_token
 from tools import signals
 from tools.stack import Stack
 
@@ -27,7 +27,7 @@ ROUNDS = 3
 
 async def headers_of(running: Stack) -> dict[str, str]:
     async with httpx.AsyncClient(base_url=running.config.gateway_url, timeout=10) as gateway:
-        headers = {"authorization": f"Bearer {await token(gateway)}"}
+        headers = {"authorization": f"Bearer {await demo_token(gateway)}"}
         assert (await gateway.get("/v1/invoices", headers=headers)).status_code == 200  # warm
     return headers
 

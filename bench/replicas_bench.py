@@ -20,8 +20,8 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools``/``bench`` are not installed packages.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.billing_bench import CONNECTIONS, DURATION, load, show, token
-from bench.stack import bench_stack
+from bench.billing_bench import CONNECTIONS, DURATION, load, show
+from bench.stack import bench_stack, demo_token
 from tools import signals
 from tools.stack import Stack
 
@@ -31,7 +31,7 @@ REPLICAS, ROUNDS, WARM = (1, 2), 2, 20
 async def measure(stack: Stack, replicas: int) -> None:
     base = stack.config.gateway_url
     async with httpx.AsyncClient(base_url=base, timeout=10) as gateway:
-        headers = {"authorization": f"Bearer {await token(gateway)}"}
+        headers = {"authorization": f"Bearer {await demo_token(gateway)}"}
         for _ in range(WARM):  # the page into Redis, token + links memos into every replica
             response = await gateway.get("/v1/invoices", headers=headers)
             assert response.status_code == 200, response.text

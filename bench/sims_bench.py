@@ -23,8 +23,8 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.billing_bench import CONNECTIONS, DURATION, ROUNDS, load, show, token
-from bench.stack import bench_stack
+from bench.billing_bench import CONNECTIONS, DURATION, ROUNDS, load, show
+from bench.stack import bench_stack, demo_token
 from services.common.clients import SalesforceClient, SalesforceConfig
 from tools import signals
 from tools.stack import Stack
@@ -62,7 +62,7 @@ async def measure(stack: Stack) -> None:
     sandboxes = [f"http://127.0.0.1:{ports.salesforce}", f"http://127.0.0.1:{ports.freebit}"]
     sf = SalesforceClient(SalesforceConfig(url=sandboxes[0]))
     async with httpx.AsyncClient(base_url=base, timeout=10) as gateway, httpx.AsyncClient() as http:
-        headers = {"authorization": f"Bearer {await token(gateway)}"}
+        headers = {"authorization": f"Bearer {await demo_token(gateway)}"}
         msisdn = await provisioned_line(gateway, headers, sf)
         usage = f"{base}/v1/sims/{msisdn}/usage"
         print(f"load generator: {'wrk' if shutil.which('wrk') else 'httpx pool'}, "

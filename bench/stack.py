@@ -16,12 +16,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import infra
 from tools.stack import Ports, Stack, StackConfig
 
 Sink = Callable[[str, str], None]
+
+# The seeded demo customer (WHMCS client 1, Salesforce AC-000101): linked on a fresh stack.
+HANAKO = {"email": "hanako.yamada@example.jp", "password": "demo-password-1"}
 
 
 class CdcReady:
@@ -76,3 +81,12 @@ async def bench_stack(
                 await stack.stop()
     finally:
         await infra.drop_database(database_url)
+
+
+async def demo_token(gateway: httpx.AsyncClient) -> str:
+    """An access token of the demo customer: linked on a fresh stack, signed in afterwards."""
+    for path in ("/v1/auth/link", "/v1/auth/login"):
+        response = await gateway.post(path, json=HANAKO)
+        if response.status_code == 200:
+            return str(response.json()["session"]["accessToken"])
+    raise RuntimeError(f"cannot sign in: {response.text}")

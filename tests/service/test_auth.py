@@ -38,7 +38,7 @@ from tests.helpers.fixtures import dev_keys_fixture
 from tests.helpers.grpc_errors import error_info, status_of
 from tests.helpers.grpc_servers import started
 from tests.helpers.tokens import sign
-from tools.devkeys import public_jwk
+from tools.devkeys import public_jwk, write_private_key
 
 
 @fill_unimplemented(support_pb2.DESCRIPTOR.services_by_name["SupportService"])
@@ -188,13 +188,7 @@ async def test_rotated_key_is_picked_up_without_restart(channel: Any, keys: Path
     rotated = keys.parent / "rotated"
     rotated.mkdir(exist_ok=True)
     new = ec.generate_private_key(ec.SECP256R1())
-    (rotated / "signing-key.pem").write_bytes(
-        new.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    write_private_key(rotated / "signing-key.pem", new)
     jwks = json.loads((keys / "jwks.json").read_text())
     (rotated / "jwks.json").write_text(json.dumps({"keys": [public_jwk(new)]}))
     token = sign(rotated, sub="rotated-user")
@@ -253,13 +247,7 @@ async def test_a_key_no_longer_published_is_refused_within_max_age(
     signed are refused after at most ``max_age``, also those already verified and remembered.
     A set that cannot be read keeps the current keys."""
     other = ec.generate_private_key(ec.SECP256R1())
-    (tmp_path / "signing-key.pem").write_bytes(
-        other.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    write_private_key(tmp_path / "signing-key.pem", other)
     (tmp_path / "jwks.json").write_text(json.dumps({"keys": [public_jwk(other)]}))
     published = tmp_path / "published.json"
     current = json.loads((keys / "jwks.json").read_text())["keys"]

@@ -31,6 +31,15 @@ async def database() -> AsyncIterator[str]:
             await conn.close()
 
 
+async def _execute(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 async def _as_admin(url: str, query: str) -> object:
     conn = await asyncpg.connect(url)
     try:
@@ -42,10 +51,11 @@ async def _as_admin(url: str, query: str) -> object:
 async def test_the_role_owns_the_database_and_what_was_there(database: str) -> None:
     # A schema and a table with a serial column made earlier by the administrator (a database
     # from before the role existed), as migrations of an older run would have left it.
-    conn = await asyncpg.connect(database)
-    await conn.execute("CREATE SCHEMA legacy")
-    await conn.execute("CREATE TABLE legacy.things (id serial PRIMARY KEY, name text)")
-    await conn.close()
+    await _execute(
+        database,
+        "CREATE SCHEMA legacy",
+        "CREATE TABLE legacy.things (id serial PRIMARY KEY, name text)",
+    )
 
     url, drop = await stack_role(database)
     assert drop is not None
@@ -92,10 +102,7 @@ async def test_other_databases_tables_are_out_of_reach(database: str) -> None:
     other = infra.with_database(admin_url, infra.run_name("pgrole_other"))
     await infra.create_database(other)
     try:
-        conn = await asyncpg.connect(other)
-        await conn.execute("CREATE TABLE secrets (v text)")
-        await conn.execute("INSERT INTO secrets VALUES ('x')")
-        await conn.close()
+        await _execute(other, "CREATE TABLE secrets (v text)", "INSERT INTO secrets VALUES ('x')")
         url, drop = await stack_role(database)
         assert drop is not None
         parts = urlsplit(url)
