@@ -71,7 +71,9 @@ async def running_stack(
         try:
             await stack.start(within=within)
         except (RuntimeError, TimeoutError) as exc:  # say why, not only who
-            raise RuntimeError(f"{exc}: {logbook.lines[-15:]}") from None
+            named = {n for n, _ in logbook.lines if n in str(exc)}
+            theirs = [entry for entry in logbook.lines if entry[0] in named]
+            raise RuntimeError(f"{exc}: {(theirs or logbook.lines)[-40:]}") from None
         if wait_cdc:
             await wait_cdc_ready(logbook, replicas, within=30)
         yield stack

@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.stack import SANDBOX_STATE_DIR_ENV, SERVICES, Ports, Stack, StackConfig
+from tools.stack import (
+    PICK_FROM,
+    SANDBOX_STATE_DIR_ENV,
+    SERVICES,
+    Ports,
+    Stack,
+    StackConfig,
+    _bindable,
+    _ephemeral_start,
+)
 
 
 def _stack(tmp_path: Path, replicas: int) -> Stack:
@@ -83,3 +92,14 @@ def test_without_mesh_tls_no_process_gets_certificates(tmp_path: Path) -> None:
     children = {c.name: c for c in stack.commands()}
     assert not any("TLS_CERT_FILE" in children[name].env for name in SERVICES)
     assert not (tmp_path / "certs").exists()
+
+
+def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> None:
+    """Outgoing connections take their source port from the ephemeral range; a stack's port
+    picked there could be taken before its process binds it."""
+    ports = list(vars(Ports.free()).values())
+    assert len(set(ports)) == len(ports)
+    top = _ephemeral_start()
+    if top - PICK_FROM >= 1000:
+        assert all(PICK_FROM <= p < top for p in ports), ports
+    assert all(_bindable(p) for p in ports)
