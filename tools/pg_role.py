@@ -9,12 +9,14 @@ is stable per database (``<database>_app``) because the objects stay owned by it
 password is new each start, so credentials of an earlier run stop working (where the server checks
 passwords: a cluster whose ``pg_hba.conf`` says ``trust``, as development machines often do,
 accepts any password, which is the machine's setting, not the portal's). Skipped for a URL that
-already carries a password: whoever wrote it manages the credentials.
+already carries a password (whoever wrote it manages the credentials) and, with a warning, when the
+URL's user is not a superuser (it could not create the role and hand the database over).
 """
 
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -78,6 +80,14 @@ async def stack_role(url: str) -> tuple[str, Drop | None]:
     password = secrets.token_urlsafe(24)
     conn = await asyncpg.connect(url, timeout=5)
     try:
+        if not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+            print(
+                f"warning: {parts.username or 'this user'} is not a superuser; the services "
+                "use DATABASE_URL's own credentials",
+                file=sys.stderr,
+                flush=True,
+            )
+            return url, None
         async with conn.transaction():
             exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
             verb = "ALTER" if exists else "CREATE"

@@ -4,8 +4,9 @@ tables, and its password is cleared when the stack stops."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -124,3 +125,19 @@ async def test_other_databases_tables_are_out_of_reach(database: str) -> None:
 async def test_urls_with_a_password_are_left_alone() -> None:
     url = "postgresql://someone:secret@127.0.0.1:5432/portal"
     assert await stack_role(url) == (url, None)
+
+
+async def test_an_administrator_that_is_no_superuser_is_left_alone(database: str) -> None:
+    """Without the rights to create the role, the services keep DATABASE_URL's own user."""
+    admin_url, _ = infra.urls_from_env()
+    plain = f"pgrole_plain_{uuid.uuid4().hex[:8]}"
+    await _execute(infra.with_database(admin_url, "postgres"), f'CREATE ROLE "{plain}" LOGIN')
+    try:
+        url = urlunsplit(
+            urlsplit(database)._replace(
+                netloc=f"{plain}@{urlsplit(database).netloc.rsplit('@', 1)[-1]}"
+            )
+        )
+        assert await stack_role(url) == (url, None)
+    finally:
+        await _execute(infra.with_database(admin_url, "postgres"), f'DROP ROLE "{plain}"')
