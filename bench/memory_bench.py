@@ -27,7 +27,7 @@ import itertools
 import re
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import httpx
@@ -168,6 +168,19 @@ def loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
+async def phase(
+    stack: Stack, label: str, what: str, work: Awaitable[object]
+) -> dict[str, dict[str, float]]:
+    """Run ``work``, print how long it took and its statuses, let things settle, then read every
+    process's memory."""
+    started = time.perf_counter()
+    statuses = await work
+    took = time.perf_counter() - started
+    print(f"{label}: {what}, {took:.1f} s, statuses {statuses}  (load average {loadavg()})")
+    await asyncio.sleep(SETTLE_S)
+    return snapshot(stack)
+
+
 async def measure(stack: Stack) -> None:
     base = stack.config.gateway_url
     metrics = f"http://127.0.0.1:{stack.config.ports.commerce_metrics}/metrics"
@@ -175,29 +188,14 @@ async def measure(stack: Stack) -> None:
     idle = snapshot(stack)
     async with httpx.AsyncClient(base_url=base, timeout=10) as gateway:
         headers = {"authorization": f"Bearer {await demo_token(gateway)}"}
-        started = time.perf_counter()
-        statuses = await mixed_load(gateway, headers)
-        took = time.perf_counter() - started
-        print(f"load: {REQUESTS} GETs over {len(READS)} endpoints, {CONCURRENCY} at a time, "
-              f"{took:.1f} s, statuses {statuses}  (load average {loadavg()})")  # fmt: skip
-        await asyncio.sleep(SETTLE_S)
-        loaded = snapshot(stack)
+        load = f"{REQUESTS} GETs over {len(READS)} endpoints, {CONCURRENCY} at a time"
+        loaded = await phase(stack, "load", load, mixed_load(gateway, headers))
         before = loaded["commerce"]["Rss"]
-        started = time.perf_counter()
-        opened = await streams(gateway, headers)
-        took = time.perf_counter() - started
-        print(f"streams: {STREAMS} /v1/orders:watch opened and closed, {BATCH} at a time, "
-              f"{took:.1f} s, statuses {opened}  (load average {loadavg()})")  # fmt: skip
-        await asyncio.sleep(SETTLE_S)
-        batched = snapshot(stack)
+        closed = f"{STREAMS} /v1/orders:watch opened and closed, {BATCH} at a time"
+        batched = await phase(stack, "streams", closed, streams(gateway, headers))
         print(f"commerce after them: {await gauges(gateway, metrics)}")
-        started = time.perf_counter()
-        opened = await waves(base, headers)
-        took = time.perf_counter() - started
-        print(f"streams: {STREAMS} more in waves of {WAVE} held open together, {took:.1f} s, "
-              f"statuses {opened}  (load average {loadavg()})")  # fmt: skip
-        await asyncio.sleep(SETTLE_S)
-        waved = snapshot(stack)
+        held = f"{STREAMS} more in waves of {WAVE} held open together"
+        waved = await phase(stack, "streams", held, waves(base, headers))
         print(f"commerce after them: {await gauges(gateway, metrics)}")
         await asyncio.sleep(TRIM_S)
         trimmed = snapshot(stack)
