@@ -29,6 +29,11 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def quote_ident(name: str) -> str:
+    """A Postgres identifier quoted for DDL (identifiers cannot be query parameters)."""
+    return '"{}"'.format(name.replace('"', '""'))
+
+
 def with_credentials(url: str, user: str, password: str) -> str:
     """``url`` with ``user:password@`` in place of any credentials it had (URL-safe values)."""
     parts = urlsplit(url)
@@ -179,8 +184,7 @@ async def create_database(url: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            # Identifiers cannot be parameters; quote it.
-            await conn.execute('CREATE DATABASE "{}"'.format(name.replace('"', '""')))
+            await conn.execute(f"CREATE DATABASE {quote_ident(name)}")
     finally:
         await conn.close()
 
@@ -189,9 +193,7 @@ async def drop_database(url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
     conn = await asyncpg.connect(with_database(url, "postgres"))
     try:
-        await conn.execute(
-            'DROP DATABASE IF EXISTS "{}" WITH (FORCE)'.format(name.replace('"', '""'))
-        )
+        await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
     finally:
         await conn.close()
 

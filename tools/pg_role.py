@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from tools.infra import with_credentials
+from tools.infra import quote_ident, with_credentials
 
 Drop = Callable[[], Awaitable[None]]
 
@@ -42,10 +42,6 @@ ORDER BY c.relkind <> 'r', 1
 """
 ALTER = {"r": "TABLE", "p": "TABLE", "f": "FOREIGN TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW",
          "S": "SEQUENCE"}  # fmt: skip
-
-
-def quote_ident(name: str) -> str:
-    return '"{}"'.format(name.replace('"', '""'))
 
 
 def role_name(database: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
 import random
@@ -40,6 +41,7 @@ PICK_FROM = 20000
 _picker = random.SystemRandom()
 
 
+@functools.cache
 def _ephemeral_start() -> int:
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
@@ -47,10 +49,13 @@ def _ephemeral_start() -> int:
         return 32768
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
+def port_is_free(port: int) -> bool:
+    """Nothing listens on ``port`` on the loopback (a port in TIME_WAIT counts as free: the
+    processes bind with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            probe.bind(("127.0.0.1", port))
         except OSError:
             return False
     return True
@@ -62,7 +67,7 @@ def free_port() -> int:
     if top - PICK_FROM >= 1000:
         for _ in range(100):
             port = _picker.randrange(PICK_FROM, top)
-            if _bindable(port):
+            if port_is_free(port):
                 return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import sys
 import time
 from pathlib import Path
 
 from tools import infra, pg_role, redis_acl, signals, world
-from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig
+from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig, port_is_free
 
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
 
@@ -84,15 +83,7 @@ async def _settle_world(place: world.WorldPlace, fresh: bool) -> None:
 
 def _ports_in_use(ports: Ports) -> list[str]:
     """The stack's ports something else already listens on (another ``make run``?)."""
-    taken = []
-    for name, port in vars(ports).items():
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                taken.append(f"{name} {port}")
-    return taken
+    return [f"{name} {port}" for name, port in vars(ports).items() if not port_is_free(port)]
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -14,8 +14,8 @@ from tools.stack import (
     Ports,
     Stack,
     StackConfig,
-    _bindable,
     _ephemeral_start,
+    port_is_free,
 )
 
 
@@ -102,4 +102,4 @@ def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> N
     top = _ephemeral_start()
     if top - PICK_FROM >= 1000:
         assert all(PICK_FROM <= p < top for p in ports), ports
-    assert all(_bindable(p) for p in ports)
+    assert all(port_is_free(p) for p in ports)
