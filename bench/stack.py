@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,7 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools import infra
-from tools.stack import Ports, Stack, StackConfig
+from tools.stack import Stack, throwaway_stack
 
 Sink = Callable[[str, str], None]
 
@@ -54,33 +52,17 @@ async def bench_stack(
     run_dir: Path | None = None,
     **config: Any,
 ) -> AsyncIterator[Stack]:
-    """A started stack; ``config``: further ``StackConfig`` fields (``replicas``, ``mesh_tls``,
-    ``extra_env``...). ``wait_cdc``: also wait (30 s at most) until commerce's CDC consumer has
-    subscribed, for benchmarks that read what Salesforce changes. ``sink``: gets every process's
-    log lines (``name, line``); discarded by default."""
-    database_url, redis_url = infra.urls_from_env()
-    name = infra.run_name(prefix)
-    database_url = infra.with_database(database_url, name)
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
+    """A started stack (``tools.stack.throwaway_stack``); ``config``: further ``StackConfig``
+    fields (``replicas``, ``mesh_tls``, ``extra_env``...). ``wait_cdc``: also wait (30 s at most)
+    until commerce's CDC consumer has subscribed, for benchmarks that read what Salesforce changes.
+    ``sink``: gets every process's log lines (``name, line``); discarded by default."""
     ready = CdcReady(sink)
-    try:
-        with contextlib.ExitStack() as cleanup:
-            if run_dir is None:
-                run_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
-            settings = StackConfig(
-                database_url, redis_url, name, ports=Ports.free(), run_dir=run_dir, **config
-            )
-            stack = Stack(settings, sink=ready)
-            try:
-                await stack.start(within=within)
-                if wait_cdc:
-                    await asyncio.wait_for(ready.event.wait(), 30)
-                yield stack
-            finally:
-                await stack.stop()
-    finally:
-        await infra.drop_database(database_url)
+    async with throwaway_stack(
+        prefix, sink=ready, within=within, run_dir=run_dir, **config
+    ) as stack:
+        if wait_cdc:
+            await asyncio.wait_for(ready.event.wait(), 30)
+        yield stack
 
 
 async def demo_token(gateway: httpx.AsyncClient) -> str:

@@ -17,8 +17,9 @@ import random
 import signal
 import socket
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import httpx
 
 from sandbox.persistence import STATE_DIR_ENV as SANDBOX_STATE_DIR_ENV
 from services.common.cache.keys import DEFAULT_NAMESPACE
+from tools import infra
 from tools.envoy_config import GatewaySettings, write
 from tools.signals import term_with_parent
 
@@ -455,3 +457,49 @@ class Stack:
         if self.config.mesh_tls:  # grpcurl to a service port: docs/security.md
             rows.append(("mesh certificates (mTLS)", str(self.config.certs_dir)))
         return rows
+
+
+@contextlib.asynccontextmanager
+async def throwaway_stack(
+    prefix: str,
+    *,
+    sink: LineSink | None = None,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    run_dir: Path | None = None,
+    within: float = 60.0,
+    on_created: Callable[[Stack], None] | None = None,
+    **config: object,
+) -> AsyncIterator[Stack]:
+    """A stack of its own, started, for a test or a benchmark: a database and a cache namespace
+    named ``<prefix>_<random>`` (so it shares Postgres and Redis with any other stack, ``make
+    run``'s included, without seeing its data), free ports, ``run_dir`` or a temporary directory.
+    Stopped, and its database dropped, on leaving, also when the start fails.
+
+    ``database_url`` / ``redis_url``: servers to use instead of the environment's.
+    ``on_created``: called with the stack before it starts (to register it, e.g. for a log scan).
+    ``config``: further ``StackConfig`` fields (``replicas``, ``mesh_tls``, ``extra_env``...).
+    """
+    env_database, env_redis = infra.urls_from_env()
+    name = infra.run_name(prefix)
+    database_url = infra.with_database(database_url or env_database, name)
+    await infra.ensure_postgres(database_url)
+    await infra.create_database(database_url)
+    try:
+        with contextlib.ExitStack() as cleanup:
+            if run_dir is None:
+                run_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
+            settings = StackConfig(
+                database_url, redis_url or env_redis, name, ports=Ports.free(), run_dir=run_dir,
+                **config,  # type: ignore[arg-type]
+            )  # fmt: skip
+            stack = Stack(settings, sink=sink)
+            if on_created is not None:
+                on_created(stack)
+            try:
+                await stack.start(within=within)
+                yield stack
+            finally:
+                await stack.stop()
+    finally:
+        await infra.drop_database(database_url)

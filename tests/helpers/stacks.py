@@ -5,14 +5,14 @@ Redis or Postgres of its own (fault suites stop and restart those)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tests.helpers.logbook import LogBook
-from tools import infra
-from tools.stack import Ports, Stack, StackConfig
+from tools.stack import Stack, throwaway_stack
 
 # Every stack started in this test session, with its LogBook: the session's log secret scan
 # (``tests/helpers/secret_ledger.py``) reads them all when the session ends.
@@ -50,26 +50,22 @@ async def running_stack(
     its data. ``database_url``: a server to use instead of the environment's. ``redis_url``: the
     Redis to use instead of the environment's.
     """
-    env_database, env_redis = infra.urls_from_env()
-    name = infra.run_name(prefix)
-    database_url = infra.with_database(database_url or env_database, name)
-    await infra.ensure_postgres(database_url)
-    await infra.create_database(database_url)
-    config = StackConfig(
-        database_url,
-        redis_url or env_redis,
-        name,
-        ports=Ports.free(),
-        run_dir=run_dir,
-        replicas=replicas,
-        extra_env=dict(extra_env or {}),
-        jwks_cache_s=jwks_cache_s,
-    )
-    stack = Stack(config, sink=logbook)
-    STARTED.append((stack, logbook))
-    try:
+    async with contextlib.AsyncExitStack() as scope:
         try:
-            await stack.start(within=within)
+            stack = await scope.enter_async_context(
+                throwaway_stack(
+                    prefix,
+                    sink=logbook,
+                    database_url=database_url,
+                    redis_url=redis_url,
+                    run_dir=run_dir,
+                    within=within,
+                    on_created=lambda stack: STARTED.append((stack, logbook)),
+                    replicas=replicas,
+                    extra_env=dict(extra_env or {}),
+                    jwks_cache_s=jwks_cache_s,
+                )
+            )
         except (RuntimeError, TimeoutError) as exc:  # say why, not only who
             named = {n for n, _ in logbook.lines if n in str(exc)}
             theirs = [entry for entry in logbook.lines if entry[0] in named]
@@ -77,6 +73,3 @@ async def running_stack(
         if wait_cdc:
             await wait_cdc_ready(logbook, replicas, within=30)
         yield stack
-    finally:
-        await stack.stop()
-        await infra.drop_database(database_url)
