@@ -27,7 +27,7 @@ CACHE_REQUESTS = Counter(
 )
 CACHE_MISSES = Counter(
     "portal_cache_misses_total",
-    "Cache misses by policy entry, why and the RPC being served (rpc=\"background\" outside "
+    'Cache misses by policy entry, why and the RPC being served (rpc="background" outside '
     "any): first (never filled), expired (TTL or eviction), invalidated (an event or a write "
     "moved the scope's generation since the fill), unreadable (did not parse), unknown (the "
     "fill marker could not be read).",
