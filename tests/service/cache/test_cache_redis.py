@@ -275,7 +275,7 @@ async def test_misses_say_why_first_invalidated_or_expired(make_cache, loader, r
         before = misses()
         await read()  # a hit
         assert grew(before, "") and load.calls == 1
-        assert await cache.invalidate(scope, policy.INVOICES)
+        assert await cache.invalidate(scope, policy.INVOICE_DETAILS)
         await read()  # the old value is still stored, under the old generation
         assert grew(before, "invalidated") and load.calls == 2
         before = misses()
@@ -283,7 +283,7 @@ async def test_misses_say_why_first_invalidated_or_expired(make_cache, loader, r
         await read()
         assert grew(before, "expired") and load.calls == 3
         before = misses()
-        assert await cache.invalidate(scope, policy.INVOICES)
+        assert await cache.invalidate(scope, policy.INVOICE_DETAILS)
         assert await raw.delete(key) == 1  # invalidated, and the old value gone since
         await read()
         assert grew(before, "invalidated") and load.calls == 4
