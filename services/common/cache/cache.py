@@ -97,6 +97,7 @@ class Cache(Invalidation):
         self._ready = False
         self._connect_deadline = 0.0
         self._reads: dict[str, list[asyncio.Future[list[bytes | None] | None]]] = {}
+        self._causes: dict[tuple[str, bytes], asyncio.Future[str]] = {}
         self._counters: dict[tuple[str, str], Any] = {}
 
     @classmethod
@@ -194,15 +195,32 @@ class Cache(Invalidation):
         the fill marker of an expired one, written under older generations: an event or our write
         dropped it), ``expired`` (the marker of the current generations: TTL or eviction),
         ``first`` (no marker: never filled, or not within ``GENERATION_TTL``), ``unreadable`` (a
-        current value that did not parse), ``unknown`` (the marker could not be read). One extra
-        ``GET`` on the miss path only, for a value that is absent."""
+        current value that did not parse), ``unknown`` (the marker could not be read).
+
+        Misses only, never on the hit path: one ``GET`` of the marker when the value is absent,
+        shared by the concurrent misses of one key (a miss storm is one read, as in ``_read``).
+        Diagnostics only: a failed read is counted (``cache_error``) but never opens the breaker.
+        """
         if stored is not None:
             return "invalidated" if stored.partition(b"|")[0] != head else "unreadable"
+        shared = (keys.filled, head)
+        pending = self._causes.get(shared)
+        if pending is None:
+            pending = asyncio.ensure_future(self._marker_cause(entry, keys, head))
+            self._causes[shared] = pending
+            pending.add_done_callback(lambda _: self._causes.pop(shared, None))
+        return await asyncio.shield(pending)
+
+    async def _marker_cause(self, entry: Entry[Any], keys: Keys, head: bytes) -> str:
         client = self._client
         assert client is not None
         try:
-            marker = await self._call("cause", entry, lambda: client.get(keys.filled))
-        except _Unavailable:
+            async with asyncio.timeout(self.timeout):
+                async with self._slots:
+                    marker = await client.get(keys.filled)
+        except Exception as exc:  # diagnostics only: never raised, never trips the breaker
+            CACHE_ERRORS.labels("cause").inc()
+            self._log_error("cause", entry.name, exc)
             return "unknown"
         if marker is None:
             return "first"

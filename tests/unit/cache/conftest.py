@@ -15,6 +15,7 @@ class FakeRedis:
         self.data: dict[str, bytes] = {}
         self.mode = "ok"  # ok | error | hang
         self.calls = 0
+        self.gets = 0
 
     async def _gate(self) -> None:
         self.calls += 1
@@ -33,6 +34,7 @@ class FakeRedis:
 
     async def get(self, key: str) -> bytes | None:
         await self._gate()
+        self.gets += 1
         return self.data.get(key)
 
     async def set(self, key: str, value: Any, **kw: Any) -> bool:
