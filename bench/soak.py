@@ -110,7 +110,7 @@ SCRAPED = {
     "portal_rpc_handled_total": ("method",),
     "portal_upstream_calls_by_rpc_total": ("system", "rpc"),
     "portal_cache_requests_total": ("entry", "result"),
-    "portal_cache_misses_total": ("entry", "why"),
+    "portal_cache_misses_total": ("entry", "why", "rpc"),
 }
 _SERIES = re.compile(r"^(\w+)\{([^}]*)\}\s+([0-9.e+]+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')

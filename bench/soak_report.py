@@ -102,59 +102,143 @@ def attribution(metrics: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]
         for key, n in series.get("portal_upstream_calls_by_rpc_total", {}).items():
             system, rpc = key.split("|", 1)
             calls.setdefault(_short(rpc), Counter())[system] += n
+    causes = miss_causes_by_rpc(metrics)
     families: dict[str, dict[str, Any]] = {}
-    for rpc in sorted(set(served) | set(calls)):
+    for rpc in sorted(set(served) | set(calls) | set(causes)):
         kind, family = kind_of(rpc)
         if kind == "internal" and not calls.get(rpc):
             continue
         row = families.setdefault(
-            family, {"class": kind, "rpcs": [], "requests": 0, "calls": Counter()}
+            family,
+            {
+                "class": kind,
+                "rpcs": [],
+                "requests": 0,
+                "calls": Counter(),
+                "misses": Counter({why: 0 for why in MISS_CAUSES}),
+            },
         )
-        row["rpcs"].append(rpc)
+        if rpc not in row["rpcs"]:
+            row["rpcs"].append(rpc)
         row["requests"] += served[rpc] if kind != "background" else 0
         row["calls"].update(calls.get(rpc, Counter()))
+        row["misses"].update(causes.get(rpc, Counter()))
     classes: dict[str, dict[str, Any]] = {}
     for row in families.values():
         row["calls"] = dict(row["calls"])
+        row["misses"] = dict(row["misses"])
         total = sum(row["calls"].values())
         row["total_calls"] = total
-        row["per_request"] = round(total / row["requests"], 4) if row["requests"] else None
-        agg = classes.setdefault(row["class"], {"requests": 0, "calls": 0})
+        row["per_request"] = _ratio(total, row["requests"])
+        # A cold cache's misses are unavoidable in a short run: the calls that remain without
+        # them (each first-read miss is one load; single-flight followers and lock waiters make
+        # none, so this is a lower bound of what the first reads cost).
+        row["first_reads"] = row["misses"]["first"]
+        row["calls_after_first_reads"] = max(0, total - row["first_reads"])
+        row["per_request_after_first_reads"] = _ratio(
+            row["calls_after_first_reads"], row["requests"]
+        )
+        agg = classes.setdefault(
+            row["class"],
+            {"requests": 0, "calls": 0, "first_reads": 0, "calls_after_first_reads": 0},
+        )
         agg["requests"] += row["requests"]
         agg["calls"] += total
+        agg["first_reads"] += row["first_reads"]
+        agg["calls_after_first_reads"] += row["calls_after_first_reads"]
     for agg in classes.values():
-        agg["per_request"] = round(agg["calls"] / agg["requests"], 4) if agg["requests"] else None
-    cached = classes.get("cached read", {}).get("per_request")
+        agg["per_request"] = _ratio(agg["calls"], agg["requests"])
+        agg["per_request_after_first_reads"] = _ratio(
+            agg["calls_after_first_reads"], agg["requests"]
+        )
+    cached = classes.get("cached read", {})
+    allowed = CACHED_GOAL * cached.get("requests", 0)
     return {
         "families": families,
         "classes": classes,
         "cached_goal": CACHED_GOAL,
-        "cached_goal_met": cached is not None and cached <= CACHED_GOAL,
+        "cached_goal_met": cached.get("per_request") is not None
+        and cached["per_request"] <= CACHED_GOAL,
+        # The goal's budget (0.05 calls per cached read) and how much of it first reads alone use.
+        "cached_allowed_calls": round(allowed, 1),
+        "cached_first_read_share": round(cached.get("first_reads", 0) / allowed, 3)
+        if allowed
+        else None,
+        "entries": misses_by_entry(metrics),
     }
+
+
+MISS_CAUSES = ("first", "invalidated", "expired", "unreadable", "unknown")
+"""``portal_cache_misses_total{why}`` (``services/common/cache/cache.py``, ``_miss_cause``)."""
+
+
+def _ratio(calls: int, requests: int) -> float | None:
+    return round(calls / requests, 4) if requests else None
+
+
+def miss_causes_by_rpc(metrics: dict[str, dict[str, dict[str, int]]]) -> dict[str, Counter[str]]:
+    """Cache misses by the RPC served when they happened (short name), then by cause."""
+    out: dict[str, Counter[str]] = {}
+    for series in metrics.values():
+        for key, n in series.get("portal_cache_misses_total", {}).items():
+            _entry, why, rpc = [*key.split("|"), "", ""][:3]
+            out.setdefault(_short(rpc or "background"), Counter())[why] += n
+    return out
+
+
+def misses_by_entry(metrics: dict[str, dict[str, dict[str, int]]]) -> dict[str, dict[str, Any]]:
+    """Per policy entry: lookups, hits, and misses by cause (every RPC, background included)."""
+    out: dict[str, dict[str, Any]] = {}
+    for series in metrics.values():
+        for key, n in series.get("portal_cache_requests_total", {}).items():
+            entry, result = key.split("|", 1)
+            row = out.setdefault(entry, {"lookups": 0, "hits": 0, "misses": Counter()})
+            if result in ("hit", "miss"):
+                row["lookups"] += n
+                row["hits"] += n if result == "hit" else 0
+        for key, n in series.get("portal_cache_misses_total", {}).items():
+            entry, why = key.split("|")[:2]
+            row = out.setdefault(entry, {"lookups": 0, "hits": 0, "misses": Counter()})
+            row["misses"][why] += n
+    for row in out.values():
+        row["misses"] = {why: row["misses"].get(why, 0) for why in MISS_CAUSES}
+    return dict(sorted(out.items()))
 
 
 def invoice_detail(
     metrics: dict[str, dict[str, dict[str, int]]], first_reads: int
 ) -> dict[str, Any]:
-    """The invoice-detail hit ratio and why its lookups missed: a user's first read of an invoice
-    (counted by the soak's users), an invalidation (``stale``: a WHMCS invoice webhook such as a
-    payment, a new invoice or an accepted order moved the user's generation), and the rest of the
-    ``absent`` misses: values gone by TTL expiry (5 min) or eviction."""
+    """The invoice-detail hit ratio and why its lookups missed, from billing's
+    ``portal_cache_misses_total{entry="invoices.detail",why}`` (every RPC): a user's first read of
+    an invoice, an invalidation (a WHMCS invoice webhook such as a payment, a new invoice or an
+    accepted order moved the user's generation), an expiry (TTL) or eviction. ``client_first_reads``
+    is what the soak's users counted (their first read of each invoice), a cross-check: every
+    first-read miss under ``GetInvoice`` is one of those."""
     requests = metrics.get("billing", {}).get("portal_cache_requests_total", {})
     misses = metrics.get("billing", {}).get("portal_cache_misses_total", {})
     hits = requests.get("invoices.detail|hit", 0)
     missed = requests.get("invoices.detail|miss", 0)
-    absent = misses.get("invoices.detail|absent", 0)
+    causes: Counter[str] = Counter()
+    first_get_invoice = 0
+    for key, n in misses.items():
+        entry, why, rpc = [*key.split("|"), "", ""][:3]
+        if entry == "invoices.detail":
+            causes[why] += n
+            if why == "first" and _short(rpc) == "GetInvoice":
+                first_get_invoice += n
     return {
         "lookups": hits + missed,
         "hits": hits,
         "misses": missed,
         "hit_ratio": round(hits / (hits + missed), 3) if hits + missed else None,
         "miss_causes": {
-            "first_read": first_reads,
-            "invalidated": misses.get("invoices.detail|stale", 0),
-            "expired_or_evicted": max(0, absent - first_reads),
+            "first_read": causes["first"],
+            "invalidated": causes["invalidated"],
+            "expired_or_evicted": causes["expired"],
+            "other": sum(causes[w] for w in ("unreadable", "unknown")),
         },
+        "first_reads_in_get_invoice": first_get_invoice,
+        "client_first_reads": first_reads,
         "other_lookups": {
             k.split("|", 1)[1]: v
             for k, v in requests.items()
@@ -366,9 +450,24 @@ def kind_lines(r: dict[str, Any]) -> list[str]:
         f"{background:,} calls ({background / r['requests']:.3f} per user request)."
         if r["requests"]
         else "No request, no attribution.",
+    ]
+    cached = classes.get("cached read")
+    if cached and cached["requests"]:
+        out += [
+            "",
+            f"Cached reads without the calls of first reads (a user's first read of an entry, "
+            f'`portal_cache_misses_total{{why="first"}}`, unavoidable in a cold cache): '
+            f"**{cached['per_request_after_first_reads']}** "
+            f"({cached['calls_after_first_reads']:,} calls). The goal allows "
+            f"{by['cached_allowed_calls']:,} calls ({by['cached_goal']} x "
+            f"{cached['requests']:,}); the {cached['first_reads']:,} first reads alone use "
+            f"{by['cached_first_read_share']:.0%} of it.",
+        ]
+    out += [
         "",
-        "| family | kind | requests | upstream calls | per request |",
-        "|---|---|---|---|---|",
+        "| family | kind | requests | upstream calls | per request | cache misses: first / "
+        "invalidated / expired | per request without first reads |",
+        "|---|---|---|---|---|---|---|",
     ]
     order = {
         "cached read": 0,
@@ -381,16 +480,40 @@ def kind_lines(r: dict[str, Any]) -> list[str]:
     for family, row in rows:
         calls = ", ".join(f"{sys} {n:,}" for sys, n in sorted(row["calls"].items())) or "0"
         per_request = row["per_request"] if row["per_request"] is not None else "-"
-        out.append(f"| {family} | {row['class']} | {row['requests']:,} | {calls} | {per_request} |")
+        m = row["misses"]
+        misses = (
+            f"{m['first']:,} / {m['invalidated']:,} / {m['expired']:,}" if sum(m.values()) else "-"
+        )
+        after = row["per_request_after_first_reads"]
+        out.append(
+            f"| {family} | {row['class']} | {row['requests']:,} | {calls} | {per_request} | "
+            f"{misses} | {after if after is not None else '-'} |"
+        )
+    out += [
+        "",
+        "Cache misses by cause per policy entry (every RPC and background work; "
+        "`portal_cache_misses_total{entry,why}`):",
+        "",
+        "| entry | lookups | hit ratio | first | invalidated | expired | other |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry, e in by["entries"].items():
+        m = e["misses"]
+        ratio = f"{e['hits'] / e['lookups']:.1%}" if e["lookups"] else "-"
+        out.append(
+            f"| `{entry}` | {e['lookups']:,} | {ratio} | {m['first']:,} | {m['invalidated']:,} | "
+            f"{m['expired']:,} | {m['unreadable'] + m['unknown']:,} |"
+        )
     causes = inv["miss_causes"]
     ratio = f"{inv['hit_ratio']:.1%}" if inv["hit_ratio"] is not None else "-"
     out += [
         "",
         f"**Invoice detail cache: hit ratio {ratio}** ({inv['lookups']:,} lookups, "
         f"{inv['misses']:,} misses: {causes['first_read']:,} a user's first read of an invoice, "
-        f"{causes['invalidated']:,} invalidated by a WHMCS invoice webhook (a payment, a new "
-        f"invoice, an accepted order), {causes['expired_or_evicted']:,} expired (5 min TTL) or "
-        "evicted).",
+        f"{causes['invalidated']:,} invalidated (a WHMCS invoice webhook: a payment, a new "
+        f"invoice, an accepted order), {causes['expired_or_evicted']:,} expired (TTL) or "
+        f"evicted, {causes['other']:,} other; the users counted {inv['client_first_reads']:,} "
+        "first reads of an invoice).",
     ]
     return out
 

@@ -2,8 +2,10 @@
 updated through UpdateClient with an update mask.
 
 An update reads the current profile (usually a cache hit), applies only the masked fields,
-validates them, writes them to WHMCS, then drops the user's ``profile`` and ``subscriptions``
-families and answers with the merged profile, so the next read is the one fresh WHMCS call.
+validates them, writes them to WHMCS, then drops the user's ``profile`` family and answers with
+the merged profile, so the next read is the one fresh WHMCS call. The fields a customer can edit
+are not part of any subscription, so subscriptions stay cached (WHMCS's ClientEdit hook drops them
+only when the client's status or currency changed: ``webhooks``).
 A changed e-mail is not written: it waits for the code sent to it (``email_change``).
 """
 
@@ -73,5 +75,5 @@ async def _write(b: Billing, user_id: str, merged: pb.BillingProfile, paths: lis
     try:
         await b.whmcs.update_client(client_id, **validation.whmcs_fields(merged, paths))
     finally:  # a failed or timed-out write may still have happened upstream
-        await b.cache.invalidate(UserScope(user_id), policy.PROFILE, policy.SUBSCRIPTIONS)
+        await b.cache.invalidate(UserScope(user_id), policy.PROFILE)
     log.info("billing_profile_updated", fields=paths)

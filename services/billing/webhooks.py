@@ -30,20 +30,42 @@ from services.common.errors import InvalidSignature, UpstreamUnavailable, Valida
 
 log = structlog.get_logger(__name__)
 
-_INVOICES = (policy.INVOICES,)
+# Which families each forwarded hook drops. An event about one invoice changes the pages and the
+# single invoices; a new invoice only the pages (an invoice that did not exist has no cached copy).
+_NEW_INVOICE = (policy.INVOICES,)
+_INVOICE = (policy.INVOICES, policy.INVOICE_DETAILS)
 _SERVICES = (policy.SUBSCRIPTIONS,)
 FAMILIES: Mapping[str, tuple[Family[UserScope], ...]] = {
-    "InvoiceCreated": _INVOICES,
-    "InvoicePaid": _INVOICES,
-    "InvoiceUnpaid": _INVOICES,
-    "InvoiceCancelled": _INVOICES,
-    "AddInvoicePayment": _INVOICES,
-    "ClientEdit": (policy.PROFILE, policy.SUBSCRIPTIONS),
+    "InvoiceCreated": _NEW_INVOICE,
+    # A paid invoice renews its services: their next due date moves.
+    "InvoicePaid": (*_INVOICE, policy.SUBSCRIPTIONS),
+    "InvoiceUnpaid": _INVOICE,
+    "InvoiceCancelled": _INVOICE,
+    "InvoiceRefunded": _INVOICE,
+    "AddInvoicePayment": _INVOICE,
+    "AddInvoiceLateFee": _INVOICE,
+    "UpdateInvoiceTotal": _INVOICE,
+    # Splitting moves items to a new invoice (its own InvoiceCreated) and changes the old one.
+    "InvoiceSplit": _INVOICE,
+    # The client's details; its services only when its status or currency changed (``_client``).
+    "ClientEdit": (policy.PROFILE,),
+    # Closing a client cancels its invoices and ends its services (if the module forwards it).
+    "ClientClose": (policy.PROFILE, *_INVOICE, policy.SUBSCRIPTIONS),
     "ServiceEdit": _SERVICES,
+    "ServiceDelete": _SERVICES,
     "AfterModuleCreate": _SERVICES,
-    # An accepted order brings new services and usually its first invoice.
+    "AfterModuleSuspend": _SERVICES,
+    "AfterModuleUnsuspend": _SERVICES,
+    "AfterModuleTerminate": _SERVICES,
+    "AfterModuleChangePackage": _SERVICES,
+    "CancellationRequest": _SERVICES,
+    # An accepted order brings new services and usually its first invoice (a new one: its own
+    # InvoiceCreated follows as well).
     "AcceptOrder": (policy.SUBSCRIPTIONS, policy.INVOICES),
 }
+CLIENT_FIELDS_OF_SERVICES = ("status", "currency")
+"""ClientEdit fields whose change may change the client's services as the portal shows them
+(closing a client cancels its services; the currency is the amounts' unit)."""
 MAX_ID_LENGTH = 200
 
 
@@ -98,9 +120,24 @@ def _instant(value: Any) -> datetime | None:
 def families_for(event: Event) -> tuple[Family[UserScope], ...]:
     """The families an event drops; any event naming a pay method also drops ``payments``."""
     families = FAMILIES.get(event.name, ())
+    if event.name == "ClientEdit" and _client_change_touches_services(event.data):
+        families = (*families, policy.SUBSCRIPTIONS)
     if "paymethodid" in event.data:
         families = (*families, policy.PAYMENTS)
     return families
+
+
+def _client_change_touches_services(data: Mapping[str, Any]) -> bool:
+    """True unless the event shows (``olddata``) that no field in ``CLIENT_FIELDS_OF_SERVICES``
+    changed: without ``olddata`` to compare, assume it did."""
+    old = data.get("olddata")
+    if not isinstance(old, Mapping):
+        return True
+    return any(
+        str(data.get(name, "")).strip().lower() != str(old.get(name, "")).strip().lower()
+        for name in CLIENT_FIELDS_OF_SERVICES
+        if name in data or name in old
+    )
 
 
 @dataclass(frozen=True)

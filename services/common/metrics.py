@@ -27,9 +27,11 @@ CACHE_REQUESTS = Counter(
 )
 CACHE_MISSES = Counter(
     "portal_cache_misses_total",
-    "Cache misses by policy entry and why: absent (never filled, expired or evicted) or stale "
-    "(filled before an invalidation moved the scope's generation).",
-    ["entry", "why"],
+    'Cache misses by policy entry, why and the RPC being served (rpc="background" outside '
+    "any): first (never filled), expired (TTL or eviction), invalidated (an event or a write "
+    "moved the scope's generation since the fill), unreadable (did not parse), unknown (the "
+    "fill marker could not be read).",
+    ["entry", "why", "rpc"],
 )
 CACHE_ERRORS = Counter(
     "portal_cache_errors_total", "Redis errors and timeouts by operation.", ["operation"]

@@ -55,6 +55,22 @@ async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
     assert sum(classes[k]["requests"] for k in user_kinds if k in classes) >= result["requests"]
     assert by["cached_goal_met"] == (classes["cached read"]["per_request"] <= 0.05)
 
+    # Cache misses by cause (the library's counters): per family they add up to at most one
+    # load each, and the calls without first reads are what is left of the family's calls.
+    for row in families.values():
+        assert set(row["misses"]) == {"first", "invalidated", "expired", "unreadable", "unknown"}
+        assert row["first_reads"] == row["misses"]["first"]
+        assert row["calls_after_first_reads"] == max(0, row["total_calls"] - row["first_reads"])
+    cached = classes["cached read"]
+    cached_rows = [f for f in families.values() if f["class"] == "cached read"]
+    assert 0 < cached["first_reads"] == sum(f["first_reads"] for f in cached_rows)
+    assert cached["calls_after_first_reads"] <= cached["calls"]
+    assert by["cached_allowed_calls"] == round(0.05 * cached["requests"], 1)
+    entries = by["entries"]
+    assert {"invoices.list", "invoices.detail", "account_links.user"} <= set(entries)
+    for e in entries.values():
+        assert e["hits"] + sum(e["misses"].values()) == e["lookups"]
+
     detail = result["invoice_detail"]
     causes = detail["miss_causes"]
     assert detail["lookups"] == detail["hits"] + detail["misses"] > 0
@@ -62,7 +78,11 @@ async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
     assert 0 < causes["first_read"] <= detail["misses"]
     assert detail["misses"] == (
         causes["first_read"] + causes["invalidated"] + causes["expired_or_evicted"]
-    )
+        + causes["other"]
+    )  # fmt: skip
+    # The users' own count of their first read of each invoice: each such read is the key's
+    # first fill, unless another RPC filled it before (then it is a hit).
+    assert 0 < detail["first_reads_in_get_invoice"] <= detail["client_first_reads"]
 
     samples = result["rss"]["samples"]
     assert len(samples) >= 5
@@ -79,6 +99,7 @@ async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
     text = markdown(result)
     assert "`GET /v1/invoices`" in text and "Upstream calls per user request" in text
     assert "Upstream calls per request, by kind" in text and "Invoice detail cache" in text
+    assert "Cache misses by cause per policy entry" in text and "without first reads" in text
     update_readme(readme, text)
     update_readme(readme, text.replace("passed", "re-run"))
     body = readme.read_text()

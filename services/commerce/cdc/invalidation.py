@@ -3,10 +3,11 @@
 - Product2 / PricebookEntry, any change: the shared catalog family.
 - Account: a change of ``Portal_Eligible_Categories__c`` (or a create/delete/undelete) drops the
   eligibility family of every portal user mapped to that account (identity's directory).
-- Order / OrderItem: drops the orders family of the users of the order's account and tells their
-  live watchers (``OrderNotifier``). An UPDATE that only touches fulfillment-internal fields
-  (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the MSISDN, audit stamps) changes nothing the
-  portal shows and is skipped.
+- Order / OrderItem: drops the order pages of the users of the order's account (and their single
+  orders, unless the event creates the order: an order that did not exist has no cached copy)
+  and tells their live watchers (``OrderNotifier``). An UPDATE that only touches
+  fulfillment-internal fields (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the MSISDN, audit
+  stamps) changes nothing the portal shows and is skipped.
 - ``GAP_*`` events and a lost replay position drop the family for every user.
 
 If the users cannot be resolved (Salesforce or identity down), the family is dropped for every
@@ -61,21 +62,26 @@ class CatalogInvalidator:
 
 class _PerUser:
     family: Family[UserScope]
+    more: tuple[Family[UserScope], ...] = ()
+    """Families dropped along with ``family`` on a reset (every user)."""
 
     def __init__(self, cache: Cache, directory: Directory) -> None:
         self._cache, self._directory = cache, directory
 
     async def reset(self, entity: str) -> None:
-        await self._cache.invalidate_all(self.family)
-        log.info("family_dropped_for_everyone", family=self.family.name, entity=entity)
+        for family in (self.family, *self.more):
+            await self._cache.invalidate_all(family)
+            log.info("family_dropped_for_everyone", family=family.name, entity=entity)
 
     async def fresh_start(self, entity: str) -> None:
         return None  # entries cached before the stream expire by their TTL
 
-    async def _drop_users(self, account_ids: Sequence[str]) -> list[str]:
+    async def _drop_users(
+        self, account_ids: Sequence[str], more: tuple[Family[UserScope], ...] = ()
+    ) -> list[str]:
         users = [u for a in account_ids for u in await self._directory.users_of_sf_account(a)]
         for user in users:
-            await self._cache.invalidate(UserScope(user), self.family)
+            await self._cache.invalidate(UserScope(user), self.family, *more)
         return users
 
 
@@ -97,6 +103,7 @@ class EligibilityInvalidator(_PerUser):
 
 class OrderInvalidator(_PerUser):
     family = policy.ORDERS
+    more = (policy.ORDER_DETAILS,)
 
     def __init__(
         self, cache: Cache, directory: Directory, accounts: OrderAccounts, notify: OrderNotifier
@@ -110,10 +117,14 @@ class OrderInvalidator(_PerUser):
         ignored = IGNORED_ORDER_FIELDS if event.entity == "Order" else IGNORED_ORDER_ITEM_FIELDS
         if only_touches(event, ignored):
             return None
+        # A new order changes the pages only; a change of an order or of any of its items (items
+        # of a new order may arrive after a watcher read the order) changes the order too.
+        new_order = event.entity == "Order" and event.change_type == "CREATE"
+        more = () if new_order else self.more
         try:
             owners = await self._owners(event)
             for order_id, account_id in owners.items():
-                for user in await self._drop_users([account_id]):
+                for user in await self._drop_users([account_id], more):
                     await self._notify.order_changed(user, order_id)
         except PortalError:
             return await self.reset(event.entity)

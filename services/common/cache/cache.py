@@ -49,9 +49,10 @@ from services.common.cache.keys import (
     keys_for,
     schema_hash,
 )
-from services.common.cache.policy import Entry
+from services.common.cache.policy import GENERATION_TTL, Entry
 from services.common.cache.record import RELEASE, STORE, mget, parse
 from services.common.cache.scope import Scope
+from services.common.context import rpc_method
 from services.common.metrics import CACHE_ERRORS, CACHE_MISSES, CACHE_REQUESTS
 
 log = structlog.get_logger(__name__)
@@ -96,6 +97,7 @@ class Cache(Invalidation):
         self._ready = False
         self._connect_deadline = 0.0
         self._reads: dict[str, list[asyncio.Future[list[bytes | None] | None]]] = {}
+        self._causes: dict[tuple[str, bytes], asyncio.Future[str]] = {}
         self._counters: dict[tuple[str, str], Any] = {}
 
     @classmethod
@@ -179,11 +181,50 @@ class Cache(Invalidation):
             self._count(entry, "hit")
             return found
         self._count(entry, "miss")
-        CACHE_MISSES.labels(entry.name, "absent" if raw[0] is None else "stale").inc()
+        why = await self._miss_cause(entry, keys, raw[0], head)
+        CACHE_MISSES.labels(entry.name, why, rpc_method.get() or "background").inc()
         return await self._single_flight(
             (keys.value, head),
             lambda: self._fill(entry, keys, raw[1:], head, loader, message_type),
         )
+
+    async def _miss_cause(
+        self, entry: Entry[Any], keys: Keys, stored: bytes | None, head: bytes
+    ) -> str:
+        """Why a lookup missed (``portal_cache_misses_total{why}``): ``invalidated`` (a value, or
+        the fill marker of an expired one, written under older generations: an event or our write
+        dropped it), ``expired`` (the marker of the current generations: TTL or eviction),
+        ``first`` (no marker: never filled, or not within ``GENERATION_TTL``), ``unreadable`` (a
+        current value that did not parse), ``unknown`` (the marker could not be read).
+
+        Misses only, never on the hit path: one ``GET`` of the marker when the value is absent,
+        shared by the concurrent misses of one key (a miss storm is one read, as in ``_read``).
+        Diagnostics only: a failed read is counted (``cache_error``) but never opens the breaker.
+        """
+        if stored is not None:
+            return "invalidated" if stored.partition(b"|")[0] != head else "unreadable"
+        shared = (keys.filled, head)
+        pending = self._causes.get(shared)
+        if pending is None:
+            pending = asyncio.ensure_future(self._marker_cause(entry, keys, head))
+            self._causes[shared] = pending
+            pending.add_done_callback(lambda _: self._causes.pop(shared, None))
+        return await asyncio.shield(pending)
+
+    async def _marker_cause(self, entry: Entry[Any], keys: Keys, head: bytes) -> str:
+        client = self._client
+        assert client is not None
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self._slots:
+                    marker = await client.get(keys.filled)
+        except Exception as exc:  # diagnostics only: never raised, never trips the breaker
+            CACHE_ERRORS.labels("cause").inc()
+            self._log_error("cause", entry.name, exc)
+            return "unknown"
+        if marker is None:
+            return "first"
+        return "expired" if marker == head else "invalidated"
 
     async def _single_flight(
         self, flight: tuple[str, bytes], load: Callable[[], Awaitable[M]]
@@ -277,13 +318,15 @@ class Cache(Invalidation):
     ) -> None:
         client = self._client
         assert client is not None
-        argv = [record, entry.ttl * 1000, token, *(g or b"" for g in gens)]
-        n = 2 + len(keys.generations)
+        head = record.partition(b"|")[0]
+        argv = [record, entry.ttl * 1000, token, GENERATION_TTL * 1000, head]
+        argv += [g or b"" for g in gens]
+        touched = (keys.value, keys.lock, keys.filled, *keys.generations)
         with suppress(_Unavailable):
             await self._call(
                 "set",
                 entry,
-                lambda: client.eval(STORE, n, keys.value, keys.lock, *keys.generations, *argv),  # type: ignore[arg-type]
+                lambda: client.eval(STORE, len(touched), *touched, *argv),  # type: ignore[arg-type]
             )
 
     async def _release(self, entry: Entry[Any], lock: str, token: str) -> None:

@@ -7,6 +7,7 @@ test stacks) never read or drop each other's values. Layout (``S`` = ``N:<scope 
 
     S:<service>:<resource>:v<schema>[:<variant>]   value (bytes: "<generations>|<protobuf>")
     S:_lock:<service>:<resource>:v<schema>[:<variant>]   cross-process fill lock (SET NX PX)
+    S:_filled:<service>:<resource>:v<schema>[:<variant>] fill marker: generations of the last fill
     S:_gen:<family>                                   the scope's family generation
     N:{g:<n>}:_genall:<family>                        "every user" generation, one copy per slot
     N:webhook:<source>:{<sha256 of event id>}         a webhook event already handled (dedupe)
@@ -100,6 +101,7 @@ class Keys:
     generations: tuple[str, ...]
     read: tuple[str, ...]  # what a lookup MGETs: the value, then its generations
     poll: tuple[str, ...]  # what a lock waiter MGETs: the value and the lock
+    filled: str = ""  # the fill marker: the generations the value was last stored under
 
 
 def _describe(desc: Any, seen: set[str], out: list[str]) -> None:
@@ -153,6 +155,13 @@ def lock_key(namespace: str, value: str, scope: Scope) -> str:
     return f"{prefix}:_lock{value[len(prefix) :]}"
 
 
+def filled_key(namespace: str, value: str, scope: Scope) -> str:
+    """The marker a fill leaves beside a value (``S:_filled:...``), outliving it: a miss that finds
+    it knows the value existed (expired, evicted or invalidated) rather than never being filled."""
+    prefix = scope_prefix(namespace, scope)
+    return f"{prefix}:_filled{value[len(prefix) :]}"
+
+
 def family_key(namespace: str, scope: Scope, family: Family[Any]) -> str:
     return f"{scope_prefix(namespace, scope)}:_gen:{family.name}"
 
@@ -193,7 +202,8 @@ def keys_for(
     if not isinstance(scope, SharedCatalogScope):
         gens += (global_key(namespace, entry.family, scope.slot if cluster else None),)
     lock = lock_key(namespace, value, scope)
-    return Keys(value, lock, gens, (value, *gens), (value, lock))
+    filled = filled_key(namespace, value, scope)
+    return Keys(value, lock, gens, (value, *gens), (value, lock), filled)
 
 
 # -- keys outside the read-through cache -----------------------------------------------------------

@@ -79,7 +79,9 @@ class Entry(Generic[S]):
 CATALOG = Family("catalog", SharedCatalogScope)
 ELIGIBILITY = Family("eligibility", UserScope)
 ORDERS = Family("orders", UserScope)
+ORDER_DETAILS = Family("order_details", UserScope)
 INVOICES = Family("invoices", UserScope)
+INVOICE_DETAILS = Family("invoice_details", UserScope)
 SUBSCRIPTIONS = Family("subscriptions", UserScope)
 PAYMENTS = Family("payments", UserScope)
 PROFILE = Family("profile", UserScope)
@@ -100,9 +102,14 @@ CATALOG_VOLATILE = Entry("catalog.volatile", "commerce", "volatile", CATALOG, MI
 ELIGIBILITY_ACCOUNT = Entry(
     "eligibility.account", "commerce", "eligibility", ELIGIBILITY, SAFETY_TTL, event_driven=True
 )
-# Orders: Order/OrderItem CDC + cleared when the portal creates or provisions an order.
+# Orders: Order/OrderItem CDC + cleared when the portal creates an order. The list pages and the
+# single orders are two families: a new order (checkout, an Order CREATE event) changes the pages
+# only (an order that did not exist has no cached copy: NOT_FOUND is never cached), a change of an
+# existing order or of its items changes both.
 ORDERS_LIST = Entry("orders.list", "commerce", "orders", ORDERS, SAFETY_TTL, event_driven=True)
-ORDER_DETAIL = Entry("orders.detail", "commerce", "order", ORDERS, SAFETY_TTL, event_driven=True)
+ORDER_DETAIL = Entry(
+    "orders.detail", "commerce", "order", ORDER_DETAILS, SAFETY_TTL, event_driven=True
+)
 # SIM data usage (Freebit PA05-01), per user and line: 5 min. Freebit pushes nothing, so only a
 # TTL can bound staleness; usage moves by a few MB an hour, which 5 min cannot misrepresent,
 # while a customer reloading the page does not become one PA05-01 call per view (Freebit asks
@@ -110,17 +117,32 @@ ORDER_DETAIL = Entry("orders.detail", "commerce", "order", ORDERS, SAFETY_TTL, e
 # ownership first). A "refresh" read drops the user's family when the cached figures are older
 # than the throttle (``COMMERCE_SIM_USAGE_REFRESH_MIN_S``); a cancellation drops it too.
 SIM_USAGE_LINE = Entry("sims.usage", "commerce", "sim_usage", SIM_USAGE, 5 * MINUTE)
-# Billing (WHMCS): TTLs, plus WHMCS webhooks and our writes clear the family.
+# Billing (WHMCS): WHMCS webhooks (``services/billing/webhooks.py``) and our writes clear the
+# families; the TTL bounds what changes without a hook.
+# Invoices: TTLs. The hooks cover payments, status changes, refunds, new invoices, total and late
+# fee changes, but WHMCS has no hook for an edited due date or a deleted invoice, and OVERDUE is
+# derived from the date when the invoice is read: the short TTLs bound those. The pages and the
+# single invoices are two families: a new invoice changes the pages only.
 INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 90)
-INVOICE_DETAIL = Entry("invoices.detail", "billing", "invoice", INVOICES, 5 * MINUTE)
+INVOICE_DETAIL = Entry("invoices.detail", "billing", "invoice", INVOICE_DETAILS, 5 * MINUTE)
+# Subscriptions (WHMCS services): event-driven. Every change of what the portal shows has a hook:
+# status (AfterModuleCreate/Suspend/Unsuspend/Terminate, ServiceEdit, ServiceDelete), the next due
+# date (a renewal moves it when its invoice is paid: InvoicePaid; an edit: ServiceEdit), plan and
+# amount (AfterModuleChangePackage, ServiceEdit), new services (AcceptOrder). One hour, not 12 h:
+# a product renamed by staff (a product, not a client, change) and edits through the API whose
+# hooks WHMCS does not document reach the portal by expiry.
 SUBSCRIPTIONS_LIST = Entry(
-    "subscriptions.list", "billing", "subscriptions", SUBSCRIPTIONS, 5 * MINUTE
+    "subscriptions.list", "billing", "subscriptions", SUBSCRIPTIONS, HOUR, event_driven=True
 )
 SUBSCRIPTION_DETAIL = Entry(
-    "subscriptions.detail", "billing", "subscription", SUBSCRIPTIONS, 10 * MINUTE
+    "subscriptions.detail", "billing", "subscription", SUBSCRIPTIONS, HOUR, event_driven=True
 )
+# Pay methods: TTL. WHMCS has no hook when a client adds, removes or replaces a card (only events
+# naming a ``paymethodid`` drop it); an empty list is confirmed live (``billing/payments.py``).
 PAYMENT_METHODS = Entry("payments.methods", "billing", "pay_methods", PAYMENTS, 15 * MINUTE)
 PAYMENT_GATEWAYS = Entry("payments.gateways", "billing", "gateways", PAYMENTS, HOUR)
+# Profile: ClientEdit (every change of the client's details) and our own updates; 30 min bounds a
+# lost hook delivery.
 WHMCS_PROFILE = Entry("profile.whmcs", "billing", "profile", PROFILE, 30 * MINUTE)
 # Sign-up: Salesforce account by customer number, 30 s to keep the form responsive.
 SIGNUP_CUSTOMER_LOOKUP = Entry(

@@ -15,13 +15,19 @@ from services.common.cache.client import RedisClient
 
 M = TypeVar("M", bound=Message)
 
-# KEYS: value, lock, generation keys...  ARGV: record, ttl ms, lock token, expected generations...
+# KEYS: value, lock, fill marker, generation keys...
+# ARGV: record, ttl ms, lock token, marker ttl ms, expected generations (joined), each expected
+# generation...  The marker (the generations the value was stored under) outlives the value, so a
+# later miss can tell a first read from an expiry or an invalidation (``Cache`` miss causes).
 STORE = """
 local ok = true
-for i = 3, #KEYS do
-  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i + 1] then ok = false end
+for i = 4, #KEYS do
+  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i + 2] then ok = false end
 end
-if ok then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+if ok then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[4])
+end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return ok and 1 or 0
 """

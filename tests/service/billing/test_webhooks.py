@@ -104,6 +104,7 @@ async def test_events_drop_their_families(
         "GetBillingProfile": (pb.GetBillingProfileRequest(), "GetClientsDetails"),
         "ListSubscriptions": (pb.ListSubscriptionsRequest(), "GetClientsProducts"),
         "ListInvoices": (pb.ListInvoicesRequest(), "GetInvoices"),
+        "GetInvoice": (pb.GetInvoiceRequest(invoice_id="1002"), "GetInvoice"),
         "ListPaymentMethods": (pb.ListPaymentMethodsRequest(), "GetPayMethods"),
     }
 
@@ -120,9 +121,23 @@ async def test_events_drop_their_families(
     await deliver(channel, webhook_body(1, "ServiceEdit", serviceid="1"))
     assert await refetched() == {"ListSubscriptions"}
     await deliver(channel, webhook_body(1, "AcceptOrder", orderid="9"))
-    assert await refetched() == {"ListSubscriptions", "ListInvoices"}
+    assert await refetched() == {"ListSubscriptions", "ListInvoices"}  # not the single invoices
     await deliver(channel, webhook_body(1, "ClientEdit", paymethodid="4"))
     assert await refetched() == {"GetBillingProfile", "ListSubscriptions", "ListPaymentMethods"}
+    # A new invoice: the pages; a paid one: pages, the single invoices and the renewed services.
+    await deliver(channel, webhook_body(1, "InvoiceCreated", invoiceid="1009"))
+    assert await refetched() == {"ListInvoices"}
+    await deliver(channel, webhook_body(1, "InvoicePaid", invoiceid="1002"))
+    assert await refetched() == {"ListInvoices", "GetInvoice", "ListSubscriptions"}
+    await deliver(channel, webhook_body(1, "AfterModuleSuspend", serviceid="1"))
+    assert await refetched() == {"ListSubscriptions"}
+    await deliver(channel, webhook_body(1, "UpdateInvoiceTotal", invoiceid="1002"))
+    assert await refetched() == {"ListInvoices", "GetInvoice"}
+    # A customer's own detail change (its ClientEdit shows the old values) leaves the services.
+    old = {"phonenumber": "+81.312345678", "status": "Active"}
+    edit = webhook_body(1, "ClientEdit", phonenumber="+81.399999999", status="Active", olddata=old)
+    await deliver(channel, edit)
+    assert await refetched() == {"GetBillingProfile"}
 
 
 async def test_unknown_events_and_unmapped_clients_are_acknowledged(

@@ -93,12 +93,20 @@ async def test_unknown_or_empty_mask_is_refused(hanako: Caller) -> None:
         assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_FAILED")
 
 
-async def test_profile_update_drops_subscriptions_too(hanako: Caller, whmcs: WhmcsControl) -> None:
+async def test_profile_update_drops_the_profile_and_keeps_subscriptions(
+    hanako: Caller, whmcs: WhmcsControl
+) -> None:
+    """No field a customer edits is part of a subscription: the update drops the profile only."""
     await hanako.call("ListSubscriptions", pb.ListSubscriptionsRequest())
+    await hanako.call("GetBillingProfile", pb.GetBillingProfileRequest())
     await hanako.call("UpdateBillingProfile", update(["company_name"], company_name="Yamada KK"))
     before = await whmcs.calls()
     await hanako.call("ListSubscriptions", pb.ListSubscriptionsRequest())
-    assert (await whmcs.calls())["GetClientsProducts"] - before["GetClientsProducts"] == 1
+    profile = await hanako.call("GetBillingProfile", pb.GetBillingProfileRequest())
+    after = await whmcs.calls()
+    assert after["GetClientsProducts"] == before["GetClientsProducts"]
+    assert after["GetClientsDetails"] - before["GetClientsDetails"] == 1
+    assert profile.profile.company_name == "Yamada KK"
 
 
 async def test_payment_link_opens_the_invoice_once(hanako: Caller, whmcs: WhmcsControl) -> None:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from services.common.cache import NO_VARIANT, SHARED_CATALOG, UserScope, Variant, policy
 from services.common.cache.keys import keys_for, schema_hash
+from services.common.context import rpc_method
 from services.common.metrics import value
 
 MSG = billing_pb2.ListInvoicesResponse
@@ -242,18 +243,64 @@ async def test_namespaces_on_one_redis_are_isolated_both_ways(make_cache, loader
     assert await read(dev, "dev") == ("dev-cat2", "dev-inv1")
 
 
-async def test_misses_say_whether_the_value_was_absent_or_stale(make_cache, loader, uid) -> None:
-    """A first read misses as ``absent``; a read after an invalidation as ``stale``."""
+async def test_misses_say_why_first_invalidated_or_expired(make_cache, loader, raw, uid) -> None:
+    """A first read misses as ``first``; a read after an invalidation as ``invalidated`` (the old
+    value still there, or already gone); a read after the value expired as ``expired``; each under
+    the RPC being served."""
     cache, load, scope = make_cache(), loader(), UserScope(uid)
+    rpc = "/portal.billing.v1.BillingService/GetInvoice"
+    key = value_key(policy.INVOICE_DETAIL, scope, Variant.of(n=1))
+    causes = ("first", "invalidated", "expired", "unknown", "unreadable")
 
-    def misses(why: str) -> float:
-        return value("portal_cache_misses_total", {"entry": "invoices.detail", "why": why})
+    def misses() -> dict[str, float]:
+        return {
+            why: value(
+                "portal_cache_misses_total", {"entry": "invoices.detail", "why": why, "rpc": rpc}
+            )
+            for why in causes
+        }
 
-    absent, stale = misses("absent"), misses("stale")
-    await cache.get_or_load(policy.INVOICE_DETAIL, scope, load, MSG, variant=Variant.of(n=1))
-    assert (misses("absent"), misses("stale")) == (absent + 1, stale)
-    assert await cache.invalidate(scope, policy.INVOICES)
-    await cache.get_or_load(policy.INVOICE_DETAIL, scope, load, MSG, variant=Variant.of(n=1))
-    assert (misses("absent"), misses("stale")) == (absent + 1, stale + 1)
-    await cache.get_or_load(policy.INVOICE_DETAIL, scope, load, MSG, variant=Variant.of(n=1))
-    assert load.calls == 2 and misses("stale") == stale + 1  # the refill is a hit
+    async def read() -> None:
+        await cache.get_or_load(policy.INVOICE_DETAIL, scope, load, MSG, variant=Variant.of(n=1))
+
+    def grew(before: dict[str, float], why: str) -> bool:
+        after = misses()
+        return all(after[c] == before[c] + (c == why) for c in causes)
+
+    token = rpc_method.set(rpc)
+    try:
+        before = misses()
+        await read()
+        assert grew(before, "first")
+        before = misses()
+        await read()  # a hit
+        assert grew(before, "") and load.calls == 1
+        assert await cache.invalidate(scope, policy.INVOICE_DETAILS)
+        await read()  # the old value is still stored, under the old generation
+        assert grew(before, "invalidated") and load.calls == 2
+        before = misses()
+        assert await raw.delete(key) == 1  # the value's TTL ran out (or Redis evicted it)
+        await read()
+        assert grew(before, "expired") and load.calls == 3
+        before = misses()
+        assert await cache.invalidate(scope, policy.INVOICE_DETAILS)
+        assert await raw.delete(key) == 1  # invalidated, and the old value gone since
+        await read()
+        assert grew(before, "invalidated") and load.calls == 4
+        before = misses()
+        await read()
+        assert grew(before, "") and load.calls == 4
+    finally:
+        rpc_method.reset(token)
+    outside = value(
+        "portal_cache_misses_total",
+        {"entry": "invoices.detail", "why": "first", "rpc": "background"},
+    )
+    await cache.get_or_load(policy.INVOICE_DETAIL, scope, load, MSG, variant=Variant.of(n=2))
+    assert (
+        value(
+            "portal_cache_misses_total",
+            {"entry": "invoices.detail", "why": "first", "rpc": "background"},
+        )
+        == outside + 1
+    )

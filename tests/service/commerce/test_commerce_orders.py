@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
 import grpc
@@ -92,6 +93,65 @@ async def test_orders_cache_follows_salesforce_changes(
     await sf.update("Order", order.id, {"Status": "Approved"})
     _, took = await eventually(status, lambda s: s == pb.ORDER_STATUS_APPROVED)
     assert took < 2.0
+
+
+async def test_a_new_order_drops_the_pages_and_keeps_the_single_orders(
+    channel: grpc.aio.Channel,
+    cdc: Deps,
+    customer_of: Any,
+    sf: SalesforceClient,
+    sf_control: SandboxControl,
+) -> None:
+    """An Order CREATE event changes the user's order pages (the new order is listed) but no
+    cached single order (an order that did not exist has no cached copy); a change of an order
+    drops its cached copy too."""
+    user = await customer_of()
+    md = user.metadata()
+    order = await place(channel, md, "kept")
+    await asyncio.sleep(0.5)  # the creation's own events
+
+    async def detail() -> pb.Order:
+        got = await stub(channel).GetOrder(pb.GetOrderRequest(order_id=order.id), metadata=md)
+        return got.order
+
+    async def listed() -> list[str]:
+        page = await stub(channel).ListOrders(pb.ListOrdersRequest(), metadata=md)
+        return [o.id for o in page.orders]
+
+    cached = await detail()
+    assert await listed() == [order.id]
+    new = await sf.create("Order", {"AccountId": user.account_id, "Status": "Pending Review",
+                                    "EffectiveDate": date.today().isoformat()})  # fmt: skip
+    await eventually(listed, lambda ids: new in ids)
+    queries = (await sf_control.calls()).get("query:Order", 0)
+    assert await detail() == cached
+    assert (await sf_control.calls()).get("query:Order", 0) == queries  # still cached
+    await sf.update("Order", order.id, {"Status": "Approved"})
+    _, took = await eventually(detail, lambda o: o.status == pb.ORDER_STATUS_APPROVED)
+    assert took < 2.0
+
+
+async def test_an_order_gap_event_drops_the_single_orders_too(
+    channel: grpc.aio.Channel,
+    cdc: Deps,
+    customer_of: Any,
+    sf: SalesforceClient,
+    sf_control: SandboxControl,
+) -> None:
+    """A GAP event names no order: pages and single orders are dropped for every user."""
+    user = await customer_of()
+    md = user.metadata()
+    order = await place(channel, md, "gap")
+    await asyncio.sleep(0.5)  # the creation's own events
+
+    async def detail() -> pb.Order:
+        got = await stub(channel).GetOrder(pb.GetOrderRequest(order_id=order.id), metadata=md)
+        return got.order
+
+    assert (await detail()).status == pb.ORDER_STATUS_PENDING_REVIEW
+    await sf_control.fault("gap", count=1, action="sobjects:Order:PATCH")
+    await sf.update("Order", order.id, {"Status": "Approved"})
+    await eventually(detail, lambda o: o.status == pb.ORDER_STATUS_APPROVED)
 
 
 async def test_watch_orders_sends_changes_and_heartbeats(

@@ -15,6 +15,7 @@ class FakeRedis:
         self.data: dict[str, bytes] = {}
         self.mode = "ok"  # ok | error | hang
         self.calls = 0
+        self.gets = 0
 
     async def _gate(self) -> None:
         self.calls += 1
@@ -31,6 +32,11 @@ class FakeRedis:
         await self._gate()
         return [self.data.get(k) for k in keys]
 
+    async def get(self, key: str) -> bytes | None:
+        await self._gate()
+        self.gets += 1
+        return self.data.get(key)
+
     async def set(self, key: str, value: Any, **kw: Any) -> bool:
         await self._gate()
         if kw.get("nx") and key in self.data:
@@ -41,12 +47,13 @@ class FakeRedis:
     async def eval(self, script: str, n: int, *args: Any) -> int:
         await self._gate()
         keys, argv = args[:n], args[n:]
-        if "SET" in script:
+        if "SET" in script:  # STORE: value, lock, fill marker, generations...
             gens_ok = all(
-                self.data.get(k, b"") == g for k, g in zip(keys[2:], argv[3:], strict=True)
+                self.data.get(k, b"") == g for k, g in zip(keys[3:], argv[5:], strict=True)
             )
             if gens_ok:
                 self.data[keys[0]] = argv[0]
+                self.data[keys[2]] = argv[4]
             if argv[2] and self.data.get(keys[1]) == argv[2].encode():
                 del self.data[keys[1]]
             return int(gens_ok)

@@ -53,6 +53,26 @@ async def test_hit_after_miss_and_family_invalidation(fake_redis) -> None:
     assert load.calls == 2 and third.invoices[0].number == "n2"
 
 
+async def test_a_miss_storm_reads_the_fill_marker_once(fake_redis) -> None:
+    """Every concurrent miss of one key counts its cause, from one read of the fill marker."""
+    cache, load, scope = make(fake_redis), Loader(delay=0.05), UserScope("storm")
+
+    def first() -> float:
+        return value(
+            "portal_cache_misses_total",
+            {"entry": "invoices.list", "why": "first", "rpc": "background"},
+        )
+
+    before = first()
+    await asyncio.gather(
+        *(cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG) for _ in range(20))
+    )
+    assert load.calls == 1 and fake_redis.gets == 1 and first() == before + 20
+    assert await cache.invalidate(scope, policy.INVOICES)
+    await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG)  # the old value is there
+    assert load.calls == 2 and fake_redis.gets == 1
+
+
 async def test_wrong_scope_is_refused_at_run_time(fake_redis) -> None:
     cache = make(fake_redis)
     with pytest.raises(TypeError):
