@@ -28,7 +28,9 @@ def scripts() -> list[Path]:
 def run_script(script: Path) -> int:
     """Run one benchmark; SIGINT/SIGTERM/SIGHUP are passed on to it (it stops its stack) and, once
     it has exited, end this run with ``128 + signal``."""
-    child = subprocess.Popen([sys.executable, str(script)], cwd=HERE.parent)
+    # As a module of the ``bench`` package from the repository's root, so every benchmark imports
+    # ``tools``, ``bench`` and ``services`` alike.
+    child = subprocess.Popen([sys.executable, "-m", f"bench.{script.stem}"], cwd=HERE.parent)
     received: list[int] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
