@@ -37,7 +37,11 @@ class Deps:
     orders: SalesforceOrders = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "orders", SalesforceOrders(self.salesforce))
+        object.__setattr__(
+            self,
+            "orders",
+            SalesforceOrders(self.salesforce, window_s=self.settings.salesforce_batch_window_s),
+        )
 
     async def at(self, step: str, order_id: str) -> None:
         if self.step_hook is not None:

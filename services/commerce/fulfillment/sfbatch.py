@@ -37,6 +37,7 @@ R = TypeVar("R")
 Outcome = Any  # a result, or a BaseException for that key
 Flush = Callable[[list[Any]], Awaitable[list[Outcome]]]
 
+BUSY_S = 0.1  # a flush within this long before the next one: requests are frequent
 READ_MAX = 100  # ids per IN list: two lists of 18-character ids stay well inside a URL's length
 ORDERS_QUERY = (
     "SELECT Id, AccountId, Status, Activation_Status__c, WHMCS_Order_ID__c, SIM_Type__c, EID__c "
@@ -60,10 +61,14 @@ class Coalescer(Generic[K, R]):
     raised to that key's caller only). An exception of the flush itself goes to all of its keys.
     """
 
-    def __init__(self, flush: Flush, max_size: int, in_flight: int = 2) -> None:
+    def __init__(
+        self, flush: Flush, max_size: int, in_flight: int = 1, window_s: float = 0.0
+    ) -> None:
         self._flush = flush
         self.max_size = max_size
         self.in_flight = in_flight
+        self.window_s = window_s
+        self._last = -1e9  # loop time of the last flush
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
         self._flushing = 0
         self._scheduled = False
@@ -84,7 +89,12 @@ class Coalescer(Generic[K, R]):
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self) -> None:
-        await asyncio.sleep(0)  # let the callbacks that are ready now add their keys
+        loop = asyncio.get_running_loop()
+        busy = loop.time() - self._last < BUSY_S
+        # let the callbacks that are ready now add their keys; when requests are frequent, also
+        # those of the next few milliseconds
+        await asyncio.sleep(self.window_s if busy else 0)
+        self._last = loop.time()
         self._scheduled = False
         live = [(k, f) for k, f in self._pending if not f.done()]  # cancelled callers drop out
         batch, self._pending = live[: self.max_size], live[self.max_size :]
@@ -117,12 +127,14 @@ class Coalescer(Generic[K, R]):
 class SalesforceOrders:
     """Fulfillment's Salesforce reads and writes, shared by the orders in flight."""
 
-    def __init__(self, sf: SalesforceClient, in_flight: int = 2) -> None:
+    def __init__(self, sf: SalesforceClient, in_flight: int = 1, window_s: float = 0.0) -> None:
         self.sf = sf
-        self.reads: Coalescer[str, Order] = Coalescer(self._read, READ_MAX, in_flight)
-        self.marks: Coalescer[str, None] = Coalescer(self._mark, COLLECTION_MAX, in_flight)
+        self.reads: Coalescer[str, Order] = Coalescer(self._read, READ_MAX, in_flight, window_s)
+        self.marks: Coalescer[str, None] = Coalescer(
+            self._mark, COLLECTION_MAX, in_flight, window_s
+        )
         self.writes: Coalescer[tuple[str, tuple[Mapping[str, Any], ...]], None] = Coalescer(
-            self._write, GRAPH_MAX, in_flight
+            self._write, GRAPH_MAX, in_flight, window_s
         )
 
     async def read(self, order_id: str) -> Order:
