@@ -5,7 +5,9 @@ One :class:`Upstream` per system of record (``whmcs``, ``salesforce``, ``salesfo
 
 1. **retries** (tenacity ``AsyncRetrying``): only when the caller declares the call idempotent (a
    read), only on :class:`UpstreamUnavailable`, with full-jitter exponential backoff
-   (``wait_random_exponential``). Writes are attempted exactly once: a timed-out write may have
+   (``wait_random_exponential``); the first attempt runs without tenacity, which is only set up
+   once a read is to be retried (its per-call cost was most of this module's overhead). Writes
+   are attempted exactly once: a timed-out write may have
    happened, and repeating it is the caller's decision (idempotency keys), not ours. tenacity is
    the de-facto standard, supports asyncio natively and composes with our own error types.
 2. **circuit breaker** (``services.common.breaker``, shared with the cache; why not purgatory is

@@ -1,0 +1,49 @@
+"""The WHMCS and Freebit clients' transport: httpx sends through the pool over the socket-keeping
+backend, reuses its connections, and a connection the server closed is noticed (readable) and
+replaced, as with httpcore's own backend."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpcore
+import httpx
+from aiohttp import web
+
+from services.common.clients.http import SocketKeepingBackend, transport
+
+
+async def _server() -> tuple[web.AppRunner, str]:
+    async def hello(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, keepalive_timeout=0.2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}/"
+
+
+async def test_requests_go_through_the_socket_keeping_pool() -> None:
+    runner, url = await _server()
+    made = transport(4)
+    pool = made._pool
+    assert isinstance(pool, httpcore.AsyncConnectionPool)
+    assert isinstance(pool._network_backend, SocketKeepingBackend)
+    assert pool._max_connections == 4 and pool._max_keepalive_connections == 4
+    try:
+        async with httpx.AsyncClient(transport=made) as client:
+            answers = await asyncio.gather(*(client.get(url) for _ in range(8)))
+            assert [a.json() for a in answers] == [{"ok": True}] * 8
+            assert 1 <= len(pool.connections) <= 4  # at most the limit, kept for reuse
+            idle = [c for c in pool.connections if c.is_idle()]
+            assert idle and not any(c.has_expired() for c in idle)
+            await asyncio.sleep(0.5)  # the server closes its idle keep-alive connections
+            assert all(c.has_expired() for c in pool.connections if c.is_idle())
+            again = await client.get(url)  # the closed connections are dropped, not used
+            assert again.json() == {"ok": True}
+    finally:
+        await runner.cleanup()
