@@ -40,7 +40,7 @@ def transport(max_connections: int) -> httpx.AsyncHTTPTransport:
     )
     made = httpx.AsyncHTTPTransport(limits=limits)
     made._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=made._pool._ssl_context,  # httpx's (certifi, SSL_CERT_FILE/DIR)
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

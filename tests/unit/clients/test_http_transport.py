@@ -5,6 +5,7 @@ replaced, as with httpcore's own backend."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import httpcore
 import httpx
@@ -34,6 +35,7 @@ async def test_requests_go_through_the_socket_keeping_pool() -> None:
     assert isinstance(pool, httpcore.AsyncConnectionPool)
     assert isinstance(pool._network_backend, SocketKeepingBackend)
     assert pool._max_connections == 4 and pool._max_keepalive_connections == 4
+    assert isinstance(pool._ssl_context, ssl.SSLContext)  # httpx's, for https upstreams
     try:
         async with httpx.AsyncClient(transport=made) as client:
             answers = await asyncio.gather(*(client.get(url) for _ in range(8)))
