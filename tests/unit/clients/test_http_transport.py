@@ -11,7 +11,7 @@ import httpcore
 import httpx
 from aiohttp import web
 
-from services.common.clients.http import SocketKeepingBackend, transport
+from services.common.clients.http import FLUSH_BYTES, SocketKeepingBackend, _Stream, transport
 
 
 async def _server() -> tuple[web.AppRunner, str]:
@@ -49,3 +49,40 @@ async def test_requests_go_through_the_socket_keeping_pool() -> None:
             assert again.json() == {"ok": True}
     finally:
         await runner.cleanup()
+
+
+class _Recorder(httpcore.AsyncNetworkStream):
+    """The stream under ours: records what is sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return b"HTTP/1.1 200 OK\r\n"
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        self.sent.append(buffer)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, info: str) -> object:
+        return None
+
+
+async def test_a_request_goes_out_in_one_send() -> None:
+    inner = _Recorder()
+    stream = _Stream(inner)
+    await stream.write(b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n")
+    await stream.write(b"body")
+    await stream.write(b"")  # h11's end of message for a sized body
+    assert inner.sent == []
+    assert await stream.read(100) == b"HTTP/1.1 200 OK\r\n"
+    assert inner.sent == [b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"]
+    big = b"x" * FLUSH_BYTES  # a large body is not held back for the read
+    await stream.write(big)
+    assert inner.sent[-1] == big
+    await stream.write(b"abandoned")
+    await stream.aclose()
+    assert inner.closed and inner.sent[-1] == big
