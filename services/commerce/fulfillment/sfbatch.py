@@ -105,7 +105,11 @@ class Coalescer(Generic[K, R]):
         self._schedule()  # more than max_size waiting: the next batch goes out alongside
         try:
             outcomes = await self._flush([k for k, _ in batch])
-        except BaseException as exc:  # every caller of the batch gets it
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # every caller of the batch gets it
             outcomes = [exc] * len(batch)
         finally:
             self._flushing -= 1
