@@ -12,8 +12,10 @@ busy goes out as one request:
 
 A lone order is not delayed: a flush starts as soon as the callbacks that were ready when the
 first request came have run (``asyncio.sleep(0)``), i.e. with whatever the other orders asked for
-in the same turn of the loop. While a flush is out, new requests gather for the next one (at most
-``in_flight`` flushes per kind at a time), so batches grow with the load by themselves.
+in the same turn of the loop. While requests of a kind are frequent (the last flush less than
+``BUSY_S`` ago), a flush first waits ``window_s`` (``FULFILLMENT_SALESFORCE_BATCH_WINDOW_S``) for
+company; and while a flush is out, new requests gather for the next one (at most ``in_flight``
+flushes per kind at a time), so batches grow with the load.
 
 Every order gets its own result or error: a record's error in a collection or a failed graph
 surfaces to its order only; a failed batched read is repeated per order (the single-order read)
@@ -72,7 +74,7 @@ class Coalescer(Generic[K, R]):
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
         self._flushing = 0
         self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # flushes under way (kept referenced)
         self.flushes = 0  # how many requests went out (for tests and diagnostics)
 
     async def __call__(self, key: K) -> R:
@@ -121,11 +123,6 @@ class Coalescer(Generic[K, R]):
             else:
                 future.set_result(outcome)
         self._schedule()
-
-    async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class SalesforceOrders:
@@ -220,10 +217,6 @@ class SalesforceOrders:
             return list(await self.sf.composite_graph(chunk))
         except Exception as exc:  # this request's orders get it, not the others
             return [exc] * len(chunk)
-
-    async def aclose(self) -> None:
-        for coalescer in (self.reads, self.marks, self.writes):
-            await coalescer.aclose()
 
 
 def _q(query: str) -> str:
