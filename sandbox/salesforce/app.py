@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .composite import run_composite
+from .composite import run_composite, run_graph
 from .config import ORG_ID
 from .errors import SfError
 from .rest import Reply, action_name
@@ -180,6 +180,12 @@ def _dispatch(
         if method != "POST":
             raise SfError(405, "METHOD_NOT_ALLOWED", "HTTP Method not allowed. Allowed are POST")
         return run_composite(
+            state.rest, state.store, body, lambda: state.commit(action), state.control.count
+        )
+    if action == "composite:graph":
+        if method != "POST":
+            raise SfError(405, "METHOD_NOT_ALLOWED", "HTTP Method not allowed. Allowed are POST")
+        return run_graph(
             state.rest, state.store, body, lambda: state.commit(action), state.control.count
         )
     reply = state.rest.handle(method, path, params, body)

@@ -55,7 +55,7 @@ def _fields(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(store: Store, writes: list[Write], all_or_none: bool) -> list[dict[str, Any]]:
-    snap = store.snapshot() if all_or_none else None
+    sp = store.savepoint() if all_or_none else None
     results: list[dict[str, Any]] = []
     for write in writes:
         try:
@@ -63,10 +63,12 @@ def _run(store: Store, writes: list[Write], all_or_none: bool) -> list[dict[str,
         except SfError as exc:
             error = {"statusCode": exc.code, "message": exc.message, "fields": exc.fields}
             results.append({"success": False, "errors": [error]})
-    if snap is not None and not all(r["success"] for r in results):
-        store.restore(snap)
+    if sp is not None and not all(r["success"] for r in results):
+        store.rollback(sp)
         failed = {"success": False, "errors": [ROLLED_BACK]}
         results = [r if not r["success"] else {"id": r["id"], **failed} for r in results]
+    elif sp is not None:
+        store.release(sp)
     return results
 
 

@@ -28,6 +28,13 @@ class Change:
     commit_ms: int = 0
 
 
+@dataclass(frozen=True)
+class Savepoint:
+    journal: int
+    autonumbers: dict[str, int]
+    changes: int
+
+
 class Store:
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -35,17 +42,39 @@ class Store:
         self.records: dict[str, dict[str, Record]] = {name: {} for name in OBJECTS}
         self.autonumbers: dict[str, int] = {}
         self.changes: list[Change] = []
+        self._undo: list[tuple[str, str, Record | None]] = []
+        self._open = 0
 
     # -- transactions -------------------------------------------------------------------------
-    def snapshot(self) -> tuple[dict[str, dict[str, Record]], dict[str, int], int]:
-        records = {
-            name: {k: dict(r) for k, r in table.items()} for name, table in self.records.items()
-        }
-        return records, dict(self.autonumbers), len(self.changes)
+    # A savepoint is a position in an undo journal: while one is open, every write first records
+    # the prior state of the record it touches (a copy, or None for a new record), so a rollback
+    # restores only what the transaction changed (not a copy of the whole org per request).
+    def savepoint(self) -> Savepoint:
+        self._open += 1
+        return Savepoint(len(self._undo), dict(self.autonumbers), len(self.changes))
 
-    def restore(self, snap: tuple[dict[str, dict[str, Record]], dict[str, int], int]) -> None:
-        self.records, self.autonumbers, n = snap[0], snap[1], snap[2]
-        del self.changes[n:]
+    def release(self, sp: Savepoint) -> None:
+        """End a savepoint (its changes stay; an enclosing savepoint can still undo them)."""
+        self._open -= 1
+        if self._open == 0:
+            self._undo.clear()
+
+    def rollback(self, sp: Savepoint) -> None:
+        """Undo every write since ``sp`` (and end it)."""
+        while len(self._undo) > sp.journal:
+            sobject, record_id, prior = self._undo.pop()
+            if prior is None:
+                self.records[sobject].pop(record_id, None)
+            else:
+                self.records[sobject][record_id] = prior
+        self.autonumbers = sp.autonumbers
+        del self.changes[sp.changes :]
+        self.release(sp)
+
+    def _touch(self, sobject: str, record_id: str) -> None:
+        if self._open:
+            current = self.records[sobject].get(record_id)
+            self._undo.append((sobject, record_id, dict(current) if current else None))
 
     def drain(self) -> list[Change]:
         out, self.changes = self.changes, []
@@ -113,6 +142,7 @@ class Store:
             self.autonumbers[sobject] = n + 1
             rec[fname] = str(n).zfill(int(width))
         self._integrity(obj, rec, None)
+        self._touch(sobject, new_id)
         self.records[sobject][new_id] = rec
         self.changes.append(Change(sobject, "CREATE", new_id, dict(rec), commit_ms=ms))
         self._after_write(obj, rec)
@@ -128,6 +158,7 @@ class Store:
         changed = [k for k, v in values.items() if current.get(k) != v]
         stamp, ms = self._now()
         rec.update(LastModifiedDate=stamp, SystemModstamp=stamp)
+        self._touch(sobject, rec["Id"])
         self.records[sobject][rec["Id"]] = rec
         nulled = [k for k in changed if rec.get(k) is None]
         self.changes.append(
@@ -161,6 +192,7 @@ class Store:
                         )
                     self.delete(child_name, other["Id"])
         _, ms = self._now()
+        self._touch(sobject, rec["Id"])
         rec["IsDeleted"] = True
         self.changes.append(Change(sobject, "DELETE", rec["Id"], dict(rec), commit_ms=ms))
         self._after_write(OBJECTS[sobject], rec)
@@ -215,6 +247,7 @@ class Store:
             entry = self.records["PricebookEntry"][rec["PricebookEntryId"]]
             order = self.records["Order"][rec["OrderId"]]
             if order["Pricebook2Id"] is None:
+                self._touch("Order", order["Id"])
                 order["Pricebook2Id"] = entry["Pricebook2Id"]
             elif order["Pricebook2Id"] != entry["Pricebook2Id"]:
                 raise SfError(
@@ -240,6 +273,7 @@ class Store:
             i["TotalPrice"] or 0.0 for i in self.live("OrderItem") if i["OrderId"] == order["Id"]
         )
         if order["TotalAmount"] != total:
+            self._touch("Order", order["Id"])
             order["TotalAmount"] = total
             _, ms = self._now()
             self.changes.append(

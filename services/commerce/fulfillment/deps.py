@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from services.commerce.fulfillment.settings import FulfillmentSettings
+from services.commerce.fulfillment.sfbatch import SalesforceOrders
 from services.common.clients import FreebitClient, SalesforceClient, WhmcsClient
 from services.common.directory import Directory
 
@@ -32,6 +33,15 @@ class Deps:
     directory: Directory
     step_hook: StepHook | None = None
     order_changed: OrderChanged = _nothing
+    # The orders' Salesforce reads and writes, shared by the orders in flight (sfbatch).
+    orders: SalesforceOrders = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "orders",
+            SalesforceOrders(self.salesforce, window_s=self.settings.salesforce_batch_window_s),
+        )
 
     async def at(self, step: str, order_id: str) -> None:
         if self.step_hook is not None:

@@ -53,7 +53,7 @@ async def on_event(deps: Deps, event: ChangeEvent, submit: Submit) -> None:
 
 async def consider(deps: Deps, order_id: str, submit: Submit) -> None:
     """An order we know nothing reliable about (GAP event): read it and decide."""
-    order = await sforders.read_order(deps.salesforce, order_id)
+    order = await deps.orders.read(order_id)
     if order.status == "Approved" and not order.whmcs_order_id:
         await _request(deps, order_id, order.activation_status, submit)
 

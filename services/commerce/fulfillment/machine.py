@@ -43,7 +43,7 @@ Step = Callable[[Deps, Row, Order], Awaitable[dict[str, Any]]]
 
 
 async def mark_activating(deps: Deps, row: Row, order: Order) -> dict[str, Any]:
-    await sforders.mark_activating(deps.salesforce, order.id)
+    await deps.orders.mark_activating(order.id)
     await deps.order_changed(order.id)
     return {}
 
@@ -53,7 +53,7 @@ async def write_back(deps: Deps, row: Row, order: Order) -> dict[str, Any]:
     ids = iter(row.service_ids)
     per_item = {i.id: [next(ids) for _ in range(i.quantity)] for i in order.whmcs_items}
     requests = sforders.write_back_requests(order.id, row.whmcs_order_id, per_item, row.msisdn)
-    await sforders.write_back(deps.salesforce, requests)
+    await deps.orders.write_back(order.id, requests)
     await deps.order_changed(order.id)
     return {}
 
@@ -81,7 +81,7 @@ async def run(deps: Deps, order_id: str) -> None:
         await deps.at(current.state, order_id)
         try:
             if order is None:
-                order = await sforders.read_order(deps.salesforce, order_id)
+                order = await deps.orders.read(order_id)
                 if await _settled(deps, current, order):
                     return
             fields = await STEPS[current.state](deps, current, order)

@@ -16,6 +16,10 @@ class FulfillmentSettings(BaseSettings):
     # Orders worked on at the same time by the active worker (an order sleeping between Freebit
     # activation polls or outage retries does not count: ``dispatcher.sleep_unheld``).
     concurrency: int = 16
+    # Salesforce requests shared by the orders in flight (sfbatch): while such requests are
+    # frequent, a read, an Activating mark or a write-back waits this long for company; a lone
+    # order's request goes out at once.
+    salesforce_batch_window_s: float = 0.01
     # How often a standby replica tries to take the lock / the leader checks it still holds it.
     standby_retry_s: float = 2.0
     # Periodic safety sweep (reconciliation SOQL + open rows); 0 turns it off.

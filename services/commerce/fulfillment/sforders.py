@@ -55,6 +55,11 @@ async def read_order(sf: SalesforceClient, order_id: str) -> Order:
     items = list(page.get("records") or [])
     if not page.get("done", True):  # more items than one query batch: read them all
         items = await sf.query(soql(ITEMS_QUERY, order_id))
+    return order_from(record, items)
+
+
+def order_from(record: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> Order:
+    """The order of an Order record (``ORDER_FIELDS``) and its OrderItem records."""
     return Order(
         id=str(record["Id"]),
         account_id=str(record.get("AccountId") or ""),

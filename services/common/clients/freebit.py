@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from services.common.client_interceptors import add_request_id_header
 from services.common.clients import freebit_codes as codes
+from services.common.clients.http import transport
 from services.common.clients.resilience import Policy, Unreachable, Upstream
 
 
@@ -44,7 +45,9 @@ class FreebitClient:
         self._timeout = httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s)
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(
-            timeout=self._timeout, event_hooks={"request": [add_request_id_header]}
+            timeout=self._timeout,
+            event_hooks={"request": [add_request_id_header]},
+            transport=transport(config.policy.max_concurrency),
         )
         self._base = config.url.rstrip("/") + "/emptool/api/"
         self._auth_key: str | None = None

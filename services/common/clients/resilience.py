@@ -5,7 +5,9 @@ One :class:`Upstream` per system of record (``whmcs``, ``salesforce``, ``salesfo
 
 1. **retries** (tenacity ``AsyncRetrying``): only when the caller declares the call idempotent (a
    read), only on :class:`UpstreamUnavailable`, with full-jitter exponential backoff
-   (``wait_random_exponential``). Writes are attempted exactly once: a timed-out write may have
+   (``wait_random_exponential``); the first attempt runs without tenacity, which is only set up
+   once a read is to be retried (its per-call cost was most of this module's overhead). Writes
+   are attempted exactly once: a timed-out write may have
    happened, and repeating it is the caller's decision (idempotency keys), not ours. tenacity is
    the de-facto standard, supports asyncio natively and composes with our own error types.
 2. **circuit breaker** (``services.common.breaker``, shared with the cache; why not purgatory is
@@ -34,6 +36,7 @@ Any other exception escaping a client's call is an unexpected answer and becomes
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import weakref
 from collections import defaultdict
@@ -42,6 +45,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
+from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity import wait_random_exponential as full_jitter
 from tenacity.stop import stop_base
@@ -104,23 +108,37 @@ class Upstream:
             on_change=_weak_hook(self),
         )
         self._limit = asyncio.Semaphore(policy.max_concurrency)
+        self._series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self._publish_breaker()
 
     async def call(
         self, operation: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool = False
     ) -> T:
-        """Run ``fn`` (one attempt each time it is called) under the policy."""
+        """Run ``fn`` (one attempt each time it is called) under the policy. The first attempt
+        runs directly; tenacity takes over only when an idempotent call is to be retried."""
         p = self.policy
         deadline = time.monotonic() + p.budget_s
+        attempts = p.read_attempts if idempotent else 1
+        try:
+            return await self._once(operation, fn, 1, deadline)
+        except UpstreamUnavailable as exc:
+            if attempts < 2 or not _retryable(exc):
+                raise
+            pause = random.uniform(0, min(p.backoff_max_s, p.backoff_initial_s))
+            if time.monotonic() + pause >= deadline:
+                raise
+        await asyncio.sleep(pause)
+        # Attempts 2..n: tenacity's attempt k is ours k + 1, so its full-jitter backoff uses twice
+        # the multiplier (after our attempt n the pause is up to initial * 2 ** (n - 1)).
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(p.read_attempts if idempotent else 1) | _Past(deadline),
-            wait=full_jitter(multiplier=p.backoff_initial_s, max=p.backoff_max_s),
+            stop=stop_after_attempt(attempts - 1) | _Past(deadline),
+            wait=full_jitter(multiplier=2 * p.backoff_initial_s, max=p.backoff_max_s),
             retry=retry_if_exception(_retryable),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
-                number = attempt.retry_state.attempt_number
+                number = attempt.retry_state.attempt_number + 1
                 return await self._once(operation, fn, number, deadline)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
@@ -166,11 +184,16 @@ class Upstream:
     def _record(
         self, operation: str, outcome: str, started: float | None, attempt: int, why: str | None
     ) -> None:
-        UPSTREAM_CALLS.labels(self.system, operation, outcome).inc()
+        series = self._series.get((operation, outcome))
+        if series is None:  # the metrics' children, looked up once per operation and outcome
+            series = self._series[operation, outcome] = (
+                UPSTREAM_CALLS.labels(self.system, operation, outcome),
+                UPSTREAM_LATENCY.labels(self.system, operation),
+            )
+        series[0].inc()
         if started is not None:  # a call was made (not refused by the breaker)
             UPSTREAM_CALLS_BY_RPC.labels(self.system, rpc_method.get() or "background").inc()
-            elapsed = time.perf_counter() - started
-            UPSTREAM_LATENCY.labels(self.system, operation).observe(elapsed)
+            series[1].observe(time.perf_counter() - started)
         if outcome != "ok":
             log.warning(
                 "upstream_call_failed",

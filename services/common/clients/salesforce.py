@@ -17,6 +17,7 @@ Build queries with :func:`services.common.clients.soql.soql`, never by concatena
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from pydantic import SecretStr
 
 from services.common.clients.resilience import Policy, Unreachable, Upstream
 from services.common.clients.soql import ident
+from services.common.errors import PortalError
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
     from services.common.clients.salesforce_http import SalesforceAdapter
 
 SYSTEM = "salesforce"
+COLLECTION_MAX = 200  # records per sObject Collections request
+GRAPH_MAX = 75  # graphs per composite graph request
+GRAPH_NODES_MAX = 500  # sub-requests per composite graph request (all graphs)
+_REF_RE = re.compile(r"@\{")
 
 T = TypeVar("T")
 Record = dict[str, Any]
@@ -224,14 +230,107 @@ class SalesforceClient:
         body = {"allOrNone": all_or_none, "compositeRequest": subs}
         result = await self._run("composite", self._rest("composite/", "POST", json=body))
         responses = list(result.get("compositeResponse", []))
-        failed = [r for r in responses if int(r.get("httpStatusCode", 200)) >= 300]
-        real = [r for r in failed if not _halted(r)] or failed
-        if real:
-            from services.common.clients.salesforce_http import error_from_items
-
-            items = real[0].get("body")
-            raise error_from_items(int(real[0]["httpStatusCode"]), _items(items))
+        error = _first_error(responses)
+        if error is not None:
+            raise error
         return responses
+
+    async def update_records(
+        self, records: Sequence[tuple[str, str, Mapping[str, Any]]]
+    ) -> list[PortalError | None]:
+        """``PATCH composite/sobjects`` (sObject Collections, ``allOrNone`` false, at most
+        ``COLLECTION_MAX`` records): one ``(sobject, id, fields)`` per record; per record ``None``
+        (updated) or its typed error, in order. A failure of the whole request raises."""
+        if not 1 <= len(records) <= COLLECTION_MAX:
+            raise ValueError(f"1 to {COLLECTION_MAX} records per sObject Collections request")
+        body = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": ident(sobject)}, "id": record_id, **dict(data)}
+                for sobject, record_id, data in records
+            ],
+        }
+        kinds = sorted({ident(sobject) for sobject, _, _ in records})
+        op = self._rest("composite/sobjects", "PATCH", json=body)
+        results = await self._run(f"update_many:{','.join(kinds)}", op)
+        if not isinstance(results, list) or len(results) != len(records):
+            raise Unreachable("sObject Collections answered a different number of results")
+        return [None if r.get("success") else _collection_error(r) for r in results]
+
+    async def composite_graph(
+        self, graphs: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> list[PortalError | None]:
+        """``POST composite/graph``: each graph (its sub-requests, ``url``s as in
+        :meth:`composite`) is all or none on its own. At most ``GRAPH_MAX`` graphs and
+        ``GRAPH_NODES_MAX`` sub-requests in all; ``referenceId``s are made unique per graph here
+        (``@{ref}`` references inside a graph are rewritten with them). Per graph ``None``
+        (committed) or its typed error (the first real one of its nodes); a graph that was not
+        run (too many graphs of the request failed) gets :class:`Unreachable`."""
+        nodes = sum(len(g) for g in graphs)
+        if not 1 <= len(graphs) <= GRAPH_MAX or nodes > GRAPH_NODES_MAX:
+            raise ValueError(f"1 to {GRAPH_MAX} graphs and at most {GRAPH_NODES_MAX} nodes")
+        root = f"/services/data/v{self.config.api_version}/"
+        body = {"graphs": [
+            {"graphId": f"g{n}", "compositeRequest": [_graph_node(r, n, root) for r in graph]}
+            for n, graph in enumerate(graphs)
+        ]}  # fmt: skip
+        result = await self._run(
+            "composite_graph", self._rest("composite/graph", "POST", json=body)
+        )
+        answers = {str(g.get("graphId")): g for g in result.get("graphs") or []}
+        out: list[PortalError | None] = []
+        for n in range(len(graphs)):
+            answer = answers.get(f"g{n}")
+            if answer is None:
+                out.append(Unreachable("composite graph without an answer for a graph"))
+                continue
+            if answer.get("isSuccessful"):
+                out.append(None)
+                continue
+            responses = list((answer.get("graphResponse") or {}).get("compositeResponse") or [])
+            error = _first_error(responses)
+            halted = error is None or all(_halted(r) for r in responses)
+            out.append(Unreachable("graph not processed") if halted else error)
+        return out
+
+
+def _graph_node(request: Mapping[str, Any], n: int, root: str) -> dict[str, Any]:
+    url = str(request["url"])
+    node = {**request, "url": url if url.startswith("/") else root + url}
+    node["referenceId"] = f"g{n}_{request['referenceId']}"
+    return _prefix_refs(node, f"g{n}_")
+
+
+def _prefix_refs(value: Any, prefix: str) -> Any:
+    if isinstance(value, str):
+        return _REF_RE.sub(lambda _m: "@{" + prefix, value)
+    if isinstance(value, list):
+        return [_prefix_refs(v, prefix) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k == "referenceId" else _prefix_refs(v, prefix) for k, v in value.items()}
+    return value
+
+
+def _first_error(responses: Sequence[Mapping[str, Any]]) -> PortalError | None:
+    """The typed error of the first failed sub-request (not a ``PROCESSING_HALTED`` one of an
+    all-or-none rollback, unless that is all there is)."""
+    failed = [r for r in responses if int(r.get("httpStatusCode", 200)) >= 300]
+    real = [r for r in failed if not _halted(r)] or failed
+    if not real:
+        return None
+    from services.common.clients.salesforce_http import error_from_items
+
+    return error_from_items(int(real[0]["httpStatusCode"]), _items(real[0].get("body")))
+
+
+def _collection_error(result: Mapping[str, Any]) -> PortalError:
+    from services.common.clients.salesforce_http import error_from_items
+
+    errors = [
+        {"errorCode": e.get("statusCode"), "message": e.get("message"), "fields": e.get("fields")}
+        for e in _items(result.get("errors"))
+    ]
+    return error_from_items(400, errors)
 
 
 def _items(body: Any) -> list[dict[str, Any]]:

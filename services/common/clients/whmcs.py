@@ -17,6 +17,7 @@ import httpx
 from pydantic import SecretStr
 
 from services.common.client_interceptors import add_request_id_header
+from services.common.clients.http import transport
 from services.common.clients.resilience import Policy, Unreachable, Upstream
 from services.common.clients.whmcs_wire import (
     SYSTEM,
@@ -97,6 +98,7 @@ class WhmcsClient:
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
             event_hooks={"request": [add_request_id_header]},
+            transport=transport(config.policy.max_concurrency),
         )
         self._endpoint = config.url.rstrip("/") + "/includes/api.php"
         self._timeout = httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s)

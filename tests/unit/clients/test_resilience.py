@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -77,6 +78,21 @@ async def test_reads_are_retried_writes_are_not() -> None:
     with pytest.raises(UpstreamUnavailable):
         await up.call("write", write)
     assert write.calls == 1
+
+
+async def test_a_read_gets_exactly_its_attempts() -> None:
+    """The first attempt runs outside tenacity; the retries after it still stop at the policy's
+    number of attempts in all."""
+    up = Upstream("test", FAST)
+    down = Flaky(10)
+    with pytest.raises(UpstreamUnavailable):
+        await up.call("read", down, idempotent=True)
+    assert down.calls == FAST.read_attempts
+    once = Upstream("test", replace(FAST, read_attempts=1))
+    single = Flaky(1)
+    with pytest.raises(UpstreamUnavailable):
+        await once.call("read", single, idempotent=True)
+    assert single.calls == 1
 
 
 async def test_business_errors_are_not_retried_and_do_not_trip_the_breaker() -> None:
