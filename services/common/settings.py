@@ -43,7 +43,8 @@ class ServiceSettings(BaseSettings):
     # Seconds in-flight RPCs get to finish on SIGTERM before they are cancelled.
     shutdown_grace: float = 5.0
     # Seconds between two hand-backs of the C heap's free pages to the system (malloc_trim;
-    # services/common/lean.py): memory a burst used returns within this time. 0 = only at start.
+    # services/common/lean.py): memory a burst used returns within this time (sooner once the
+    # resident size has grown by 1 MiB). 0 = only at start.
     memory_trim_interval_s: float = shared("MEMORY_TRIM_INTERVAL_S", 30.0)
     log_level: str = shared("LOG_LEVEL", "info")
     # None: JSON when stderr is not a terminal, console otherwise.
