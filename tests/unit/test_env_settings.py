@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from services.billing.settings import BillingSettings
 from services.commerce.settings import CommerceSettings
@@ -31,7 +32,7 @@ def test_prefixed_shared_and_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_keywords_win_and_defaults_stay_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDENTITY_PORT", "5555")
     monkeypatch.delenv("REDIS_URL", raising=False)
-    identity = IdentitySettings(port=7777, redis_url="redis://r:1/0")
+    identity = IdentitySettings(port=7777, redis_url=SecretStr("redis://r:1/0"))
     assert identity.port == 7777
     assert identity.redis_url.get_secret_value() == "redis://r:1/0"
     assert "jwt_issuer" not in identity.model_fields_set
@@ -58,4 +59,4 @@ def test_a_bad_value_stops_with_the_variable_name(
 def test_settings_are_frozen() -> None:
     identity = IdentitySettings()
     with pytest.raises(ValueError, match="frozen"):
-        identity.port = 1  # type: ignore[misc]
+        identity.port = 1
