@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pydantic import SecretStr
-from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from services.common.settings import ServiceSettings, SettingsConfigDict
 
 
 class BillingSettings(ServiceSettings):

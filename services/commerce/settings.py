@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 
 from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from services.commerce.fulfillment.settings import FulfillmentSettings
-from services.common.settings import ServiceSettings
+from services.common.settings import ServiceSettings, SettingsConfigDict
 
 
 class CommerceSettings(ServiceSettings):

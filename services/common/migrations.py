@@ -14,7 +14,6 @@ The runner is small and does the few things that matter:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import os
@@ -117,6 +116,10 @@ async def migrate_service(database_url: str, service: str) -> list[int]:
 
 
 def main() -> None:
+    # Here, not at the top: the services import this module to migrate at start and never parse a
+    # command line (argparse is ~0.5 MiB resident; services/common/lean.py).
+    import argparse
+
     parser = argparse.ArgumentParser(description="Apply service migrations.")
     parser.add_argument("services", nargs="+")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))

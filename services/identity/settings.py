@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic_settings import SettingsConfigDict
-
-from services.common.settings import ServiceSettings, shared
+from services.common.settings import ServiceSettings, SettingsConfigDict, shared
 
 
 class IdentitySettings(ServiceSettings):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from services.common.settings import ServiceSettings, SettingsConfigDict
 
 
 class SupportSettings(ServiceSettings):
