@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings, SettingsConfigDict
+from services.common.settings import ServiceSettings
 
 
 class BillingSettings(ServiceSettings):

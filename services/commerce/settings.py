@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
 from services.commerce.fulfillment.settings import FulfillmentSettings
-from services.common.settings import ServiceSettings, SettingsConfigDict
+from services.common.settings import ServiceSettings
 
 
 class CommerceSettings(ServiceSettings):

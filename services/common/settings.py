@@ -1,32 +1,18 @@
-"""Configuration: one settings class per service over this shared base.
+"""Configuration: one pydantic-settings class per service over this shared base.
 
 Parsed once at start-up; a bad value stops the process with a clear message (fail fast).
 Service-specific variables carry the service's prefix (``BILLING_PORT``); the ones every process
 shares (``DATABASE_URL``, ``REDIS_URL``, ...) have no prefix.
-
-:class:`EnvSettings` reads the variables itself (a pydantic model over ``os.environ``) instead of
-pydantic-settings: every field here is a scalar (text, number, flag, path, secret), which is all
-that needs, and pydantic-settings imports its dotenv, command-line (argparse), cloud secret
-manager and ``importlib.metadata`` sources with it: 43 modules, ~3.9 MiB of resident memory and
-~0.14 s of start-up in every service (``bench/README.md``, "Memory").
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.cache.keys import DEFAULT_NAMESPACE, check_namespace
 
@@ -41,51 +27,10 @@ def shared(name: str, default: Any) -> Any:
     return Field(default=default, validation_alias=AliasChoices(name, name.lower()))
 
 
-class SettingsConfigDict(ConfigDict, total=False):
-    """The model's configuration plus the prefix of its variables (``IDENTITY_``)."""
-
-    env_prefix: str
-
-
-class EnvSettings(BaseModel):
-    """A model whose fields come from environment variables, keyword arguments first.
-
-    A field's variable is ``<env_prefix><FIELD NAME>``, or the names of its ``validation_alias``
-    (``shared``) without a prefix; names match in any case (``identity_port`` as ``IDENTITY_PORT``)
-    and an empty value counts as set. The text is validated as the field's type (``"true"`` for a
-    flag, ``"8080"`` for a number); unknown variables are ignored."""
-
-    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
-        extra="ignore", frozen=True, populate_by_name=True
-    )
-
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**{**self._environment(), **values})
-
-    @classmethod
-    def _environment(cls) -> dict[str, str]:
-        env = {name.lower(): value for name, value in os.environ.items()}
-        prefix = str(cls.model_config.get("env_prefix", "")).lower()
-        found: dict[str, str] = {}
-        for name, field in cls.model_fields.items():
-            alias = field.validation_alias
-            if isinstance(alias, AliasChoices):
-                names = [str(choice).lower() for choice in alias.choices]
-            elif isinstance(alias, str):
-                names = [alias.lower()]
-            else:
-                names = [f"{prefix}{name}".lower()]
-            for candidate in names:
-                if candidate in env:
-                    found[name] = env[candidate]
-                    break
-        return found
-
-
-class ServiceSettings(EnvSettings):
+class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set ``env_prefix`` and their default port."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     # "development" (``make run``, the tests) allows the development defaults of the secrets and
     # plaintext service ports; anything else requires every secret and the TLS files to be set.

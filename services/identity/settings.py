@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.settings import ServiceSettings, SettingsConfigDict, shared
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings, shared
 
 
 class IdentitySettings(ServiceSettings):

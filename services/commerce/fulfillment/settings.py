@@ -4,11 +4,10 @@ settings the worker is started with)."""
 from __future__ import annotations
 
 from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import EnvSettings, SettingsConfigDict
 
-
-class FulfillmentSettings(EnvSettings):
+class FulfillmentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FULFILLMENT_", extra="ignore", frozen=True)
 
     enabled: bool = True
