@@ -1,4 +1,4 @@
-"""services/common/settings.py ``EnvSettings``: how the services read their variables."""
+"""services/common/settings.py: how the services read their variables."""
 
 from __future__ import annotations
 
