@@ -32,6 +32,9 @@ class Deps:
     directory: Directory
     step_hook: StepHook | None = None
     order_changed: OrderChanged = _nothing
+    # The worker's claim id (``repo.claim``): AddOrder is placed only while its lease on the row
+    # is live. None (steps run outside a claiming worker, e.g. in tests): no such check.
+    claimant: str | None = None
 
     async def at(self, step: str, order_id: str) -> None:
         if self.step_hook is not None:
