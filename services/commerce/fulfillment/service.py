@@ -45,14 +45,33 @@ class Fulfillment:
     task: asyncio.Task[None] | None = None
     leading: asyncio.Event = field(default_factory=asyncio.Event)  # holds the sweep's lock
     closers: list[Closer] = field(default_factory=list)
+    _notifier: asyncio.Task[None] | None = None
+    _notify_again: bool = False
 
     async def hand(self, order_ids: list[str]) -> None:
         """Orders with a committed open row: this replica's worker looks for them at once, and
-        one notification wakes every replica's (with no worker running at all, the first to
-        start claims the open rows)."""
-        if order_ids:
-            self.worker.wake()
-            await repo.notify(self.deps.pool, order_ids[0])
+        a notification wakes every replica's (with no worker running at all, the first to start
+        claims the open rows). The notification is sent in the background, one for all the
+        orders handed while one is being sent: the CDC intake (one event after the other, its
+        replay id stored after each) does not wait for it, and a burst of events costs a few
+        notifications, not one each. One that fails is made up for by the workers' poll."""
+        if not order_ids:
+            return
+        self.worker.wake()
+        if self._notifier is not None and not self._notifier.done():
+            self._notify_again = True
+            return
+        self._notifier = asyncio.create_task(self._notify(), name="fulfillment-notify")
+
+    async def _notify(self) -> None:
+        self._notify_again = True
+        while self._notify_again:
+            self._notify_again = False
+            try:
+                await repo.notify(self.deps.pool, "")
+            except Exception as exc:
+                log.warning("fulfillment_notify_failed", error=type(exc).__name__)
+                return
 
     async def order_changed(self, order_id: str) -> None:
         """The hook commerce may call (or be called through) when an order changed."""
@@ -61,10 +80,11 @@ class Fulfillment:
     async def stop(self, grace: float = 10.0) -> None:
         """Cancel the worker and close its clients; bounded, so a stuck close never blocks the
         service's shutdown (the lease and any half-done step are Postgres's to recover)."""
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self.task, grace)
+        for task in (self.task, self._notifier):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, grace)
         for close in reversed(self.closers):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(close(), grace)
