@@ -151,11 +151,6 @@ class Dispatcher:
         if self._on_room is not None:
             self._on_room()
 
-    @property
-    def order_ids(self) -> list[str]:
-        """The orders submitted and not finished (working, waiting for a slot or asleep)."""
-        return list(self._tasks)
-
     def cancel(self, order_id: str) -> None:
         task = self._tasks.get(order_id)
         if task is not None:

@@ -176,7 +176,8 @@ async def allocate_msisdn(conn: Conn, order_id: str, prefix: str) -> tuple[str, 
 
 
 async def notify(conn: Conn, order_id: str) -> None:
-    """Wake the workers (on every replica) to claim open rows: ``order_id``'s is one of them."""
+    """Wake the workers (on every replica) to claim open rows; the payload (an order id, or
+    empty) only tells which handing woke them."""
     await conn.execute("SELECT pg_notify($1, $2)", RETRY_CHANNEL, order_id)
 
 

@@ -130,9 +130,8 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     """The pool's reset on release: nothing to send. The worker's statements are single
     autocommitted statements that leave no session state (no LISTEN, advisory lock, cursor or
     SET: the sweep's lock and the worker's listener have connections of their own, outside the
-    pool), and
-    asyncpg still rolls back a transaction left open; the default reset (``RESET ALL``,
-    ``UNLISTEN *``, ...) would cost one more round trip per statement."""
+    pool), and asyncpg still rolls back a transaction left open; the default reset (``RESET
+    ALL``, ``UNLISTEN *``, ...) would cost one more round trip per statement."""
 
 
 async def _close_quietly(conn: asyncpg.Connection) -> None:
