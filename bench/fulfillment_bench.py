@@ -87,6 +87,7 @@ class Lag:
     def __init__(self) -> None:
         self.approved: dict[str, float] = {}
         self.activated: dict[str, float] = {}
+        self.delivered: dict[str, float] = {}  # the approval's event reached this follower
 
     async def follow(self, pubsub: SalesforcePubSubClient, ready: asyncio.Event) -> None:
         async for item in pubsub.subscribe("/data/OrderChangeEvent"):
@@ -98,6 +99,7 @@ class Lag:
             for order_id in item.record_ids:
                 if status == "Approved":
                     self.approved.setdefault(order_id, stamp)
+                    self.delivered.setdefault(order_id, time.time())
                 elif status == "Activated":
                     self.activated.setdefault(order_id, stamp)
 
@@ -453,6 +455,8 @@ class Result:
     load_before: str
     load_after: str
     history: int = 0
+    intake: list[float] = field(default_factory=list)  # approval → row committed, ms
+    delivery: list[float] = field(default_factory=list)  # approval → event at the follower, ms
 
 
 class Bench:
@@ -499,9 +503,18 @@ class Bench:
         orders = await self.whmcs.get_orders(user_id=CLIENT, limitnum=100_000)
         notes = Counter(str(o.get("notes")) for o in orders.rows)
         ours = [notes[f"sfOrderId={o}"] for o in order_ids]
+        rows = await self.pool.fetch(
+            "SELECT sf_order_id, extract(epoch FROM created_at)::float8 AS at "
+            "FROM commerce.fulfillments WHERE sf_order_id = ANY($1::text[])",
+            order_ids,
+        )
+        intake = sorted((r["at"] - self.lag.approved[r["sf_order_id"]]) * 1000
+                        for r in rows if r["sf_order_id"] in self.lag.approved)  # fmt: skip
+        delivery = sorted((self.lag.delivered[o] - self.lag.approved[o]) * 1000
+                          for o in order_ids if o in self.lag.delivered)  # fmt: skip
         return Result(
             name, n, seconds, self.lag.lags_ms(order_ids), sum(c - 1 for c in ours if c > 1),
-            failed, calls, cpu, latency, load_before, load_after, history,
+            failed, calls, cpu, latency, load_before, load_after, history, intake, delivery,
         )  # fmt: skip
 
 
@@ -518,6 +531,13 @@ def report(results: list[Result], mode: str, workers: int) -> None:
               f"{r.orders / r.seconds:>8.1f} {pct(r.lags, 50):>6.0f}ms {pct(r.lags, 95):>6.0f}ms "
               f"{r.lags[-1] if r.lags else float('nan'):>6.0f}ms {r.duplicates:>4} {r.failed:>4} "
               f"{r.load_before + '→' + r.load_after:>9}")  # fmt: skip
+    print("\nwhere the lag goes (ms from the approval's commit, p50 / p95): its event reaching the "
+          "bench's own CDC subscriber; its row committed by the intake (the stream holder's "
+          "consumer, one event after the other); its write-back (claim, work)")  # fmt: skip
+    for r in results:
+        print(f"{r.phase:<8} delivered {pct(r.delivery, 50):.0f} / {pct(r.delivery, 95):.0f}, "
+              f"row {pct(r.intake, 50):.0f} / {pct(r.intake, 95):.0f}, "
+              f"written back {pct(r.lags, 50):.0f} / {pct(r.lags, 95):.0f}")  # fmt: skip
     if workers:
         print("\nCPU ms per order (user + system; worker-N = a worker process: fulfillment worker "
               "and commerce's CDC consumer, one of them holding the stream; bench = this process: "
