@@ -44,6 +44,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -73,6 +74,9 @@ from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
 from services.identity.directory import Directory
 from services.identity.servicer import AccountDirectoryServicer
+
+# ``make bench`` runs each script by path; ``tools`` (signals) is not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import signals
 
 MIX = (["INTERNET-GOLD-HOME-1G", "INTERNET-INSTALL-SINGLE"], ["SIM-DATA-10G"], ["VPN-STANDARD"])
