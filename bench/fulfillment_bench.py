@@ -3,10 +3,15 @@
 Starts the Salesforce, WHMCS and Freebit sandboxes as separate processes, as the real stack runs
 them (``--in-process`` runs them in this process's event loop instead, which makes them share
 one core with the worker), identity's real AccountDirectoryService servicer, a Postgres database
-of its own, commerce's CDC consumer and ``start_fulfillment`` with production client settings and
-production logging (JSON lines, to ``--log`` rather than the terminal). Freebit's activation delay
-is 0.05 s. Three phases, each on orders created beforehand in Pending Review over REST (as
-checkout does; a third SIM, half of those eSIM, the rest Internet + installation or VPN):
+of its own, and ``--workers`` worker processes (default 2), each as a commerce replica runs
+fulfillment: commerce's CDC consumer (one of them holds the stream, the others stand by) with
+fulfillment's handler, and ``start_fulfillment`` with production client settings and production
+logging (JSON lines, to ``--log`` rather than the terminal); the workers share the orders by claim.
+``--workers 0`` runs one consumer and worker in this process instead (the earlier layout).
+Freebit's activation delay is 0.05 s. Three phases, each on orders created beforehand in Pending
+Review over REST (as checkout does; a third SIM, half of those eSIM, the rest Internet +
+installation or VPN), after a warm-up burst of ``--warm-up`` orders (not reported: every worker
+has its connections and upstream sessions open, as a long-running replica has):
 
 1. ``single``: ``--singles`` orders approved one at a time, each once the previous one is done
    (an idle system);
@@ -28,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import json
 import logging
 import os
 import socket
@@ -38,6 +44,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,7 +55,12 @@ from portal.identity.v1 import account_directory_pb2_grpc
 from pydantic import SecretStr
 
 from services.commerce.cdc import Consumer, Dispatcher
-from services.commerce.fulfillment import Clients, FulfillmentSettings, start_fulfillment
+from services.commerce.fulfillment import (
+    Clients,
+    Fulfillment,
+    FulfillmentSettings,
+    start_fulfillment,
+)
 from services.common import upstreams
 from services.common.cache import Cache
 from services.common.clients import ChangeEvent, SalesforceClient, SalesforceConfig, soql
@@ -62,6 +74,9 @@ from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
 from services.identity.directory import Directory
 from services.identity.servicer import AccountDirectoryServicer
+
+# ``make bench`` runs each script by path; ``tools`` (signals) is not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import signals
 
 MIX = (["INTERNET-GOLD-HOME-1G", "INTERNET-INSTALL-SINGLE"], ["SIM-DATA-10G"], ["VPN-STANDARD"])
@@ -76,6 +91,7 @@ class Lag:
     def __init__(self) -> None:
         self.approved: dict[str, float] = {}
         self.activated: dict[str, float] = {}
+        self.delivered: dict[str, float] = {}  # the approval's event reached this follower
 
     async def follow(self, pubsub: SalesforcePubSubClient, ready: asyncio.Event) -> None:
         async for item in pubsub.subscribe("/data/OrderChangeEvent"):
@@ -87,6 +103,7 @@ class Lag:
             for order_id in item.record_ids:
                 if status == "Approved":
                     self.approved.setdefault(order_id, stamp)
+                    self.delivered.setdefault(order_id, time.time())
                 elif status == "Activated":
                     self.activated.setdefault(order_id, stamp)
 
@@ -105,15 +122,17 @@ class Sandboxes:
     whmcs: str
     freebit: str
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    # the processes measured besides the sandboxes: name → pid (this one, the worker processes)
+    measured: dict[str, int] = field(default_factory=dict)
 
     @property
     def stats_urls(self) -> dict[str, str]:
         return {"Salesforce": self.sf_rest, "WHMCS": self.whmcs, "Freebit": self.freebit}
 
     def cpu_s(self) -> dict[str, float]:
-        """CPU seconds (user + system) used so far by this process (the worker, commerce's CDC
-        consumer, the directory servicer, the bench) and by each sandbox process."""
-        pids = {"worker": os.getpid()}
+        """CPU seconds (user + system) used so far by this process, by each worker process
+        (``measured``) and by each sandbox process."""
+        pids = dict(self.measured)
         pids |= {name: p.pid for name, p in zip(self.stats_urls, self.processes, strict=False)}
         out = {}
         for name, pid in pids.items():
@@ -206,6 +225,107 @@ def _clients(settings: ServiceSettings) -> Clients:
     channel = upstreams.peer_channel(settings, "identity")
     closers = (sf.aclose, whmcs.aclose, freebit.aclose, channel.close)
     return Clients(sf, whmcs, freebit, DirectoryClient.over(channel), closers)
+
+
+SERVE_WORKER = "--serve-worker"  # the worker processes' command line; the config in WORKER_CONFIG
+WORKER_CONFIG = "FULFILLMENT_BENCH_WORKER"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _fulfillment_settings() -> FulfillmentSettings:
+    """The worker settings of every layout: production's but for the sweep (off) and the polls."""
+    return FulfillmentSettings(standby_retry_s=0.5, sweep_interval_s=0,
+        activation_poll_initial_s=0.05, activation_poll_max_s=0.5)  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def replica(config: dict[str, str]) -> AsyncIterator[tuple[Fulfillment, Consumer]]:
+    """What a commerce replica runs for fulfillment: commerce's CDC consumer (holding the stream
+    or standing by) with fulfillment's ``Order`` handler on its dispatcher, and the worker."""
+    settings = ServiceSettings(
+        database_url=SecretStr(config["database_url"]), salesforce_url=config["salesforce_url"],
+        salesforce_pubsub_target=config["salesforce_pubsub_target"],
+        whmcs_url=config["whmcs_url"], freebit_url=config["freebit_url"],
+        identity_target=config["identity_target"],
+    )  # fmt: skip
+    clients = _clients(settings)
+    dispatcher = Dispatcher()  # commerce's one CDC dispatcher, here with fulfillment only
+    handle = await start_fulfillment(
+        settings, _fulfillment_settings(), clients=clients, cdc=dispatcher
+    )
+    pubsub = SalesforcePubSubClient(
+        PubSubConfig(target=config["salesforce_pubsub_target"]), clients.salesforce
+    )
+    consumer = Consumer(config["database_url"], pubsub, dispatcher)
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield handle, consumer
+    finally:
+        await _cancel(task)
+        await pubsub.aclose()
+        await handle.stop()
+
+
+async def serve_worker(config: dict[str, str]) -> None:
+    """A worker process: ``ready`` on stdout once its worker listens, ``cdc`` once it holds the
+    CDC stream (one of them), then work until terminated."""
+    async with replica(config) as (handle, consumer):
+        await asyncio.wait_for(handle.worker.listening.wait(), 30)
+        print("ready", flush=True)
+        await consumer.ready.wait()
+        print("cdc", flush=True)
+        await asyncio.Event().wait()
+
+
+def serve_worker_cli() -> None:
+    config = json.loads(os.environ[WORKER_CONFIG])
+    signals.die_with_parent()
+    with open(config["log"], "a") as log:
+        _log_to(log)
+        with contextlib.suppress(signals.Terminated):
+            signals.run(serve_worker(config))
+
+
+@contextlib.asynccontextmanager
+async def worker_processes(
+    config: dict[str, str], n: int, log: TextIO, boxes: Sandboxes
+) -> AsyncIterator[None]:
+    """``n`` worker processes; returns once each listens and one holds the CDC stream."""
+    env = {**os.environ, WORKER_CONFIG: json.dumps(config)}
+    processes: list[asyncio.subprocess.Process] = []
+    said: asyncio.Queue[str] = asyncio.Queue()
+
+    async def read(process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            said.put_nowait(line.decode().strip())
+
+    readers: list[asyncio.Task[None]] = []
+    try:
+        for i in range(n):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.fulfillment_bench", SERVE_WORKER, cwd=ROOT, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=log,
+            )  # fmt: skip
+            processes.append(process)
+            boxes.measured[f"worker-{i + 1}"] = process.pid
+            readers.append(asyncio.create_task(read(process)))
+        heard: Counter[str] = Counter()
+        async with asyncio.timeout(60):
+            while heard["ready"] < n or not heard["cdc"]:
+                heard[await said.get()] += 1
+        yield
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        for process in processes:
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+        for reader in readers:
+            await _cancel(reader)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -339,6 +459,8 @@ class Result:
     load_before: str
     load_after: str
     history: int = 0
+    intake: list[float] = field(default_factory=list)  # approval → row committed, ms
+    delivery: list[float] = field(default_factory=list)  # approval → event at the follower, ms
 
 
 class Bench:
@@ -385,14 +507,25 @@ class Bench:
         orders = await self.whmcs.get_orders(user_id=CLIENT, limitnum=100_000)
         notes = Counter(str(o.get("notes")) for o in orders.rows)
         ours = [notes[f"sfOrderId={o}"] for o in order_ids]
+        rows = await self.pool.fetch(
+            "SELECT sf_order_id, extract(epoch FROM created_at)::float8 AS at "
+            "FROM commerce.fulfillments WHERE sf_order_id = ANY($1::text[])",
+            order_ids,
+        )
+        intake = sorted((r["at"] - self.lag.approved[r["sf_order_id"]]) * 1000
+                        for r in rows if r["sf_order_id"] in self.lag.approved)  # fmt: skip
+        delivery = sorted((self.lag.delivered[o] - self.lag.approved[o]) * 1000
+                          for o in order_ids if o in self.lag.delivered)  # fmt: skip
         return Result(
             name, n, seconds, self.lag.lags_ms(order_ids), sum(c - 1 for c in ours if c > 1),
-            failed, calls, cpu, latency, load_before, load_after, history,
+            failed, calls, cpu, latency, load_before, load_after, history, intake, delivery,
         )  # fmt: skip
 
 
-def report(results: list[Result], mode: str) -> None:
-    print(f"\nFulfillment bench ({mode} sandboxes, Freebit activation delay "
+def report(results: list[Result], mode: str, workers: int) -> None:
+    layout = (f"{workers} worker process(es) sharing the orders" if workers
+              else "worker in the bench process")  # fmt: skip
+    print(f"\nFulfillment bench ({mode} sandboxes, {layout}, Freebit activation delay "
           f"{ACTIVATION_DELAY_S:g} s, {os.cpu_count()} CPUs)")  # fmt: skip
     print(f"{'phase':<8} {'orders':>6} {'history':>7} {'time s':>7} {'orders/s':>8} "
           f"{'lag p50':>8} {'lag p95':>8} {'lag max':>8} {'dup':>4} {'fail':>4} "
@@ -402,8 +535,20 @@ def report(results: list[Result], mode: str) -> None:
               f"{r.orders / r.seconds:>8.1f} {pct(r.lags, 50):>6.0f}ms {pct(r.lags, 95):>6.0f}ms "
               f"{r.lags[-1] if r.lags else float('nan'):>6.0f}ms {r.duplicates:>4} {r.failed:>4} "
               f"{r.load_before + '→' + r.load_after:>9}")  # fmt: skip
-    print("\nCPU ms per order (user + system; worker = this process: worker, CDC consumer, "
-          "directory servicer, bench)")  # fmt: skip
+    print("\nwhere the lag goes (ms from the approval's commit, p50 / p95): its event reaching the "
+          "bench's own CDC subscriber; its row committed by the intake (the stream holder's "
+          "consumer, one event after the other); its write-back (claim, work)")  # fmt: skip
+    for r in results:
+        print(f"{r.phase:<8} delivered {pct(r.delivery, 50):.0f} / {pct(r.delivery, 95):.0f}, "
+              f"row {pct(r.intake, 50):.0f} / {pct(r.intake, 95):.0f}, "
+              f"written back {pct(r.lags, 50):.0f} / {pct(r.lags, 95):.0f}")  # fmt: skip
+    if workers:
+        print("\nCPU ms per order (user + system; worker-N = a worker process: fulfillment worker "
+              "and commerce's CDC consumer, one of them holding the stream; bench = this process: "
+              "directory servicer, lag follower, order creation and approval)")  # fmt: skip
+    else:
+        print("\nCPU ms per order (user + system; worker = this process: worker, CDC consumer, "
+              "directory servicer, bench)")  # fmt: skip
     for r in results:
         print(f"{r.phase:<8} " + ", ".join(f"{k} {v * 1000 / r.orders:.1f}"
                                             for k, v in r.cpu.items()))  # fmt: skip
@@ -416,7 +561,9 @@ def report(results: list[Result], mode: str) -> None:
             parts.append(f"  {system} {total:.2f}: {kinds}")
         print(f"{r.phase}:")
         print("\n".join(parts))
-    print("\nmean latency per upstream call in this process (ms; calls per order)")
+    print("\nmean latency per upstream call in this process (ms; calls per order"
+          + ("; the bench's own calls only: the workers are other processes)" if workers
+             else ")"))  # fmt: skip
     for r in results:
         print(f"{r.phase}: " + ", ".join(
             f"{k} {t * 1000 / n:.0f} ({n / r.orders:.2f})"
@@ -462,21 +609,19 @@ async def main(args: argparse.Namespace, log: TextIO) -> None:
             ),
         )
 
-        settings = ServiceSettings(
-            database_url=SecretStr(url), salesforce_url=boxes.sf_rest,
-            salesforce_pubsub_target=boxes.sf_pubsub, whmcs_url=boxes.whmcs,
-            freebit_url=boxes.freebit, identity_target=target,
-        )  # fmt: skip
-        fs = FulfillmentSettings(standby_retry_s=0.5, sweep_interval_s=0,
-            activation_poll_initial_s=0.05, activation_poll_max_s=0.5)  # fmt: skip
-        cdc_pubsub = SalesforcePubSubClient(PubSubConfig(target=boxes.sf_pubsub), sf)
-        stack.push_async_callback(cdc_pubsub.aclose)
-        dispatcher = Dispatcher()  # commerce's one CDC dispatcher, here with fulfillment only
-        worker = await start_fulfillment(settings, fs, clients=_clients(settings), cdc=dispatcher)
-        stack.push_async_callback(worker.stop)
-        consumer = asyncio.create_task(Consumer(url, cdc_pubsub, dispatcher).run())
-        stack.push_async_callback(_cancel, consumer)
-        await asyncio.wait_for(worker.leading.wait(), 10)
+        config = {
+            "database_url": url, "salesforce_url": boxes.sf_rest,
+            "salesforce_pubsub_target": boxes.sf_pubsub, "whmcs_url": boxes.whmcs,
+            "freebit_url": boxes.freebit, "identity_target": target, "log": args.log,
+        }  # fmt: skip
+        if args.workers:
+            boxes.measured["bench"] = os.getpid()
+            await stack.enter_async_context(worker_processes(config, args.workers, log, boxes))
+        else:
+            boxes.measured["worker"] = os.getpid()
+            handle, consumer = await stack.enter_async_context(replica(config))
+            await asyncio.wait_for(handle.leading.wait(), 10)
+            await asyncio.wait_for(consumer.ready.wait(), 10)
 
         lag = Lag()
         watcher_sf = SalesforcePubSubClient(PubSubConfig(target=boxes.sf_pubsub), sf)
@@ -489,6 +634,8 @@ async def main(args: argparse.Namespace, log: TextIO) -> None:
         bench = Bench(sf, whmcs, pool, boxes, lag, account)
         bench.profile = args.profile
         results = []
+        if args.warm_up:  # every worker's connections and upstream sessions open, not reported
+            await bench.phase("warm-up", args.warm_up, one_at_a_time=False)
         if args.singles:
             results.append(await bench.phase("single", args.singles, one_at_a_time=True))
         if args.orders:
@@ -497,16 +644,23 @@ async def main(args: argparse.Namespace, log: TextIO) -> None:
             history = await top_up_history(whmcs, args.history)
             results.append(await bench.phase("history", args.orders, one_at_a_time=False,
                                              history=history))  # fmt: skip
-        report(results, "in-process" if args.in_process else "separate-process")
+        report(results, "in-process" if args.in_process else "separate-process", args.workers)
     finally:
         await stack.aclose()
         await _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def cli() -> None:
+    if sys.argv[1:] == [SERVE_WORKER]:
+        serve_worker_cli()
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=200, help="orders per burst (0: none)")
     parser.add_argument("--singles", type=int, default=20, help="orders approved one at a time")
+    parser.add_argument(
+        "--warm-up", type=int, default=40,
+        help="orders approved at once before the phases, not reported (0: none)",
+    )  # fmt: skip
     parser.add_argument(
         "--history", type=int, default=1000,
         help="the client's WHMCS orders before the history burst (0: no such phase)",
@@ -514,6 +668,11 @@ def cli() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="run the sandboxes in this process's event loop"
     )
+    parser.add_argument(
+        "--workers", type=int, default=2,
+        help="worker processes sharing the orders, each as a commerce replica runs fulfillment "
+        "(0: one worker in this process)",
+    )  # fmt: skip
     parser.add_argument(
         "--log", default="/tmp/fulfillment_bench.log",
         help="where the worker's and the sandboxes' logs go",
@@ -523,11 +682,15 @@ def cli() -> None:
     )
     args = parser.parse_args()
     with open(args.log, "a") as log:
-        configure_logging("commerce", "info", json=True)  # as in production, to the log file
-        handler = logging.getLogger().handlers[0]
-        assert isinstance(handler, logging.StreamHandler)
-        handler.setStream(log)
+        _log_to(log)
         signals.run(main(args, log))
+
+
+def _log_to(log: TextIO) -> None:
+    configure_logging("commerce", "info", json=True)  # as in production, to the log file
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(log)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
     python -m services.commerce.fulfillment.admin retry <sf_order_id>
 
 Reads ``DATABASE_URL``. ``retry`` resumes a failed order at its failed step (or gives a stuck one
-a fresh retry budget) and notifies the active worker (``NOTIFY fulfillment_retry``); without a
+a fresh retry budget) and notifies the workers (``NOTIFY fulfillment_retry``); without a
 running worker the order is picked up when one starts.
 """
 

@@ -2,8 +2,8 @@
 
 The commerce process holds one stream per topic (``services.commerce.cdc.Consumer``); this
 handler turns each ``Order`` event into committed state-machine rows (``intake.on_event``: every
-id of a merged event, every merged gap) and hands the orders to whichever replica runs the
-fulfillment worker: this one when it leads, else the leader through a Postgres notification. The
+id of a merged event, every merged gap) and hands the orders to the workers (``Fulfillment.hand``:
+a Postgres notification wakes every replica's worker, and one of them claims each row). The
 consumer stores the event's replay id only after this returns, so an order is never lost between
 the event and its row.
 """

@@ -33,6 +33,9 @@ class Deps:
     directory: Directory
     step_hook: StepHook | None = None
     order_changed: OrderChanged = _nothing
+    # The worker's claim id (``repo.claim``): AddOrder is placed only while its lease on the row
+    # is live. None (steps run outside a claiming worker, e.g. in tests): no such check.
+    claimant: str | None = None
     # The orders' Salesforce reads and writes, shared by the orders in flight (sfbatch).
     orders: SalesforceOrders = field(init=False, repr=False, compare=False)
 

@@ -8,6 +8,10 @@ sleeps (Freebit activation polls, the back-off after an outage) calls ``sleep_un
 gives the slot to the next order for the sleep's duration. So orders waiting minutes for a line's
 activation never stall the orders behind them. An order coming back from such a sleep gets the
 next free slot before orders that have not started yet (it is further along; its lag counts).
+
+``room`` is how many more orders the dispatcher can take without one waiting for a slot: the
+concurrency less the orders submitted and not asleep. The claiming worker takes that many rows,
+and ``on_room`` tells it when an order finished or went to sleep.
 """
 
 from __future__ import annotations
@@ -58,10 +62,11 @@ STARTING, RESUMING = 1, 0  # Slots priorities: a resumed order goes first
 
 
 class _Held:
-    """The current order's slot: whether it holds it now."""
+    """The current order's slot: whether it holds it now; its dispatcher counts it asleep."""
 
-    def __init__(self, slots: Slots) -> None:
+    def __init__(self, slots: Slots, dispatcher: Dispatcher | None = None) -> None:
         self.slots, self.held = slots, False
+        self.dispatcher = dispatcher
 
     async def acquire(self, priority: int) -> None:
         await self.slots.acquire(priority)
@@ -83,16 +88,40 @@ async def sleep_unheld(seconds: float) -> None:
         await asyncio.sleep(seconds)
         return
     held.release()
-    await asyncio.sleep(seconds)  # cancelled here: no slot is held, none is taken back
+    if held.dispatcher is not None:
+        held.dispatcher._asleep(+1)
+    try:
+        await asyncio.sleep(seconds)  # cancelled here: no slot is held, none is taken back
+    finally:
+        if held.dispatcher is not None:
+            held.dispatcher._asleep(-1)
     await held.acquire(RESUMING)
 
 
 class Dispatcher:
-    def __init__(self, work: Callable[[str], Awaitable[None]], concurrency: int) -> None:
+    def __init__(
+        self,
+        work: Callable[[str], Awaitable[None]],
+        concurrency: int,
+        on_room: Callable[[], None] | None = None,
+    ) -> None:
         self._work = work
+        self._concurrency = concurrency
         self._slots = Slots(concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._sleeping = 0
+        self._on_room = on_room
+
+    @property
+    def room(self) -> int:
+        """Orders that could start now without waiting: concurrency less those awake."""
+        return self._concurrency - (len(self._tasks) - self._sleeping)
+
+    def _asleep(self, change: int) -> None:
+        self._sleeping += change
+        if change > 0 and self._on_room is not None:
+            self._on_room()
 
     def submit(self, order_id: str) -> None:
         if order_id in self._tasks:
@@ -103,7 +132,7 @@ class Dispatcher:
         task.add_done_callback(lambda t: self._finished(order_id, t))
 
     async def _run(self, order_id: str) -> None:
-        held = _Held(self._slots)
+        held = _Held(self._slots, self)
         _current.set(held)  # this task's own context
         while True:
             self._again.discard(order_id)
@@ -119,6 +148,13 @@ class Dispatcher:
         self._tasks.pop(order_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("fulfillment_task_crashed", order_id=order_id, exc_info=task.exception())
+        if self._on_room is not None:
+            self._on_room()
+
+    def cancel(self, order_id: str) -> None:
+        task = self._tasks.get(order_id)
+        if task is not None:
+            task.cancel()
 
     @property
     def running(self) -> int:

@@ -1,6 +1,8 @@
-"""One active fulfillment worker across replicas: a session-level Postgres advisory lock held on
-a dedicated connection. Standby replicas retry every ``retry_s``; the holder checks its connection
-at the same pace and stops working the moment it is gone (the lock went with it)."""
+"""One replica runs fulfillment's sweep (the reconciliation at start and every
+``sweep_interval_s``; every replica works orders, by claim: ``worker``): a session-level Postgres
+advisory lock held on a dedicated connection. Standby replicas retry every ``retry_s``; the holder
+checks its connection at the same pace and stops sweeping the moment it is gone (the lock went
+with it)."""
 
 from __future__ import annotations
 

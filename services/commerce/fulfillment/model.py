@@ -48,6 +48,11 @@ class FulfillmentFailed(Exception):
         self.message = message
 
 
+class ClaimLost(Exception):
+    """This worker's lease on the order's row lapsed: it stops working the order, which another
+    worker may have claimed (``worker``)."""
+
+
 @dataclass(frozen=True)
 class Item:
     id: str

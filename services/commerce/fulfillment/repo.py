@@ -1,6 +1,7 @@
-"""SQL of the fulfillment state machine (``commerce.fulfillments``), the worker's wake-up
-notification and the MSISDN sequence. Every state change is one statement guarded by the expected
-current state, so a stale worker can never move a row it no longer owns backwards."""
+"""SQL of the fulfillment state machine (``commerce.fulfillments``), the workers' claims on its
+rows, their wake-up notification and the MSISDN sequence. Every state change is one statement
+guarded by the expected current state, so a stale worker can never move a row it no longer owns
+backwards."""
 
 from __future__ import annotations
 
@@ -75,14 +76,18 @@ async def set_fields(conn: Conn, order_id: str, current: str, **fields: Any) -> 
     )  # fmt: skip
 
 
-async def add_order_attempted(conn: Conn, order_id: str, client_id: int) -> bool:
+async def add_order_attempted(
+    conn: Conn, order_id: str, client_id: int, claimant: str | None = None
+) -> bool:
     """Committed before each AddOrder of the ORDERING step: from here on an attempt of the step
     may have placed the WHMCS order, so the next one looks it up by note first. False when the
-    row is no longer at ``ordering`` (then nothing may be placed)."""
+    row is no longer at ``ordering``, or (with ``claimant``) no longer claimed by that worker
+    under a live lease: then nothing may be placed."""
     result = await conn.execute(
         "UPDATE commerce.fulfillments SET add_order_at = now(), whmcs_client_id = $2, "
-        "updated_at = now() WHERE sf_order_id = $1 AND state = 'ordering'",
-        order_id, client_id,
+        "updated_at = now() WHERE sf_order_id = $1 AND state = 'ordering' "
+        "AND ($3::text IS NULL OR (claimed_by = $3 AND lease_until > now()))",
+        order_id, client_id, claimant,
     )  # fmt: skip
     return str(result).endswith(" 1")
 
@@ -141,7 +146,7 @@ async def listing(conn: Conn, state: str | None = None, limit: int = 100) -> lis
 
 async def retry(conn: Conn, order_id: str) -> Row | None:
     """Operator retry: a failed order resumes at its failed step, a running one gets a fresh
-    transient-retry budget. Notifies the active worker."""
+    transient-retry budget. Notifies the workers."""
     record = await conn.fetchrow(
         "UPDATE commerce.fulfillments SET state = CASE WHEN state = $2 THEN failed_step "
         "ELSE state END, attempts = 0, retry_since = NULL, updated_at = now() "
@@ -171,8 +176,56 @@ async def allocate_msisdn(conn: Conn, order_id: str, prefix: str) -> tuple[str, 
 
 
 async def notify(conn: Conn, order_id: str) -> None:
-    """Wake the active worker (on whichever replica) for an order with an open row."""
+    """Wake the workers (on every replica) to claim open rows; the payload (an order id, or
+    empty) only tells which handing woke them."""
     await conn.execute("SELECT pg_notify($1, $2)", RETRY_CHANNEL, order_id)
+
+
+_CLAIM = """
+UPDATE commerce.fulfillments SET claimed_by = $1, lease_until = now() + $2 * interval '1 second'
+WHERE sf_order_id IN (
+    SELECT sf_order_id FROM commerce.fulfillments
+    WHERE state <> ALL($3::text[]) AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+RETURNING sf_order_id, created_at"""
+
+
+async def claim(conn: Conn, worker: str, n: int, lease_s: float) -> list[str]:
+    """Up to ``n`` open rows nobody holds (unclaimed, or their lease expired), oldest first, now
+    ``worker``'s for ``lease_s``. Rows another transaction has locked (being claimed or moved
+    right now) are skipped, so concurrent claims never wait for each other nor share a row."""
+    rows = await conn.fetch(_CLAIM, worker, lease_s, sorted(FINAL), n)
+    return [r["sf_order_id"] for r in sorted(rows, key=lambda r: r["created_at"])]
+
+
+async def renew(conn: Conn, worker: str, order_ids: list[str], lease_s: float) -> list[str]:
+    """Extend ``worker``'s lease on these rows; the ids it still held."""
+    rows = await conn.fetch(
+        "UPDATE commerce.fulfillments SET lease_until = now() + $3 * interval '1 second' "
+        "WHERE sf_order_id = ANY($2::text[]) AND claimed_by = $1 RETURNING sf_order_id",
+        worker, order_ids, lease_s,
+    )  # fmt: skip
+    return [r["sf_order_id"] for r in rows]
+
+
+async def still_claimed(conn: Conn, order_id: str, worker: str) -> bool:
+    """Whether ``worker`` holds the row under a live lease."""
+    held = await conn.fetchval(
+        "SELECT EXISTS (SELECT FROM commerce.fulfillments WHERE sf_order_id = $1 "
+        "AND claimed_by = $2 AND lease_until > now())",
+        order_id, worker,
+    )  # fmt: skip
+    return bool(held)
+
+
+async def release(conn: Conn, worker: str, order_id: str) -> str | None:
+    """Give ``worker``'s claim on the row up; the row's state (None: it was not ``worker``'s)."""
+    state = await conn.fetchval(
+        "UPDATE commerce.fulfillments SET claimed_by = NULL, lease_until = NULL "
+        "WHERE sf_order_id = $1 AND claimed_by = $2 RETURNING state",
+        order_id, worker,
+    )  # fmt: skip
+    return None if state is None else str(state)
 
 
 async def revive(conn: Conn, order_id: str) -> Row | None:

@@ -11,18 +11,24 @@ class FulfillmentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FULFILLMENT_", extra="ignore", frozen=True)
 
     enabled: bool = True
-    # Name of the worker's lease (the CDC stream and its replay id belong to commerce's consumer).
+    # Name of the sweep's lock (the CDC stream and its replay id belong to commerce's consumer).
     consumer: str = "fulfillment"
-    # Orders worked on at the same time by the active worker (an order sleeping between Freebit
-    # activation polls or outage retries does not count: ``dispatcher.sleep_unheld``).
+    # Orders worked on at the same time by each replica's worker (an order sleeping between
+    # Freebit activation polls or outage retries does not count: ``dispatcher.sleep_unheld``).
     concurrency: int = 16
     # Salesforce requests shared by the orders in flight (sfbatch): while such requests are
     # frequent, a read, an Activating mark or a write-back waits this long for company; a lone
     # order's request goes out at once.
     salesforce_batch_window_s: float = 0.01
-    # How often a standby replica tries to take the lock / the leader checks it still holds it.
+    # A worker's claim on an order lasts this long unless renewed (every lease_s / 6 while it
+    # works the order); a dead worker's orders are taken over once it has run out.
+    lease_s: float = 30.0
+    # Safety net besides the wake-up notifications: each worker looks for claimable orders
+    # (new, given back, or whose lease expired) this often.
+    poll_interval_s: float = 5.0
+    # How often a replica tries to take the sweep's lock / the holder checks it still holds it.
     standby_retry_s: float = 2.0
-    # Periodic safety sweep (reconciliation SOQL + open rows); 0 turns it off.
+    # Periodic safety sweep (reconciliation SOQL), run by one replica; 0 turns it off.
     sweep_interval_s: float = 300.0
 
     # Transient upstream outages: retry the step with backoff, give up after this long.

@@ -15,11 +15,12 @@ from services.commerce.fulfillment.model import (
     PAYMENT_METHOD_MISSING,
     WHMCS_CLIENT_MISSING,
     WHMCS_ERROR,
+    ClaimLost,
     FulfillmentFailed,
     Order,
     Row,
 )
-from services.commerce.fulfillment.repo import add_order_attempted
+from services.commerce.fulfillment.repo import add_order_attempted, still_claimed
 from services.common.clients import WhmcsClient
 from services.common.clients.whmcs import OrderLine
 from services.common.clients.whmcs_gateway import order_gateway
@@ -90,7 +91,10 @@ async def place_order(deps: Deps, row: Row, order: Order) -> dict[str, Any]:
             return {"whmcs_client_id": client, "whmcs_order_id": as_int(existing["id"]),
                     "service_ids": ids}  # fmt: skip
     gateway = await gateway_of(deps.whmcs, client)
-    if not await add_order_attempted(deps.pool, order.id, client):
+    if not await add_order_attempted(deps.pool, order.id, client, deps.claimant):
+        claimant = deps.claimant
+        if claimant is not None and not await still_claimed(deps.pool, order.id, claimant):
+            raise ClaimLost(order.id)  # another worker may hold the row now: stop here
         return {}  # the row moved on meanwhile: the guarded advance fails and the row is re-read
     try:
         placed = await deps.whmcs.add_order(

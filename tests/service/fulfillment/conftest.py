@@ -43,7 +43,8 @@ from tests.helpers.sandboxes import SandboxControl
 from tests.service.fulfillment.portal import ACCOUNTS, Portal
 
 QUICK = FulfillmentSettings(
-    standby_retry_s=0.2, sweep_interval_s=0, retry_initial_s=0.05, retry_max_s=0.2,
+    standby_retry_s=0.2, sweep_interval_s=0, lease_s=1.0, poll_interval_s=0.2,
+    retry_initial_s=0.05, retry_max_s=0.2,
     give_up_after_s=1.5, activation_poll_initial_s=0.05, activation_poll_max_s=0.2,
     activation_timeout_s=5.0,
 )  # fmt: skip

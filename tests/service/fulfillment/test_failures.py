@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import asyncpg
@@ -41,9 +42,14 @@ async def test_missing_pay_method_then_staff_retry(
     assert order["Activation_Status__c"] == "Activated"
     [whmcs_order] = await portal.whmcs_orders(3, order_id)
     assert whmcs_order["paymentmethod"] == "banktransfer"
-    state = await pool.fetchval(
-        "SELECT state FROM commerce.fulfillments WHERE sf_order_id = $1", order_id
-    )
+    # the write-back reaches Salesforce before the row's move to done is committed
+    for _ in range(50):
+        state = await pool.fetchval(
+            "SELECT state FROM commerce.fulfillments WHERE sf_order_id = $1", order_id
+        )
+        if state == "done":
+            break
+        await asyncio.sleep(0.1)
     assert state == "done"
 
 

@@ -84,3 +84,31 @@ async def test_cancel_all_during_a_wait_frees_every_slot() -> None:
     dispatcher._work = quick
     dispatcher.submit("y")
     await asyncio.wait_for(done.wait(), 1)
+
+
+async def test_room_counts_orders_awake_and_tells_when_it_grows() -> None:
+    """The claiming worker takes ``room`` more orders: the concurrency less the orders submitted
+    and not asleep; ``on_room`` fires when one goes to sleep or finishes."""
+    told = 0
+    go = asyncio.Event()
+
+    def on_room() -> None:
+        nonlocal told
+        told += 1
+
+    async def work(order_id: str) -> None:
+        if order_id == "sim":
+            await sleep_unheld(0.05)
+        await go.wait()
+
+    dispatcher = Dispatcher(work, concurrency=3, on_room=on_room)
+    for order_id in ("sim", "a"):
+        dispatcher.submit(order_id)
+    assert dispatcher.room == 1  # submitted, not started yet: they count
+    await asyncio.sleep(0.01)
+    assert (dispatcher.room, told) == (2, 1)  # "sim" sleeps: its place is free
+    await asyncio.sleep(0.08)
+    assert dispatcher.room == 1  # awake again
+    go.set()
+    await asyncio.wait_for(dispatcher.idle(), 5)
+    assert (dispatcher.room, told) == (3, 3)
