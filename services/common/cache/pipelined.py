@@ -1,0 +1,154 @@
+"""``PipelinedReads``: the cache's hit-path ``MGET`` over one shared, pipelined connection.
+
+A read through redis-py's client checks a connection out of the pool (a condition, a timeout and a
+liveness probe of the socket), sends, waits, parses and checks it back in: ~65 µs of CPU per
+``MGET`` in this process, as much as the rest of a cached read's own Python. Here every concurrent
+read writes its command on the same connection without waiting for the previous replies, and one
+reader task hands the replies, which Redis sends in the order of the commands, to their callers:
+~16 µs per read at 32 concurrent reads (measured on the development box), and the commands and
+replies of reads made together share system calls.
+
+The connection is made from the client's pool settings (address, TLS, user, password, database),
+so it is authorised like every other one. Failures keep the cache's contract (``cache.py``): a
+read that fails raises, the cache serves it live. A reply that comes after its caller gave up (the
+cache's deadline) is read and dropped, so the replies stay matched to their commands. When the
+connection breaks, every read waiting on it fails at once, the pool's idle connections are closed
+too (the server most likely went away) and the next read opens a new one.
+Standalone Redis only: a cluster client routes each command to its node itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from typing import cast
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+Reply = list[bytes | None]
+
+
+class _Link:
+    """One open connection, the callers waiting for its replies (oldest first) and its reader."""
+
+    def __init__(self, connection: AbstractConnection) -> None:
+        self.connection = connection
+        self.waiting: deque[asyncio.Future[Reply]] = deque()
+        self.reader: asyncio.Task[None] | None = None
+        self.broken = False
+
+
+class PipelinedReads:
+    def __init__(self, client: Redis) -> None:
+        self._pool = client.connection_pool
+        self._link: _Link | None = None
+        self._opening: asyncio.Task[_Link] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
+
+    async def mget(self, keys: tuple[str, ...]) -> Reply:
+        link = self._link
+        if link is None or link.broken:
+            link = await self._open()
+        # From here to the write nothing yields to the loop, so the link is still whole (a
+        # broken one never reconnects: redis-py would reconnect it inside the send otherwise).
+        waiter: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        link.waiting.append(waiter)
+        connection = link.connection
+        try:
+            await connection.send_packed_command(
+                connection.pack_command("MGET", *keys), check_health=False
+            )
+        except BaseException as exc:
+            # The command may be half written: nothing read on this connection can be trusted.
+            waiter.cancel()
+            self._break(link, exc)
+            raise
+        return await waiter
+
+    async def _open(self) -> _Link:
+        """The live link, opening it first; concurrent callers share one attempt, which a
+        caller giving up (the cache's deadline) does not cancel."""
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.ensure_future(self._connect())
+            # Retrieved here too: every caller may have given up before it failed.
+            self._opening.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(self._opening)
+
+    async def _connect(self) -> _Link:
+        connection = self._pool.make_connection()
+        await connection.connect()
+        link = _Link(connection)
+        link.reader = asyncio.ensure_future(self._read_replies(link))
+        self._link = link
+        return link
+
+    async def _read_replies(self, link: _Link) -> None:
+        connection = link.connection
+        try:
+            while True:
+                error: ResponseError | None = None
+                try:
+                    reply = await connection.read_response(disable_decoding=True, timeout=math.inf)
+                except ResponseError as exc:  # a whole error reply: the stream is still in step
+                    error = exc
+                # The reply of the oldest command still unanswered; its caller may have given
+                # up (then the reply is dropped). None waiting: Redis sent what nobody asked
+                # for (IndexError), the link breaks.
+                waiter = link.waiting.popleft()
+                if waiter.done():
+                    continue
+                if error is not None:
+                    waiter.set_exception(error)
+                else:
+                    waiter.set_result(cast(Reply, reply))
+        except asyncio.CancelledError:
+            self._break(link, RedisConnectionError("the cache's reads were cancelled"))
+            raise
+        except Exception as exc:  # the connection broke (or Redis sent what we did not ask for)
+            self._break(link, exc)
+
+    def _break(self, link: _Link, exc: BaseException) -> None:
+        """Fail every read waiting on ``link`` and close it; the next read opens a new one."""
+        if link.broken:
+            return
+        link.broken = True
+        if self._link is link:
+            self._link = None
+        error = exc if isinstance(exc, Exception) else RedisConnectionError(type(exc).__name__)
+        while link.waiting:
+            waiter = link.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+        if link.reader is not None and link.reader is not asyncio.current_task():
+            link.reader.cancel()
+        closing = asyncio.ensure_future(self._disconnect(link))
+        self._closing.add(closing)  # held until done (the loop keeps only weak references)
+        closing.add_done_callback(self._closing.discard)
+
+    async def _disconnect(self, link: _Link) -> None:
+        await link.connection.disconnect(nowait=True)
+        # A broken connection mostly means the server went away: the pool's idle connections
+        # (the cache's misses and writes) are dead too and reconnect on their next use instead
+        # of failing it.
+        await self._pool.disconnect(inuse_connections=False)
+
+    async def aclose(self) -> None:
+        if self._opening is not None and not self._opening.done():
+            self._opening.cancel()
+        link, self._link = self._link, None
+        if link is None:
+            return
+        link.broken = True  # closed here; the client closes its own pool
+        closed = RedisConnectionError("the cache's reads were closed")
+        while link.waiting:
+            waiter = link.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(closed)
+        if link.reader is not None:
+            link.reader.cancel()
+            await asyncio.gather(link.reader, return_exceptions=True)
+        await link.connection.disconnect(nowait=True)
