@@ -33,6 +33,16 @@ from redis.exceptions import ResponseError
 Reply = list[bytes | None]
 
 
+def _mget_command(keys: tuple[str, ...]) -> bytes:
+    """``MGET keys...`` in RESP (the keys UTF-8 encoded, as the cache's client encodes them):
+    the one command sent here, packed without redis-py's general per-argument checks."""
+    parts = [b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1)]
+    for key in keys:
+        data = key.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 class _Link:
     """One open connection, the callers waiting for its replies (oldest first) and its reader."""
 
@@ -60,7 +70,7 @@ class PipelinedReads:
         link.waiting.append(waiter)
         if not link.outgoing:  # the first command of this turn of the loop sends them all
             loop.call_soon(self._send, link)
-        link.outgoing += link.connection.pack_command("MGET", *keys)
+        link.outgoing.append(_mget_command(keys))
         return await waiter
 
     def _send(self, link: _Link) -> None:
