@@ -145,6 +145,8 @@ class Cache(Invalidation):
                 if isinstance(client, RedisCluster):
                     await client.initialize()
                 await client.ping()
+                if self._hits is not None:
+                    await self._hits.connect()
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed("connect", "-", exc)
             return False

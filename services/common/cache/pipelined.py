@@ -13,8 +13,9 @@ The connection is made from the client's pool settings (address, TLS, user, pass
 so it is authorised like every other one. Failures keep the cache's contract (``cache.py``): a
 read that fails raises, the cache serves it live. A reply that comes after its caller gave up (the
 cache's deadline) is read and dropped, so the replies stay matched to their commands. When the
-connection breaks, every read waiting on it fails at once, the pool's idle connections are closed
-too (the server most likely went away) and the next read opens a new one.
+connection breaks, or has sent no reply for ``stalled_after`` while commands wait, every read
+waiting on it fails at once, the pool's idle connections are closed too (the server most likely
+went away) and the next read opens a new one.
 Standalone Redis only: a cluster client routes each command to its node itself.
 """
 
@@ -31,6 +32,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 Reply = list[bytes | None]
+
+# Seconds without any reply while commands wait after which the connection counts as stuck (a
+# silent network, a frozen server): the next read replaces it. Callers give up long before (the
+# cache's deadline); this only decides when the connection itself is given up.
+STALLED_AFTER = 1.0
 
 
 def _mget_command(keys: tuple[str, ...]) -> bytes:
@@ -52,21 +58,28 @@ class _Link:
         self.outgoing: list[bytes] = []  # commands packed this turn of the loop, not yet sent
         self.reader: asyncio.Task[None] | None = None
         self.broken = False
+        # When a reply last came, or the first of the waiting commands was queued if later.
+        self.heard = asyncio.get_running_loop().time()
 
 
 class PipelinedReads:
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, *, stalled_after: float = STALLED_AFTER) -> None:
         self._pool = client.connection_pool
+        self._stalled_after = stalled_after
         self._link: _Link | None = None
         self._opening: asyncio.Task[_Link] | None = None
         self._closing: set[asyncio.Future[None]] = set()
 
     async def mget(self, keys: tuple[str, ...]) -> Reply:
         link = self._link
+        loop = asyncio.get_running_loop()
+        if link is not None and link.waiting and loop.time() - link.heard > self._stalled_after:
+            self._break(link, RedisConnectionError("no reply from Redis"))
         if link is None or link.broken:
             link = await self._open()
-        loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Reply] = loop.create_future()
+        if not link.waiting:
+            link.heard = loop.time()  # a stall is counted from the first command left waiting
         link.waiting.append(waiter)
         if not link.outgoing:  # the first command of this turn of the loop sends them all
             loop.call_soon(self._send, link)
@@ -88,6 +101,10 @@ class PipelinedReads:
         except Exception as exc:
             self._break(link, exc)
 
+    async def connect(self) -> None:
+        """Open the connection ahead of the first read (at start-up)."""
+        await self._open()
+
     async def _open(self) -> _Link:
         """The live link, opening it first; concurrent callers share one attempt, which a
         caller giving up (the cache's deadline) does not cancel."""
@@ -99,7 +116,15 @@ class PipelinedReads:
 
     async def _connect(self) -> _Link:
         connection = self._pool.make_connection()
-        await connection.connect()
+        # Bounded, handshake included (a server that accepts but never answers would otherwise
+        # hold every later read on this one attempt).
+        limit = self._pool.connection_kwargs.get("socket_connect_timeout") or STALLED_AFTER
+        try:
+            async with asyncio.timeout(limit):
+                await connection.connect()
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
         link = _Link(connection)
         link.reader = asyncio.ensure_future(self._read_replies(link))
         self._link = link
@@ -118,6 +143,7 @@ class PipelinedReads:
                 # up (then the reply is dropped). None waiting: Redis sent what nobody asked
                 # for (IndexError), the link breaks.
                 waiter = link.waiting.popleft()
+                link.heard = asyncio.get_running_loop().time()
                 if waiter.done():
                     continue
                 if error is not None:

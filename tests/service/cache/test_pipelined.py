@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from services.common.cache import UserScope, policy, redis_from_url
 from services.common.cache.pipelined import PipelinedReads
+from tests.helpers.redis_servers import RedisProcess, cli
 
 MSG = billing_pb2.ListInvoicesResponse
 
@@ -70,6 +71,36 @@ async def test_a_killed_connection_fails_its_waiters_and_is_replaced(
         assert reads._link is not None and reads._link is not first
     finally:
         await admin.aclose()
+
+
+async def test_a_connection_that_stopped_answering_is_replaced(tmp_path) -> None:
+    server = RedisProcess(tmp_path).start()
+    client = redis_from_url(server.url)
+    reads = PipelinedReads(client, stalled_after=0.2)
+
+    async def gives_up() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):  # the cache's deadline
+                await reads.mget(("k",))
+
+    try:
+        await client.set("k", "v")
+        assert await reads.mget(("k",)) == [b"v"]
+        first = reads._link
+        cli(server.port, "CLIENT", "PAUSE", "700", "ALL")  # a frozen server
+        await gives_up()
+        await gives_up()  # within stalled_after: still the same connection
+        assert reads._link is first and first is not None and not first.broken
+        await asyncio.sleep(0.25)
+        await gives_up()  # nothing heard for stalled_after: given up, a new one is opened
+        assert first.broken
+        async with asyncio.timeout(5):  # once the pause is over
+            assert await reads.mget(("k",)) == [b"v"]
+        assert reads._link is not None and reads._link is not first
+    finally:
+        await reads.aclose()
+        await client.aclose()
+        server.stop()
 
 
 async def test_a_cache_on_a_standalone_server_reads_hits_pipelined(make_cache, loader, uid) -> None:
