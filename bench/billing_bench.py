@@ -11,7 +11,8 @@ database, links the demo customer (WHMCS client 1) and then measures, bounded (~
   "no-op" baseline of the same gateway and transcoding path. With ``wrk`` installed it drives the
   load (``--latency``); otherwise an httpx asyncio pool of 32 connections does. The verdict (the
   ``SUMMARY`` line) is the ratio of the requests each side served over all rounds; the CPU time
-  per request of Envoy + the serving process (billing / identity) is printed beside it.
+  per request of Envoy + the serving process (billing / identity), and of each, is printed
+  beside it.
 - **cold**: ``COLD`` sequential ``GET /v1/invoices?pageSize=<n>`` with a new page size each time, so
   every call misses the cache and makes one WHMCS GetInvoices call (sandbox on the same box).
 
@@ -96,16 +97,16 @@ async def load(url: str, headers: dict[str, str], duration: float = DURATION) ->
     return await pool(url, headers, duration)
 
 
-def cpu_seconds(stack: Stack, names: tuple[str, ...]) -> float:
-    """User + system CPU time so far of the named stack processes (Linux ``/proc``)."""
-    total = 0.0
+def cpu_seconds(stack: Stack, names: tuple[str, ...]) -> dict[str, float]:
+    """User + system CPU time so far of each named stack process (Linux ``/proc``)."""
+    out = {}
     for name in names:
         process = stack.children[name].process
         assert process is not None
         with open(f"/proc/{process.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
 async def cold(gateway: httpx.AsyncClient, headers: dict[str, str]) -> list[float]:
@@ -139,7 +140,7 @@ async def measure(stack: Stack) -> None:
             "no-op": (f"{base}/.well-known/jwks.json", {}, ("envoy", "identity")),
         }
         done = {side: 0.0 for side in sides}
-        cpu = {side: 0.0 for side in sides}
+        cpu = {side: dict.fromkeys(sides[side][2], 0.0) for side in sides}
         ratios, loads = [], []
         await gateway.get("/v1/invoices", headers=headers)  # warm (90 s TTL, re-read on a miss)
         for n in range(HOT_ROUNDS):
@@ -147,7 +148,8 @@ async def measure(stack: Stack) -> None:
             for side, (url, hdrs, processes) in sides.items():
                 before = cpu_seconds(stack, processes)
                 result = await load(url, hdrs, HOT_S)
-                cpu[side] += cpu_seconds(stack, processes) - before
+                for name, seconds in cpu_seconds(stack, processes).items():
+                    cpu[side][name] += seconds - before[name]
                 done[side] += result.rps * HOT_S
                 rates[side] = result.rps
                 assert result.errors == 0, f"{side}: {result.errors} non-200 answers"
@@ -157,9 +159,11 @@ async def measure(stack: Stack) -> None:
                   f"{rates['no-op']:,.0f} req/s, ratio {ratios[-1]:.2f} "
                   f"(load {loads[-1]:.1f})")  # fmt: skip
         for side in sides:
+            per_request = {name: s / done[side] * 1000 for name, s in cpu[side].items()}
+            parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per_request.items())
             print(f"{side}: {done[side] / (HOT_ROUNDS * HOT_S):,.0f} req/s over all rounds; "
                   f"CPU of {' + '.join(sides[side][2])}: "
-                  f"{cpu[side] / done[side] * 1000:.2f} ms per request")  # fmt: skip
+                  f"{sum(per_request.values()):.2f} ms per request ({parts})")  # fmt: skip
         print(f"SUMMARY ratio cached invoices / no-op (summed requests): "
               f"{done['invoices'] / done['no-op']:.2f} (goal >= 0.8); median of rounds "
               f"{statistics.median(ratios):.2f}; load average "

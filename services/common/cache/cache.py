@@ -34,7 +34,7 @@ from typing import Any, TypeVar, cast
 
 import structlog
 from google.protobuf.message import DecodeError, Message
-from redis.asyncio import RedisCluster
+from redis.asyncio import Redis, RedisCluster
 
 from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.client import RedisClient, redis_from_url
@@ -49,6 +49,7 @@ from services.common.cache.keys import (
     keys_for,
     schema_hash,
 )
+from services.common.cache.pipelined import PipelinedReads
 from services.common.cache.policy import GENERATION_TTL, Entry
 from services.common.cache.record import RELEASE, STORE, mget, parse
 from services.common.cache.scope import Scope
@@ -92,6 +93,8 @@ class Cache(Invalidation):
         self._slots = asyncio.Semaphore(max_concurrency)
         self.breaker = breaker or CircuitBreaker()
         self._cluster = isinstance(client, RedisCluster)
+        # A standalone server's hits share one pipelined connection (pipelined.py).
+        self._hits = PipelinedReads(client) if isinstance(client, Redis) else None
         self._flights: SingleFlight[tuple[str, bytes]] = SingleFlight()
         self._connecting: asyncio.Future[bool] | None = None
         self._ready = False
@@ -144,12 +147,16 @@ class Cache(Invalidation):
                 if isinstance(client, RedisCluster):
                     await client.initialize()
                 await client.ping()
+                if self._hits is not None:
+                    await self._hits.connect()
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed("connect", "-", exc)
             return False
         return True
 
     async def aclose(self) -> None:
+        if self._hits is not None:
+            await self._hits.aclose()
         if self._client is not None:
             await self._client.aclose()
 
@@ -248,10 +255,14 @@ class Cache(Invalidation):
             return await mine
         followers = self._reads[keys.value] = []
         raw: list[bytes | None] | None = None
+        hits = self._hits
         try:
             async with asyncio.timeout(self.timeout):
                 async with self._slots:
-                    raw = cast(list[bytes | None], await client.mget(keys.read))
+                    if hits is not None:
+                        raw = await hits.mget(keys.read)
+                    else:
+                        raw = cast(list[bytes | None], await client.mget(keys.read))
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed("get", entry.name, exc)
         else:

@@ -1,0 +1,199 @@
+"""``PipelinedReads``: the cache's hit-path ``MGET`` over one shared, pipelined connection.
+
+A read through redis-py's client checks a connection out of the pool (a condition, a timeout and a
+liveness probe of the socket), sends, waits, parses and checks it back in: ~65 µs of CPU per
+``MGET`` in this process, as much as the rest of a cached read's own Python. Here every concurrent
+read writes its command on the same connection without waiting for the previous replies, and one
+reader task hands the replies, which Redis sends in the order of the commands, to their callers:
+~16 µs per read at 32 concurrent reads (measured on the development box). The commands of the
+reads made in one turn of the event loop go out in one write at the end of it, and their replies
+mostly come back in one read: a loopback write costs Redis's wake-up as well.
+
+The connection is made from the client's pool settings (address, TLS, user, password, database),
+so it is authorised like every other one. Failures keep the cache's contract (``cache.py``): a
+read that fails raises, the cache serves it live. A reply that comes after its caller gave up (the
+cache's deadline) is read and dropped, so the replies stay matched to their commands. When the
+connection breaks, or has sent no reply for ``stalled_after`` while commands wait, every read
+waiting on it fails at once, the pool's idle connections are closed too (the server most likely
+went away) and the next read opens a new one.
+Standalone Redis only: a cluster client routes each command to its node itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from typing import cast
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+Reply = list[bytes | None]
+
+# Seconds without any reply while commands wait after which the connection counts as stuck (a
+# silent network, a frozen server): the next read replaces it. Callers give up long before (the
+# cache's deadline); this only decides when the connection itself is given up.
+STALLED_AFTER = 1.0
+
+
+def _mget_command(keys: tuple[str, ...]) -> bytes:
+    """``MGET keys...`` in RESP (the keys UTF-8 encoded, as the cache's client encodes them):
+    the one command sent here, packed without redis-py's general per-argument checks."""
+    parts = [b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1)]
+    for key in keys:
+        data = key.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class _Link:
+    """One open connection, the callers waiting for its replies (oldest first) and its reader."""
+
+    def __init__(self, connection: AbstractConnection) -> None:
+        self.connection = connection
+        self.waiting: deque[asyncio.Future[Reply]] = deque()
+        self.outgoing: list[bytes] = []  # commands packed this turn of the loop, not yet sent
+        self.reader: asyncio.Task[None] | None = None
+        self.broken = False
+        # When a reply last came, or the first of the waiting commands was queued if later.
+        self.heard = asyncio.get_running_loop().time()
+
+
+class PipelinedReads:
+    def __init__(self, client: Redis, *, stalled_after: float = STALLED_AFTER) -> None:
+        self._pool = client.connection_pool
+        self._stalled_after = stalled_after
+        self._link: _Link | None = None
+        self._opening: asyncio.Task[_Link] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
+
+    async def mget(self, keys: tuple[str, ...]) -> Reply:
+        link = self._link
+        loop = asyncio.get_running_loop()
+        if link is not None and link.waiting and loop.time() - link.heard > self._stalled_after:
+            self._break(link, RedisConnectionError("no reply from Redis"))
+        if link is None or link.broken:
+            link = await self._open()
+        waiter: asyncio.Future[Reply] = loop.create_future()
+        if not link.waiting:
+            link.heard = loop.time()  # a stall is counted from the first command left waiting
+        link.waiting.append(waiter)
+        if not link.outgoing:  # the first command of this turn of the loop sends them all
+            loop.call_soon(self._send, link)
+        link.outgoing.append(_mget_command(keys))
+        return await waiter
+
+    def _send(self, link: _Link) -> None:
+        """Write the commands queued since the last send, in one system call."""
+        commands, link.outgoing = link.outgoing, []
+        if link.broken:
+            return  # their callers have already failed
+        # The connection's stream: redis-py's own send would wait for the buffer to drain per
+        # command; the cache's deadline and semaphore bound what can queue here instead.
+        writer = link.connection._writer
+        try:
+            if writer is None:
+                raise RedisConnectionError("the connection is closed")
+            writer.writelines(commands)
+        except Exception as exc:
+            self._break(link, exc)
+
+    async def connect(self) -> None:
+        """Open the connection ahead of the first read (at start-up)."""
+        await self._open()
+
+    async def _open(self) -> _Link:
+        """The live link, opening it first; concurrent callers share one attempt, which a
+        caller giving up (the cache's deadline) does not cancel."""
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.ensure_future(self._connect())
+            # Retrieved here too: every caller may have given up before it failed.
+            self._opening.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(self._opening)
+
+    async def _connect(self) -> _Link:
+        connection = self._pool.make_connection()
+        # Bounded, handshake included (a server that accepts but never answers would otherwise
+        # hold every later read on this one attempt).
+        limit = self._pool.connection_kwargs.get("socket_connect_timeout") or STALLED_AFTER
+        try:
+            async with asyncio.timeout(limit):
+                await connection.connect()
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        link = _Link(connection)
+        link.reader = asyncio.ensure_future(self._read_replies(link))
+        self._link = link
+        return link
+
+    async def _read_replies(self, link: _Link) -> None:
+        connection = link.connection
+        try:
+            while True:
+                error: ResponseError | None = None
+                try:
+                    reply = await connection.read_response(disable_decoding=True, timeout=math.inf)
+                except ResponseError as exc:  # a whole error reply: the stream is still in step
+                    error = exc
+                # The reply of the oldest command still unanswered; its caller may have given
+                # up (then the reply is dropped). None waiting: Redis sent what nobody asked
+                # for (IndexError), the link breaks.
+                waiter = link.waiting.popleft()
+                link.heard = asyncio.get_running_loop().time()
+                if waiter.done():
+                    continue
+                if error is not None:
+                    waiter.set_exception(error)
+                else:
+                    waiter.set_result(cast(Reply, reply))
+        except asyncio.CancelledError:
+            self._break(link, RedisConnectionError("the cache's reads were cancelled"))
+            raise
+        except Exception as exc:  # the connection broke (or Redis sent what we did not ask for)
+            self._break(link, exc)
+
+    def _break(self, link: _Link, exc: BaseException) -> None:
+        """Fail every read waiting on ``link`` and close it; the next read opens a new one."""
+        if link.broken:
+            return
+        link.broken = True
+        if self._link is link:
+            self._link = None
+        error = exc if isinstance(exc, Exception) else RedisConnectionError(type(exc).__name__)
+        while link.waiting:
+            waiter = link.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+        if link.reader is not None and link.reader is not asyncio.current_task():
+            link.reader.cancel()
+        closing = asyncio.ensure_future(self._disconnect(link))
+        self._closing.add(closing)  # held until done (the loop keeps only weak references)
+        closing.add_done_callback(self._closing.discard)
+
+    async def _disconnect(self, link: _Link) -> None:
+        await link.connection.disconnect(nowait=True)
+        # A broken connection mostly means the server went away: the pool's idle connections
+        # (the cache's misses and writes) are dead too and reconnect on their next use instead
+        # of failing it.
+        await self._pool.disconnect(inuse_connections=False)
+
+    async def aclose(self) -> None:
+        if self._opening is not None and not self._opening.done():
+            self._opening.cancel()
+        link, self._link = self._link, None
+        if link is None:
+            return
+        link.broken = True  # closed here; the client closes its own pool
+        closed = RedisConnectionError("the cache's reads were closed")
+        while link.waiting:
+            waiter = link.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(closed)
+        if link.reader is not None:
+            link.reader.cancel()
+            await asyncio.gather(link.reader, return_exceptions=True)
+        await link.connection.disconnect(nowait=True)
