@@ -14,13 +14,15 @@ live read instead, which is faster than a retry) and has a bounded pool; the per
 enforced by the cache itself (``Cache(timeout=...)``), the socket timeouts here are a backstop.
 
 A burst (250 WatchOrders streams taking their slots at once) opens up to ``max_connections``
-connections, and a pool keeps every one it opened: ~35 KiB each (the connection, its asyncio
-stream and buffers) for the life of the process. A standalone client's pool
-(:class:`SheddingPool`) gives back the ones a quiet period did not use: every ``idle_s``
-(``REDIS_IDLE_CLOSE_S``, run from the service's memory maintenance, ``services/common/lean.py``)
-it closes and forgets the idle connections beyond ``KEEP_IDLE`` that stayed idle the whole
-period. Steady load keeps what it uses; the connections of a burst go back between one and two
-periods after it. A cluster client's per-node pools are left as redis-py keeps them.
+connections, and redis-py's pool keeps every one it opened, on both ends, for the life of the
+process. A standalone client's pool (:class:`SheddingPool`) gives back the ones a quiet period
+did not use: every ``idle_s`` (``REDIS_IDLE_CLOSE_S``, run from the service's memory maintenance,
+``services/common/lean.py``) it closes and forgets the idle connections beyond ``KEEP_IDLE`` that
+stayed idle the whole period. Steady load keeps what it uses; the connections of a burst go back
+between one and two periods after it (their sockets and Redis' client buffers at once; their
+objects' memory is reused by the process, the resident size shrinks little: a client whose
+bursts need not be parallel is better given a small ``max_connections``, as commerce's stream
+slots are). A cluster client's per-node pools are left as redis-py keeps them.
 """
 
 from __future__ import annotations
