@@ -65,9 +65,9 @@ class Deps:
 # Connections of the order-event log's and the stream slots' Redis clients. Their commands are
 # one short round trip each, and Redis runs them one at a time anyway: 250 streams opening at
 # once take their slots as fast over 16 connections as over 128 (40 ms), and do not leave 112
-# more connections (~35 KiB each in this process) behind. A command waits for a free connection
-# up to the client's socket timeout (1 s); past it, it fails like Redis being away, which lets
-# the stream through (watch_slots.py).
+# more connections behind (commerce 1.2 to 1.5 MiB lower after bench/memory_bench.py's waves).
+# A command waits for a free connection up to the client's socket timeout (1 s); past it, it
+# fails like Redis being away, which lets the stream through (watch_slots.py).
 SMALL_POOL = 16
 
 
