@@ -45,6 +45,7 @@ import ctypes.util
 import gc
 import os
 import sys
+from collections.abc import Awaitable, Callable
 
 OPTIONAL_IMPORTS = ("rich", "pygments", "click")
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
@@ -104,11 +105,17 @@ def resident_bytes() -> int:
 
 
 async def trim_periodically(
-    interval_s: float, *, check_s: float = CHECK_S, growth: int = TRIM_ON_GROWTH
+    interval_s: float,
+    *,
+    check_s: float = CHECK_S,
+    growth: int = TRIM_ON_GROWTH,
+    release: Callable[[], Awaitable[int]] | None = None,
 ) -> None:
     """:func:`trim` every ``interval_s`` seconds until cancelled (0 or less: never), and sooner,
     at the first check (every ``check_s``) that finds the resident size ``growth`` bytes above
-    what it was after the last trim."""
+    what it was after the last trim. ``release``, when given, runs at every check first (it lets
+    go of what a burst left, e.g. idle Redis connections, and says how many); when it released
+    anything, that check trims too, so the memory goes back at once."""
     if interval_s <= 0:
         return
     check_s = min(check_s, interval_s)
@@ -116,6 +123,19 @@ async def trim_periodically(
     while True:
         await asyncio.sleep(check_s)
         waited += check_s
-        if waited >= interval_s or resident_bytes() - baseline >= growth:
+        released = await _release(release)
+        if released or waited >= interval_s or resident_bytes() - baseline >= growth:
             trim()
             baseline, waited = resident_bytes(), 0.0
+
+
+async def _release(release: Callable[[], Awaitable[int]] | None) -> int:
+    if release is None:
+        return 0
+    try:
+        return await release()
+    except Exception as exc:  # maintenance must never stop the trims
+        import structlog  # not at the top: skip_optional_imports runs before structlog's import
+
+        structlog.get_logger("lean").warning("memory_release_failed", error=type(exc).__name__)
+        return 0

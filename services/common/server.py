@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import grpc
 import prometheus_client
@@ -15,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.common import lean
 from services.common.auth import AuthInterceptor, JwksSource, TokenVerifier
+from services.common.cache.client import shed_idle_connections
 from services.common.interceptors import ErrorMappingInterceptor, RequestContextInterceptor
 from services.common.logging import configure_logging
 from services.common.peer_auth import PeerAuthInterceptor
@@ -130,9 +132,15 @@ async def serve(
     if settings.metrics_port:
         prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
     # Start-up's garbage collected and its free heap handed back, then again every
-    # MEMORY_TRIM_INTERVAL_S (services/common/lean.py).
+    # MEMORY_TRIM_INTERVAL_S (services/common/lean.py); the Redis connections a burst opened go
+    # back after REDIS_IDLE_CLOSE_S idle (services/common/cache/client.py).
     lean.settle()
-    trimmer = asyncio.create_task(lean.trim_periodically(settings.memory_trim_interval_s))
+    trimmer = asyncio.create_task(
+        lean.trim_periodically(
+            settings.memory_trim_interval_s,
+            release=partial(shed_idle_connections, settings.redis_idle_close_s),
+        )
+    )
     log.info(
         "service_started",
         host=settings.host,

@@ -46,6 +46,10 @@ class ServiceSettings(BaseSettings):
     # services/common/lean.py): memory a burst used returns within this time (sooner once the
     # resident size has grown by 1 MiB). 0 = only at start.
     memory_trim_interval_s: float = shared("MEMORY_TRIM_INTERVAL_S", 30.0)
+    # Seconds after which the idle Redis connections beyond a few (services/common/cache/client.py)
+    # that a whole such period did not use are closed: a burst's connections go back within two
+    # of them. 0 = kept open. Checked at the trim's one-second checks (needs the trim interval > 0).
+    redis_idle_close_s: float = shared("REDIS_IDLE_CLOSE_S", 10.0)
     log_level: str = shared("LOG_LEVEL", "info")
     # None: JSON when stderr is not a terminal, console otherwise.
     log_json: bool | None = shared("LOG_JSON", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -54,10 +55,18 @@ class Recorder:
         return True
 
 
-async def _run(recorder: Recorder, monkeypatch: pytest.MonkeyPatch, *, interval: float) -> None:
+async def _run(
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    interval: float,
+    release: Callable[[], Awaitable[int]] | None = None,
+) -> None:
     monkeypatch.setattr(lean, "resident_bytes", recorder.resident)
     monkeypatch.setattr(lean, "trim", recorder.trim)
-    task = asyncio.create_task(lean.trim_periodically(interval, check_s=0.01, growth=100))
+    task = asyncio.create_task(
+        lean.trim_periodically(interval, check_s=0.01, growth=100, release=release)
+    )
     await asyncio.sleep(0.2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -88,6 +97,25 @@ async def test_no_interval_no_trims(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lean, "trim", recorder.trim)
     await asyncio.wait_for(lean.trim_periodically(0), 1)
     assert recorder.trims == 0
+
+
+async def test_what_a_release_gives_back_is_trimmed_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A quiet process (never trimmed in the interval), whose release hook lets go of something
+    # at its third check: that check trims; a hook that fails does not stop the checks.
+    calls: list[int] = []
+
+    async def release() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("redis went away")
+        return 3 if len(calls) == 3 else 0
+
+    recorder = Recorder([1_000])
+    await _run(recorder, monkeypatch, interval=3600, release=release)
+    assert len(calls) >= 5
+    assert recorder.trims == 1
 
 
 def test_every_start_runs_the_services_at_the_same_optimization_level(tmp_path: Path) -> None:

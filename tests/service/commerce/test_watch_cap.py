@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from services.commerce.order_event_log import OrderEventLog
+from services.commerce.server import SMALL_POOL
 from services.commerce.watch import WatchHub, redis_for_pubsub
 from services.commerce.watch_slots import StreamSlots
 from services.common.cache.client import redis_from_url
@@ -21,8 +22,10 @@ from services.common.errors import TooManyStreams
 
 def replica(redis_url: str, namespace: str, limit: int, lease_s: float = 30.0) -> WatchHub:
     """One commerce replica's hub, as commerce's server builds it."""
-    events = OrderEventLog(redis_from_url(redis_url), namespace)
-    slots = StreamSlots(redis_from_url(redis_url), namespace, limit, lease_s=lease_s)
+    events = OrderEventLog(redis_from_url(redis_url, max_connections=SMALL_POOL), namespace)
+    slots = StreamSlots(
+        redis_from_url(redis_url, max_connections=SMALL_POOL), namespace, limit, lease_s=lease_s
+    )
     return WatchHub(redis_for_pubsub(redis_url), namespace, events, slots, limit)
 
 
@@ -53,6 +56,28 @@ async def test_streams_beyond_the_cap_are_refused_and_closed_ones_freed(redis_ur
         assert hub.subscribed_channels() == 0
         async with hub.watch(user):
             assert hub.open_streams() == 1
+    finally:
+        await hub.aclose()
+
+
+async def test_a_wave_of_streams_takes_its_slots_over_a_few_connections(redis_url: str) -> None:
+    # 250 streams opening at once each take a slot (none let through uncounted because the
+    # slots' small pool was busy), and the wave opens at most SMALL_POOL connections.
+    namespace = f"test_{uuid.uuid4().hex[:8]}"
+    hub = replica(redis_url, namespace, 300)
+    user = f"user-{uuid.uuid4().hex}"
+    wave = 250
+    try:
+        async with contextlib.AsyncExitStack() as streams:
+            await asyncio.gather(
+                *(streams.enter_async_context(hub.watch(user)) for _ in range(wave))
+            )
+            assert hub.open_streams() == wave
+            assert hub._slots.held() == wave
+            assert await hub._redis.zcard(watch_slots_key(namespace, user)) == wave
+            idle, in_use = hub._slots._redis.connection_pool.connection_counts()
+            assert 1 < idle + in_use <= SMALL_POOL
+        assert await hub._redis.zcard(watch_slots_key(namespace, user)) == 0
     finally:
         await hub.aclose()
 
