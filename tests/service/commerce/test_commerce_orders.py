@@ -105,14 +105,8 @@ async def test_a_new_order_drops_the_pages_and_keeps_the_single_orders(
     """An Order CREATE event changes the user's order pages (the new order is listed) but no
     cached single order (an order that did not exist has no cached copy); a change of an order
     drops its cached copy too."""
-    user = await customer_of()
+    user, order, detail = await _settled_order(channel, customer_of, "kept")
     md = user.metadata()
-    order = await place(channel, md, "kept")
-    await asyncio.sleep(0.5)  # the creation's own events
-
-    async def detail() -> pb.Order:
-        got = await stub(channel).GetOrder(pb.GetOrderRequest(order_id=order.id), metadata=md)
-        return got.order
 
     async def listed() -> list[str]:
         page = await stub(channel).ListOrders(pb.ListOrdersRequest(), metadata=md)
@@ -139,14 +133,7 @@ async def test_an_order_gap_event_drops_the_single_orders_too(
     sf_control: SandboxControl,
 ) -> None:
     """A GAP event names no order: pages and single orders are dropped for every user."""
-    user = await customer_of()
-    md = user.metadata()
-    order = await place(channel, md, "gap")
-    await asyncio.sleep(0.5)  # the creation's own events
-
-    async def detail() -> pb.Order:
-        got = await stub(channel).GetOrder(pb.GetOrderRequest(order_id=order.id), metadata=md)
-        return got.order
+    _, order, detail = await _settled_order(channel, customer_of, "gap")
 
     assert (await detail()).status == pb.ORDER_STATUS_PENDING_REVIEW
     await sf_control.fault("gap", count=1, action="sobjects:Order:PATCH")
@@ -208,3 +195,18 @@ async def test_watch_orders_without_an_account_is_not_found(
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stream.read()
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def _settled_order(channel: grpc.aio.Channel, customer_of: Any, name: str) -> Any:
+    """A new customer's placed order once its creation's own events have passed, and a reader of
+    it: ``(customer, order, detail)``."""
+    user = await customer_of()
+    md = user.metadata()
+    order = await place(channel, md, name)
+    await asyncio.sleep(0.5)  # the creation's own events
+
+    async def detail() -> pb.Order:
+        got = await stub(channel).GetOrder(pb.GetOrderRequest(order_id=order.id), metadata=md)
+        return got.order
+
+    return user, order, detail
