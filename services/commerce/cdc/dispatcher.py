@@ -3,8 +3,11 @@
 The consumer hands over a batch: the events of one topic that arrived while the previous batch
 was handled, in delivery order. Each handler gets the whole batch at once (``handle_batch``, one
 set of round trips for all of its events) or, if it has no ``handle_batch``, each event in order
-(``handle``). A handler must be idempotent: delivery is at least once (a reconnect may replay
-events, and a batch that failed is handed again whole). If it raises, the batch is retried with
+(``handle``). The handlers of an object are independent of each other (a cache invalidation, the
+fulfillment intake), so they work on a batch side by side; the batch is done when all are.
+
+A handler must be idempotent: delivery is at least once (a reconnect may replay events, and a
+handler that failed on a batch gets the whole batch again). If it raises, it is retried with
 backoff and the topic waits (its replay id is not advanced), so a handler never loses an event; a
 handler that can degrade (e.g. drop a whole cache family instead) should do so itself rather
 than raise.
@@ -60,16 +63,19 @@ class Dispatcher:
         await self.dispatch_batch([event])
 
     async def dispatch_batch(self, events: Sequence[ChangeEvent]) -> None:
-        """Every handler of the events' object gets them (each run of one object in turn); the
-        call returns once all of them are handled."""
+        """Every handler of the events' object gets them, the handlers side by side (each run of
+        one object in turn); the call returns once every handler finished them."""
         for entity, run in _runs(events):
-            for handler in self._handlers.get(entity, ()):
-                batch = getattr(handler, "handle_batch", None)
-                if batch is not None:
-                    await self._retrying(partial(batch, run), entity)
-                    continue
-                for event in run:
-                    await self._retrying(partial(handler.handle, event), entity)
+            handlers = self._handlers.get(entity, ())
+            await asyncio.gather(*(self._deliver(handler, entity, run) for handler in handlers))
+
+    async def _deliver(self, handler: Handler, entity: str, run: list[ChangeEvent]) -> None:
+        batch = getattr(handler, "handle_batch", None)
+        if batch is not None:
+            return await self._retrying(partial(batch, run), entity)
+        for event in run:
+            await self._retrying(partial(handler.handle, event), entity)
+        return None
 
     async def reset(self, entity: str) -> None:
         for handler in self._handlers.get(entity, ()):
