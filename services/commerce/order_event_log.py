@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -47,6 +48,15 @@ class OrderEventLog:
         key = self._key(user_id)
         await self._redis.xadd(key, {"o": order_id}, maxlen=RETAINED, approximate=True)
         await self._redis.expire(key, TTL_S)
+
+    async def append_many(self, changes: Sequence[tuple[str, str]]) -> None:
+        """``append`` for several ``(user id, order id)`` changes, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id, order_id in changes:
+            key = self._key(user_id)
+            pipe.xadd(key, {"o": order_id}, maxlen=RETAINED, approximate=True)
+            pipe.expire(key, TTL_S)
+        await pipe.execute()
 
     async def latest(self, user_id: str) -> str:
         """The id of the newest entry, ``0-0`` when the log is empty."""

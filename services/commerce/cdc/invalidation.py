@@ -14,7 +14,7 @@ The consumer hands a batch of events at once (``handle_batch``): the catalog fam
 once per batch; the owners of the batch's orders are resolved together (one ``commerce.orders``
 query, at most one SOQL), the directory is asked once per distinct account, each user's
 families are dropped once (one Redis round trip per user), and each watcher is told once per
-changed order.
+changed order (the watchers' log and publishes in one round trip each).
 
 If the users cannot be resolved (Salesforce or identity down), the family is dropped for every
 user instead: a few extra cache misses rather than a stale order or a stuck stream.
@@ -49,6 +49,9 @@ def only_touches(event: ChangeEvent, ignored: frozenset[str]) -> bool:
 
 class OrderNotifier(Protocol):
     async def order_changed(self, user_id: str, order_id: str) -> None: ...
+
+    async def orders_changed(self, changes: Sequence[tuple[str, str]]) -> None:
+        """``order_changed`` for each ``(user id, order id)``, in order."""
 
 
 class CatalogInvalidator:
@@ -158,9 +161,10 @@ class OrderInvalidator(_PerUser):
                 for user, also_details in details.items():
                     more = self.more if also_details else ()
                     await self._cache.invalidate(UserScope(user), self.family, *more)
-            for order_id, account_id in owners.items():
-                for user in users[account_id]:
-                    await self._notify.order_changed(user, order_id)
+            await self._notify.orders_changed(
+                [(user, order_id) for order_id, account_id in owners.items()
+                 for user in users[account_id]]
+            )  # fmt: skip
         except PortalError:
             return await self.reset(events[-1].entity)
         log.info("orders_invalidated", entity=events[-1].entity, orders=len(owners))

@@ -75,6 +75,9 @@ class Watchers:
     async def order_changed(self, user_id: str, order_id: str) -> None:
         self.told.append((user_id, order_id))
 
+    async def orders_changed(self, changes: Sequence[tuple[str, str]]) -> None:
+        self.told.extend(changes)
+
 
 def invalidator(
     directory: Directory, accounts: Accounts
