@@ -50,11 +50,13 @@ class OrderEventLog:
         await self._redis.expire(key, TTL_S)
 
     async def append_many(self, changes: Sequence[tuple[str, str]]) -> None:
-        """``append`` for several ``(user id, order id)`` changes, in one round trip."""
+        """``append`` for several ``(user id, order id)`` changes, in one round trip (each
+        user's log's expiry set once, after its entries)."""
         pipe = self._redis.pipeline(transaction=False)
-        for user_id, order_id in changes:
-            key = self._key(user_id)
+        keys = [self._key(user_id) for user_id, _ in changes]
+        for key, (_, order_id) in zip(keys, changes, strict=True):
             pipe.xadd(key, {"o": order_id}, maxlen=RETAINED, approximate=True)
+        for key in dict.fromkeys(keys):
             pipe.expire(key, TTL_S)
         await pipe.execute()
 
