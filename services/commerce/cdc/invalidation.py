@@ -88,14 +88,6 @@ class _PerUser:
     async def fresh_start(self, entity: str) -> None:
         return None  # entries cached before the stream expire by their TTL
 
-    async def _drop_users(
-        self, account_ids: Sequence[str], more: tuple[Family[UserScope], ...] = ()
-    ) -> list[str]:
-        users = [u for a in account_ids for u in await self._directory.users_of_sf_account(a)]
-        for user in users:
-            await self._cache.invalidate(UserScope(user), self.family, *more)
-        return users
-
     async def _users_of(self, account_ids: Iterable[str]) -> dict[str, list[str]]:
         """``account -> users``, one directory call per distinct account."""
         return {a: await self._directory.users_of_sf_account(a) for a in dict.fromkeys(account_ids)}
