@@ -5,7 +5,9 @@ them (``--in-process`` runs them in this process's event loop instead, which mak
 one core with the worker), identity's real AccountDirectoryService servicer, a Postgres database
 of its own, and ``--workers`` worker processes (default 2), each as a commerce replica runs
 fulfillment: commerce's CDC consumer (one of them holds the stream, the others stand by) with
-fulfillment's handler, and ``start_fulfillment`` with production client settings and production
+commerce's cache-invalidation and watcher handlers (on a Redis namespace of the bench's own;
+``--fulfillment-only`` leaves them out) and fulfillment's handler, and ``start_fulfillment`` with
+production client settings and production
 logging (JSON lines, to ``--log`` rather than the terminal); the workers share the orders by claim.
 ``--workers 0`` runs one consumer and worker in this process instead (the earlier layout).
 Freebit's activation delay is 0.05 s. Three phases, each on orders created beforehand in Pending
@@ -41,7 +43,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -54,6 +56,7 @@ import httpx
 from portal.identity.v1 import account_directory_pb2_grpc
 from pydantic import SecretStr
 
+from services.commerce.background import invalidation_dispatcher
 from services.commerce.cdc import Consumer, Dispatcher
 from services.commerce.fulfillment import (
     Clients,
@@ -61,8 +64,13 @@ from services.commerce.fulfillment import (
     FulfillmentSettings,
     start_fulfillment,
 )
+from services.commerce.order_accounts import OrderAccounts
+from services.commerce.order_event_log import OrderEventLog
+from services.commerce.watch import WatchHub, redis_for_pubsub
+from services.commerce.watch_slots import StreamSlots
 from services.common import upstreams
 from services.common.cache import Cache
+from services.common.cache.client import redis_from_url
 from services.common.clients import ChangeEvent, SalesforceClient, SalesforceConfig, soql
 from services.common.clients.pubsub import PubSubConfig, SalesforcePubSubClient
 from services.common.clients.whmcs import OrderLine, WhmcsClient, WhmcsConfig
@@ -249,7 +257,11 @@ async def replica(config: dict[str, str]) -> AsyncIterator[tuple[Fulfillment, Co
         identity_target=config["identity_target"],
     )  # fmt: skip
     clients = _clients(settings)
-    dispatcher = Dispatcher()  # commerce's one CDC dispatcher, here with fulfillment only
+    closers: list[Callable[[], Awaitable[Any]]] = []
+    if config.get("cache_namespace"):
+        dispatcher = await commerce_handlers(config, clients, closers)
+    else:  # commerce's one CDC dispatcher with fulfillment's handler only
+        dispatcher = Dispatcher()
     handle = await start_fulfillment(
         settings, _fulfillment_settings(), clients=clients, cdc=dispatcher
     )
@@ -264,6 +276,30 @@ async def replica(config: dict[str, str]) -> AsyncIterator[tuple[Fulfillment, Co
         await _cancel(task)
         await pubsub.aclose()
         await handle.stop()
+        for close in reversed(closers):
+            await close()
+
+
+async def commerce_handlers(
+    config: dict[str, str], clients: Clients, closers: list[Callable[[], Awaitable[Any]]]
+) -> Dispatcher:
+    """Commerce's CDC dispatcher as ``build_deps`` wires it: the cache-invalidation handlers
+    (catalog, eligibility, the orders family with the watchers' event log and publish) on the
+    bench's own Redis namespace, the directory being identity's servicer in the bench process."""
+    url, namespace = config["redis_url"], config["cache_namespace"]
+    cache = Cache.from_url(url, service="commerce", namespace=namespace)
+    await cache.connect()
+    closers.append(cache.aclose)
+    pool = await asyncpg.create_pool(config["database_url"], min_size=1, max_size=4)
+    assert pool is not None
+    closers.append(pool.close)
+    watch = WatchHub(
+        redis_for_pubsub(url), namespace, OrderEventLog(redis_from_url(url), namespace),
+        StreamSlots(redis_from_url(url), namespace, 5), 5,
+    )  # fmt: skip
+    closers.append(watch.aclose)
+    accounts = OrderAccounts(pool, clients.salesforce)
+    return invalidation_dispatcher(cache, clients.directory, accounts, watch)
 
 
 async def serve_worker(config: dict[str, str]) -> None:
@@ -522,11 +558,11 @@ class Bench:
         )  # fmt: skip
 
 
-def report(results: list[Result], mode: str, workers: int) -> None:
+def report(results: list[Result], mode: str, workers: int, handlers: str) -> None:
     layout = (f"{workers} worker process(es) sharing the orders" if workers
               else "worker in the bench process")  # fmt: skip
-    print(f"\nFulfillment bench ({mode} sandboxes, {layout}, Freebit activation delay "
-          f"{ACTIVATION_DELAY_S:g} s, {os.cpu_count()} CPUs)")  # fmt: skip
+    print(f"\nFulfillment bench ({mode} sandboxes, {layout}, CDC handlers: {handlers}, Freebit "
+          f"activation delay {ACTIVATION_DELAY_S:g} s, {os.cpu_count()} CPUs)")  # fmt: skip
     print(f"{'phase':<8} {'orders':>6} {'history':>7} {'time s':>7} {'orders/s':>8} "
           f"{'lag p50':>8} {'lag p95':>8} {'lag max':>8} {'dup':>4} {'fail':>4} "
           f"{'load':>9}")  # fmt: skip
@@ -537,7 +573,7 @@ def report(results: list[Result], mode: str, workers: int) -> None:
               f"{r.load_before + '→' + r.load_after:>9}")  # fmt: skip
     print("\nwhere the lag goes (ms from the approval's commit, p50 / p95): its event reaching the "
           "bench's own CDC subscriber; its row committed by the intake (the stream holder's "
-          "consumer, one event after the other); its write-back (claim, work)")  # fmt: skip
+          "consumer, a batch of events at a time); its write-back (claim, work)")  # fmt: skip
     for r in results:
         print(f"{r.phase:<8} delivered {pct(r.delivery, 50):.0f} / {pct(r.delivery, 95):.0f}, "
               f"row {pct(r.intake, 50):.0f} / {pct(r.intake, 95):.0f}, "
@@ -613,6 +649,8 @@ async def main(args: argparse.Namespace, log: TextIO) -> None:
             "database_url": url, "salesforce_url": boxes.sf_rest,
             "salesforce_pubsub_target": boxes.sf_pubsub, "whmcs_url": boxes.whmcs,
             "freebit_url": boxes.freebit, "identity_target": target, "log": args.log,
+            "redis_url": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "cache_namespace": "" if args.fulfillment_only else f"fbench_{uuid.uuid4().hex[:8]}",
         }  # fmt: skip
         if args.workers:
             boxes.measured["bench"] = os.getpid()
@@ -644,7 +682,10 @@ async def main(args: argparse.Namespace, log: TextIO) -> None:
             history = await top_up_history(whmcs, args.history)
             results.append(await bench.phase("history", args.orders, one_at_a_time=False,
                                              history=history))  # fmt: skip
-        report(results, "in-process" if args.in_process else "separate-process", args.workers)
+        handlers = ("fulfillment only" if args.fulfillment_only
+                    else "commerce's cache invalidation and watchers + fulfillment")  # fmt: skip
+        report(results, "in-process" if args.in_process else "separate-process", args.workers,
+               handlers)  # fmt: skip
     finally:
         await stack.aclose()
         await _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -672,6 +713,11 @@ def cli() -> None:
         "--workers", type=int, default=2,
         help="worker processes sharing the orders, each as a commerce replica runs fulfillment "
         "(0: one worker in this process)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fulfillment-only", action="store_true",
+        help="the CDC dispatcher with fulfillment's handler only (without commerce's cache "
+        "invalidation and watcher handlers, which share the stream in production)",
     )  # fmt: skip
     parser.add_argument(
         "--log", default="/tmp/fulfillment_bench.log",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -47,6 +48,17 @@ class OrderEventLog:
         key = self._key(user_id)
         await self._redis.xadd(key, {"o": order_id}, maxlen=RETAINED, approximate=True)
         await self._redis.expire(key, TTL_S)
+
+    async def append_many(self, changes: Sequence[tuple[str, str]]) -> None:
+        """``append`` for several ``(user id, order id)`` changes, in one round trip (each
+        user's log's expiry set once, after its entries)."""
+        pipe = self._redis.pipeline(transaction=False)
+        keys = [self._key(user_id) for user_id, _ in changes]
+        for key, (_, order_id) in zip(keys, changes, strict=True):
+            pipe.xadd(key, {"o": order_id}, maxlen=RETAINED, approximate=True)
+        for key in dict.fromkeys(keys):
+            pipe.expire(key, TTL_S)
+        await pipe.execute()
 
     async def latest(self, user_id: str) -> str:
         """The id of the newest entry, ``0-0`` when the log is empty."""

@@ -25,7 +25,7 @@ class CommerceSettings(ServiceSettings):
     cdc_enabled: bool = True
     # How often a standby replica tries to take the consumer lock.
     cdc_standby_retry_s: float = 2.0
-    # Events asked for per Pub/Sub fetch.
+    # Events asked for per Pub/Sub fetch; also the most events the consumer handles as one batch.
     cdc_batch: int = 100
 
     # WatchOrders: a heartbeat message every this many seconds on an idle stream.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import structlog
 from redis.asyncio import Redis
@@ -72,6 +72,23 @@ class WatchHub:
         except (RedisError, OSError) as exc:
             log.warning("watch_log_failed", error=type(exc).__name__)
         await self._publish(user_id, order_id)
+
+    async def orders_changed(self, changes: Sequence[tuple[str, str]]) -> None:
+        """``order_changed`` for several ``(user id, order id)`` changes (the CDC consumer's
+        batch), in order: one round trip appends them all to the log, one publishes them all."""
+        if not changes:
+            return
+        try:
+            await self.events.append_many(changes)
+        except (RedisError, OSError) as exc:
+            log.warning("watch_log_failed", error=type(exc).__name__)
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for user_id, order_id in changes:
+                pipe.publish(self._channel(user_id), order_id)
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("watch_publish_failed", error=type(exc).__name__)
 
     async def line_changed(self, user_id: str, msisdn: str) -> None:
         """A mobile line's status changed: published as ``sim:<msisdn>`` on the same channel

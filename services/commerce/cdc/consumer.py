@@ -2,9 +2,16 @@
 
 The leader holds ``pg_try_advisory_lock`` on a dedicated connection; the others retry every
 ``standby_retry_s``. If that connection fails, the lock is gone with it, so the leader stops all
-its streams and contends again. Per topic the replay id is read from ``commerce.cdc_replay`` at
-start and written (on the lock connection) after every event the handlers finished, and after a
-keep-alive that moved the position: a restart resumes where the last one stopped, at least once.
+its streams and contends again.
+
+Per topic, a reader task takes the stream's items as they come (at most ``batch`` waiting) and
+the topic's loop handles them in batches: everything that arrived while the previous batch was
+being handled, in delivery order, goes to the dispatcher at once (its handlers do one set of
+round trips for the whole batch), then the batch's last position (its last event's replay id,
+or a later keep-alive's) is written once. The replay id is read from ``commerce.cdc_replay`` at
+start and written (on the lock connection) only after the handlers finished every event up to
+it: a restart (or a batch whose handling failed, retried whole) resumes where the last stored
+position is, at least once.
 
 A lost position (``ReplayIdInvalid``) makes the handlers of that object ``reset`` (drop their
 whole cache family, reconcile) and the topic resumes from LATEST. A subscription without a stored
@@ -16,7 +23,9 @@ after the last replay id it handed out, with backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import asyncpg
 import structlog
@@ -24,7 +33,7 @@ import structlog
 from services.commerce import repo
 from services.commerce.cdc.dispatcher import Dispatcher, topic_of
 from services.common.clients.cdc import ChangeEvent, KeepAlive
-from services.common.clients.pubsub import SalesforcePubSubClient
+from services.common.clients.pubsub import Item, SalesforcePubSubClient
 from services.common.errors import ReplayIdInvalid
 
 log = structlog.get_logger("cdc")
@@ -113,18 +122,20 @@ class Consumer:
     async def _stream(self, entity: str, topic: str, replay: bytes | None) -> None:
         log.info("cdc_subscribing", topic=topic, resume=replay is not None)
         fresh = replay is None
-        async for item in self._pubsub.subscribe(topic, replay, batch=self._batch):
-            if fresh:
-                fresh = False
-                await self._dispatcher.fresh_start(entity)
-            self._mark_live(topic)
-            if isinstance(item, ChangeEvent):
-                await self._dispatcher.dispatch(item)
-                await self._store(topic, item.replay_id)
-                replay = item.replay_id
-            elif isinstance(item, KeepAlive) and item.latest_replay_id not in (b"", replay):
-                await self._store(topic, item.latest_replay_id)
-                replay = item.latest_replay_id
+        items = self._pubsub.subscribe(topic, replay, batch=self._batch)
+        async with contextlib.aclosing(batches(items, self._batch)) as stream:
+            async for batch in stream:
+                if fresh:
+                    fresh = False
+                    await self._dispatcher.fresh_start(entity)
+                self._mark_live(topic)
+                events = [item for item in batch if isinstance(item, ChangeEvent)]
+                if events:
+                    await self._dispatcher.dispatch_batch(events)
+                position = last_position(batch, replay)
+                if position is not None and position != replay:
+                    await self._store(topic, position)
+                    replay = position
 
     async def _store(self, topic: str, replay: bytes) -> None:
         async with self._db_lock:
@@ -142,3 +153,63 @@ class Consumer:
         if len(self._live) == len(self._dispatcher.entities):
             log.info("cdc_ready", topics=sorted(self._live))
             self.ready.set()
+
+
+def last_position(batch: Sequence[Item], stored: bytes | None) -> bytes | None:
+    """The position after ``batch``: its last event's replay id, or a keep-alive's that came
+    after it (an empty keep-alive id moves nothing)."""
+    position = stored
+    for item in batch:
+        if isinstance(item, ChangeEvent):
+            position = item.replay_id
+        elif isinstance(item, KeepAlive) and item.latest_replay_id:
+            position = item.latest_replay_id
+    return position
+
+
+class _End:
+    """Internal: the stream's iterator stopped (``error`` set when it raised)."""
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+async def batches(items: AsyncIterator[Item], limit: int) -> AsyncGenerator[list[Item], None]:
+    """The stream's items in batches: a reader task takes them as they come (at most ``limit``
+    waiting, so the stream's demand still follows the handling), and each batch is every item
+    that waited, at least one, at most ``limit``. An error of the stream is raised after the
+    items that came before it were handed out."""
+    queue: asyncio.Queue[Item | _End] = asyncio.Queue(max(1, limit))
+
+    async def read() -> None:
+        try:
+            async for item in items:
+                await queue.put(item)
+        except Exception as exc:
+            await queue.put(_End(exc))
+        else:
+            await queue.put(_End(None))
+
+    reader = asyncio.create_task(read(), name="cdc-reader")
+    try:
+        while True:
+            batch: list[Item] = []
+            end: _End | None = None
+            first = await queue.get()
+            while True:
+                if isinstance(first, _End):
+                    end = first
+                    break
+                batch.append(first)
+                if len(batch) >= limit or queue.empty():
+                    break
+                first = queue.get_nowait()
+            if batch:
+                yield batch
+            if end is not None:
+                if end.error is not None:
+                    raise end.error
+                return
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)

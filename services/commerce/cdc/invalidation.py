@@ -10,13 +10,19 @@
   stamps) changes nothing the portal shows and is skipped.
 - ``GAP_*`` events and a lost replay position drop the family for every user.
 
+The consumer hands a batch of events at once (``handle_batch``): the catalog family is dropped
+once per batch; the owners of the batch's orders are resolved together (one ``commerce.orders``
+query, at most one SOQL), the directory is asked once per distinct account, each user's
+families are dropped once (one Redis round trip per user), and each watcher is told once per
+changed order (the watchers' log and publishes in one round trip each).
+
 If the users cannot be resolved (Salesforce or identity down), the family is dropped for every
 user instead: a few extra cache misses rather than a stale order or a stuck stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -44,14 +50,20 @@ def only_touches(event: ChangeEvent, ignored: frozenset[str]) -> bool:
 class OrderNotifier(Protocol):
     async def order_changed(self, user_id: str, order_id: str) -> None: ...
 
+    async def orders_changed(self, changes: Sequence[tuple[str, str]]) -> None:
+        """``order_changed`` for each ``(user id, order id)``, in order."""
+
 
 class CatalogInvalidator:
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
 
     async def handle(self, event: ChangeEvent) -> None:
+        await self.handle_batch([event])
+
+    async def handle_batch(self, events: Sequence[ChangeEvent]) -> None:
         await self._cache.invalidate(SHARED_CATALOG, policy.CATALOG)
-        log.info("catalog_invalidated", entity=event.entity, change=event.change_type)
+        log.info("catalog_invalidated", entity=events[-1].entity, events=len(events))
 
     async def reset(self, entity: str) -> None:
         await self._cache.invalidate(SHARED_CATALOG, policy.CATALOG)
@@ -76,28 +88,35 @@ class _PerUser:
     async def fresh_start(self, entity: str) -> None:
         return None  # entries cached before the stream expire by their TTL
 
-    async def _drop_users(
-        self, account_ids: Sequence[str], more: tuple[Family[UserScope], ...] = ()
-    ) -> list[str]:
-        users = [u for a in account_ids for u in await self._directory.users_of_sf_account(a)]
-        for user in users:
-            await self._cache.invalidate(UserScope(user), self.family, *more)
-        return users
+    async def _users_of(self, account_ids: Iterable[str]) -> dict[str, list[str]]:
+        """``account -> users``, one directory call per distinct account."""
+        return {a: await self._directory.users_of_sf_account(a) for a in dict.fromkeys(account_ids)}
 
 
 class EligibilityInvalidator(_PerUser):
     family = policy.ELIGIBILITY
 
     async def handle(self, event: ChangeEvent) -> None:
-        if event.is_gap:
-            return await self.reset(event.entity)
-        if event.change_type == "UPDATE" and ELIGIBILITY_FIELD not in event.changed_fields:
+        await self.handle_batch([event])
+
+    async def handle_batch(self, events: Sequence[ChangeEvent]) -> None:
+        if any(event.is_gap for event in events):
+            return await self.reset(events[-1].entity)
+        accounts = [
+            account
+            for event in events
+            if not (event.change_type == "UPDATE" and ELIGIBILITY_FIELD not in event.changed_fields)
+            for account in event.record_ids
+        ]
+        if not accounts:
             return None
         try:
-            users = await self._drop_users(event.record_ids)
+            users = sorted({u for us in (await self._users_of(accounts)).values() for u in us})
+            for user in users:
+                await self._cache.invalidate(UserScope(user), self.family)
         except PortalError:
-            return await self.reset(event.entity)
-        log.info("eligibility_invalidated", accounts=len(event.record_ids), users=len(users))
+            return await self.reset(events[-1].entity)
+        log.info("eligibility_invalidated", accounts=len(set(accounts)), users=len(users))
         return None
 
 
@@ -112,36 +131,75 @@ class OrderInvalidator(_PerUser):
         self._accounts, self._notify = accounts, notify
 
     async def handle(self, event: ChangeEvent) -> None:
-        if event.is_gap:
-            return await self.reset(event.entity)
-        ignored = IGNORED_ORDER_FIELDS if event.entity == "Order" else IGNORED_ORDER_ITEM_FIELDS
-        if only_touches(event, ignored):
+        await self.handle_batch([event])
+
+    async def handle_batch(self, events: Sequence[ChangeEvent]) -> None:
+        gap = any(event.is_gap for event in events)
+        shown = [event for event in events if not event.is_gap and not _internal_only(event)]
+        if gap:
+            await self.reset(events[-1].entity)
+        if not shown:
             return None
-        # A new order changes the pages only; a change of an order or of any of its items (items
-        # of a new order may arrive after a watcher read the order) changes the order too.
-        new_order = event.entity == "Order" and event.change_type == "CREATE"
-        more = () if new_order else self.more
         try:
-            owners = await self._owners(event)
+            changed = await self._changed_orders(shown)
+            owners = await self._owners(shown, list(changed))
+            users = await self._users_of(owners.values())
+            # A user's families once: the order's too unless each change only created an order.
+            details: dict[str, bool] = {}
             for order_id, account_id in owners.items():
-                for user in await self._drop_users([account_id], more):
-                    await self._notify.order_changed(user, order_id)
+                for user in users[account_id]:
+                    details[user] = details.get(user, False) or changed[order_id]
+            if not gap:
+                for user, also_details in details.items():
+                    more = self.more if also_details else ()
+                    await self._cache.invalidate(UserScope(user), self.family, *more)
+            await self._notify.orders_changed(
+                [(user, order_id) for order_id, account_id in owners.items()
+                 for user in users[account_id]]
+            )  # fmt: skip
         except PortalError:
-            return await self.reset(event.entity)
-        log.info("orders_invalidated", entity=event.entity, orders=len(owners))
+            return await self.reset(events[-1].entity)
+        log.info("orders_invalidated", entity=events[-1].entity, orders=len(owners))
         return None
 
-    async def _owners(self, event: ChangeEvent) -> dict[str, str]:
-        fields: dict[str, Any] = event.fields
-        if event.entity == "Order":
-            if fields.get("AccountId"):
-                pairs = {rid: str(fields["AccountId"]) for rid in event.record_ids}
-                await self._accounts.remember(pairs.items())
-                return pairs
-            return await self._accounts.of_orders(event.record_ids)
-        order_ids = (
-            [str(fields["OrderId"])]
-            if fields.get("OrderId")
-            else await self._accounts.orders_of_items(event.record_ids)
-        )
-        return await self._accounts.of_orders(order_ids) if order_ids else {}
+    async def _changed_orders(self, events: Sequence[ChangeEvent]) -> dict[str, bool]:
+        """``order id -> whether the order itself changed`` (not only created), in event order.
+
+        A new order changes the pages only; a change of an order or of any of its items (items
+        of a new order may arrive after a watcher read the order) changes the order too."""
+        changed: dict[str, bool] = {}
+        item_ids: list[str] = []
+        for event in events:
+            if event.entity == "Order":
+                new_order = event.change_type == "CREATE"
+                for order_id in event.record_ids:
+                    changed[order_id] = changed.get(order_id, False) or not new_order
+            elif event.fields.get("OrderId"):
+                changed[str(event.fields["OrderId"])] = True
+            else:
+                item_ids += event.record_ids
+        if item_ids:
+            for order_id in await self._accounts.orders_of_items(item_ids):
+                changed[order_id] = True
+        return changed
+
+    async def _owners(self, events: Sequence[ChangeEvent], order_ids: list[str]) -> dict[str, str]:
+        """``order id -> account id`` of ``order_ids``: from the Order events that carry
+        ``AccountId`` (remembered), the rest in one look-up."""
+        carried: dict[str, str] = {}
+        for event in events:
+            fields: dict[str, Any] = event.fields
+            if event.entity == "Order" and fields.get("AccountId"):
+                carried.update((rid, str(fields["AccountId"])) for rid in event.record_ids)
+        if carried:
+            await self._accounts.remember(carried.items())
+        rest = [o for o in order_ids if o not in carried]
+        looked_up = await self._accounts.of_orders(rest) if rest else {}
+        return {
+            o: carried.get(o) or looked_up[o] for o in order_ids if o in carried or o in looked_up
+        }
+
+
+def _internal_only(event: ChangeEvent) -> bool:
+    ignored = IGNORED_ORDER_FIELDS if event.entity == "Order" else IGNORED_ORDER_ITEM_FIELDS
+    return only_touches(event, ignored)

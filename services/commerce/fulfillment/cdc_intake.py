@@ -1,16 +1,16 @@
 """Fulfillment's handler on commerce's CDC dispatcher (``/data/OrderChangeEvent``).
 
 The commerce process holds one stream per topic (``services.commerce.cdc.Consumer``); this
-handler turns each ``Order`` event into committed state-machine rows (``intake.on_event``: every
-id of a merged event, every merged gap) and hands the orders to the workers (``Fulfillment.hand``:
-a Postgres notification wakes every replica's worker, and one of them claims each row). The
-consumer stores the event's replay id only after this returns, so an order is never lost between
-the event and its row.
+handler turns each batch of ``Order`` events into committed state-machine rows
+(``intake.on_events``: every id of a merged event, every merged gap; the approvals' rows in one
+statement) and hands the orders to the workers (``Fulfillment.hand``: a Postgres notification
+wakes every replica's worker, and one of them claims each row). The consumer stores the batch's
+replay id only after this returns, so an order is never lost between the event and its row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
@@ -28,8 +28,12 @@ class FulfillmentIntake:
         self._deps, self._hand = deps, hand
 
     async def handle(self, event: ChangeEvent) -> None:
+        await self.handle_batch([event])
+
+    async def handle_batch(self, events: Sequence[ChangeEvent]) -> None:
+        """The batch's rows committed together (``intake.on_events``), then one hand-over."""
         orders: list[str] = []
-        await intake.on_event(self._deps, event, orders.append)
+        await intake.on_events(self._deps, events, orders.append)
         await self._hand(orders)
 
     async def reset(self, entity: str) -> None:

@@ -27,6 +27,15 @@ ON CONFLICT (sf_order_id) DO UPDATE SET
     updated_at = now()
 RETURNING f.*"""
 _FAILED_REVIVED = "(f.state = 'failed' AND ($2 OR f.failed_at < $3))"
+# ``request`` for an array of order ids ($1) and their requested_at ($2, same positions).
+_FAILED_REVIVED_MANY = (
+    "(f.state = 'failed' AND "
+    "f.failed_at < ($2::timestamptz[])[array_position($1::text[], f.sf_order_id)])"
+)
+_REQUEST_MANY = _REQUEST.replace("VALUES ($1)", "SELECT unnest($1::text[])").format(
+    failed_revived=_FAILED_REVIVED_MANY,
+    revived=f"(f.state = 'skipped' OR {_FAILED_REVIVED_MANY})",
+)
 _REQUEST = _REQUEST.format(
     failed_revived=_FAILED_REVIVED, revived=f"(f.state = 'skipped' OR {_FAILED_REVIVED})"
 )
@@ -41,6 +50,16 @@ async def request(
     record = await conn.fetchrow(_REQUEST, order_id, reset, requested_at)
     assert record is not None
     return Row.of(record)
+
+
+async def request_many(conn: Conn, requests: dict[str, datetime | None]) -> list[Row]:
+    """``request`` (without ``reset``) for several orders in one statement: ``order id ->
+    requested_at``. The rows in no particular order (the rows are locked in id order)."""
+    if not requests:
+        return []
+    order_ids = sorted(requests)
+    records = await conn.fetch(_REQUEST_MANY, order_ids, [requests[o] for o in order_ids])
+    return [Row.of(record) for record in records]
 
 
 async def get(conn: Conn, order_id: str) -> Row | None:

@@ -132,3 +132,22 @@ async def test_a_dead_replicas_places_come_back_when_their_leases_end(redis_url:
     finally:
         await survivor.aclose()
         await slots._redis.aclose()
+
+
+async def test_a_batch_of_changes_reaches_the_log_and_the_watchers_in_order(
+    redis_url: str,
+) -> None:
+    """The CDC consumer's batch (``orders_changed``): every change logged for SSE resumption and
+    published to its user's watchers, in order, as ``order_changed`` one by one would."""
+    namespace = f"test_{uuid.uuid4().hex[:8]}"
+    hub = replica(redis_url, namespace, 3)
+    user, other = f"user-{uuid.uuid4().hex}", f"user-{uuid.uuid4().hex}"
+    try:
+        async with hub.watch(user) as queue:
+            await hub.orders_changed([(user, "801A"), (other, "801B"), (user, "801C")])
+            got = [await asyncio.wait_for(queue.get(), 5) for _ in range(2)]
+            assert got == ["801A", "801C"]  # the other user's change is not on this stream
+        assert [o for _, o in await hub.events.after(user, "0-0")] == ["801A", "801C"]
+        assert [o for _, o in await hub.events.after(other, "0-0")] == ["801B"]
+    finally:
+        await hub.aclose()
