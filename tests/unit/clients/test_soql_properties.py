@@ -13,6 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from sandbox.salesforce.date_literals import PATTERN as DATE_LITERAL
 from sandbox.salesforce.errors import SfError
 from sandbox.salesforce.query import execute
 from sandbox.salesforce.soql import KEYWORDS, BoolOp, Compare, Literal, parse
@@ -178,6 +179,8 @@ def test_ident_accepts_only_api_names(name: str) -> None:
         return
     assert checked == name and re.fullmatch(r"[A-Za-z0-9_.]+", name)
     assume(not set(name.lower().split(".")) & KEYWORDS)
+    # Date literals (THIS_MONTH, ...) are tokens of their own in SOQL, never field names.
+    assume(not any(re.fullmatch(f"(?i:{DATE_LITERAL})", part) for part in name.split(".")))
     assert parse(f"SELECT {checked} FROM Account").fields == [name]
 
 
