@@ -17,7 +17,6 @@ import structlog
 from services.commerce.fulfillment import intake
 from services.commerce.fulfillment.deps import Deps
 from services.common.clients import ChangeEvent
-from services.common.errors import UpstreamUnavailable
 
 log = structlog.get_logger("fulfillment")
 Hand = Callable[[list[str]], Awaitable[None]]
@@ -45,9 +44,4 @@ class FulfillmentIntake:
 
     async def _reconcile(self) -> None:
         """Approved orders no event brought; an outage is left to the periodic sweep."""
-        orders: list[str] = []
-        try:
-            await intake.reconcile(self._deps, orders.append)
-        except UpstreamUnavailable:
-            log.warning("fulfillment_reconcile_unavailable")
-        await self._hand(orders)
+        await self._hand(await intake.reconciled(self._deps))

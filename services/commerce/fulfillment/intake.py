@@ -15,6 +15,7 @@ from services.commerce.fulfillment import repo, sforders
 from services.commerce.fulfillment.deps import Deps
 from services.commerce.fulfillment.model import FINAL
 from services.common.clients import ChangeEvent
+from services.common.errors import UpstreamUnavailable
 
 log = structlog.get_logger("fulfillment")
 Submit = Callable[[str], None]
@@ -102,3 +103,14 @@ async def reconcile(deps: Deps, submit: Submit) -> int:
         submit(order_id)
     log.info("fulfillment_reconciled", approved_unfulfilled=len(missed), open=len(open_rows))
     return len(missed)
+
+
+async def reconciled(deps: Deps) -> list[str]:
+    """:func:`reconcile`'s orders to work; none when Salesforce is unavailable (the periodic sweep
+    tries again)."""
+    found: list[str] = []
+    try:
+        await reconcile(deps, found.append)
+    except UpstreamUnavailable:
+        log.warning("fulfillment_reconcile_unavailable")
+    return found

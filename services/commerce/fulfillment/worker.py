@@ -34,7 +34,6 @@ from services.commerce.fulfillment.deps import Deps
 from services.commerce.fulfillment.dispatcher import Dispatcher
 from services.commerce.fulfillment.model import FINAL, ClaimLost
 from services.commerce.fulfillment.repo import RETRY_CHANNEL
-from services.common.errors import UpstreamUnavailable
 
 log = structlog.get_logger("fulfillment")
 DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
@@ -189,11 +188,7 @@ class Worker:
         await asyncio.Event().wait()  # until cancelled
 
     async def _reconcile(self) -> None:
-        found: list[str] = []
-        try:
-            await intake.reconcile(self.deps, found.append)
-        except UpstreamUnavailable:
-            log.warning("fulfillment_reconcile_unavailable")
+        found = await intake.reconciled(self.deps)
         if found:  # open rows: for every replica's worker to claim
             self.wake()
             await repo.notify(self.deps.pool, found[0])
