@@ -33,6 +33,17 @@ service does:
   later (a trim takes 0.2 to 0.6 ms, 15 ms at most right after a burst; a quiet process is not
   trimmed more often than every interval).
 
+- :func:`defer_metadata_api`: simple-salesforce's ``api`` module imports its Metadata API module
+  (``simple_salesforce.metadata``) for one name, ``SfdcMetadataApi``, which it only calls in the
+  lazy ``Salesforce.mdapi`` property; that module imports zeep and, under it, lxml (~75 modules,
+  5.4 MiB of RSS in every process that has called Salesforce). The portal never uses the Metadata
+  API (SOAP deploys and retrieves); it uses the REST API. A finder answers the import of
+  ``simple_salesforce.metadata`` with a module whose ``SfdcMetadataApi`` imports the real module
+  on first use and builds the real object, so ``sf.mdapi`` works as before; every other name of
+  the module loads it too. It is registered by ``services.common.clients`` (every import of the
+  Salesforce client goes through that package first). ``tests/unit/test_lean.py`` checks the import
+  shape this relies on, so an upgrade of simple-salesforce that changes it fails there.
+
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
 """
@@ -40,14 +51,22 @@ they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import gc
+import importlib
+import importlib.abc
+import importlib.machinery
 import os
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from types import ModuleType
+from typing import Any
 
 OPTIONAL_IMPORTS = ("rich", "pygments", "click")
+METADATA_API = "simple_salesforce.metadata"
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 ARENAS = 1
 TRIM_ON_GROWTH = 1 << 20  # bytes of resident growth that trigger a trim before the interval
@@ -139,3 +158,70 @@ async def _release(release: Callable[[], Awaitable[int]] | None) -> int:
 
         structlog.get_logger("lean").warning("memory_release_failed", error=type(exc).__name__)
         return 0
+
+
+class _Spec(importlib.machinery.ModuleSpec):
+    """The stand-in module's spec (tells it from the real module's)."""
+
+
+class _DeferredMetadataApi(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers the first import of :data:`METADATA_API` with a stand-in module, then steps aside
+    (the real module's import, on first use, goes through the ordinary finders)."""
+
+    lock = threading.Lock()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != METADATA_API:
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        return _Spec(fullname, self)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.SfdcMetadataApi = _MetadataApi  # type: ignore[attr-defined]
+        module.__getattr__ = _real_attribute  # type: ignore[method-assign]
+
+
+def _real_attribute(name: str) -> Any:
+    """Any other name of the module: from the real module (dunders, which the import system
+    looks up, e.g. ``__path__``, are not forwarded)."""
+    if name.startswith("__"):
+        raise AttributeError(f"module {METADATA_API!r} has no attribute {name!r}")
+    return getattr(_metadata_module(), name)
+
+
+def _metadata_module() -> ModuleType:
+    """The real ``simple_salesforce.metadata``, imported on the first call."""
+    with _DeferredMetadataApi.lock:
+        stand_in = sys.modules.get(METADATA_API)
+        deferred = isinstance(getattr(stand_in, "__spec__", None), _Spec)
+        if stand_in is not None and not deferred:
+            return stand_in  # the real one
+        sys.modules.pop(METADATA_API, None)
+        try:
+            return importlib.import_module(METADATA_API)
+        except BaseException:
+            if stand_in is not None:
+                sys.modules[METADATA_API] = stand_in
+            raise
+
+
+class _MetadataApi:
+    """Stands in for ``simple_salesforce.metadata.SfdcMetadataApi``: calling it imports the real
+    module and returns the real class's object."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        return _metadata_module().SfdcMetadataApi(*args, **kwargs)
+
+
+def defer_metadata_api() -> bool:
+    """Keep simple-salesforce's Metadata API module (and zeep, lxml) out until it is used; False
+    when that module is already imported (nothing to defer) or the stand-in is already set up."""
+    if METADATA_API in sys.modules or any(
+        isinstance(finder, _DeferredMetadataApi) for finder in sys.meta_path
+    ):
+        return False
+    sys.meta_path.insert(0, _DeferredMetadataApi())
+    return True

@@ -3,10 +3,11 @@ way of starting a service uses."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,88 @@ def test_a_service_imports_under_oo() -> None:
     done = subprocess.run([sys.executable, "-OO", "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_the_salesforce_client_leaves_the_metadata_api_out_until_used() -> None:
+    # What a service process does (services.common.clients first, then simple-salesforce at the
+    # first call): zeep and lxml stay out; sf.mdapi still builds the real Metadata API client
+    # (from the WSDL shipped with simple-salesforce: no network).
+    code = (
+        "import sys\n"
+        "from services.common import lean\n"
+        "from services.common.clients import salesforce, salesforce_http\n"
+        "from simple_salesforce import Salesforce\n"
+        "assert not lean.defer_metadata_api()\n"
+        "sf = Salesforce(session_id='s', instance='acme.my.salesforce.com')\n"
+        "out = sorted(m for m in sys.modules if m.split('.')[0] in ('zeep', 'lxml'))\n"
+        "assert not out, out\n"
+        "mdapi = sf.mdapi\n"
+        "from simple_salesforce import metadata\n"
+        "assert type(mdapi) is metadata.SfdcMetadataApi, type(mdapi)\n"
+        "assert metadata.__file__.endswith('metadata.py') and 'zeep' in sys.modules\n"
+        "assert sys.modules['simple_salesforce.metadata'] is metadata\n"
+        "assert sf.mdapi is mdapi and mdapi.metadata_url == sf.metadata_url\n"
+        "assert type(mdapi.CustomObject) is metadata.MetadataType\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_too_late_to_defer_once_the_metadata_api_is_imported() -> None:
+    code = (
+        "import simple_salesforce, sys\n"
+        "from services.common import lean\n"
+        "assert not lean.defer_metadata_api()\n"
+        "assert 'zeep' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def _imports(tree: ast.AST, package: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(module, names) of every import in a module of ``package`` (relative ones resolved)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, ()
+        elif isinstance(node, ast.ImportFrom):
+            module = f"{package}.{node.module or ''}" if node.level else node.module or ""
+            yield module.rstrip("."), tuple(alias.name for alias in node.names)
+
+
+def test_simple_salesforce_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # lean.defer_metadata_api stands in for simple_salesforce.metadata with SfdcMetadataApi only.
+    # It keeps zeep and lxml out only while (a) that module is the only one of the package that
+    # imports them and (b) the rest of the package takes nothing else from it, in function
+    # bodies only (Salesforce.mdapi). A simple-salesforce upgrade that changes either fails
+    # here: check the stand-in (services/common/lean.py) against the new version.
+    import simple_salesforce
+
+    package = Path(simple_salesforce.__file__).parent
+    heavy: set[str] = set()
+    from_metadata: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for module, names in _imports(tree, "simple_salesforce"):
+            if module.split(".")[0] in ("zeep", "lxml"):
+                heavy.add(path.stem)
+            if module == lean.METADATA_API:
+                from_metadata.setdefault(path.stem, set()).update(names)
+    assert heavy == {"metadata"}
+    assert from_metadata == {"api": {"SfdcMetadataApi"}}
+    api = ast.parse((package / "api.py").read_text())
+    calls = [
+        node
+        for node in ast.walk(api)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "SfdcMetadataApi"
+    ]
+    bases = [
+        base
+        for node in ast.walk(api)
+        if isinstance(node, ast.ClassDef)
+        for base in node.bases
+        if getattr(base, "id", None) == "SfdcMetadataApi"
+    ]
+    assert len(calls) == 1 and not bases  # built in Salesforce.mdapi, never subclassed

@@ -5,7 +5,9 @@ in ``resilience`` (timeouts, tenacity retries for reads, a circuit breaker, a co
 metrics and logs).
 
 Submodules are imported on first use (PEP 562), so a service that only talks to WHMCS never loads
-simple-salesforce (requests, zeep, lxml) or fastavro: tens of MB of RSS and a second of start-up.
+simple-salesforce (requests) or fastavro: tens of MB of RSS and a second of start-up. Before any of
+them, simple-salesforce's Metadata API module (zeep, lxml), which the portal never uses, is
+deferred until it is used (``services.common.lean.defer_metadata_api``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import importlib
 import logging
 from typing import TYPE_CHECKING, Any
+
+from services.common import lean
 
 # Light and always needed; ``soql`` must be bound eagerly (the function shares its name with its
 # submodule, which Python would otherwise put on the package when the submodule loads).
@@ -25,6 +29,8 @@ from services.common.clients.soql import (
     like_prefix,
     soql,
 )
+
+lean.defer_metadata_api()
 
 # httpx logs one INFO line per request ("HTTP Request: POST ..."): every call through these
 # clients is already counted and timed by ``Upstream`` (and logged when it fails), so the line only
