@@ -33,16 +33,19 @@ service does:
   later (a trim takes 0.2 to 0.6 ms, 15 ms at most right after a burst; a quiet process is not
   trimmed more often than every interval).
 
-- :func:`defer_metadata_api`: simple-salesforce's ``api`` module imports its Metadata API module
-  (``simple_salesforce.metadata``) for one name, ``SfdcMetadataApi``, which it only calls in the
-  lazy ``Salesforce.mdapi`` property; that module imports zeep and, under it, lxml (~75 modules,
-  5.4 MiB of RSS in every process that has called Salesforce). The portal never uses the Metadata
-  API (SOAP deploys and retrieves); it uses the REST API. A finder answers the import of
-  ``simple_salesforce.metadata`` with a module whose ``SfdcMetadataApi`` imports the real module
-  on first use and builds the real object, so ``sf.mdapi`` works as before; every other name of
-  the module loads it too. It is registered by ``services.common.clients`` (every import of the
-  Salesforce client goes through that package first). ``tests/unit/test_lean.py`` checks the import
-  shape this relies on, so an upgrade of simple-salesforce that changes it fails there.
+- :func:`defer_unused_imports` (registered by ``services.common.clients``, which every import of
+  the Salesforce client goes through first): two modules that the Salesforce client's libraries
+  import but the portal never uses are imported on first use instead (:data:`DEFERRALS`); until
+  then their import gives a stand-in module whose names load the real one, so nothing behaves
+  differently when they are used. ``simple_salesforce.metadata``, the Metadata API (SOAP deploys
+  and retrieves; the portal uses the REST API): ``simple_salesforce.api`` imports it for
+  ``SfdcMetadataApi``, which only the lazy ``Salesforce.mdapi`` property calls, and it imports zeep
+  and lxml (~75 modules, 5.4 MiB). ``charset_normalizer``: requests imports it for
+  ``Response.apparent_encoding``, the guess of a body's encoding when the response names none
+  (Salesforce's answers are JSON, which requests decodes as UTF-8 without guessing), and it is
+  3.1 MiB (its frequency tables and a compiled module). Every process that has called Salesforce
+  holds 8.5 MiB less. ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on
+  (which names the libraries take from them, and where), so an upgrade that changes it fails there.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
@@ -54,6 +57,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import gc
 import importlib
 import importlib.abc
@@ -62,11 +66,13 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 OPTIONAL_IMPORTS = ("rich", "pygments", "click")
 METADATA_API = "simple_salesforce.metadata"
+CHARSET_DETECTION = "charset_normalizer"
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 ARENAS = 1
 TRIM_ON_GROWTH = 1 << 20  # bytes of resident growth that trigger a trim before the interval
@@ -161,67 +167,105 @@ async def _release(release: Callable[[], Awaitable[int]] | None) -> int:
 
 
 class _Spec(importlib.machinery.ModuleSpec):
-    """The stand-in module's spec (tells it from the real module's)."""
+    """A stand-in module's spec (tells it from the real module's)."""
 
 
-class _DeferredMetadataApi(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Answers the first import of :data:`METADATA_API` with a stand-in module, then steps aside
-    (the real module's import, on first use, goes through the ordinary finders)."""
+@dataclass(frozen=True)
+class Deferral:
+    """A module imported on first use: until then its import gives a stand-in module with
+    ``callables`` (each loads the real module when called and calls the real one) and
+    ``values()``; any other name of it (dunders aside) loads the real module."""
 
-    lock = threading.Lock()
+    name: str
+    callables: tuple[str, ...] = ()
+    values: Callable[[], dict[str, Any]] = dict
+
+
+def _charset_normalizer_version() -> dict[str, Any]:
+    import importlib.metadata
+
+    return {"__version__": importlib.metadata.version("charset-normalizer")}
+
+
+DEFERRALS = (
+    Deferral(METADATA_API, callables=("SfdcMetadataApi",)),
+    Deferral(CHARSET_DETECTION, values=_charset_normalizer_version),
+)
+_LOCK = threading.RLock()
+
+
+class _Deferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers the first import of one :class:`Deferral`'s module with its stand-in, then steps
+    aside (the real module's import, on first use, goes through the ordinary finders)."""
+
+    def __init__(self, deferral: Deferral) -> None:
+        self.deferral = deferral
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != METADATA_API:
+        if fullname != self.deferral.name:
             return None
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(self)
         return _Spec(fullname, self)
 
     def exec_module(self, module: ModuleType) -> None:
-        module.SfdcMetadataApi = _MetadataApi  # type: ignore[attr-defined]
-        module.__getattr__ = _real_attribute  # type: ignore[method-assign]
+        name = self.deferral.name
+        for attribute in self.deferral.callables:
+            setattr(module, attribute, _stand_in(name, attribute))
+        vars(module).update(self.deferral.values())
+        module.__getattr__ = functools.partial(_real_attribute, name)  # type: ignore[method-assign]
 
 
-def _real_attribute(name: str) -> Any:
-    """Any other name of the module: from the real module (dunders, which the import system
-    looks up, e.g. ``__path__``, are not forwarded)."""
+def _stand_in(module: str, attribute: str) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(real_module(module), attribute)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attribute
+    return call
+
+
+def _real_attribute(module: str, name: str) -> Any:
+    """A name the stand-in lacks: from the real module (dunders, which the import system looks
+    up on any module, e.g. ``__path__``, are not forwarded)."""
     if name.startswith("__"):
-        raise AttributeError(f"module {METADATA_API!r} has no attribute {name!r}")
-    return getattr(_metadata_module(), name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return getattr(real_module(module), name)
 
 
-def _metadata_module() -> ModuleType:
-    """The real ``simple_salesforce.metadata``, imported on the first call."""
-    with _DeferredMetadataApi.lock:
-        stand_in = sys.modules.get(METADATA_API)
-        deferred = isinstance(getattr(stand_in, "__spec__", None), _Spec)
-        if stand_in is not None and not deferred:
-            return stand_in  # the real one
-        sys.modules.pop(METADATA_API, None)
+def real_module(name: str) -> ModuleType:
+    """The real module of a deferred ``name``, imported on the first call; from then on the
+    stand-in has the real module's names too (code that took the stand-in reads them directly)."""
+    with _LOCK:
+        current = sys.modules.get(name)
+        if current is not None and not isinstance(getattr(current, "__spec__", None), _Spec):
+            return current
+        sys.modules.pop(name, None)
         try:
-            return importlib.import_module(METADATA_API)
+            real = importlib.import_module(name)
         except BaseException:
-            if stand_in is not None:
-                sys.modules[METADATA_API] = stand_in
+            if current is not None:
+                sys.modules[name] = current
             raise
+        if current is not None:
+            names = {k: v for k, v in vars(real).items() if not k.startswith("__")}
+            vars(current).update(names)
+        return real
 
 
-class _MetadataApi:
-    """Stands in for ``simple_salesforce.metadata.SfdcMetadataApi``: calling it imports the real
-    module and returns the real class's object."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        return _metadata_module().SfdcMetadataApi(*args, **kwargs)
-
-
-def defer_metadata_api() -> bool:
-    """Keep simple-salesforce's Metadata API module (and zeep, lxml) out until it is used; False
-    when that module is already imported (nothing to defer) or the stand-in is already set up."""
-    if METADATA_API in sys.modules or any(
-        isinstance(finder, _DeferredMetadataApi) for finder in sys.meta_path
-    ):
-        return False
-    sys.meta_path.insert(0, _DeferredMetadataApi())
-    return True
+def defer_unused_imports() -> list[str]:
+    """Register every :data:`DEFERRALS` module not imported yet (nor registered); returns their
+    names. A module already imported stays as it is."""
+    registered = {f.deferral.name for f in sys.meta_path if isinstance(f, _Deferred)}
+    names = [
+        d.name
+        for d in DEFERRALS
+        if d.name not in sys.modules
+        and d.name not in registered
+        and importlib.machinery.PathFinder.find_spec(d.name.partition(".")[0]) is not None
+    ]
+    for deferral in DEFERRALS:
+        if deferral.name in names:
+            sys.meta_path.insert(0, _Deferred(deferral))
+    return names

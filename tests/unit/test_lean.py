@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -140,16 +141,22 @@ def test_a_service_imports_under_oo() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def _run_python(code: str) -> None:
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_salesforce_client_leaves_the_metadata_api_out_until_used() -> None:
     # What a service process does (services.common.clients first, then simple-salesforce at the
     # first call): zeep and lxml stay out; sf.mdapi still builds the real Metadata API client
     # (from the WSDL shipped with simple-salesforce: no network).
-    code = (
+    _run_python(
         "import sys\n"
         "from services.common import lean\n"
         "from services.common.clients import salesforce, salesforce_http\n"
         "from simple_salesforce import Salesforce\n"
-        "assert not lean.defer_metadata_api()\n"
+        "assert lean.defer_unused_imports() == []\n"
         "sf = Salesforce(session_id='s', instance='acme.my.salesforce.com')\n"
         "out = sorted(m for m in sys.modules if m.split('.')[0] in ('zeep', 'lxml'))\n"
         "assert not out, out\n"
@@ -161,21 +168,35 @@ def test_the_salesforce_client_leaves_the_metadata_api_out_until_used() -> None:
         "assert sf.mdapi is mdapi and mdapi.metadata_url == sf.metadata_url\n"
         "assert type(mdapi.CustomObject) is metadata.MetadataType\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
 
 
-def test_too_late_to_defer_once_the_metadata_api_is_imported() -> None:
-    code = (
+def test_requests_guesses_an_encoding_with_the_real_charset_detection() -> None:
+    # requests imports charset_normalizer (a stand-in until used) without a warning about its
+    # version; a body without a declared encoding is guessed by the real library.
+    _run_python(
+        "import sys, warnings\n"
+        "warnings.simplefilter('error')\n"
+        "import services.common.clients\n"
+        "import requests\n"
+        "assert 'charset_normalizer.api' not in sys.modules, 'loaded at import'\n"
+        "response = requests.models.Response()\n"
+        "response._content = 'Größe: zwölf Äpfel, süß'.encode('cp1252') * 4\n"
+        "guess = response.apparent_encoding\n"
+        "from charset_normalizer import detect\n"
+        "assert 'charset_normalizer.api' in sys.modules\n"
+        "assert guess == detect(response._content)['encoding'] is not None, guess\n"
+        "response.encoding = None\n"
+        "assert 'zwölf' in response.text, response.text\n"
+    )
+
+
+def test_too_late_to_defer_what_is_already_imported() -> None:
+    _run_python(
         "import simple_salesforce, sys\n"
         "from services.common import lean\n"
-        "assert not lean.defer_metadata_api()\n"
-        "assert 'zeep' in sys.modules\n"
+        "assert lean.defer_unused_imports() == [], 'both are already imported'\n"
+        "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
 
 
 def _imports(tree: ast.AST, package: str) -> Iterator[tuple[str, tuple[str, ...]]]:
@@ -189,37 +210,56 @@ def _imports(tree: ast.AST, package: str) -> Iterator[tuple[str, tuple[str, ...]
             yield module.rstrip("."), tuple(alias.name for alias in node.names)
 
 
-def test_simple_salesforce_still_has_the_import_shape_the_deferral_relies_on() -> None:
-    # lean.defer_metadata_api stands in for simple_salesforce.metadata with SfdcMetadataApi only.
-    # It keeps zeep and lxml out only while (a) that module is the only one of the package that
-    # imports them and (b) the rest of the package takes nothing else from it, in function
-    # bodies only (Salesforce.mdapi). A simple-salesforce upgrade that changes either fails
-    # here: check the stand-in (services/common/lean.py) against the new version.
-    import simple_salesforce
+def _trees(package: str) -> dict[str, ast.AST]:
+    folder = Path(importlib.util.find_spec(package).origin).parent  # type: ignore[arg-type, union-attr]
+    return {path.stem: ast.parse(path.read_text()) for path in sorted(folder.glob("*.py"))}
 
-    package = Path(simple_salesforce.__file__).parent
+
+def test_simple_salesforce_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # The stand-in of simple_salesforce.metadata (services/common/lean.py) has SfdcMetadataApi
+    # only, a function that builds the real one. It keeps zeep and lxml out only while (a) that
+    # module is the only one of the package that imports them and (b) the rest of the package
+    # takes only that name from it and calls it (Salesforce.mdapi), never subclasses it. A
+    # simple-salesforce upgrade that changes either fails here: check the stand-in against it.
     heavy: set[str] = set()
     from_metadata: dict[str, set[str]] = {}
-    for path in sorted(package.glob("*.py")):
-        tree = ast.parse(path.read_text())
+    trees = _trees("simple_salesforce")
+    for stem, tree in trees.items():
         for module, names in _imports(tree, "simple_salesforce"):
             if module.split(".")[0] in ("zeep", "lxml"):
-                heavy.add(path.stem)
+                heavy.add(stem)
             if module == lean.METADATA_API:
-                from_metadata.setdefault(path.stem, set()).update(names)
+                from_metadata.setdefault(stem, set()).update(names)
     assert heavy == {"metadata"}
     assert from_metadata == {"api": {"SfdcMetadataApi"}}
-    api = ast.parse((package / "api.py").read_text())
+    uses = [
+        node
+        for node in ast.walk(trees["api"])
+        if isinstance(node, ast.Name) and node.id == "SfdcMetadataApi"
+    ]
     calls = [
         node
-        for node in ast.walk(api)
+        for node in ast.walk(trees["api"])
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "SfdcMetadataApi"
     ]
-    bases = [
-        base
-        for node in ast.walk(api)
-        if isinstance(node, ast.ClassDef)
-        for base in node.bases
-        if getattr(base, "id", None) == "SfdcMetadataApi"
-    ]
-    assert len(calls) == 1 and not bases  # built in Salesforce.mdapi, never subclassed
+    # One call (Salesforce.mdapi); the other uses are annotations (Optional[...], -> ...).
+    assert len(calls) == 1 and len(uses) <= 3, ast.dump(uses[0])
+
+
+def test_requests_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # The stand-in of charset_normalizer has __version__ only; requests must take nothing else
+    # from it at import and use only its detect() (and __name__, __version__) later.
+    taken: set[str] = set()
+    used: set[str] = set()
+    for tree in _trees("requests").values():
+        for module, names in _imports(tree, "requests"):
+            if module == lean.CHARSET_DETECTION:
+                taken.update(names)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) in (
+                "chardet",
+                "charset_normalizer",
+            ):
+                used.add(node.attr)
+    assert taken == {"__version__"}
+    assert used == {"detect", "__name__", "__version__"}

@@ -6,8 +6,9 @@ metrics and logs).
 
 Submodules are imported on first use (PEP 562), so a service that only talks to WHMCS never loads
 simple-salesforce (requests) or fastavro: tens of MB of RSS and a second of start-up. Before any of
-them, simple-salesforce's Metadata API module (zeep, lxml), which the portal never uses, is
-deferred until it is used (``services.common.lean.defer_metadata_api``).
+them, two modules those libraries import but the portal does not use (simple-salesforce's Metadata
+API with zeep and lxml, requests' charset detection) are set to load on first use
+(``services.common.lean.defer_unused_imports``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from services.common.clients.soql import (
     soql,
 )
 
-lean.defer_metadata_api()
+lean.defer_unused_imports()
 
 # httpx logs one INFO line per request ("HTTP Request: POST ..."): every call through these
 # clients is already counted and timed by ``Upstream`` (and logged when it fails), so the line only
