@@ -119,6 +119,11 @@ class TokenVerifier:
 
     async def _key(self, kid: str) -> Any:
         key = self._keys.get(kid)
+        if key is None and self._lock.locked():
+            # A load under way (the first requests of a fresh process arrive together): its
+            # keys, not the ones from before it, decide.
+            async with self._lock:
+                key = self._keys.get(kid)
         if key is None and time.monotonic() - self._last_refresh >= self._refresh_interval:
             await self.refresh()
             key = self._keys.get(kid)

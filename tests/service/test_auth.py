@@ -273,3 +273,14 @@ async def test_a_key_no_longer_published_is_refused_within_max_age(
     with pytest.raises(Unauthenticated):
         await verifier.verify(leaked)
     assert (await verifier.verify(kept)).user_id == "kept-key-user"
+
+
+async def test_requests_during_the_first_key_load_wait_for_it(keys: Path) -> None:
+    # A fresh service: the first requests arrive together, before any key is loaded. Those that
+    # find the load under way wait for its keys instead of being refused.
+    verifier = TokenVerifier(
+        JwksSource(file=keys / "jwks.json"), issuer="portal-identity", audience="portal"
+    )
+    tokens = [sign(keys, sub=f"first-{i}") for i in range(8)]
+    claims = await asyncio.gather(*(verifier.verify(token) for token in tokens))
+    assert [c.user_id for c in claims] == [f"first-{i}" for i in range(8)]
