@@ -32,19 +32,21 @@ service does:
   last one: a burst's free pages go back within about a second of it instead of up to an interval
   later (a trim takes 0.2 to 0.6 ms, 15 ms at most right after a burst; a quiet process is not
   trimmed more often than every interval).
-- :func:`defer_unused_imports` (registered by ``services.common.clients``, which every import of
-  the Salesforce client goes through first): two modules that the Salesforce client's libraries
-  import but the portal never uses are imported on first use instead (:data:`DEFERRALS`); until
-  then their import gives a stand-in module whose names load the real one, so nothing behaves
-  differently when they are used. ``simple_salesforce.metadata``, the Metadata API (SOAP deploys
-  and retrieves; the portal uses the REST API): ``simple_salesforce.api`` imports it for
-  ``SfdcMetadataApi``, which only the lazy ``Salesforce.mdapi`` property calls, and it imports zeep
-  and lxml (~75 modules, 5.4 MiB). ``charset_normalizer``: requests imports it for
+- :func:`defer_unused_imports` (registered by ``services.common.clients``, which every import of the
+  Salesforce client goes through first): modules that the Salesforce client's libraries import but
+  the portal never uses are imported on first use instead (:data:`DEFERRALS`); until then their
+  import gives a stand-in module whose names load the real one, so nothing behaves differently when
+  they are used. ``simple_salesforce.metadata``, the Metadata API (SOAP deploys and retrieves; the
+  portal uses the REST API): ``simple_salesforce.api`` imports it for ``SfdcMetadataApi``, which
+  only the lazy ``Salesforce.mdapi`` property calls, and it imports zeep and lxml (~75 modules, 5.4
+  MiB). ``simple_salesforce.bulk2``, the Bulk API 2.0, likewise for ``SFBulk2Handler``
+  (``sf.bulk2``), with ``more_itertools`` (1.7 MiB). ``charset_normalizer``: requests imports it for
   ``Response.apparent_encoding``, the guess of a body's encoding when the response names none
-  (Salesforce's answers are JSON, which requests decodes as UTF-8 without guessing), and it is
-  3.1 MiB (its frequency tables and a compiled module). Every process that has called Salesforce
-  holds ~8 MiB less (the client's libraries import in 4.1 MiB instead of 12.0). ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on
-  (which names the libraries take from them, and where), so an upgrade that changes it fails there.
+  (Salesforce's answers are JSON, which requests decodes as UTF-8 without guessing), and it is 3.1
+  MiB (its frequency tables and a compiled module). Every process that has called Salesforce holds
+  ~9.5 MiB less (the client's libraries import in 2.4 MiB instead of 12.0).
+  ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on (which names the
+  libraries take from them, and where), so an upgrade that changes it fails there.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
@@ -71,6 +73,7 @@ from typing import Any
 
 OPTIONAL_IMPORTS = ("rich", "pygments", "click")
 METADATA_API = "simple_salesforce.metadata"
+BULK2_API = "simple_salesforce.bulk2"
 CHARSET_DETECTION = "charset_normalizer"
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 ARENAS = 1
@@ -188,6 +191,7 @@ def _charset_normalizer_version() -> dict[str, Any]:
 
 DEFERRALS = (
     Deferral(METADATA_API, callables=("SfdcMetadataApi",)),
+    Deferral(BULK2_API, callables=("SFBulk2Handler",)),
     Deferral(CHARSET_DETECTION, values=_charset_normalizer_version),
 )
 _LOCK = threading.RLock()

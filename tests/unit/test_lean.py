@@ -147,10 +147,10 @@ def _run_python(code: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_the_salesforce_client_leaves_the_metadata_api_out_until_used() -> None:
+def test_the_salesforce_client_leaves_the_metadata_and_bulk_apis_out_until_used() -> None:
     # What a service process does (services.common.clients first, then simple-salesforce at the
-    # first call): zeep and lxml stay out; sf.mdapi still builds the real Metadata API client
-    # (from the WSDL shipped with simple-salesforce: no network).
+    # first call): zeep, lxml and more_itertools stay out; sf.mdapi and sf.bulk2 still build the
+    # real clients (the Metadata API's from the WSDL shipped with simple-salesforce: no network).
     _run_python(
         "import sys\n"
         "from services.common import lean\n"
@@ -167,6 +167,10 @@ def test_the_salesforce_client_leaves_the_metadata_api_out_until_used() -> None:
         "assert sys.modules['simple_salesforce.metadata'] is metadata\n"
         "assert sf.mdapi is mdapi and mdapi.metadata_url == sf.metadata_url\n"
         "assert type(mdapi.CustomObject) is metadata.MetadataType\n"
+        "assert 'more_itertools' not in sys.modules\n"
+        "from simple_salesforce import bulk2\n"
+        "assert type(sf.bulk2) is bulk2.SFBulk2Handler and 'more_itertools' in sys.modules\n"
+        "assert sf.bulk2.bulk2_url == sf.bulk2_url\n"
     )
 
 
@@ -215,35 +219,46 @@ def _trees(package: str) -> dict[str, ast.AST]:
     return {path.stem: ast.parse(path.read_text()) for path in sorted(folder.glob("*.py"))}
 
 
-def test_simple_salesforce_still_has_the_import_shape_the_deferral_relies_on() -> None:
-    # The stand-in of simple_salesforce.metadata (services/common/lean.py) has SfdcMetadataApi
-    # only, a function that builds the real one. It keeps zeep and lxml out only while (a) that
+@pytest.mark.parametrize(
+    ("deferred", "name", "heavy"),
+    [
+        (lean.METADATA_API, "SfdcMetadataApi", {"zeep", "lxml"}),
+        (lean.BULK2_API, "SFBulk2Handler", {"more_itertools"}),
+    ],
+)
+def test_simple_salesforce_still_has_the_import_shape_the_deferral_relies_on(
+    deferred: str, name: str, heavy: set[str]
+) -> None:
+    # The stand-in of a simple-salesforce module (services/common/lean.py) has one name, a
+    # function that builds the real object. It keeps the heavy imports out only while (a) that
     # module is the only one of the package that imports them and (b) the rest of the package
-    # takes only that name from it and calls it (Salesforce.mdapi), never subclasses it. A
-    # simple-salesforce upgrade that changes either fails here: check the stand-in against it.
-    heavy: set[str] = set()
-    from_metadata: dict[str, set[str]] = {}
+    # takes only that name from it and calls it (a lazy property or attribute of Salesforce),
+    # never subclasses it. A simple-salesforce upgrade that changes either fails here: check the
+    # stand-in against the new version.
+    importers: set[str] = set()
+    taken: dict[str, set[str]] = {}
     trees = _trees("simple_salesforce")
     for stem, tree in trees.items():
         for module, names in _imports(tree, "simple_salesforce"):
-            if module.split(".")[0] in ("zeep", "lxml"):
-                heavy.add(stem)
-            if module == lean.METADATA_API:
-                from_metadata.setdefault(stem, set()).update(names)
-    assert heavy == {"metadata"}
-    assert from_metadata == {"api": {"SfdcMetadataApi"}}
-    uses = [
-        node
-        for node in ast.walk(trees["api"])
-        if isinstance(node, ast.Name) and node.id == "SfdcMetadataApi"
-    ]
+            if module.split(".")[0] in heavy:
+                importers.add(stem)
+            if module == deferred:
+                taken.setdefault(stem, set()).update(names)
+    assert importers == {deferred.rpartition(".")[2]}
+    assert taken == {"api": {name}}
     calls = [
         node
         for node in ast.walk(trees["api"])
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "SfdcMetadataApi"
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == name
     ]
-    # One call (Salesforce.mdapi); the other uses are annotations (Optional[...], -> ...).
-    assert len(calls) == 1 and len(uses) <= 3, ast.dump(uses[0])
+    bases = [
+        base
+        for node in ast.walk(trees["api"])
+        if isinstance(node, ast.ClassDef)
+        for base in node.bases
+        if getattr(base, "id", None) == name
+    ]
+    assert len(calls) == 1 and not bases
 
 
 def test_requests_still_has_the_import_shape_the_deferral_relies_on() -> None:

@@ -6,8 +6,8 @@ metrics and logs).
 
 Submodules are imported on first use (PEP 562), so a service that only talks to WHMCS never loads
 simple-salesforce (requests) or fastavro: tens of MB of RSS and a second of start-up. Before any of
-them, two modules those libraries import but the portal does not use (simple-salesforce's Metadata
-API with zeep and lxml, requests' charset detection) are set to load on first use
+them, modules those libraries import but the portal does not use (simple-salesforce's Metadata API
+with zeep and lxml and its Bulk API 2.0, requests' charset detection) are set to load on first use
 (``services.common.lean.defer_unused_imports``).
 """
 
