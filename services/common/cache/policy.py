@@ -53,7 +53,9 @@ class Entry(Generic[S]):
     """One cached resource: where its keys live, how long they live, which family drops them.
 
     ``version`` is bumped by hand to discard old values whose meaning changed without the message
-    schema changing (the schema itself is hashed into the key automatically).
+    schema changing (the schema itself is hashed into the key automatically). ``patchable``: each
+    fill also records the value's key in the scope's index of the entry, so an event can edit
+    every cached value in place (``Cache.patch``) instead of dropping the family.
     """
 
     name: str
@@ -63,6 +65,7 @@ class Entry(Generic[S]):
     ttl: int
     event_driven: bool = False
     version: int = 1
+    patchable: bool = False
 
     @property
     def scope(self) -> type[S]:
@@ -105,10 +108,21 @@ ELIGIBILITY_ACCOUNT = Entry(
 # Orders: Order/OrderItem CDC + cleared when the portal creates an order. The list pages and the
 # single orders are two families: a new order (checkout, an Order CREATE event) changes the pages
 # only (an order that did not exist has no cached copy: NOT_FOUND is never cached), a change of an
-# existing order or of its items changes both.
-ORDERS_LIST = Entry("orders.list", "commerce", "orders", ORDERS, SAFETY_TTL, event_driven=True)
+# existing order or of its items changes both. An Order UPDATE of the fields the portal shows
+# (status, activation status and error) that carries the order's LastModifiedDate is applied to
+# the cached copies in place (``Cache.patch``, ``commerce/cdc/order_patch.py``) when it is newer
+# than the copy; anything else drops the families.
+ORDERS_LIST = Entry(
+    "orders.list", "commerce", "orders", ORDERS, SAFETY_TTL, event_driven=True, patchable=True
+)
 ORDER_DETAIL = Entry(
-    "orders.detail", "commerce", "order", ORDER_DETAILS, SAFETY_TTL, event_driven=True
+    "orders.detail",
+    "commerce",
+    "order",
+    ORDER_DETAILS,
+    SAFETY_TTL,
+    event_driven=True,
+    patchable=True,
 )
 # SIM data usage (Freebit PA05-01), per user and line: 5 min. Freebit pushes nothing, so only a
 # TTL can bound staleness; usage moves by a few MB an hour, which 5 min cannot misrepresent,
