@@ -134,11 +134,15 @@ SIM_USAGE_LINE = Entry("sims.usage", "commerce", "sim_usage", SIM_USAGE, 5 * MIN
 # Billing (WHMCS): WHMCS webhooks (``services/billing/webhooks.py``) and our writes clear the
 # families; the TTL bounds what changes without a hook.
 # Invoices: TTLs. The hooks cover payments, status changes, refunds, new invoices, total and late
-# fee changes, but WHMCS has no hook for an edited due date or a deleted invoice, and OVERDUE is
-# derived from the date when the invoice is read: the short TTLs bound those. The pages and the
-# single invoices are two families: a new invoice changes the pages only.
-INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 90)
-INVOICE_DETAIL = Entry("invoices.detail", "billing", "invoice", INVOICE_DETAILS, 5 * MINUTE)
+# fee changes, but WHMCS has no hook for an edited due date or a deleted invoice: the TTLs bound
+# those. The value holds WHMCS's own status; OVERDUE is derived from the cached due date when
+# served (``billing/invoices.py``), and a page of the Overdue filter is cached per day. The pages
+# and the single invoices are two families: a new invoice changes the pages only. ``version`` 2:
+# values hold WHMCS's status, not OVERDUE.
+INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 90, version=2)
+INVOICE_DETAIL = Entry(
+    "invoices.detail", "billing", "invoice", INVOICE_DETAILS, 5 * MINUTE, version=2
+)
 # Subscriptions (WHMCS services): event-driven. Every change of what the portal shows has a hook:
 # status (AfterModuleCreate/Suspend/Unsuspend/Terminate, ServiceEdit, ServiceDelete), the next due
 # date (a renewal moves it when its invoice is paid: InvoicePaid; an edit: ServiceEdit), plan and
