@@ -133,13 +133,15 @@ ORDER_DETAIL = Entry(
 SIM_USAGE_LINE = Entry("sims.usage", "commerce", "sim_usage", SIM_USAGE, 5 * MINUTE)
 # Billing (WHMCS): WHMCS webhooks (``services/billing/webhooks.py``) and our writes clear the
 # families; the TTL bounds what changes without a hook.
-# Invoices: TTLs. The hooks cover payments, status changes, refunds, new invoices, total and late
-# fee changes, but WHMCS has no hook for an edited due date or a deleted invoice: the TTLs bound
-# those. The value holds WHMCS's own status; OVERDUE is derived from the cached due date when
-# served (``billing/invoices.py``), and a page of the Overdue filter is cached per day. The pages
-# and the single invoices are two families: a new invoice changes the pages only. ``version`` 2:
-# values hold WHMCS's status, not OVERDUE.
-INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 90, version=2)
+# Invoices: TTLs. The hooks cover payments, status changes, refunds, new invoices, late fees and
+# changes of line items, but WHMCS's hooks reference ("Invoices and Quotes") has none for a
+# deleted invoice or for an UpdateInvoice of the due date, the issue date (the pages' order), the
+# tax rate or the credit: 5 min bounds those, for the pages and the single invoices alike. The
+# value holds WHMCS's own status; OVERDUE is derived from the cached due date when served
+# (``billing/invoices.py``), and a page of the Overdue filter is cached per day, so the day
+# changing needs no TTL. The pages and the single invoices are two families: a new invoice
+# changes the pages only. ``version`` 2: values hold WHMCS's status, not OVERDUE.
+INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 5 * MINUTE, version=2)
 INVOICE_DETAIL = Entry(
     "invoices.detail", "billing", "invoice", INVOICE_DETAILS, 5 * MINUTE, version=2
 )
