@@ -2,10 +2,12 @@
 
 Pages are read from WHMCS page by page (``limitstart``/``limitnum``, WHMCS filters by status), so
 a page is one upstream call; each page is cached per user and variant (filter, offset, size) in
-``INVOICES_LIST`` (90 s) and a single invoice in ``INVOICE_DETAIL`` (5 min); both are in the
-``invoices`` family that webhooks and our writes drop. Ownership is checked on the fetched invoice:
-someone else's invoice and a missing one both make one upstream call and raise the same
-``NotFound``; nothing is cached for either.
+``INVOICES_LIST`` and a single invoice in ``INVOICE_DETAIL`` (``policy``: the TTLs and the
+families webhooks and our writes drop). The cache holds WHMCS's own status; OVERDUE (an unpaid
+invoice past its due date) is derived from the cached due date when served (``mapping.as_of``),
+and a page of the ``Overdue`` filter, whose members change with the day, is cached per day.
+Ownership is checked on the fetched invoice: someone else's invoice and a missing one both make
+one upstream call and raise the same ``NotFound``; nothing is cached for either.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from services.common.errors import NotFound, ValidationFailed
 from services.common.pages import page_size
 
 KIND = "invoices"
+OVERDUE_FILTER = mapping.INVOICE_FILTER[pb.INVOICE_STATUS_OVERDUE]
+"""WHMCS's ``Overdue`` filter: unpaid invoices past their due date, a set that changes daily."""
 
 
 class InvoiceNotFound(NotFound):
@@ -53,13 +57,22 @@ async def list_invoices(
             orderby="date",
             order="desc",
         )
-        rows = [mapping.invoice(r, today=b.today(), default_currency=b.currency) for r in page.rows]
+        rows = [mapping.invoice(r, today=None, default_currency=b.currency) for r in page.rows]
         return pb.ListInvoicesResponse(invoices=rows, total_size=page.total)
 
-    variant = Variant.of(status=wanted, offset=offset, size=size)
+    today = b.today()
+    parts: dict[str, str | int] = {"status": wanted, "offset": offset, "size": size}
+    if wanted == OVERDUE_FILTER:
+        parts["day"] = today.isoformat()
     response = await b.cache.get_or_load(
-        policy.INVOICES_LIST, UserScope(user_id), load, pb.ListInvoicesResponse, variant=variant
+        policy.INVOICES_LIST,
+        UserScope(user_id),
+        load,
+        pb.ListInvoicesResponse,
+        variant=Variant.of(**parts),
     )
+    for one in response.invoices:
+        mapping.as_of(one, today)
     returned = len(response.invoices)
     more = offset + returned < response.total_size
     response.next_page_token = b.tokens.after(offset, returned, more, user_id, KIND, wanted)
@@ -87,12 +100,13 @@ async def get_invoice(b: Billing, user_id: str, invoice_id: str) -> pb.Invoice:
 
     async def load() -> pb.Invoice:
         row = await own_invoice_row(b, client_id, number)
-        return mapping.invoice(row, today=b.today(), default_currency=b.currency)
+        return mapping.invoice(row, today=None, default_currency=b.currency)
 
-    return await b.cache.get_or_load(
+    found = await b.cache.get_or_load(
         policy.INVOICE_DETAIL,
         UserScope(user_id),
         load,
         pb.Invoice,
         variant=Variant.of(number=number),
     )
+    return mapping.as_of(found, b.today())

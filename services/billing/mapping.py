@@ -143,18 +143,34 @@ def numeric_id(value: Any) -> int | None:
 def invoice_status(row: Row, today: date) -> pb.InvoiceStatus:
     """WHMCS keeps overdue invoices as ``Unpaid``; past their due date we report OVERDUE."""
     status = INVOICE_STATUS.get(text(row, "status").lower(), pb.INVOICE_STATUS_UNSPECIFIED)
-    due = _date(row.get("duedate"))
+    return status_as_of(status, day(row.get("duedate")), today)
+
+
+def status_as_of(status: pb.InvoiceStatus, due_on: str, today: date) -> pb.InvoiceStatus:
+    """``status`` as reported on ``today``: UNPAID past its due date (``YYYY-MM-DD``) is OVERDUE."""
+    due = _date(due_on)
     if status == pb.INVOICE_STATUS_UNPAID and due is not None and due < today:
         return pb.INVOICE_STATUS_OVERDUE
     return status
 
 
-def invoice(row: Row, *, today: date, default_currency: str) -> pb.Invoice:
-    """One invoice from a GetInvoices row or a (flat) GetInvoice body, items if present."""
+def as_of(message: pb.Invoice, today: date) -> pb.Invoice:
+    """A cached invoice (WHMCS's own status, ``invoice(today=None)``) as reported on ``today``;
+    in place, and idempotent."""
+    message.status = status_as_of(message.status, message.due_on, today)
+    return message
+
+
+def invoice(row: Row, *, today: date | None, default_currency: str) -> pb.Invoice:
+    """One invoice from a GetInvoices row or a (flat) GetInvoice body, items if present.
+
+    ``today``: the day OVERDUE is derived for; None keeps WHMCS's status (what the cache stores:
+    OVERDUE depends on the day it is read, ``as_of``)."""
+    status = INVOICE_STATUS.get(text(row, "status").lower(), pb.INVOICE_STATUS_UNSPECIFIED)
     message = pb.Invoice(
         id=text(row, "invoiceid") or text(row, "id"),
         number=text(row, "invoicenum") or text(row, "invoiceid") or text(row, "id"),
-        status=invoice_status(row, today),
+        status=status if today is None else status_as_of(status, day(row.get("duedate")), today),
         issued_on=day(row.get("date")),
         due_on=day(row.get("duedate")),
         currency_code=currency(row, default_currency),

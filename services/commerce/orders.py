@@ -2,18 +2,21 @@
 
 Every read is filtered to the caller's account in the SOQL itself, so another account's order is
 NOT_FOUND exactly like a missing one (and a malformed id never reaches Salesforce). The cache is
-event-driven: the CDC consumer drops the user's orders family on an Order/OrderItem change, and
-checkout drops it after creating an order. Orders read are remembered with their account
-(``commerce.orders``), so the consumer can resolve an UPDATE event without calling Salesforce.
+event-driven: the CDC consumer edits the user's cached orders in place on an Order UPDATE it can
+apply, drops the families on any other Order/OrderItem change (``cdc/order_patch.py``), and
+checkout drops the pages after creating an order. The cache holds ``OrderRecord``s: the order and
+its LastModifiedDate, the version an event is compared with. Orders read are remembered with
+their account (``commerce.orders``), so the consumer can resolve an UPDATE event without calling
+Salesforce.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.commerce.v1 import orders_pb2
+from portal.commerce.v1 import order_records_pb2, orders_pb2
 
-from services.commerce.mapping import order_from_record, order_item_from_record
+from services.commerce.mapping import order_item_from_record, order_record_from_record
 from services.commerce.order_accounts import OrderAccounts
 from services.commerce.queries import order_items_query, order_query, orders_page_query
 from services.common import pages
@@ -41,50 +44,55 @@ class Orders:
     ) -> orders_pb2.ListOrdersResponse:
         size = pages.page_size(page_size)
         offset = self.tokens.decode(page_token, "orders", user_id)
-        return await self.cache.get_or_load(
+        page = await self.cache.get_or_load(
             policy.ORDERS_LIST,
             UserScope(user_id),
             lambda: self._load_page(user_id, size, offset),
-            orders_pb2.ListOrdersResponse,
+            order_records_pb2.OrdersPageRecord,
             variant=Variant.of(size=size, offset=offset),
+        )
+        return orders_pb2.ListOrdersResponse(
+            orders=[r.order for r in page.orders], next_page_token=page.next_page_token
         )
 
     async def get(self, user_id: str, order_id: str) -> orders_pb2.Order:
         if not is_salesforce_id(order_id, "801"):
             raise NotFound("Order not found.")
-        response = await self.cache.get_or_load(
+        record = await self.cache.get_or_load(
             policy.ORDER_DETAIL,
             UserScope(user_id),
             lambda: self._load_one(user_id, order_id),
-            orders_pb2.GetOrderResponse,
+            order_records_pb2.OrderRecord,
             variant=Variant.of(order=order_id),
         )
-        return response.order
+        return record.order
 
     async def fresh(self, account_id: str, order_id: str) -> orders_pb2.Order | None:
         """One order straight from Salesforce (after checkout), None if absent."""
         orders = await self._read(order_query(account_id, order_id), account_id)
-        return orders[0] if orders else None
+        return orders[0].order if orders else None
 
     async def _load_page(
         self, user_id: str, size: int, offset: int
-    ) -> orders_pb2.ListOrdersResponse:
+    ) -> order_records_pb2.OrdersPageRecord:
         account_id = await self.directory.sf_account_of(user_id)
         if account_id is None:
-            return orders_pb2.ListOrdersResponse()
+            return order_records_pb2.OrdersPageRecord()
         orders = await self._read(orders_page_query(account_id, size + 1, offset), account_id)
         more = len(orders) > size
         after = self.tokens.after(offset, size, more, "orders", user_id)
-        return orders_pb2.ListOrdersResponse(orders=orders[:size], next_page_token=after)
+        return order_records_pb2.OrdersPageRecord(orders=orders[:size], next_page_token=after)
 
-    async def _load_one(self, user_id: str, order_id: str) -> orders_pb2.GetOrderResponse:
+    async def _load_one(self, user_id: str, order_id: str) -> order_records_pb2.OrderRecord:
         account_id = await self.directory.sf_account_of(user_id)
-        order = await self.fresh(account_id, order_id) if account_id else None
-        if order is None:
+        if account_id is None:
             raise NotFound("Order not found.")
-        return orders_pb2.GetOrderResponse(order=order)
+        orders = await self._read(order_query(account_id, order_id), account_id)
+        if not orders:
+            raise NotFound("Order not found.")
+        return orders[0]
 
-    async def _read(self, query: str, account_id: str) -> list[orders_pb2.Order]:
+    async def _read(self, query: str, account_id: str) -> list[order_records_pb2.OrderRecord]:
         records = await self.salesforce.query(query)
         if not records:
             return []
@@ -93,4 +101,4 @@ class Orders:
         for row in await self.salesforce.query(order_items_query(ids)):
             items[str(row["OrderId"])].append(order_item_from_record(row))
         await self.accounts.remember((i, account_id) for i in ids)
-        return [order_from_record(r, items[str(r["Id"])]) for r in records]
+        return [order_record_from_record(r, items[str(r["Id"])]) for r in records]

@@ -28,7 +28,7 @@ CATALOG_FIELDS = (
 ORDER_FIELDS = (
     "Id, OrderNumber, AccountId, Status, Activation_Status__c, Activation_Error_Code__c, "
     "Activation_Error_Message__c, CreatedDate, TotalAmount, BillingStreet, BillingCity, "
-    "BillingState, BillingPostalCode, BillingCountry"
+    "BillingState, BillingPostalCode, BillingCountry, LastModifiedDate"
 )
 ORDER_ITEM_FIELDS = (
     "Id, OrderId, Product2Id, Quantity, UnitPrice, Product2.StockKeepingUnit, Product2.Name"

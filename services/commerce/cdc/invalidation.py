@@ -5,9 +5,11 @@
   eligibility family of every portal user mapped to that account (identity's directory).
 - Order / OrderItem: drops the order pages of the users of the order's account (and their single
   orders, unless the event creates the order: an order that did not exist has no cached copy)
-  and tells their live watchers (``OrderNotifier``). An UPDATE that only touches
-  fulfillment-internal fields (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the MSISDN, audit
-  stamps) changes nothing the portal shows and is skipped.
+  and tells their live watchers (``OrderNotifier``). An Order UPDATE of the status or activation
+  fields that carries its version is written into the users' cached orders in place instead
+  (``order_patch.py``, ``Cache.patch``), which drops a family itself when it cannot. An UPDATE
+  that only touches fulfillment-internal fields (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the
+  MSISDN, audit stamps) changes nothing the portal shows and is skipped.
 - ``GAP_*`` events and a lost replay position drop the family for every user.
 
 The consumer hands a batch of events at once (``handle_batch``): the catalog family is dropped
@@ -26,7 +28,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import structlog
+from portal.commerce.v1 import order_records_pb2
 
+from services.commerce.cdc.order_patch import OrderChange, OrderPatch, applicable
 from services.commerce.order_accounts import OrderAccounts
 from services.common.cache import SHARED_CATALOG, Cache, Family, UserScope, policy
 from services.common.clients.cdc import ChangeEvent
@@ -140,27 +144,59 @@ class OrderInvalidator(_PerUser):
             await self.reset(events[-1].entity)
         if not shown:
             return None
+        in_place = {id(e): c for e in shown if (c := applicable(e, IGNORED_ORDER_FIELDS))}
         try:
-            changed = await self._changed_orders(shown)
-            owners = await self._owners(shown, list(changed))
+            dropped = await self._changed_orders([e for e in shown if id(e) not in in_place])
+            changes = list(in_place.values())
+            order_ids = list(dict.fromkeys([*dropped, *(o for c in changes for o in c.order_ids)]))
+            owners = await self._owners(shown, order_ids)
             users = await self._users_of(owners.values())
-            # A user's families once: the order's too unless each change only created an order.
-            details: dict[str, bool] = {}
-            for order_id, account_id in owners.items():
-                for user in users[account_id]:
-                    details[user] = details.get(user, False) or changed[order_id]
             if not gap:
-                for user, also_details in details.items():
-                    more = self.more if also_details else ()
-                    await self._cache.invalidate(UserScope(user), self.family, *more)
+                await self._apply(owners, users, dropped, changes)
             await self._notify.orders_changed(
                 [(user, order_id) for order_id, account_id in owners.items()
                  for user in users[account_id]]
             )  # fmt: skip
         except PortalError:
             return await self.reset(events[-1].entity)
-        log.info("orders_invalidated", entity=events[-1].entity, orders=len(owners))
+        entity = events[-1].entity
+        log.info("orders_invalidated", entity=entity, orders=len(owners), in_place=len(changes))
         return None
+
+    async def _apply(
+        self,
+        owners: dict[str, str],
+        users: dict[str, list[str]],
+        dropped: dict[str, bool],
+        changes: list[OrderChange],
+    ) -> None:
+        """Drop what the dropping events touch; edit the rest of the users' orders in place.
+
+        A user's families once: the single orders too unless each change only created an order."""
+        pages: dict[str, bool] = {}  # user -> whether the single orders drop too
+        patches: dict[str, list[OrderChange]] = {}
+        for order_id, account_id in owners.items():
+            for user in users[account_id]:
+                if order_id in dropped:
+                    pages[user] = pages.get(user, False) or dropped[order_id]
+                for change in changes:
+                    if order_id in change.order_ids and change not in patches.get(user, []):
+                        patches.setdefault(user, []).append(change)
+        for user, also_details in pages.items():
+            more = self.more if also_details else ()
+            await self._cache.invalidate(UserScope(user), self.family, *more)
+        for user, mine in patches.items():
+            scope, patch = UserScope(user), OrderPatch(mine)
+            if user not in pages:
+                applied = await self._cache.patch(
+                    policy.ORDERS_LIST, scope, order_records_pb2.OrdersPageRecord, patch.page
+                )
+                if applied and patch.missing():
+                    await self._cache.invalidate(scope, self.family)
+            if not pages.get(user, False):
+                await self._cache.patch(
+                    policy.ORDER_DETAIL, scope, order_records_pb2.OrderRecord, patch.detail
+                )
 
     async def _changed_orders(self, events: Sequence[ChangeEvent]) -> dict[str, bool]:
         """``order id -> whether the order itself changed`` (not only created), in event order.

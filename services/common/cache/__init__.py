@@ -22,6 +22,7 @@ from services.common.cache.cache import Cache
 from services.common.cache.client import RedisClient, redis_from_url
 from services.common.cache.flight import SingleFlight
 from services.common.cache.keys import DEFAULT_NAMESPACE, NO_VARIANT, Variant
+from services.common.cache.patch import Unpatchable
 from services.common.cache.policy import Entry, Family
 from services.common.cache.scope import (
     SHARED_CATALOG,
@@ -44,6 +45,7 @@ __all__ = [
     "Scope",
     "SharedCatalogScope",
     "SingleFlight",
+    "Unpatchable",
     "UserScope",
     "Variant",
     "policy",

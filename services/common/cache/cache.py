@@ -39,7 +39,7 @@ from redis.asyncio import Redis, RedisCluster
 from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.client import RedisClient, redis_from_url
 from services.common.cache.flight import SingleFlight
-from services.common.cache.invalidation import Invalidation, check_scope
+from services.common.cache.invalidation import check_scope
 from services.common.cache.keys import (
     DEFAULT_NAMESPACE,
     NO_VARIANT,
@@ -49,9 +49,10 @@ from services.common.cache.keys import (
     keys_for,
     schema_hash,
 )
+from services.common.cache.patch import Patching
 from services.common.cache.pipelined import PipelinedReads
 from services.common.cache.policy import GENERATION_TTL, Entry
-from services.common.cache.record import RELEASE, STORE, mget, parse
+from services.common.cache.record import RELEASE, STORE, STORE_INDEXED, mget, parse
 from services.common.cache.scope import Scope
 from services.common.context import rpc_method
 from services.common.metrics import CACHE_ERRORS, CACHE_MISSES, CACHE_REQUESTS
@@ -67,7 +68,7 @@ class _Unavailable(Exception):
     """A Redis call failed or timed out (already logged and counted)."""
 
 
-class Cache(Invalidation):
+class Cache(Patching):
     def __init__(
         self,
         client: RedisClient | None,
@@ -332,12 +333,14 @@ class Cache(Invalidation):
         head = record.partition(b"|")[0]
         argv = [record, entry.ttl * 1000, token, GENERATION_TTL * 1000, head]
         argv += [g or b"" for g in gens]
-        touched = (keys.value, keys.lock, keys.filled, *keys.generations)
+        index = (keys.index,) if keys.index else ()
+        touched = (keys.value, keys.lock, keys.filled, *index, *keys.generations)
+        script = STORE_INDEXED if index else STORE
         with suppress(_Unavailable):
             await self._call(
                 "set",
                 entry,
-                lambda: client.eval(STORE, len(touched), *touched, *argv),  # type: ignore[arg-type]
+                lambda: client.eval(script, len(touched), *touched, *argv),  # type: ignore[arg-type]
             )
 
     async def _release(self, entry: Entry[Any], lock: str, token: str) -> None:

@@ -8,6 +8,7 @@ test stacks) never read or drop each other's values. Layout (``S`` = ``N:<scope 
     S:<service>:<resource>:v<schema>[:<variant>]   value (bytes: "<generations>|<protobuf>")
     S:_lock:<service>:<resource>:v<schema>[:<variant>]   cross-process fill lock (SET NX PX)
     S:_filled:<service>:<resource>:v<schema>[:<variant>] fill marker: generations of the last fill
+    S:_index:<service>:<resource>:v<schema>          a patchable entry's value keys (a set)
     S:_gen:<family>                                   the scope's family generation
     N:{g:<n>}:_genall:<family>                        "every user" generation, one copy per slot
     N:webhook:<source>:{<sha256 of event id>}         a webhook event already handled (dedupe)
@@ -102,6 +103,7 @@ class Keys:
     read: tuple[str, ...]  # what a lookup MGETs: the value, then its generations
     poll: tuple[str, ...]  # what a lock waiter MGETs: the value and the lock
     filled: str = ""  # the fill marker: the generations the value was last stored under
+    index: str = ""  # a patchable entry's index of the scope's value keys ("" otherwise)
 
 
 def _describe(desc: Any, seen: set[str], out: list[str]) -> None:
@@ -162,6 +164,14 @@ def filled_key(namespace: str, value: str, scope: Scope) -> str:
     return f"{prefix}:_filled{value[len(prefix) :]}"
 
 
+def index_key(namespace: str, entry: Entry[Any], scope: Scope, schema: str) -> str:
+    """The set of a patchable entry's value keys filled in this scope (``S:_index:...``), which
+    ``Cache.patch`` edits; every member is in the scope's hash tag."""
+    value = value_key(namespace, entry, scope, schema)
+    prefix = scope_prefix(namespace, scope)
+    return f"{prefix}:_index{value[len(prefix) :]}"
+
+
 def family_key(namespace: str, scope: Scope, family: Family[Any]) -> str:
     return f"{scope_prefix(namespace, scope)}:_gen:{family.name}"
 
@@ -203,7 +213,8 @@ def keys_for(
         gens += (global_key(namespace, entry.family, scope.slot if cluster else None),)
     lock = lock_key(namespace, value, scope)
     filled = filled_key(namespace, value, scope)
-    return Keys(value, lock, gens, (value, *gens), (value, lock), filled)
+    index = index_key(namespace, entry, scope, schema) if entry.patchable else ""
+    return Keys(value, lock, gens, (value, *gens), (value, lock), filled, index)
 
 
 # -- keys outside the read-through cache -----------------------------------------------------------

@@ -53,7 +53,9 @@ class Entry(Generic[S]):
     """One cached resource: where its keys live, how long they live, which family drops them.
 
     ``version`` is bumped by hand to discard old values whose meaning changed without the message
-    schema changing (the schema itself is hashed into the key automatically).
+    schema changing (the schema itself is hashed into the key automatically). ``patchable``: each
+    fill also records the value's key in the scope's index of the entry, so an event can edit
+    every cached value in place (``Cache.patch``) instead of dropping the family.
     """
 
     name: str
@@ -63,6 +65,7 @@ class Entry(Generic[S]):
     ttl: int
     event_driven: bool = False
     version: int = 1
+    patchable: bool = False
 
     @property
     def scope(self) -> type[S]:
@@ -105,10 +108,21 @@ ELIGIBILITY_ACCOUNT = Entry(
 # Orders: Order/OrderItem CDC + cleared when the portal creates an order. The list pages and the
 # single orders are two families: a new order (checkout, an Order CREATE event) changes the pages
 # only (an order that did not exist has no cached copy: NOT_FOUND is never cached), a change of an
-# existing order or of its items changes both.
-ORDERS_LIST = Entry("orders.list", "commerce", "orders", ORDERS, SAFETY_TTL, event_driven=True)
+# existing order or of its items changes both. An Order UPDATE of the fields the portal shows
+# (status, activation status and error) that carries the order's LastModifiedDate is applied to
+# the cached copies in place (``Cache.patch``, ``commerce/cdc/order_patch.py``) when it is newer
+# than the copy; anything else drops the families.
+ORDERS_LIST = Entry(
+    "orders.list", "commerce", "orders", ORDERS, SAFETY_TTL, event_driven=True, patchable=True
+)
 ORDER_DETAIL = Entry(
-    "orders.detail", "commerce", "order", ORDER_DETAILS, SAFETY_TTL, event_driven=True
+    "orders.detail",
+    "commerce",
+    "order",
+    ORDER_DETAILS,
+    SAFETY_TTL,
+    event_driven=True,
+    patchable=True,
 )
 # SIM data usage (Freebit PA05-01), per user and line: 5 min. Freebit pushes nothing, so only a
 # TTL can bound staleness; usage moves by a few MB an hour, which 5 min cannot misrepresent,
@@ -119,12 +133,18 @@ ORDER_DETAIL = Entry(
 SIM_USAGE_LINE = Entry("sims.usage", "commerce", "sim_usage", SIM_USAGE, 5 * MINUTE)
 # Billing (WHMCS): WHMCS webhooks (``services/billing/webhooks.py``) and our writes clear the
 # families; the TTL bounds what changes without a hook.
-# Invoices: TTLs. The hooks cover payments, status changes, refunds, new invoices, total and late
-# fee changes, but WHMCS has no hook for an edited due date or a deleted invoice, and OVERDUE is
-# derived from the date when the invoice is read: the short TTLs bound those. The pages and the
-# single invoices are two families: a new invoice changes the pages only.
-INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 90)
-INVOICE_DETAIL = Entry("invoices.detail", "billing", "invoice", INVOICE_DETAILS, 5 * MINUTE)
+# Invoices: TTLs. The hooks cover payments, status changes, refunds, new invoices, late fees and
+# changes of line items, but WHMCS's hooks reference ("Invoices and Quotes") has none for a
+# deleted invoice or for an UpdateInvoice of the due date, the issue date (the pages' order), the
+# tax rate or the credit: 5 min bounds those, for the pages and the single invoices alike. The
+# value holds WHMCS's own status; OVERDUE is derived from the cached due date when served
+# (``billing/invoices.py``), and a page of the Overdue filter is cached per day, so the day
+# changing needs no TTL. The pages and the single invoices are two families: a new invoice
+# changes the pages only. ``version`` 2: values hold WHMCS's status, not OVERDUE.
+INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 5 * MINUTE, version=2)
+INVOICE_DETAIL = Entry(
+    "invoices.detail", "billing", "invoice", INVOICE_DETAILS, 5 * MINUTE, version=2
+)
 # Subscriptions (WHMCS services): event-driven. Every change of what the portal shows has a hook:
 # status (AfterModuleCreate/Suspend/Unsuspend/Terminate, ServiceEdit, ServiceDelete), the next due
 # date (a renewal moves it when its invoice is paid: InvoicePaid; an edit: ServiceEdit), plan and

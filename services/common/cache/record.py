@@ -15,25 +15,63 @@ from services.common.cache.client import RedisClient
 
 M = TypeVar("M", bound=Message)
 
-# KEYS: value, lock, fill marker, generation keys...
+# KEYS: value, lock, fill marker, [index,] generation keys...
 # ARGV: record, ttl ms, lock token, marker ttl ms, expected generations (joined), each expected
 # generation...  The marker (the generations the value was stored under) outlives the value, so a
-# later miss can tell a first read from an expiry or an invalidation (``Cache`` miss causes).
-STORE = """
+# later miss can tell a first read from an expiry or an invalidation (``Cache`` miss causes). A
+# patchable entry's fill also adds the value's key to the scope's index of the entry (``patch``).
+_STORE = """
 local ok = true
-for i = 4, #KEYS do
-  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i + 2] then ok = false end
+for i = G, #KEYS do
+  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i + 6 - G] then ok = false end
 end
 if ok then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[4])
+  if G == 5 then
+    redis.call('SADD', KEYS[4], KEYS[1])
+    redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  end
 end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return ok and 1 or 0
 """
+STORE = "local G = 4\n" + _STORE
+STORE_INDEXED = "local G = 5\n" + _STORE
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+
+# KEYS: index, generation keys (the scope's family generation first), values, their fill markers
+# ARGV: number of generation keys, expected generations (joined), new family token, new
+# generations (joined), generation ttl ms, then per value: the record read, the record to write.
+# Applies only if the generations and every value are still what was read; then replaces the
+# family's generation (a fill that read the old one stores nothing, as after an invalidation) and
+# writes every value under the new one, keeping its TTL. The index keeps the values written.
+PATCH = """
+local ngen = tonumber(ARGV[1])
+local parts = {}
+for i = 1, ngen do parts[i] = redis.call('GET', KEYS[1 + i]) or '' end
+if table.concat(parts, '.') ~= ARGV[2] then return 0 end
+local n = (#KEYS - 1 - ngen) / 2
+for j = 1, n do
+  if redis.call('GET', KEYS[1 + ngen + j]) ~= ARGV[4 + 2 * j] then return 0 end
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+redis.call('DEL', KEYS[1])
+for j = 1, n do
+  local key = KEYS[1 + ngen + j]
+  local ttl = redis.call('PTTL', key)
+  if ttl > 0 then
+    redis.call('SET', key, ARGV[5 + 2 * j], 'PX', ttl)
+    redis.call('SET', KEYS[1 + ngen + n + j], ARGV[4], 'PX', ARGV[5])
+    redis.call('SADD', KEYS[1], key)
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+return 1
 """
 
 

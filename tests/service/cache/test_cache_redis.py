@@ -175,7 +175,8 @@ async def test_a_lock_holder_that_never_fills_is_waited_for_only_lock_wait(
     make_cache, loader, raw, uid
 ) -> None:
     cache, load, scope = make_cache(lock_wait=0.3), loader(), UserScope(uid)
-    keys = keys_for(NS, policy.INVOICES_LIST, scope, schema_hash(MSG), cluster=False)
+    schema = schema_hash(MSG, policy.INVOICES_LIST.version)
+    keys = keys_for(NS, policy.INVOICES_LIST, scope, schema, cluster=False)
     await raw.set(keys.lock, "someone-else", px=5000)
     start = time.perf_counter()
     await cache.get_or_load(policy.INVOICES_LIST, scope, load, MSG)

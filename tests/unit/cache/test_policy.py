@@ -13,7 +13,7 @@ EXPECTED = {
     "eligibility.account": (12 * HOUR, True),
     "orders.list": (12 * HOUR, True),
     "orders.detail": (12 * HOUR, True),
-    "invoices.list": (90, False),
+    "invoices.list": (5 * MINUTE, False),
     "invoices.detail": (5 * MINUTE, False),
     "subscriptions.list": (HOUR, True),
     "subscriptions.detail": (HOUR, True),
