@@ -148,16 +148,18 @@ def invoice_status(row: Row, today: date) -> pb.InvoiceStatus:
 
 def status_as_of(status: pb.InvoiceStatus, due_on: str, today: date) -> pb.InvoiceStatus:
     """``status`` as reported on ``today``: UNPAID past its due date (``YYYY-MM-DD``) is OVERDUE."""
+    if status != pb.INVOICE_STATUS_UNPAID:
+        return status  # served from the cache on every read: no date parsed for the others
     due = _date(due_on)
-    if status == pb.INVOICE_STATUS_UNPAID and due is not None and due < today:
-        return pb.INVOICE_STATUS_OVERDUE
-    return status
+    return pb.INVOICE_STATUS_OVERDUE if due is not None and due < today else status
 
 
 def as_of(message: pb.Invoice, today: date) -> pb.Invoice:
     """A cached invoice (WHMCS's own status, ``invoice(today=None)``) as reported on ``today``;
     in place, and idempotent."""
-    message.status = status_as_of(message.status, message.due_on, today)
+    status = status_as_of(message.status, message.due_on, today)
+    if status != message.status:
+        message.status = status
     return message
 
 
