@@ -45,6 +45,12 @@ service does:
   (Salesforce's answers are JSON, which requests decodes as UTF-8 without guessing), and it is 3.1
   MiB (its frequency tables and a compiled module). Every process that has called Salesforce holds
   ~9.5 MiB less (the client's libraries import in 2.4 MiB instead of 12.0).
+  ``pydantic_settings.sources.providers.cli``, pydantic-settings' command-line source (an argparse
+  parser and pydantic models of its own, built at import; ~0.35 MiB per service): the package
+  imports every source provider, and the services read the environment, ``.env`` files and
+  secrets directories only. Its names are :class:`_Proxy` objects (pydantic-settings subscripts,
+  calls and ``isinstance``-tests ``CliSettingsSource`` on every settings read), registered by
+  ``services.common.settings`` before pydantic-settings' import.
   ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on (which names the
   libraries take from them, and where), so an upgrade that changes it fails there.
 
