@@ -56,6 +56,9 @@ service does:
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
+``PYTHONNODEBUGRANGES=1`` beside it: the code objects keep no column tables (Python drops them as
+it loads the bytecode, an existing ``.pyc`` too; tracebacks keep their line numbers, not the
+``^^^`` markers), ~0.5 MiB less per service.
 """
 
 from __future__ import annotations

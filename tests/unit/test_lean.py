@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import importlib.util
+import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -125,11 +126,28 @@ def test_every_start_runs_the_services_at_the_same_optimization_level(tmp_path: 
     config = StackConfig("postgresql://x@127.0.0.1/db", "redis://127.0.0.1/0", ports=Ports.free(),
                          run_dir=tmp_path, with_sandboxes=False)  # fmt: skip
     assert config.env()["PYTHONOPTIMIZE"] == "2"
+    assert config.env()["PYTHONNODEBUGRANGES"] == "1"
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "PYTHONOPTIMIZE=2" in dockerfile
+    assert "    PYTHONNODEBUGRANGES=1 \\\n" in dockerfile  # the runtime's ENV
     # ... with the bytecode of that level in the image, so no process compiles its dependencies.
     assert "compileall -q -j 0 -o 2 /opt/venv/lib" in dockerfile
     assert "UV_COMPILE_BYTECODE" not in dockerfile
+
+
+def test_without_debug_ranges_code_loaded_from_bytecode_has_no_column_tables() -> None:
+    # The flag acts as Python loads a module, from an existing .pyc too (no recompile needed);
+    # line numbers stay.
+    code = (
+        "import services.common.lean as m\n"
+        "spots = list(m.trim.__code__.co_positions())\n"
+        "assert all(p[2] is None and p[0] for p in spots), spots\n"
+    )
+    env = {**os.environ, "PYTHONNODEBUGRANGES": "1"}
+    done = subprocess.run(
+        [sys.executable, "-OO", "-c", code], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_service_imports_under_oo() -> None:
