@@ -24,9 +24,12 @@ RUN /opt/venv/bin/python -m compileall -q -j 0 -o 2 /opt/venv/lib
 FROM ${PYTHON_IMAGE} AS runtime
 # PYTHONOPTIMIZE=2 (-OO): docstrings and asserts left out, ~3 MiB less per service process (the
 # same as make run and the test stacks, tools/stack.py; docs/operations.md "Memory").
+# PYTHONNODEBUGRANGES=1: the code objects keep no column tables (Python drops them as it loads the
+# bytecode; tracebacks keep their line numbers, not the ^^^ markers), ~0.5 MiB less per service.
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONOPTIMIZE=2 \
+    PYTHONNODEBUGRANGES=1 \
     PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app:/app/gen \
     LOG_JSON=true

@@ -45,11 +45,20 @@ service does:
   (Salesforce's answers are JSON, which requests decodes as UTF-8 without guessing), and it is 3.1
   MiB (its frequency tables and a compiled module). Every process that has called Salesforce holds
   ~9.5 MiB less (the client's libraries import in 2.4 MiB instead of 12.0).
+  ``pydantic_settings.sources.providers.cli``, pydantic-settings' command-line source (an argparse
+  parser and pydantic models of its own, built at import; ~0.35 MiB per service): the package
+  imports every source provider, and the services read the environment, ``.env`` files and
+  secrets directories only. Its names are :class:`_Proxy` objects (pydantic-settings subscripts,
+  calls and ``isinstance``-tests ``CliSettingsSource`` on every settings read), registered by
+  ``services.common.settings`` before pydantic-settings' import.
   ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on (which names the
   libraries take from them, and where), so an upgrade that changes it fails there.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
+``PYTHONNODEBUGRANGES=1`` beside it: the code objects keep no column tables (Python drops them as
+it loads the bytecode, an existing ``.pyc`` too; tracebacks keep their line numbers, not the
+``^^^`` markers), ~0.5 MiB less per service.
 """
 
 from __future__ import annotations
@@ -57,7 +66,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import gc
 import importlib
@@ -75,6 +83,20 @@ OPTIONAL_IMPORTS = ("rich", "pygments", "click")
 METADATA_API = "simple_salesforce.metadata"
 BULK2_API = "simple_salesforce.bulk2"
 CHARSET_DETECTION = "charset_normalizer"
+SETTINGS_CLI = "pydantic_settings.sources.providers.cli"
+SETTINGS_CLI_NAMES = (
+    "CliDualFlag",
+    "CliExplicitFlag",
+    "CliImplicitFlag",
+    "CliMutuallyExclusiveGroup",
+    "CliPositionalArg",
+    "CliSettingsSource",
+    "CliSubCommand",
+    "CliSuppress",
+    "CliToggleFlag",
+    "CliUnknownArgs",
+    "CliVariadicArg",
+)
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 ARENAS = 1
 TRIM_ON_GROWTH = 1 << 20  # bytes of resident growth that trigger a trim before the interval
@@ -82,9 +104,11 @@ CHECK_S = 1.0
 
 
 def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
+    """The symbols the process has loaded, libc's among them (``dlopen(NULL)``), instead of
+    ``ctypes.util.find_library("c")``, which runs ``ldconfig -p`` in a child process at every
+    start to find a library the process already has."""
     try:
-        return ctypes.CDLL(name) if name else None
+        return ctypes.CDLL(None)
     except OSError:
         return None
 
@@ -175,12 +199,14 @@ class _Spec(importlib.machinery.ModuleSpec):
 @dataclass(frozen=True)
 class Deferral:
     """A module imported on first use: until then its import gives a stand-in module with
-    ``callables`` (each loads the real module when called and calls the real one) and
-    ``values()``; any other name of it (dunders aside) loads the real module."""
+    ``callables`` (each loads the real module when called and calls the real one), ``proxies``
+    (each a :class:`_Proxy` of the real object) and ``values()``; any other name of it (dunders
+    aside) loads the real module."""
 
     name: str
     callables: tuple[str, ...] = ()
     values: Callable[[], dict[str, Any]] = dict
+    proxies: tuple[str, ...] = ()
 
 
 def _charset_normalizer_version() -> dict[str, Any]:
@@ -189,10 +215,17 @@ def _charset_normalizer_version() -> dict[str, Any]:
     return {"__version__": importlib.metadata.version("charset-normalizer")}
 
 
+def _argparse_suppress() -> dict[str, Any]:
+    import argparse
+
+    return {"CLI_SUPPRESS": argparse.SUPPRESS}
+
+
 DEFERRALS = (
     Deferral(METADATA_API, callables=("SfdcMetadataApi",)),
     Deferral(BULK2_API, callables=("SFBulk2Handler",)),
     Deferral(CHARSET_DETECTION, values=_charset_normalizer_version),
+    Deferral(SETTINGS_CLI, values=_argparse_suppress, proxies=SETTINGS_CLI_NAMES),
 )
 _LOCK = threading.RLock()
 
@@ -217,6 +250,8 @@ class _Deferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         name = self.deferral.name
         for attribute in self.deferral.callables:
             setattr(module, attribute, _stand_in(name, attribute))
+        for attribute in self.deferral.proxies:
+            setattr(module, attribute, _Proxy(name, attribute))
         vars(module).update(self.deferral.values())
         module.__getattr__ = functools.partial(_real_attribute, name)  # type: ignore[method-assign]
 
@@ -227,6 +262,55 @@ def _stand_in(module: str, attribute: str) -> Callable[..., Any]:
 
     call.__name__ = call.__qualname__ = attribute
     return call
+
+
+class _Proxy:
+    """A stand-in for a class or type alias of a deferred module: calling it, subscripting it
+    (``CliSettingsSource[Any]``, ``CliPositionalArg[str]``), subclassing it, or reading any
+    other name of it loads the real module and uses the real object. ``isinstance`` and
+    ``issubclass`` against it are False while the real module is not loaded (no object can come
+    from a class that was never created) and the real answer after. Used bare as an annotation
+    (``x: CliUnknownArgs``, unsubscripted) it is not the real alias: pydantic refuses the field
+    when the class is defined, so that fails at once, never silently."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+        self.__name__ = self.__qualname__ = name
+        self.__module__ = module
+
+    def _real(self) -> Any:
+        return getattr(real_module(self._module), self._name)
+
+    def _loaded(self) -> Any:
+        current = sys.modules.get(self._module)
+        if current is None or isinstance(getattr(current, "__spec__", None), _Spec):
+            return None
+        return getattr(current, self._name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._real()(*args, **kwargs)
+
+    def __getitem__(self, item: Any) -> Any:
+        return self._real()[item]
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (self._real(),)
+
+    def __instancecheck__(self, instance: Any) -> bool:
+        real = self._loaded()
+        return real is not None and isinstance(instance, real)
+
+    def __subclasscheck__(self, subclass: Any) -> bool:
+        real = self._loaded()
+        return real is not None and issubclass(subclass, real)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._real(), name)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
 
 
 def _real_attribute(module: str, name: str) -> Any:

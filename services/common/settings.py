@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import Any, Self
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.cache.keys import DEFAULT_NAMESPACE, check_namespace
+from services.common import lean
+
+# Before pydantic-settings' first import: its command-line source (argparse) loads on first use
+# (services/common/lean.py).
+lean.defer_unused_imports()
+
+from pydantic_settings import BaseSettings, SettingsConfigDict  # noqa: E402
+
+from services.common.cache.keys import DEFAULT_NAMESPACE, check_namespace  # noqa: E402
 
 
 class ConfigurationError(RuntimeError):
