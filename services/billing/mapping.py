@@ -140,10 +140,14 @@ def numeric_id(value: Any) -> int | None:
 
 
 # -- invoices ------------------------------------------------------------------------------------
+def whmcs_status(row: Row) -> pb.InvoiceStatus:
+    """The invoice's status as WHMCS keeps it (overdue invoices stay ``Unpaid`` there)."""
+    return INVOICE_STATUS.get(text(row, "status").lower(), pb.INVOICE_STATUS_UNSPECIFIED)
+
+
 def invoice_status(row: Row, today: date) -> pb.InvoiceStatus:
     """WHMCS keeps overdue invoices as ``Unpaid``; past their due date we report OVERDUE."""
-    status = INVOICE_STATUS.get(text(row, "status").lower(), pb.INVOICE_STATUS_UNSPECIFIED)
-    return status_as_of(status, day(row.get("duedate")), today)
+    return status_as_of(whmcs_status(row), day(row.get("duedate")), today)
 
 
 def status_as_of(status: pb.InvoiceStatus, due_on: str, today: date) -> pb.InvoiceStatus:
@@ -168,11 +172,10 @@ def invoice(row: Row, *, today: date | None, default_currency: str) -> pb.Invoic
 
     ``today``: the day OVERDUE is derived for; None keeps WHMCS's status (what the cache stores:
     OVERDUE depends on the day it is read, ``as_of``)."""
-    status = INVOICE_STATUS.get(text(row, "status").lower(), pb.INVOICE_STATUS_UNSPECIFIED)
     message = pb.Invoice(
         id=text(row, "invoiceid") or text(row, "id"),
         number=text(row, "invoicenum") or text(row, "invoiceid") or text(row, "id"),
-        status=status if today is None else status_as_of(status, day(row.get("duedate")), today),
+        status=whmcs_status(row) if today is None else invoice_status(row, today),
         issued_on=day(row.get("date")),
         due_on=day(row.get("duedate")),
         currency_code=currency(row, default_currency),

@@ -119,11 +119,6 @@ def _timestamp(value: str) -> timestamp_pb2.Timestamp:
     return out
 
 
-def epoch_ms(value: str) -> int:
-    """A Salesforce datetime (``2026-12-06T10:00:00.000+0000``) in epoch milliseconds."""
-    return int(datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
-
-
 def _address(r: dict[str, Any]) -> types_pb2.Address:
     line1, _, line2 = text(r, "BillingStreet").partition("\n")
     return types_pb2.Address(
@@ -169,9 +164,9 @@ def order_record_from_record(
     r: dict[str, Any], items: list[orders_pb2.OrderItem]
 ) -> order_records_pb2.OrderRecord:
     """The order as cached, with its LastModifiedDate (0 when the record has none)."""
-    modified = text(r, "LastModifiedDate")
+    modified = _timestamp(text(r, "LastModifiedDate"))
     return order_records_pb2.OrderRecord(
-        order=order_from_record(r, items), modified_ms=epoch_ms(modified) if modified else 0
+        order=order_from_record(r, items), modified_ms=modified.ToMilliseconds()
     )
 
 
