@@ -132,13 +132,16 @@ async def test_an_order_gap_event_drops_the_single_orders_too(
     sf: SalesforceClient,
     sf_control: SandboxControl,
 ) -> None:
-    """A GAP event names no order: pages and single orders are dropped for every user."""
+    """A GAP event names no order and carries no values: pages and single orders are dropped for
+    every user and read again (not edited in place)."""
     _, order, detail = await _settled_order(channel, customer_of, "gap")
 
     assert (await detail()).status == pb.ORDER_STATUS_PENDING_REVIEW
+    queries = (await sf_control.calls()).get("query:Order", 0)
     await sf_control.fault("gap", count=1, action="sobjects:Order:PATCH")
     await sf.update("Order", order.id, {"Status": "Approved"})
     await eventually(detail, lambda o: o.status == pb.ORDER_STATUS_APPROVED)
+    assert (await sf_control.calls()).get("query:Order", 0) > queries  # reloaded, not edited
 
 
 async def test_watch_orders_sends_changes_and_heartbeats(

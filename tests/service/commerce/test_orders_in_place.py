@@ -106,23 +106,6 @@ async def test_an_event_older_than_the_cached_order_is_ignored(
     assert await order_queries(sf_control) == queries
 
 
-async def test_a_gap_event_drops_instead(
-    channel: grpc.aio.Channel,
-    cdc: Deps,
-    customer_of: Any,
-    sf: SalesforceClient,
-    sf_control: SandboxControl,
-) -> None:
-    """A GAP_UPDATE carries no values: the cached orders are dropped and read again."""
-    _, order, detail = await _settled_order(channel, customer_of, "gap-in-place")
-    assert (await detail()).status == pb.ORDER_STATUS_PENDING_REVIEW
-    queries = await order_queries(sf_control)
-    await sf_control.fault("gap", count=1, action="sobjects:Order:PATCH")
-    await sf.update("Order", order.id, {"Status": "Approved"})
-    await eventually(detail, lambda o: o.status == pb.ORDER_STATUS_APPROVED)
-    assert await order_queries(sf_control) > queries  # reloaded, not edited
-
-
 async def test_a_fill_in_flight_during_an_edit_is_not_stored(
     channel: grpc.aio.Channel,
     cdc: Deps,
