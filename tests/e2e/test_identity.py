@@ -18,6 +18,7 @@ import pytest
 from services.common.clients.whmcs_wire import php_serialize_b64
 from tests.e2e.test_gateway import assert_error_shape
 from tests.helpers.accounts import mail_url_of, post_sign_in
+from tests.helpers.logbook import LogBook
 from tests.helpers.sandboxes import mail_messages
 from tests.helpers.tokens import sign
 from tools.stack import Stack
@@ -141,7 +142,16 @@ async def restart_identity(stack: Stack) -> None:
                 return (await http.get("/.well-known/jwks.json")).status_code == 200
             return False
 
-        await wait_for(up, within=30)
+        try:
+            await wait_for(up, within=30)
+        except AssertionError:
+            process = stack.children["identity"].process
+            code = None if process is None else process.returncode
+            lines = stack.sink.of("identity")[-40:] if isinstance(stack.sink, LogBook) else []
+            raise AssertionError(
+                f"identity not back through the gateway within 30 s (exit code {code}); "
+                "its last log lines:\n" + "\n".join(lines)
+            ) from None
 
 
 async def test_validate_and_errors(gateway: httpx.AsyncClient, stack: Stack) -> None:
