@@ -5,12 +5,18 @@ Those carry each field's ``json_name``, which the descriptors compiled into the 
 do not, so grpcurl prints the same lowerCamelCase JSON over a service port as the gateway does.
 ``v1`` and ``v1alpha`` are the same messages on the wire; ``v1`` is answered by the ``v1alpha``
 servicer under the ``v1`` name, and its file descriptor is ``v1alpha``'s renamed.
+
+The pool is built at the first reflection request that looks a descriptor up (``list`` needs
+only the service names), not at start-up: it is ~0.5 MiB of every service's resident memory that
+only an operator's grpcurl uses (bench/README.md "Memory").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
@@ -58,9 +64,38 @@ def reflection_pool(descriptor_set: Path = DESCRIPTOR_SET) -> descriptor_pool.De
     return pool
 
 
-def enable_reflection(server: grpc.aio.Server, services: Sequence[str]) -> None:
+class PoolOnFirstUse:
+    """Stands in for the servicer's descriptor pool: ``build()`` runs at the first lookup (any
+    attribute of the pool), once; every lookup then goes to the pool it built."""
+
+    def __init__(self, build: Callable[[], descriptor_pool.DescriptorPool]) -> None:
+        self._build = build
+        self._pool: descriptor_pool.DescriptorPool | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        return self._pool is not None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = self._build()
+                pool = self._pool
+        return getattr(pool, name)
+
+
+def enable_reflection(server: grpc.aio.Server, services: Sequence[str]) -> PoolOnFirstUse:
+    """Serve reflection v1 and v1alpha for ``services``; returns the pool, built on first use."""
+    if not DESCRIPTOR_SET.is_file():  # fail at start-up, as building the pool would
+        raise FileNotFoundError(f"{DESCRIPTOR_SET} is missing: run make gen")
     names = [*services, reflection.SERVICE_NAME, V1_SERVICE]
-    servicer = ReflectionServicer(names, pool=reflection_pool())
+    pool = PoolOnFirstUse(reflection_pool)
+    servicer = ReflectionServicer(names, pool=pool)
     v1 = grpc.method_handlers_generic_handler(
         V1_SERVICE,
         {
@@ -73,3 +108,4 @@ def enable_reflection(server: grpc.aio.Server, services: Sequence[str]) -> None:
     )
     server.add_generic_rpc_handlers((v1,))
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    return pool
