@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import fastavro
 
 from services.common.clients.cdc import EventSchema
+
+ROOT = Path(__file__).resolve().parents[3]
 
 HEADER = {
     "type": "record", "name": "ChangeEventHeader",
@@ -75,3 +80,20 @@ def test_decode_payload() -> None:
     assert event.fields == {"Name": "New", "BillingAddress": {"Street": None, "City": "Osaka"}}
     assert event.commit_timestamp.year == 2027 and not event.is_gap
     assert (event.sequence, event.transaction_key, event.replay_id) == (1, "t1", b"\x01")
+
+
+def test_fastavro_is_imported_with_the_first_schema_not_with_the_module() -> None:
+    # A process that has imported the Pub/Sub client (commerce at start-up) holds no fastavro
+    # until its first event's schema arrives; then it decodes with the real library.
+    code = (
+        "import io, json, sys\n"
+        "from services.common.clients import cdc, pubsub\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'fastavro']\n"
+        f"schema = cdc.EventSchema('s1', {json.dumps(json.dumps(SCHEMA))})\n"
+        "import fastavro\n"
+        "assert fastavro.__file__ and sys.modules['fastavro'] is fastavro\n"
+        "assert schema.top[0] == 'ChangeEventHeader'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
