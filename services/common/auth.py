@@ -58,7 +58,11 @@ class JwksSource:
 
     async def fetch(self) -> dict[str, Any]:
         if self.url:
-            async with httpx.AsyncClient(timeout=2.0) as client:
+            # The process's shared TLS context, not a new copy of the CA bundle at every refresh
+            # (imported here: a service without HTTP clients imports their module only for this).
+            from services.common.clients.http import ssl_context
+
+            async with httpx.AsyncClient(timeout=2.0, verify=ssl_context()) as client:
                 response = await client.get(self.url)
                 response.raise_for_status()
                 data: dict[str, Any] = response.json()

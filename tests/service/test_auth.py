@@ -218,6 +218,33 @@ async def test_internal_services_and_health_need_no_user_token(channel: Any) -> 
     assert health.status == health_pb2.HealthCheckResponse.SERVING
 
 
+async def test_keys_from_a_jwks_url_verify_tokens(keys: Path) -> None:
+    # The JWKS over HTTP (what a deployment without a shared key file uses), fetched with the
+    # process's shared TLS context.
+    from aiohttp import web
+
+    served: list[str] = []
+
+    async def jwks(request: web.Request) -> web.Response:
+        served.append(request.path)
+        return web.json_response(json.loads((keys / "jwks.json").read_text()))
+
+    app = web.Application()
+    app.router.add_get("/.well-known/jwks.json", jwks)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        source = JwksSource(url=f"http://127.0.0.1:{port}/.well-known/jwks.json")
+        verifier = TokenVerifier(source, issuer="portal-identity", audience="portal")
+        assert (await verifier.verify(sign(keys, sub="from-url"))).user_id == "from-url"
+        assert served == ["/.well-known/jwks.json"]
+    finally:
+        await runner.cleanup()
+
+
 async def test_verified_tokens_are_remembered_only_until_they_expire(keys: Path) -> None:
     source = JwksSource(file=keys / "jwks.json")
     verifier = TokenVerifier(source, issuer="portal-identity", audience="portal", leeway=0)

@@ -15,12 +15,18 @@ httpx builds its httpcore pool inside :class:`httpx.AsyncHTTPTransport`'s constr
 network-backend parameter, so :func:`transport` replaces that pool (``_pool``) with one of the
 same settings over this backend; ``tests/unit/clients/test_http_transport.py`` checks it is
 still what httpx sends through.
+
+Every transport verifies TLS with one context per process (:func:`ssl_context`, httpx's default:
+certifi's bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``): each context holds its own parsed copy
+of the CA bundle (~0.8 MiB), and one context is safe to share between connections and pools
+(httpx shares one between all connections of a client).
 """
 
 # ruff: noqa: ASYNC109 - the `timeout` parameters are httpcore's network-stream interface
 
 from __future__ import annotations
 
+import functools
 import select
 import socket
 import ssl
@@ -35,6 +41,12 @@ KEEPALIVE_EXPIRY_S = 5.0  # httpx's default
 FLUSH_BYTES = 64 * 1024  # held request bytes that are sent without waiting for the read
 
 
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying context, made at the first call and shared from then on."""
+    return httpx.create_ssl_context()
+
+
 def transport(max_connections: int) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose pool holds at most ``max_connections`` connections, all of them
     kept alive between calls (the upstream's ``max_concurrency``: no more are ever in use)."""
@@ -43,9 +55,9 @@ def transport(max_connections: int) -> httpx.AsyncHTTPTransport:
         max_keepalive_connections=max_connections,
         keepalive_expiry=KEEPALIVE_EXPIRY_S,
     )
-    made = httpx.AsyncHTTPTransport(limits=limits)
+    made = httpx.AsyncHTTPTransport(verify=ssl_context(), limits=limits)
     made._pool = httpcore.AsyncConnectionPool(
-        ssl_context=made._pool._ssl_context,  # httpx's (certifi, SSL_CERT_FILE/DIR)
+        ssl_context=made._pool._ssl_context,  # the shared one (ssl_context)
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

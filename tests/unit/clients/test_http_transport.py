@@ -11,7 +11,13 @@ import httpcore
 import httpx
 from aiohttp import web
 
-from services.common.clients.http import FLUSH_BYTES, SocketKeepingBackend, _Stream, transport
+from services.common.clients.http import (
+    FLUSH_BYTES,
+    SocketKeepingBackend,
+    _Stream,
+    ssl_context,
+    transport,
+)
 
 
 async def _server() -> tuple[web.AppRunner, str]:
@@ -49,6 +55,16 @@ async def test_requests_go_through_the_socket_keeping_pool() -> None:
             assert again.json() == {"ok": True}
     finally:
         await runner.cleanup()
+
+
+def test_every_transport_verifies_with_one_shared_context() -> None:
+    # One copy of the CA bundle per process, however many upstream clients it builds; the
+    # context verifies as httpx's default does.
+    first, second = transport(2), transport(8)
+    assert first._pool._ssl_context is second._pool._ssl_context is ssl_context()
+    context = ssl_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0
 
 
 class _Recorder(httpcore.AsyncNetworkStream):
