@@ -23,9 +23,9 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import ssl
+import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -99,7 +99,8 @@ class SalesforceAdapter(HTTPAdapter):
 
     def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
         super().cert_verify(conn, url, verify, cert)
-        if getattr(conn, "conn_kw", {}).get("ssl_context") in _CONTEXTS:
+        context = getattr(conn, "conn_kw", {}).get("ssl_context")
+        if context is not None and any(context is c for c in _CONTEXTS.values()):
             # The shared context holds the CA locations already: not loaded again into it at
             # every new connection.
             conn.ca_certs = conn.ca_cert_dir = None
@@ -114,21 +115,24 @@ class SalesforceAdapter(HTTPAdapter):
             self.org_id = pieces[-2]
 
 
-_CONTEXTS: list[ssl.SSLContext] = []
+_CONTEXTS: dict[str, ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
 
 
-@functools.cache
 def verifying_context(location: str) -> ssl.SSLContext:
     """What urllib3 builds for each verified connection when given no context (its
     ``create_urllib3_context`` with certificates required, the CA file or directory loaded),
-    built once per CA location."""
-    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-    if os.path.isdir(location):
-        context.load_verify_locations(capath=location)
-    else:
-        context.load_verify_locations(cafile=location)
-    _CONTEXTS.append(context)
-    return context
+    built once per CA location (under a lock: the pool's threads connect at once at first)."""
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(location)
+        if context is None:
+            context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+            if os.path.isdir(location):
+                context.load_verify_locations(capath=location)
+            else:
+                context.load_verify_locations(cafile=location)
+            _CONTEXTS[location] = context
+        return context
 
 
 def _errors(exc: SalesforceError) -> list[dict[str, Any]]:

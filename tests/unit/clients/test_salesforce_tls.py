@@ -87,6 +87,7 @@ def _session(port: int) -> requests.Session:
 
 
 def test_every_connection_verifies_with_one_shared_context(server: tuple[int, Path]) -> None:
+    # The first calls come from several threads at once, as from the client's pool.
     port, ca = server
     session = _session(port)
     url = f"https://localhost:{port}/services/data"
