@@ -209,6 +209,22 @@ class Child:
 LineSink = Callable[[str, str], None]
 
 
+async def read_line(stream: asyncio.StreamReader) -> bytes:
+    """The next line, whole however long (b"" at the end of the stream). ``readline`` gives up
+    on a line longer than the reader's limit (64 KiB: a traceback with a large value in it) with
+    a ValueError, after which nothing would read the pipe again; such a line is read in pieces."""
+    parts: list[bytes] = []
+    while True:
+        try:
+            parts.append(await stream.readuntil(b"\n"))
+        except asyncio.LimitOverrunError as long:
+            parts.append(await stream.readexactly(long.consumed))
+            continue
+        except asyncio.IncompleteReadError as end:  # the end: a last line without its newline
+            parts.append(end.partial)
+        return b"".join(parts)
+
+
 class Stack:
     """Start, watch and stop every process of the portal."""
 
@@ -348,8 +364,11 @@ class Stack:
         return child
 
     async def _pump(self, child: Child) -> None:
+        """Every line the child prints, to the sink, until it closes its output. The pipe must
+        never stop being read: a child whose pipe is full blocks in its next write (a service's
+        log call, and with it its event loop), and stops answering its health checks."""
         assert child.process is not None and child.process.stdout is not None
-        async for raw in child.process.stdout:
+        while raw := await read_line(child.process.stdout):
             if self.sink is not None:
                 self.sink(child.name, raw.decode(errors="replace").rstrip())
 

@@ -64,7 +64,6 @@ it loads the bytecode, an existing ``.pyc`` too; tracebacks keep their line numb
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import functools
 import gc
@@ -232,18 +231,29 @@ _LOCK = threading.RLock()
 
 class _Deferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Answers the first import of one :class:`Deferral`'s module with its stand-in, then steps
-    aside (the real module's import, on first use, goes through the ordinary finders)."""
+    aside (the real module's import, on first use, goes through the ordinary finders).
+
+    It steps aside by answering nothing from then on, and stays in ``sys.meta_path``: the import
+    system iterates that very list, by index, in every thread, and takes its lock only around
+    each finder's call. Removing an entry while another thread is between two finders shifts
+    the rest of the list under it, so that thread skips one, ``PathFinder`` say, and an import
+    of a module that exists fails with ``ModuleNotFoundError``. Salesforce's libraries load in the
+    client's worker thread, which is what answers these deferrals in a service, while the event
+    loop's thread imports what it needs (seen as a failed shutdown of a restarted identity).
+    """
 
     def __init__(self, deferral: Deferral) -> None:
         self.deferral = deferral
+        self.answered = False
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != self.deferral.name:
+        # Called with the import system's lock held (importlib._bootstrap._find_spec), so
+        # two threads never both see ``answered`` unset.
+        if fullname != self.deferral.name or self.answered:
             return None
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)
+        self.answered = True
         return _Spec(fullname, self)
 
     def exec_module(self, module: ModuleType) -> None:
@@ -354,5 +364,7 @@ def defer_unused_imports() -> list[str]:
     ]
     for deferral in DEFERRALS:
         if deferral.name in names:
+            # At the front: a thread iterating the list meanwhile sees one finder twice, never
+            # skips one (only a removal could make it skip; see _Deferred).
             sys.meta_path.insert(0, _Deferred(deferral))
     return names

@@ -55,15 +55,25 @@ class Deps:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def aclose(self) -> None:
+        """Stop the background tasks, then close every client; one that fails to close is
+        logged and the others are still closed (the pool's connections, and with them any row
+        lock the outbox relay held, go back at once)."""
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.upstreams.whmcs.aclose()
-        await self.upstreams.sf.aclose()
-        await close_pool(self.pool)
-        await self.cache.aclose()
+        closes: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("whmcs", self.upstreams.whmcs.aclose),
+            ("salesforce", self.upstreams.sf.aclose),
+            ("database", lambda: close_pool(self.pool)),
+            ("cache", self.cache.aclose),
+        ]
+        for name, close in closes:
+            try:
+                await close()
+            except Exception:
+                log.exception("close_failed", client=name)
 
 
 async def every(interval: float, step: Callable[[], Awaitable[object]], name: str) -> None:

@@ -21,7 +21,7 @@ from tests.helpers.accounts import mail_url_of, post_sign_in
 from tests.helpers.logbook import LogBook
 from tests.helpers.sandboxes import mail_messages
 from tests.helpers.tokens import sign
-from tools.stack import Stack
+from tools.stack import Stack, port_is_free
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long enough password"
@@ -134,24 +134,48 @@ async def wait_for(check: Any, within: float = 20.0) -> None:
 async def restart_identity(stack: Stack) -> None:
     """Restart the identity process and wait until the gateway reaches the new one (``/readyz``
     may still show the old health state for a second)."""
+    logged = len(stack.sink.of("identity")) if isinstance(stack.sink, LogBook) else 0
     await stack.restart_child("identity")
+    answers: list[str] = []
     async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=2) as http:
 
         async def up() -> bool:
-            with contextlib.suppress(httpx.HTTPError):
-                return (await http.get("/.well-known/jwks.json")).status_code == 200
-            return False
+            try:
+                status = (await http.get("/.well-known/jwks.json")).status_code
+            except httpx.HTTPError as exc:
+                answers.append(type(exc).__name__)
+                return False
+            answers.append(str(status))
+            return status == 200
 
         try:
             await wait_for(up, within=30)
         except AssertionError:
-            process = stack.children["identity"].process
-            code = None if process is None else process.returncode
-            lines = stack.sink.of("identity")[-40:] if isinstance(stack.sink, LogBook) else []
-            raise AssertionError(
-                f"identity not back through the gateway within 30 s (exit code {code}); "
-                "its last log lines:\n" + "\n".join(lines)
-            ) from None
+            raise AssertionError(await _why_not_back(stack, logged, answers)) from None
+
+
+async def _why_not_back(stack: Stack, logged: int, answers: list[str]) -> str:
+    """Which side kept a restarted identity away: its process (exit code, whether its port
+    listens, what it printed since the restart) or the gateway (its answers to the probe, and
+    Envoy's health flags of identity's host)."""
+    process = stack.children["identity"].process
+    code = None if process is None else process.returncode
+    listening = not port_is_free(stack.config.ports.identity)
+    flags = "unknown"
+    with contextlib.suppress(httpx.HTTPError):
+        async with httpx.AsyncClient(timeout=2) as admin:
+            text = (await admin.get(f"http://127.0.0.1:{stack.config.ports.admin}/clusters")).text
+        flags = ", ".join(
+            line for line in text.splitlines() if line.startswith("identity::") and "health" in line
+        )
+    lines = stack.sink.of("identity")[logged:][-40:] if isinstance(stack.sink, LogBook) else []
+    return (
+        f"identity not back through the gateway within 30 s: exit code {code}, "
+        f"its port {'listens' if listening else 'does not listen'}; "
+        f"the gateway answered {sorted(set(answers))} ({len(answers)} probes); "
+        f"Envoy's health of the host: {flags}; "
+        f"{len(lines)} lines logged since the restart:\n" + "\n".join(lines)
+    )
 
 
 async def test_validate_and_errors(gateway: httpx.AsyncClient, stack: Stack) -> None:

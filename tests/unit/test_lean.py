@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import subprocess
@@ -409,3 +411,39 @@ def test_requests_still_has_the_import_shape_the_deferral_relies_on() -> None:
                 used.add(node.attr)
     assert taken == {"__version__"}
     assert used == {"detect", "__name__", "__version__"}
+
+
+def test_a_deferral_answered_in_one_thread_never_hides_a_module_from_another(
+    tmp_path: Path,
+) -> None:
+    """The import system walks ``sys.meta_path`` by index and holds its lock only around each
+    finder's call, so a thread can take it between two finders of another thread's walk. Here
+    that interleaving is made certain: while the walk for ``target`` is at the finder after the
+    deferral, the deferred module is imported (as Salesforce's worker thread does while the event
+    loop's thread imports). A deferral that left the list then would shift the rest under the
+    walk, which would skip ``PathFinder`` and fail to find a module that is there."""
+    (tmp_path / "lean_walk_target.py").write_text("FOUND = True\n")
+    deferred = lean._Deferred(lean.Deferral("lean_walk_deferred"))
+
+    class ImportsTheDeferredModuleMidWalk(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+            if fullname == "lean_walk_target":
+                importlib.import_module("lean_walk_deferred")
+            return None
+
+    saved_path, saved_meta_path = list(sys.path), list(sys.meta_path)
+    sys.path.insert(0, str(tmp_path))
+    sys.meta_path[:] = [deferred, ImportsTheDeferredModuleMidWalk(), importlib.machinery.PathFinder]
+    importlib.invalidate_caches()
+    try:
+        target = importlib.import_module("lean_walk_target")
+        stand_in = sys.modules["lean_walk_deferred"]
+    finally:
+        sys.meta_path[:] = saved_meta_path
+        sys.path[:] = saved_path
+        for name in ("lean_walk_target", "lean_walk_deferred"):
+            sys.modules.pop(name, None)
+    assert target.FOUND
+    assert isinstance(stand_in.__spec__, lean._Spec)
+    # Answered once: the next import of that name goes to the ordinary finders.
+    assert deferred.find_spec("lean_walk_deferred", None) is None

@@ -1,7 +1,10 @@
-"""The stack's process plan (no processes started): replicas, ports, the gateway's clusters."""
+"""The stack's process plan (replicas, ports, the gateway's clusters) and how it reads a
+child's output."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,31 @@ def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> N
     if top - PICK_FROM >= 1000:
         assert all(PICK_FROM <= p < top for p in ports), ports
     assert all(port_is_free(p) for p in ports)
+
+
+async def test_a_child_printing_a_line_longer_than_the_pipe_reader_limit_is_still_read(
+    tmp_path: Path,
+) -> None:
+    """A line above asyncio's 64 KiB reader limit (a traceback with a large value in it) once
+    ended the reading of a child's output: its pipe filled, its next write blocked, and a service
+    blocked there stops answering its health checks, alive and unreachable. The child here
+    prints such a line, then far more than a pipe holds: it must finish, every line read."""
+    from tests.helpers.logbook import LogBook
+
+    book = LogBook()
+    stack = Stack(_stack(tmp_path, 1).config, sink=book)
+    code = (
+        "print('x' * 200_000, flush=True)\n"
+        "for i in range(5000):\n"
+        "    print('line', i, 'y' * 100, flush=True)\n"
+        "print('done', end='', flush=True)\n"
+    )
+    child = await stack.start_child("talker", [sys.executable, "-c", code])
+    assert child.process is not None
+    try:
+        assert await asyncio.wait_for(child.process.wait(), 20) == 0
+    finally:
+        await stack.stop_child("talker", grace=1)
+    lines = book.of("talker")
+    assert lines[0] == "x" * 200_000
+    assert len(lines) == 5002 and lines[-2].startswith("line 4999 ") and lines[-1] == "done"

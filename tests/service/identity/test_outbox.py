@@ -7,6 +7,7 @@ import asyncio
 import json
 
 import asyncpg
+import pytest
 
 from sandbox.mail import RunningMail
 from services.identity.outbox import ACCOUNT_UPDATE, Relay
@@ -83,3 +84,21 @@ async def test_two_relays_deliver_each_row_once(
     assert all(r["delivered_at"] is not None and r["attempts"] == 1 for r in rows)
     assert (await sf_control.calls()).get(PATCH, 0) == 12  # since the sandbox reset
     assert sum(counts) <= 12
+
+
+async def test_a_client_that_fails_to_close_leaves_the_others_closed(
+    settings: IdentitySettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The identity process stops; WHMCS's client fails to close (a stopping identity once failed
+    # an import there): the Salesforce pool and the database pool, whose connections may hold the
+    # outbox relay's row lock, are closed all the same.
+    built = await build_deps(settings, policy=FAST)
+
+    async def fails() -> None:
+        raise ModuleNotFoundError("No module named 'anyio._backends._asyncio'")
+
+    monkeypatch.setattr(built.upstreams.whmcs, "aclose", fails)
+    await built.aclose()
+    assert built.pool.is_closing()
+    with pytest.raises(RuntimeError, match="shutdown"):
+        built.upstreams.sf._pool.submit(print)
