@@ -79,8 +79,13 @@ async def test_two_relays_deliver_each_row_once(
     sf = deps.upstreams.sf
     relays = [Relay(deps.pool, sf), Relay(deps.pool, sf)]
     counts = await asyncio.gather(*(r.drain() for r in relays))
-    rows = await db.fetch("SELECT attempts, delivered_at FROM identity.outbox")
-    # The service's own relay may have taken some rows too: every row once, all delivered.
+    # The service's own relay may have taken some rows too, and may still be sending one that
+    # the two relays skipped as locked: wait for it, then every row was sent once.
+    for _ in range(100):
+        rows = await db.fetch("SELECT attempts, delivered_at FROM identity.outbox")
+        if all(r["delivered_at"] is not None for r in rows):
+            break
+        await asyncio.sleep(0.1)
     assert all(r["delivered_at"] is not None and r["attempts"] == 1 for r in rows)
     assert (await sf_control.calls()).get(PATCH, 0) == 12  # since the sandbox reset
     assert sum(counts) <= 12
