@@ -67,21 +67,27 @@ class Orders:
         )
         return record.order
 
-    async def fresh(self, account_id: str, order_id: str) -> orders_pb2.Order | None:
+    async def fresh(self, account_id: str, order_id: str) -> order_records_pb2.OrderRecord | None:
         """One order straight from Salesforce (after checkout), None if absent."""
         orders = await self._read(order_query(account_id, order_id), account_id)
-        return orders[0].order if orders else None
+        return orders[0] if orders else None
 
     async def _load_page(
         self, user_id: str, size: int, offset: int
     ) -> order_records_pb2.OrdersPageRecord:
         account_id = await self.directory.sf_account_of(user_id)
         if account_id is None:
-            return order_records_pb2.OrdersPageRecord()
+            return order_records_pb2.OrdersPageRecord(offset=offset, size=size)
         orders = await self._read(orders_page_query(account_id, size + 1, offset), account_id)
         more = len(orders) > size
-        after = self.tokens.after(offset, size, more, "orders", user_id)
-        return order_records_pb2.OrdersPageRecord(orders=orders[:size], next_page_token=after)
+        after = self.next_token(user_id, offset, size, more)
+        return order_records_pb2.OrdersPageRecord(
+            orders=orders[:size], next_page_token=after, offset=offset, size=size
+        )
+
+    def next_token(self, user_id: str, offset: int, size: int, more: bool) -> str:
+        """The token of the page after the one at ``offset`` (``""``: none)."""
+        return self.tokens.after(offset, size, more, "orders", user_id)
 
     async def _load_one(self, user_id: str, order_id: str) -> order_records_pb2.OrderRecord:
         account_id = await self.directory.sf_account_of(user_id)

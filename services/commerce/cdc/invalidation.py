@@ -5,10 +5,13 @@
   eligibility family of every portal user mapped to that account (identity's directory).
 - Order / OrderItem: drops the order pages of the users of the order's account (and their single
   orders, unless the event creates the order: an order that did not exist has no cached copy)
-  and tells their live watchers (``OrderNotifier``). An Order UPDATE of the status or activation
-  fields that carries its version is written into the users' cached orders in place instead
-  (``order_patch.py``, ``Cache.patch``), which drops a family itself when it cannot. An UPDATE
-  that only touches fulfillment-internal fields (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the
+  and tells their live watchers (``OrderNotifier``). The CREATE events (the Order's and its
+  OrderItems') of an order a user's own checkout places on that user's cached pages
+  (``order_placement.py``: the user's notes name its request key or its id) leave that user's
+  families alone; other users of the account, and any other creation, drop them. An Order
+  UPDATE of the status or activation fields that carries its version is written into the users'
+  cached orders in place instead (``order_patch.py``, ``Cache.patch``), which drops a family
+  itself when it cannot. An UPDATE that only touches fulfillment-internal fields (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the
   MSISDN, audit stamps) changes nothing the portal shows and is skipped.
 - ``GAP_*`` events and a lost replay position drop the family for every user.
 
@@ -32,10 +35,12 @@ from portal.commerce.v1 import order_records_pb2
 
 from services.commerce.cdc.order_patch import OrderChange, OrderPatch, applicable
 from services.commerce.order_accounts import OrderAccounts
+from services.commerce.order_placement import HOLD_S, order_token, request_token
 from services.common.cache import SHARED_CATALOG, Cache, Family, UserScope, policy
 from services.common.clients.cdc import ChangeEvent
 from services.common.directory import Directory
 from services.common.errors import PortalError
+from services.common.idempotency import KEY_FIELD
 
 log = structlog.get_logger("cdc")
 
@@ -146,13 +151,15 @@ class OrderInvalidator(_PerUser):
             return None
         in_place = {id(e): c for e in shown if (c := applicable(e, IGNORED_ORDER_FIELDS))}
         try:
-            dropped = await self._changed_orders([e for e in shown if id(e) not in in_place])
+            dropping = [e for e in shown if id(e) not in in_place]
+            dropped = await self._changed_orders(dropping)
             changes = list(in_place.values())
             order_ids = list(dict.fromkeys([*dropped, *(o for c in changes for o in c.order_ids)]))
             owners = await self._owners(shown, order_ids)
             users = await self._users_of(owners.values())
             if not gap:
-                await self._apply(owners, users, dropped, changes)
+                placed = await self._placed(created_only(dropping), owners, users)
+                await self._apply(owners, users, dropped, changes, placed)
             await self._notify.orders_changed(
                 [(user, order_id) for order_id, account_id in owners.items()
                  for user in users[account_id]]
@@ -169,15 +176,18 @@ class OrderInvalidator(_PerUser):
         users: dict[str, list[str]],
         dropped: dict[str, bool],
         changes: list[OrderChange],
+        placed: dict[str, set[str]],
     ) -> None:
         """Drop what the dropping events touch; edit the rest of the users' orders in place.
 
-        A user's families once: the single orders too unless each change only created an order."""
+        A user's families once: the single orders too unless each change only created an order.
+        ``placed``: per user, the orders only created in the batch that the user's checkout
+        places (their events drop nothing of that user)."""
         pages: dict[str, bool] = {}  # user -> whether the single orders drop too
         patches: dict[str, list[OrderChange]] = {}
         for order_id, account_id in owners.items():
             for user in users[account_id]:
-                if order_id in dropped:
+                if order_id in dropped and order_id not in placed.get(user, ()):
                     pages[user] = pages.get(user, False) or dropped[order_id]
                 for change in changes:
                     if order_id in change.order_ids and change not in patches.get(user, []):
@@ -197,6 +207,35 @@ class OrderInvalidator(_PerUser):
                 await self._cache.patch(
                     policy.ORDER_DETAIL, scope, order_records_pb2.OrderRecord, patch.detail
                 )
+
+    async def _placed(
+        self, created: dict[str, str], owners: dict[str, str], users: dict[str, list[str]]
+    ) -> dict[str, set[str]]:
+        """Per user, the orders of ``created`` (order id -> request key) that the user's own
+        checkout places (its notes name the request key or the order); one Redis read per user
+        with such an order. An order found by its request key is noted by its id too, for its
+        OrderItem events to come. Redis trouble: none (the events drop as usual)."""
+        candidates: dict[str, list[str]] = {}
+        for order_id in created:
+            if order_id in owners:
+                for user in users[owners[order_id]]:
+                    candidates.setdefault(user, []).append(order_id)
+        out: dict[str, set[str]] = {}
+        for user, order_ids in candidates.items():
+            scope = UserScope(user)
+            notes = await self._cache.notes(policy.ORDERS_LIST, scope)
+            if not notes:
+                continue
+            mine = {
+                o for o in order_ids
+                if order_token(o) in notes or (created[o] and request_token(created[o]) in notes)
+            }  # fmt: skip
+            unnoted = sorted(order_token(o) for o in mine if order_token(o) not in notes)
+            if unnoted and not await self._cache.note(policy.ORDERS_LIST, scope, unnoted, HOLD_S):
+                continue
+            if mine:
+                out[user] = mine
+        return out
 
     async def _changed_orders(self, events: Sequence[ChangeEvent]) -> dict[str, bool]:
         """``order id -> whether the order itself changed`` (not only created), in event order.
@@ -234,6 +273,26 @@ class OrderInvalidator(_PerUser):
         return {
             o: carried.get(o) or looked_up[o] for o in order_ids if o in carried or o in looked_up
         }
+
+
+def created_only(events: Sequence[ChangeEvent]) -> dict[str, str]:
+    """``order id -> request key ("" unknown)`` of the orders whose events in ``events`` are all
+    creations: the Order's CREATE (one record) and its OrderItems' CREATEs naming it."""
+    created: dict[str, str] = {}
+    other: set[str] = set()
+    for event in events:
+        create = event.change_type == "CREATE"
+        if event.entity == "Order":
+            if create and len(event.record_ids) == 1:
+                key = event.fields.get(KEY_FIELD)
+                created[event.record_ids[0]] = str(key) if isinstance(key, str) else ""
+            else:
+                other.update(event.record_ids)
+        elif event.fields.get("OrderId") and create:
+            created.setdefault(str(event.fields["OrderId"]), "")
+        elif event.fields.get("OrderId"):
+            other.add(str(event.fields["OrderId"]))
+    return {o: key for o, key in created.items() if o not in other}
 
 
 def _internal_only(event: ChangeEvent) -> bool:
