@@ -11,8 +11,9 @@
   families alone; other users of the account, and any other creation, drop them. An Order
   UPDATE of the status or activation fields that carries its version is written into the users'
   cached orders in place instead (``order_patch.py``, ``Cache.patch``), which drops a family
-  itself when it cannot. An UPDATE that only touches fulfillment-internal fields (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the
-  MSISDN, audit stamps) changes nothing the portal shows and is skipped.
+  itself when it cannot. An UPDATE that only touches fulfillment-internal fields
+  (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the MSISDN, audit stamps) changes nothing the
+  portal shows and is skipped.
 - ``GAP_*`` events and a lost replay position drop the family for every user.
 
 The consumer hands a batch of events at once (``handle_batch``): the catalog family is dropped
