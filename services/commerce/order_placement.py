@@ -60,6 +60,12 @@ def order_token(order_id: str) -> str:
     return f"order:{order_id}"
 
 
+def transaction_token(transaction_key: str) -> str:
+    """A transaction that created a noted order (the CDC handler notes it for the UPDATEs of the
+    same transaction still to come, such as the ``TotalAmount`` roll-up)."""
+    return f"tx:{transaction_key}"
+
+
 def _rank(record: Record) -> tuple[int, int, str]:
     created = record.order.created_at
     return created.seconds, created.nanos, record.order.id

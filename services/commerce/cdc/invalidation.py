@@ -29,6 +29,7 @@ user instead: a few extra cache misses rather than a stale order or a stuck stre
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
@@ -36,7 +37,12 @@ from portal.commerce.v1 import order_records_pb2
 
 from services.commerce.cdc.order_patch import OrderChange, OrderPatch, applicable
 from services.commerce.order_accounts import OrderAccounts
-from services.commerce.order_placement import HOLD_S, order_token, request_token
+from services.commerce.order_placement import (
+    HOLD_S,
+    order_token,
+    request_token,
+    transaction_token,
+)
 from services.common.cache import SHARED_CATALOG, Cache, Family, UserScope, policy
 from services.common.clients.cdc import ChangeEvent
 from services.common.directory import Directory
@@ -159,7 +165,7 @@ class OrderInvalidator(_PerUser):
             owners = await self._owners(shown, order_ids)
             users = await self._users_of(owners.values())
             if not gap:
-                placed = await self._placed(created_only(dropping), owners, users)
+                placed = await self._placed(creations(dropping), owners, users)
                 await self._apply(owners, users, dropped, changes, placed)
             await self._notify.orders_changed(
                 [(user, order_id) for order_id, account_id in owners.items()
@@ -210,28 +216,35 @@ class OrderInvalidator(_PerUser):
                 )
 
     async def _placed(
-        self, created: dict[str, str], owners: dict[str, str], users: dict[str, list[str]]
+        self, created: dict[str, Creation], owners: dict[str, str], users: dict[str, list[str]]
     ) -> dict[str, set[str]]:
-        """Per user, the orders of ``created`` (order id -> request key) that the user's own
-        checkout places (its notes name the request key or the order); one Redis read per user
-        with such an order. An order found by its request key is noted by its id too, for its
-        OrderItem events to come. Redis trouble: none (the events drop as usual)."""
+        """Per user, the orders of ``created`` that the user's own checkout places: its notes
+        name the request key or the order, and every UPDATE is in a transaction that created
+        the order. One Redis read per user with such an order. An order found is noted by its
+        id and its creating transactions, for its events still to come. Redis trouble: none
+        (the events drop as usual)."""
         candidates: dict[str, list[str]] = {}
         for order_id in created:
             if order_id in owners:
                 for user in users[owners[order_id]]:
                     candidates.setdefault(user, []).append(order_id)
+        updates = {tx for c in created.values() for tx in c.updated}
         out: dict[str, set[str]] = {}
         for user, order_ids in candidates.items():
             scope = UserScope(user)
             notes = await self._cache.notes(policy.ORDERS_LIST, scope)
             if not notes:
                 continue
+            noted = {tx for tx in updates if transaction_token(tx) in notes}
             mine = {
                 o for o in order_ids
-                if order_token(o) in notes or (created[o] and request_token(created[o]) in notes)
+                if (order_token(o) in notes
+                    or (created[o].key and request_token(created[o].key) in notes))
+                and created[o].within(noted)
             }  # fmt: skip
-            unnoted = sorted(order_token(o) for o in mine if order_token(o) not in notes)
+            new = {order_token(o) for o in mine}
+            new |= {transaction_token(tx) for o in mine for tx in created[o].created}
+            unnoted = sorted(new - notes)
             if unnoted and not await self._cache.note(policy.ORDERS_LIST, scope, unnoted, HOLD_S):
                 continue
             if mine:
@@ -276,24 +289,44 @@ class OrderInvalidator(_PerUser):
         }
 
 
-def created_only(events: Sequence[ChangeEvent]) -> dict[str, str]:
-    """``order id -> request key ("" unknown)`` of the orders whose events in ``events`` are all
-    creations: the Order's CREATE (one record) and its OrderItems' CREATEs naming it."""
-    created: dict[str, str] = {}
+@dataclass
+class Creation:
+    """The events of a batch about one order that may all be its creation: its CREATE (the
+    Order's, one record; its OrderItems') and UPDATEs, with their transactions. An UPDATE is part
+    of the creation when its transaction is the CREATE's (the roll-up of ``TotalAmount`` as the
+    items are inserted), which checkout's read-back, made after the commit, shows."""
+
+    key: str = ""  # the Order CREATE's request key ("" unknown)
+    created: set[str] = field(default_factory=set)  # transactions of the CREATE events
+    updated: set[str] = field(default_factory=set)  # transactions of the UPDATE events
+
+    def within(self, transactions: set[str]) -> bool:
+        """Whether every UPDATE is in a transaction that created the order."""
+        return self.updated <= self.created | transactions
+
+
+def creations(events: Sequence[ChangeEvent]) -> dict[str, Creation]:
+    """``order id -> Creation`` of the orders whose events in ``events`` are only CREATEs and
+    UPDATEs of the Order (one record each) and CREATEs of its OrderItems naming it."""
+    out: dict[str, Creation] = {}
     other: set[str] = set()
     for event in events:
-        create = event.change_type == "CREATE"
-        if event.entity == "Order":
-            if create and len(event.record_ids) == 1:
+        kind, tx = event.change_type, event.transaction_key
+        if event.entity == "Order" and len(event.record_ids) == 1 and kind in ("CREATE", "UPDATE"):
+            creation = out.setdefault(event.record_ids[0], Creation())
+            if kind == "CREATE":
                 key = event.fields.get(KEY_FIELD)
-                created[event.record_ids[0]] = str(key) if isinstance(key, str) else ""
+                creation.key = key if isinstance(key, str) else ""
+                creation.created.add(tx)
             else:
-                other.update(event.record_ids)
-        elif event.fields.get("OrderId") and create:
-            created.setdefault(str(event.fields["OrderId"]), "")
+                creation.updated.add(tx)
+        elif event.entity == "Order":
+            other.update(event.record_ids)
+        elif event.fields.get("OrderId") and kind == "CREATE":
+            out.setdefault(str(event.fields["OrderId"]), Creation()).created.add(tx)
         elif event.fields.get("OrderId"):
             other.add(str(event.fields["OrderId"]))
-    return {o: key for o, key in created.items() if o not in other}
+    return {o: c for o, c in out.items() if o not in other}
 
 
 def _internal_only(event: ChangeEvent) -> bool:
