@@ -4,7 +4,9 @@ Every read is filtered to the caller's account in the SOQL itself, so another ac
 NOT_FOUND exactly like a missing one (and a malformed id never reaches Salesforce). The cache is
 event-driven: the CDC consumer edits the user's cached orders in place on an Order UPDATE it can
 apply, drops the families on any other Order/OrderItem change (``cdc/order_patch.py``), and
-checkout drops the pages after creating an order. The cache holds ``OrderRecord``s: the order and
+checkout places the order it created on the user's cached pages (``order_placement.py``; the
+pages are dropped when it cannot). A cached page records its offset and size, which that edit
+needs. The cache holds ``OrderRecord``s: the order and
 its LastModifiedDate, the version an event is compared with. Orders read are remembered with
 their account (``commerce.orders``), so the consumer can resolve an UPDATE event without calling
 Salesforce.
