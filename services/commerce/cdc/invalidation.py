@@ -164,9 +164,11 @@ class OrderInvalidator(_PerUser):
             order_ids = list(dict.fromkeys([*dropped, *(o for c in changes for o in c.order_ids)]))
             owners = await self._owners(shown, order_ids)
             users = await self._users_of(owners.values())
+            placed: dict[str, set[str]] = {}
+            pages_dropped = missing = 0
             if not gap:
                 placed = await self._placed(creations(dropping), owners, users)
-                await self._apply(owners, users, dropped, changes, placed)
+                pages_dropped, missing = await self._apply(owners, users, dropped, changes, placed)
             await self._notify.orders_changed(
                 [(user, order_id) for order_id, account_id in owners.items()
                  for user in users[account_id]]
@@ -174,7 +176,11 @@ class OrderInvalidator(_PerUser):
         except PortalError:
             return await self.reset(events[-1].entity)
         entity = events[-1].entity
-        log.info("orders_invalidated", entity=entity, orders=len(owners), in_place=len(changes))
+        log.info(
+            "orders_invalidated", entity=entity, orders=len(owners), in_place=len(changes),
+            pages_dropped=pages_dropped, updated_not_shown=missing,
+            placed_by_checkout=sum(map(len, placed.values())),
+        )  # fmt: skip
         return None
 
     async def _apply(
@@ -184,12 +190,14 @@ class OrderInvalidator(_PerUser):
         dropped: dict[str, bool],
         changes: list[OrderChange],
         placed: dict[str, set[str]],
-    ) -> None:
+    ) -> tuple[int, int]:
         """Drop what the dropping events touch; edit the rest of the users' orders in place.
 
         A user's families once: the single orders too unless each change only created an order.
         ``placed``: per user, the orders only created in the batch that the user's checkout
-        places (their events drop nothing of that user)."""
+        places (their events drop nothing of that user). Returns for how many users the
+        dropping events dropped the pages, and for how many an UPDATE of an order no cached
+        page showed did (the edits' own drops, logged by the cache, not counted)."""
         pages: dict[str, bool] = {}  # user -> whether the single orders drop too
         patches: dict[str, list[OrderChange]] = {}
         for order_id, account_id in owners.items():
@@ -202,6 +210,7 @@ class OrderInvalidator(_PerUser):
         for user, also_details in pages.items():
             more = self.more if also_details else ()
             await self._cache.invalidate(UserScope(user), self.family, *more)
+        missing = 0
         for user, mine in patches.items():
             scope, patch = UserScope(user), OrderPatch(mine)
             if user not in pages:
@@ -209,11 +218,13 @@ class OrderInvalidator(_PerUser):
                     policy.ORDERS_LIST, scope, order_records_pb2.OrdersPageRecord, patch.page
                 )
                 if applied and patch.missing():
+                    missing += 1
                     await self._cache.invalidate(scope, self.family)
             if not pages.get(user, False):
                 await self._cache.patch(
                     policy.ORDER_DETAIL, scope, order_records_pb2.OrderRecord, patch.detail
                 )
+        return len(pages), missing
 
     async def _placed(
         self, created: dict[str, Creation], owners: dict[str, str], users: dict[str, list[str]]
