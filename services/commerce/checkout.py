@@ -96,7 +96,7 @@ class Checkout:
         order_id = ""
         try:
             order_id = await self._submit(key, subs)
-            await placement.created(user_id, order_id)
+            await placement.created(user_id, key, order_id)
             await repo.record_created_order(self.pool, order_id, account_id, key)
             log.info("order_created", order_id=order_id, lines=len(lines))
             return await self._placed(user_id, account_id, key, order_id)

@@ -11,7 +11,9 @@ alone (``cdc/invalidation.py``). The protocol, per user (``UserScope``):
    included) outlives it, so if checkout dies before its edit, a page that misses the order
    expires within ``HOLD_S``.
 2. Once Salesforce answered the create, ``created`` notes ``order:<id>`` (the OrderItem events
-   name the order, not the request key).
+   name the order, not the request key) and holds the pages ``HOLD_S`` more: a page whose
+   loader read Salesforce before the commit is stored by then (a page load ends within the
+   gateway's 30 s request timeout), so it cannot outlive the hold either.
 3. The read-back fills the single order like a first read (``Cache.get_or_load``: the
    generations are read before Salesforce is, so an event handled in between stores nothing).
 4. ``place`` edits every cached page in one compare-and-set (``Cache.patch``), releasing the
@@ -46,7 +48,8 @@ from services.common.errors import UpstreamUnavailable
 
 HOLD_S = 30.0
 """How long a checkout may take from the create to its edit, and how long a page may miss an
-order if the checkout dies in between."""
+order if the checkout dies in between; at least as long as a page load may take (the gateway's
+request timeout)."""
 
 Page = order_records_pb2.OrdersPageRecord
 Record = order_records_pb2.OrderRecord
@@ -110,9 +113,16 @@ class OrderPlacement:
             policy.ORDERS_LIST, UserScope(user_id), Page, request_token(key), HOLD_S
         )
 
-    async def created(self, user_id: str, order_id: str) -> None:
-        await self.cache.note(
-            policy.ORDERS_LIST, UserScope(user_id), [order_token(order_id)], HOLD_S
+    async def created(self, user_id: str, key: str, order_id: str) -> None:
+        """Note the created order and hold the pages ``HOLD_S`` more from the commit, so a page
+        filled from a read made before the commit expires by then if checkout dies."""
+        await self.cache.hold(
+            policy.ORDERS_LIST,
+            UserScope(user_id),
+            Page,
+            request_token(key),
+            HOLD_S,
+            notes=(order_token(order_id),),
         )
 
     async def read_back(self, user_id: str, account_id: str, order_id: str) -> Record:

@@ -38,7 +38,6 @@ from portal.commerce.v1 import order_records_pb2
 from services.commerce.cdc.order_patch import OrderChange, OrderPatch, applicable
 from services.commerce.order_accounts import OrderAccounts
 from services.commerce.order_placement import (
-    HOLD_S,
     order_token,
     request_token,
     transaction_token,
@@ -256,7 +255,7 @@ class OrderInvalidator(_PerUser):
             new = {order_token(o) for o in mine}
             new |= {transaction_token(tx) for o in mine for tx in created[o].created}
             unnoted = sorted(new - notes)
-            if unnoted and not await self._cache.note(policy.ORDERS_LIST, scope, unnoted, HOLD_S):
+            if unnoted and not await self._cache.note(policy.ORDERS_LIST, scope, unnoted):
                 continue
             if mine:
                 out[user] = mine

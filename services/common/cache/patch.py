@@ -19,8 +19,10 @@ then placing it on the cached pages) first ``hold``s the entry: while the hold l
 TTL), no value of the entry in the scope lives longer than it, fills included, so a writer that
 dies before its edit leaves nothing wrong for longer than the hold. Its ``patch`` releases the
 hold in the same script and, if no other writer holds the entry, gives the values the entry's
-whole TTL back. ``note``/``notes``: a short-lived set of tokens beside the entry, which tells the
-event handlers what a writer is about to edit (the hold's tokens are noted too).
+whole TTL back. The notes (``notes``): a set of tokens beside the entry, made by a hold (its
+token and any others) and living as long as the last hold made it, which tells the event
+handlers what a writer is about to edit; a handler may add to them (``note``) but not prolong
+them.
 """
 
 from __future__ import annotations
@@ -131,15 +133,23 @@ class Patching(Invalidation):
         return False
 
     async def hold(
-        self, entry: Entry[S], scope: S, message_type: type[M], token: str, ttl: float
+        self,
+        entry: Entry[S],
+        scope: S,
+        message_type: type[M],
+        token: str,
+        ttl: float,
+        *,
+        notes: tuple[str, ...] = (),
     ) -> bool:
         """Announce an edit of ``entry`` in ``scope`` to come (``token`` names the writer): for
-        ``ttl`` seconds no value of it lives longer than the hold (see the module), and the token
-        is noted (``notes``). False on Redis trouble (logged, counted): nothing is held."""
+        ``ttl`` seconds from now no value of it lives longer than the hold (see the module), and
+        the token and ``notes`` are noted. Holding again with the same token restarts the
+        ``ttl``. False on Redis trouble (logged, counted): nothing is held."""
         keys = self._patch_keys(entry, scope, message_type)
         ms = max(1, int(ttl * 1000))
         touched = (keys.index, keys.hold, keys.notes)
-        return await self._script("hold", entry, HOLD, touched, token, ms)
+        return await self._script("hold", entry, HOLD, touched, token, ms, *notes)
 
     async def release(
         self, entry: Entry[S], scope: S, token: str, *, forget: list[str] | None = None
@@ -162,14 +172,14 @@ class Patching(Invalidation):
             return False
         return True
 
-    async def note(self, entry: Entry[S], scope: S, tokens: list[str], ttl: float) -> bool:
-        """Add ``tokens`` to the notes of ``entry`` in ``scope``, which live at least ``ttl``
-        seconds more. False on Redis trouble (logged, counted)."""
+    async def note(self, entry: Entry[S], scope: S, tokens: list[str]) -> bool:
+        """Add ``tokens`` to the notes of ``entry`` in ``scope`` if a writer's hold made them,
+        without making them live longer (an event handler's notes end with the writer's).
+        False on Redis trouble (logged, counted)."""
         if not tokens:
             return True
         _, notes = self._side_keys(entry, scope)
-        ms = max(1, int(ttl * 1000))
-        return await self._script("note", entry, NOTE, (notes,), ms, *tokens)
+        return await self._script("note", entry, NOTE, (notes,), *tokens)
 
     async def notes(self, entry: Entry[S], scope: S) -> frozenset[str] | None:
         """The notes of ``entry`` in ``scope``; None on Redis trouble (logged, counted)."""

@@ -89,14 +89,15 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return 1
 """
-# KEYS: index, hold, notes.  ARGV: hold token, hold ttl ms.
-# Adds the token to the hold and to the notes, makes both live at least the hold's ttl, and caps
-# every indexed value's remaining TTL at it: while a writer holds the entry, a value it may
-# leave wrong (it dies before its edit) does not outlive the hold.
+# KEYS: index, hold, notes.  ARGV: hold token, hold ttl ms, more notes...
+# Adds the token to the hold, the token and the other notes to the notes, makes both live at
+# least the hold's ttl, and caps every indexed value's remaining TTL at it: while a writer holds
+# the entry, a value it may leave wrong (it dies before its edit) does not outlive the hold.
 HOLD = """
 local ttl = tonumber(ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1], unpack(ARGV, 3))
 for _, key in ipairs({KEYS[2], KEYS[3]}) do
-  redis.call('SADD', key, ARGV[1])
   if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 end
 for _, value in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -104,10 +105,11 @@ for _, value in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return 1
 """
-# KEYS: notes.  ARGV: ttl ms, tokens...  Adds the tokens; the notes live at least ttl.
+# KEYS: notes.  ARGV: tokens...  Adds the tokens to notes that exist, keeping their TTL (notes
+# live as long as their writer's last hold made them).
 NOTE = """
-redis.call('SADD', KEYS[1], unpack(ARGV, 2))
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[1], unpack(ARGV))
 return 1
 """
 

@@ -21,7 +21,7 @@ from services.common.cache import (
     policy,
     redis_from_url,
 )
-from services.common.cache.keys import keys_for, schema_hash
+from services.common.cache.keys import keys_for, notes_key, schema_hash
 
 PAGE = records.OrdersPageRecord
 ENTRY = policy.ORDERS_LIST
@@ -149,7 +149,9 @@ async def test_a_hold_caps_every_ttl_until_its_writer_edits(make_cache, raw, uid
     await read(cache, scope, load, 20)  # filled during the hold
     assert 0 < await raw.pttl(value_key(cache, scope, 20)) <= 5_000
     assert await cache.notes(ENTRY, scope) == {"w1"}
-    assert await cache.note(ENTRY, scope, ["order:1"], 5.0)
+    notes_ttl = await raw.pttl(notes_key(cache.namespace, ENTRY, scope))
+    assert await cache.note(ENTRY, scope, ["order:1"])
+    assert 0 < await raw.pttl(notes_key(cache.namespace, ENTRY, scope)) <= notes_ttl  # as long
     assert await cache.hold(ENTRY, scope, PAGE, "w2", 5.0)  # a second writer
 
     def edit(page: records.OrdersPageRecord) -> records.OrdersPageRecord | None:
@@ -203,9 +205,26 @@ async def test_hold_and_notes_on_a_cluster(cluster_cache, uid) -> None:
         scope, load = UserScope(f"{uid}-h{i}"), PageLoader()
         await read(cluster_cache, scope, load, 0)
         assert await cluster_cache.hold(ENTRY, scope, PAGE, "w", 5.0)
-        assert await cluster_cache.note(ENTRY, scope, ["n"], 5.0)
+        assert await cluster_cache.note(ENTRY, scope, ["n"])
         assert await cluster_cache.notes(ENTRY, scope) == {"w", "n"}
         assert await cluster_cache.patch(ENTRY, scope, PAGE, approve, release="w")
         assert await cluster_cache.release(ENTRY, scope, "w", forget=["n"])
         assert await cluster_cache.notes(ENTRY, scope) == {"w"}
     assert cluster_cache.breaker.state == "closed"
+
+
+async def test_notes_come_from_a_hold_and_live_as_long_as_it_made_them(
+    make_cache, raw, uid
+) -> None:
+    """A handler's note neither makes notes nor prolongs them; holding again restarts them."""
+    cache, scope = make_cache(), UserScope(uid)
+    assert await cache.note(ENTRY, scope, ["order:1"])
+    assert await cache.notes(ENTRY, scope) == frozenset()  # no writer: nothing noted
+    assert await cache.hold(ENTRY, scope, PAGE, "w", 0.3, notes=("order:2",))
+    assert await cache.notes(ENTRY, scope) == {"w", "order:2"}
+    await asyncio.sleep(0.2)
+    assert await cache.note(ENTRY, scope, ["tx:9"])
+    assert await cache.notes(ENTRY, scope) == {"w", "order:2", "tx:9"}
+    await asyncio.sleep(0.15)
+    assert await cache.notes(ENTRY, scope) == frozenset()  # gone with the hold's TTL
+    assert await raw.exists(notes_key(cache.namespace, ENTRY, scope)) == 0
