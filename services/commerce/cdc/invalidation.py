@@ -199,8 +199,10 @@ class OrderInvalidator(_PerUser):
         page showed did (the edits' own drops, logged by the cache, not counted)."""
         pages: dict[str, bool] = {}  # user -> whether the single orders drop too
         patches: dict[str, list[OrderChange]] = {}
+        own: dict[str, set[str]] = {}  # user -> the user's orders among the batch's
         for order_id, account_id in owners.items():
             for user in users[account_id]:
+                own.setdefault(user, set()).add(order_id)
                 if order_id in dropped and order_id not in placed.get(user, ()):
                     pages[user] = pages.get(user, False) or dropped[order_id]
                 for change in changes:
@@ -211,7 +213,7 @@ class OrderInvalidator(_PerUser):
             await self._cache.invalidate(UserScope(user), self.family, *more)
         missing = 0
         for user, mine in patches.items():
-            scope, patch = UserScope(user), OrderPatch(mine)
+            scope, patch = UserScope(user), OrderPatch(mine, frozenset(own[user]))
             if user not in pages:
                 applied = await self._cache.patch(
                     policy.ORDERS_LIST, scope, order_records_pb2.OrdersPageRecord, patch.page
