@@ -9,6 +9,10 @@ Idempotency: ``Portal_Request_Key__c`` (an external id, unique in Salesforce) is
 scoped to the account. A retry finds the order in ``commerce.orders``; concurrent retries in one
 process share one attempt; across replicas (or after a timeout that hid a success) Salesforce
 refuses the second insert with DUPLICATE_VALUE and the existing order is returned instead.
+
+The customer's cached orders: the new order is read back into the cache and placed on the cached
+pages (``order_placement.py``: a hold before the create, an edit after the read-back); any
+failure after the hold drops the pages instead.
 """
 
 from __future__ import annotations
@@ -24,17 +28,17 @@ from portal.commerce.v1 import orders_pb2
 from services.commerce import repo
 from services.commerce.catalog import Catalog
 from services.commerce.mapping import composite_requests
+from services.commerce.order_placement import OrderPlacement
 from services.commerce.orders import Orders
 from services.commerce.peers import BillingInternal
 from services.commerce.validation import Line, resolve_lines, shape_violations, sim_violations
-from services.common.cache import Cache, SingleFlight, UserScope, policy
+from services.common.cache import Cache, SingleFlight
 from services.common.clients.salesforce import SalesforceClient
 from services.common.directory import Directory
 from services.common.errors import (
     DuplicateRecord,
     NotEligible,
     PaymentMethodRequired,
-    UpstreamUnavailable,
     ValidationFailed,
 )
 from services.common.idempotency import KEY_FIELD, request_key
@@ -55,6 +59,10 @@ class Checkout:
     # One creation per idempotency key in this process (a double-click waits for the first).
     _flights: SingleFlight[str] = field(default_factory=SingleFlight)
 
+    @property
+    def placement(self) -> OrderPlacement:
+        return OrderPlacement(self.cache, self.orders)
+
     async def create(
         self, user_id: str, request: orders_pb2.CreateOrderRequest
     ) -> orders_pb2.Order:
@@ -65,18 +73,14 @@ class Checkout:
         if account_id is None:
             raise NotEligible("Your account cannot place orders online yet.")
         key = request_key(account_id, request.request_id)
-        order = await self._flights.run(
-            key, lambda: self._create(user_id, account_id, key, request)
-        )
-        await self.cache.invalidate(UserScope(user_id), policy.ORDERS)
-        return order
+        return await self._flights.run(key, lambda: self._create(user_id, account_id, key, request))
 
     async def _create(
         self, user_id: str, account_id: str, key: str, request: orders_pb2.CreateOrderRequest
     ) -> orders_pb2.Order:
         existing = await repo.order_by_request_key(self.pool, key)
         if existing is not None:
-            return await self._read_back(account_id, existing)
+            return await self._placed(user_id, account_id, "", existing)
         lines = resolve_lines(request, await self.catalog.items())
         sim_violations(request, lines)
         await self._check_eligible(user_id, lines)
@@ -87,10 +91,18 @@ class Checkout:
             account_id=account_id, key=key, lines=lines, sim=request.sim,
             address=profile.profile.address, today=datetime.now(TOKYO).date(),
         )  # fmt: skip
-        order_id = await self._submit(key, subs)
-        await repo.record_created_order(self.pool, order_id, account_id, key)
-        log.info("order_created", order_id=order_id, lines=len(lines))
-        return await self._read_back(account_id, order_id)
+        placement = self.placement
+        await placement.begin(user_id, key)
+        order_id = ""
+        try:
+            order_id = await self._submit(key, subs)
+            await placement.created(user_id, key, order_id)
+            await repo.record_created_order(self.pool, order_id, account_id, key)
+            log.info("order_created", order_id=order_id, lines=len(lines))
+            return await self._placed(user_id, account_id, key, order_id)
+        except BaseException:
+            await placement.abandon(user_id, key, order_id)
+            raise
 
     async def _check_eligible(self, user_id: str, lines: list[Line]) -> None:
         eligible = set(await self.catalog.eligible_categories(user_id))
@@ -107,8 +119,12 @@ class Checkout:
             return str(record["Id"])
         return str(responses[0]["body"]["id"])
 
-    async def _read_back(self, account_id: str, order_id: str) -> orders_pb2.Order:
-        order = await self.orders.fresh(account_id, order_id)
-        if order is None:  # created a moment ago: gone only if deleted in between
-            raise UpstreamUnavailable()
-        return order
+    async def _placed(
+        self, user_id: str, account_id: str, key: str, order_id: str
+    ) -> orders_pb2.Order:
+        """The order read back, placed on the user's cached pages (releasing the hold of
+        ``key``); they are dropped instead if it cannot be placed."""
+        placement = self.placement
+        record = await placement.read_back(user_id, account_id, order_id)
+        await placement.place(user_id, key, record)
+        return record.order

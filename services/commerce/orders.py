@@ -4,7 +4,9 @@ Every read is filtered to the caller's account in the SOQL itself, so another ac
 NOT_FOUND exactly like a missing one (and a malformed id never reaches Salesforce). The cache is
 event-driven: the CDC consumer edits the user's cached orders in place on an Order UPDATE it can
 apply, drops the families on any other Order/OrderItem change (``cdc/order_patch.py``), and
-checkout drops the pages after creating an order. The cache holds ``OrderRecord``s: the order and
+checkout places the order it created on the user's cached pages (``order_placement.py``; the
+pages are dropped when it cannot). A cached page records its offset and size, which that edit
+needs. The cache holds ``OrderRecord``s: the order and
 its LastModifiedDate, the version an event is compared with. Orders read are remembered with
 their account (``commerce.orders``), so the consumer can resolve an UPDATE event without calling
 Salesforce.
@@ -67,21 +69,27 @@ class Orders:
         )
         return record.order
 
-    async def fresh(self, account_id: str, order_id: str) -> orders_pb2.Order | None:
+    async def fresh(self, account_id: str, order_id: str) -> order_records_pb2.OrderRecord | None:
         """One order straight from Salesforce (after checkout), None if absent."""
         orders = await self._read(order_query(account_id, order_id), account_id)
-        return orders[0].order if orders else None
+        return orders[0] if orders else None
 
     async def _load_page(
         self, user_id: str, size: int, offset: int
     ) -> order_records_pb2.OrdersPageRecord:
         account_id = await self.directory.sf_account_of(user_id)
         if account_id is None:
-            return order_records_pb2.OrdersPageRecord()
+            return order_records_pb2.OrdersPageRecord(offset=offset, size=size)
         orders = await self._read(orders_page_query(account_id, size + 1, offset), account_id)
         more = len(orders) > size
-        after = self.tokens.after(offset, size, more, "orders", user_id)
-        return order_records_pb2.OrdersPageRecord(orders=orders[:size], next_page_token=after)
+        after = self.next_token(user_id, offset, size, more)
+        return order_records_pb2.OrdersPageRecord(
+            orders=orders[:size], next_page_token=after, offset=offset, size=size
+        )
+
+    def next_token(self, user_id: str, offset: int, size: int, more: bool) -> str:
+        """The token of the page after the one at ``offset`` (``""``: none)."""
+        return self.tokens.after(offset, size, more, "orders", user_id)
 
     async def _load_one(self, user_id: str, order_id: str) -> order_records_pb2.OrderRecord:
         account_id = await self.directory.sf_account_of(user_id)

@@ -5,11 +5,15 @@
   eligibility family of every portal user mapped to that account (identity's directory).
 - Order / OrderItem: drops the order pages of the users of the order's account (and their single
   orders, unless the event creates the order: an order that did not exist has no cached copy)
-  and tells their live watchers (``OrderNotifier``). An Order UPDATE of the status or activation
-  fields that carries its version is written into the users' cached orders in place instead
-  (``order_patch.py``, ``Cache.patch``), which drops a family itself when it cannot. An UPDATE
-  that only touches fulfillment-internal fields (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the
-  MSISDN, audit stamps) changes nothing the portal shows and is skipped.
+  and tells their live watchers (``OrderNotifier``). The CREATE events (the Order's and its
+  OrderItems') of an order a user's own checkout places on that user's cached pages
+  (``order_placement.py``: the user's notes name its request key or its id) leave that user's
+  families alone; other users of the account, and any other creation, drop them. An Order
+  UPDATE of the status or activation fields that carries its version is written into the users'
+  cached orders in place instead (``order_patch.py``, ``Cache.patch``), which drops a family
+  itself when it cannot. An UPDATE that only touches fulfillment-internal fields
+  (``IGNORED_ORDER_FIELDS``: the WHMCS order id, the MSISDN, audit stamps) changes nothing the
+  portal shows and is skipped.
 - ``GAP_*`` events and a lost replay position drop the family for every user.
 
 The consumer hands a batch of events at once (``handle_batch``): the catalog family is dropped
@@ -25,6 +29,7 @@ user instead: a few extra cache misses rather than a stale order or a stuck stre
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
@@ -32,10 +37,16 @@ from portal.commerce.v1 import order_records_pb2
 
 from services.commerce.cdc.order_patch import OrderChange, OrderPatch, applicable
 from services.commerce.order_accounts import OrderAccounts
+from services.commerce.order_placement import (
+    order_token,
+    request_token,
+    transaction_token,
+)
 from services.common.cache import SHARED_CATALOG, Cache, Family, UserScope, policy
 from services.common.clients.cdc import ChangeEvent
 from services.common.directory import Directory
 from services.common.errors import PortalError
+from services.common.idempotency import KEY_FIELD
 
 log = structlog.get_logger("cdc")
 
@@ -146,13 +157,17 @@ class OrderInvalidator(_PerUser):
             return None
         in_place = {id(e): c for e in shown if (c := applicable(e, IGNORED_ORDER_FIELDS))}
         try:
-            dropped = await self._changed_orders([e for e in shown if id(e) not in in_place])
+            dropping = [e for e in shown if id(e) not in in_place]
+            dropped = await self._changed_orders(dropping)
             changes = list(in_place.values())
             order_ids = list(dict.fromkeys([*dropped, *(o for c in changes for o in c.order_ids)]))
             owners = await self._owners(shown, order_ids)
             users = await self._users_of(owners.values())
+            placed: dict[str, set[str]] = {}
+            pages_dropped = missing = 0
             if not gap:
-                await self._apply(owners, users, dropped, changes)
+                placed = await self._placed(creations(dropping), owners, users)
+                pages_dropped, missing = await self._apply(owners, users, dropped, changes, placed)
             await self._notify.orders_changed(
                 [(user, order_id) for order_id, account_id in owners.items()
                  for user in users[account_id]]
@@ -160,7 +175,11 @@ class OrderInvalidator(_PerUser):
         except PortalError:
             return await self.reset(events[-1].entity)
         entity = events[-1].entity
-        log.info("orders_invalidated", entity=entity, orders=len(owners), in_place=len(changes))
+        log.info(
+            "orders_invalidated", entity=entity, orders=len(owners), in_place=len(changes),
+            pages_dropped=pages_dropped, updated_not_shown=missing,
+            placed_by_checkout=sum(map(len, placed.values())),
+        )  # fmt: skip
         return None
 
     async def _apply(
@@ -169,15 +188,22 @@ class OrderInvalidator(_PerUser):
         users: dict[str, list[str]],
         dropped: dict[str, bool],
         changes: list[OrderChange],
-    ) -> None:
+        placed: dict[str, set[str]],
+    ) -> tuple[int, int]:
         """Drop what the dropping events touch; edit the rest of the users' orders in place.
 
-        A user's families once: the single orders too unless each change only created an order."""
+        A user's families once: the single orders too unless each change only created an order.
+        ``placed``: per user, the orders only created in the batch that the user's checkout
+        places (their events drop nothing of that user). Returns for how many users the
+        dropping events dropped the pages, and for how many an UPDATE of an order no cached
+        page showed did (the edits' own drops, logged by the cache, not counted)."""
         pages: dict[str, bool] = {}  # user -> whether the single orders drop too
         patches: dict[str, list[OrderChange]] = {}
+        own: dict[str, set[str]] = {}  # user -> the user's orders among the batch's
         for order_id, account_id in owners.items():
             for user in users[account_id]:
-                if order_id in dropped:
+                own.setdefault(user, set()).add(order_id)
+                if order_id in dropped and order_id not in placed.get(user, ()):
                     pages[user] = pages.get(user, False) or dropped[order_id]
                 for change in changes:
                     if order_id in change.order_ids and change not in patches.get(user, []):
@@ -185,18 +211,57 @@ class OrderInvalidator(_PerUser):
         for user, also_details in pages.items():
             more = self.more if also_details else ()
             await self._cache.invalidate(UserScope(user), self.family, *more)
+        missing = 0
         for user, mine in patches.items():
-            scope, patch = UserScope(user), OrderPatch(mine)
+            scope, patch = UserScope(user), OrderPatch(mine, frozenset(own[user]))
             if user not in pages:
                 applied = await self._cache.patch(
                     policy.ORDERS_LIST, scope, order_records_pb2.OrdersPageRecord, patch.page
                 )
                 if applied and patch.missing():
+                    missing += 1
                     await self._cache.invalidate(scope, self.family)
             if not pages.get(user, False):
                 await self._cache.patch(
                     policy.ORDER_DETAIL, scope, order_records_pb2.OrderRecord, patch.detail
                 )
+        return len(pages), missing
+
+    async def _placed(
+        self, created: dict[str, Creation], owners: dict[str, str], users: dict[str, list[str]]
+    ) -> dict[str, set[str]]:
+        """Per user, the orders of ``created`` that the user's own checkout places: its notes
+        name the request key or the order, and every UPDATE is in a transaction that created
+        the order. One Redis read per user with such an order. An order found is noted by its
+        id and its creating transactions, for its events still to come. Redis trouble: none
+        (the events drop as usual)."""
+        candidates: dict[str, list[str]] = {}
+        for order_id in created:
+            if order_id in owners:
+                for user in users[owners[order_id]]:
+                    candidates.setdefault(user, []).append(order_id)
+        updates = {tx for c in created.values() for tx in c.updated}
+        out: dict[str, set[str]] = {}
+        for user, order_ids in candidates.items():
+            scope = UserScope(user)
+            notes = await self._cache.notes(policy.ORDERS_LIST, scope)
+            if not notes:
+                continue
+            noted = {tx for tx in updates if transaction_token(tx) in notes}
+            mine = {
+                o for o in order_ids
+                if (order_token(o) in notes
+                    or (created[o].key and request_token(created[o].key) in notes))
+                and created[o].within(noted)
+            }  # fmt: skip
+            new = {order_token(o) for o in mine}
+            new |= {transaction_token(tx) for o in mine for tx in created[o].created}
+            unnoted = sorted(new - notes)
+            if unnoted and not await self._cache.note(policy.ORDERS_LIST, scope, unnoted):
+                continue
+            if mine:
+                out[user] = mine
+        return out
 
     async def _changed_orders(self, events: Sequence[ChangeEvent]) -> dict[str, bool]:
         """``order id -> whether the order itself changed`` (not only created), in event order.
@@ -234,6 +299,46 @@ class OrderInvalidator(_PerUser):
         return {
             o: carried.get(o) or looked_up[o] for o in order_ids if o in carried or o in looked_up
         }
+
+
+@dataclass
+class Creation:
+    """The events of a batch about one order that may all be its creation: its CREATE (the
+    Order's, one record; its OrderItems') and UPDATEs, with their transactions. An UPDATE is part
+    of the creation when its transaction is the CREATE's (the roll-up of ``TotalAmount`` as the
+    items are inserted), which checkout's read-back, made after the commit, shows."""
+
+    key: str = ""  # the Order CREATE's request key ("" unknown)
+    created: set[str] = field(default_factory=set)  # transactions of the CREATE events
+    updated: set[str] = field(default_factory=set)  # transactions of the UPDATE events
+
+    def within(self, transactions: set[str]) -> bool:
+        """Whether every UPDATE is in a transaction that created the order."""
+        return self.updated <= self.created | transactions
+
+
+def creations(events: Sequence[ChangeEvent]) -> dict[str, Creation]:
+    """``order id -> Creation`` of the orders whose events in ``events`` are only CREATEs and
+    UPDATEs of the Order (one record each) and CREATEs of its OrderItems naming it."""
+    out: dict[str, Creation] = {}
+    other: set[str] = set()
+    for event in events:
+        kind, tx = event.change_type, event.transaction_key
+        if event.entity == "Order" and len(event.record_ids) == 1 and kind in ("CREATE", "UPDATE"):
+            creation = out.setdefault(event.record_ids[0], Creation())
+            if kind == "CREATE":
+                key = event.fields.get(KEY_FIELD)
+                creation.key = key if isinstance(key, str) else ""
+                creation.created.add(tx)
+            else:
+                creation.updated.add(tx)
+        elif event.entity == "Order":
+            other.update(event.record_ids)
+        elif event.fields.get("OrderId") and kind == "CREATE":
+            out.setdefault(str(event.fields["OrderId"]), Creation()).created.add(tx)
+        elif event.fields.get("OrderId"):
+            other.add(str(event.fields["OrderId"]))
+    return {o: c for o, c in out.items() if o not in other}
 
 
 def _internal_only(event: ChangeEvent) -> bool:

@@ -16,7 +16,9 @@ Against a cached copy (an ``OrderRecord`` with the ``modified_ms`` it was read w
 - a copy without a version: ``Unpatchable``.
 
 A page that shows none of the changed orders is kept as it is; when no cached page of the user
-shows a changed order, the caller drops the pages (``OrderPatch.missing``).
+shows a changed order of the user's, the caller drops the pages (``OrderPatch.missing``). One
+event may name the orders of several accounts (Salesforce merges the same change of several
+records into one event): only the user's own orders are looked for on the user's pages.
 """
 
 from __future__ import annotations
@@ -106,14 +108,16 @@ class OrderPatch:
     """The changes of one user's orders, as the two edits ``Cache.patch`` takes."""
 
     changes: list[OrderChange]
+    own: frozenset[str] | None = None  # the user's orders among the changed ones (None: all)
     seen: set[str] = field(default_factory=set)
 
     @property
     def order_ids(self) -> set[str]:
-        return {o for change in self.changes for o in change.order_ids}
+        ids = {o for change in self.changes for o in change.order_ids}
+        return ids if self.own is None else ids & self.own
 
     def missing(self) -> bool:
-        """Whether a changed order was on none of the pages ``page`` saw."""
+        """Whether a changed order of the user's was on none of the pages ``page`` saw."""
         return not self.order_ids <= self.seen
 
     def page(

@@ -22,7 +22,7 @@ from services.common.cache.cache import Cache
 from services.common.cache.client import RedisClient, redis_from_url
 from services.common.cache.flight import SingleFlight
 from services.common.cache.keys import DEFAULT_NAMESPACE, NO_VARIANT, Variant
-from services.common.cache.patch import Unpatchable
+from services.common.cache.patch import DROP, Edit, Unpatchable
 from services.common.cache.policy import Entry, Family
 from services.common.cache.scope import (
     SHARED_CATALOG,
@@ -34,11 +34,13 @@ from services.common.cache.scope import (
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "DROP",
     "NO_VARIANT",
     "SHARED_CATALOG",
     "Cache",
     "CircuitBreaker",
     "CustomerNumberScope",
+    "Edit",
     "Entry",
     "Family",
     "RedisClient",

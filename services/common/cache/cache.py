@@ -333,7 +333,7 @@ class Cache(Patching):
         head = record.partition(b"|")[0]
         argv = [record, entry.ttl * 1000, token, GENERATION_TTL * 1000, head]
         argv += [g or b"" for g in gens]
-        index = (keys.index,) if keys.index else ()
+        index = (keys.index, keys.hold) if keys.index else ()
         touched = (keys.value, keys.lock, keys.filled, *index, *keys.generations)
         script = STORE_INDEXED if index else STORE
         with suppress(_Unavailable):

@@ -9,6 +9,8 @@ test stacks) never read or drop each other's values. Layout (``S`` = ``N:<scope 
     S:_lock:<service>:<resource>:v<schema>[:<variant>]   cross-process fill lock (SET NX PX)
     S:_filled:<service>:<resource>:v<schema>[:<variant>] fill marker: generations of the last fill
     S:_index:<service>:<resource>:v<schema>          a patchable entry's value keys (a set)
+    S:_hold:<service>:<resource>                     a patchable entry's pending writers (a set)
+    S:_notes:<service>:<resource>                    a patchable entry's short-lived notes (a set)
     S:_gen:<family>                                   the scope's family generation
     N:{g:<n>}:_genall:<family>                        "every user" generation, one copy per slot
     N:webhook:<source>:{<sha256 of event id>}         a webhook event already handled (dedupe)
@@ -104,6 +106,8 @@ class Keys:
     poll: tuple[str, ...]  # what a lock waiter MGETs: the value and the lock
     filled: str = ""  # the fill marker: the generations the value was last stored under
     index: str = ""  # a patchable entry's index of the scope's value keys ("" otherwise)
+    hold: str = ""  # a patchable entry's pending writers, capping its TTLs ("" otherwise)
+    notes: str = ""  # a patchable entry's short-lived notes ("" otherwise)
 
 
 def _describe(desc: Any, seen: set[str], out: list[str]) -> None:
@@ -172,6 +176,19 @@ def index_key(namespace: str, entry: Entry[Any], scope: Scope, schema: str) -> s
     return f"{prefix}:_index{value[len(prefix) :]}"
 
 
+def hold_key(namespace: str, entry: Entry[Any], scope: Scope) -> str:
+    """The writers about to edit a patchable entry in this scope (``S:_hold:...``, a set of their
+    tokens): while it exists, no value of the entry in the scope lives longer than it
+    (``Cache.hold``). One per entry and scope, whatever the schema of the values."""
+    return f"{scope_prefix(namespace, scope)}:_hold:{entry.service}:{entry.resource}"
+
+
+def notes_key(namespace: str, entry: Entry[Any], scope: Scope) -> str:
+    """Short-lived notes a writer leaves for the event handlers about a patchable entry in this
+    scope (``S:_notes:...``, a set, ``Cache.note``)."""
+    return f"{scope_prefix(namespace, scope)}:_notes:{entry.service}:{entry.resource}"
+
+
 def family_key(namespace: str, scope: Scope, family: Family[Any]) -> str:
     return f"{scope_prefix(namespace, scope)}:_gen:{family.name}"
 
@@ -213,8 +230,12 @@ def keys_for(
         gens += (global_key(namespace, entry.family, scope.slot if cluster else None),)
     lock = lock_key(namespace, value, scope)
     filled = filled_key(namespace, value, scope)
-    index = index_key(namespace, entry, scope, schema) if entry.patchable else ""
-    return Keys(value, lock, gens, (value, *gens), (value, lock), filled, index)
+    if not entry.patchable:
+        return Keys(value, lock, gens, (value, *gens), (value, lock), filled)
+    index = index_key(namespace, entry, scope, schema)
+    hold = hold_key(namespace, entry, scope)
+    notes = notes_key(namespace, entry, scope)
+    return Keys(value, lock, gens, (value, *gens), (value, lock), filled, index, hold, notes)
 
 
 # -- keys outside the read-through cache -----------------------------------------------------------

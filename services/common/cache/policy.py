@@ -105,13 +105,15 @@ CATALOG_VOLATILE = Entry("catalog.volatile", "commerce", "volatile", CATALOG, MI
 ELIGIBILITY_ACCOUNT = Entry(
     "eligibility.account", "commerce", "eligibility", ELIGIBILITY, SAFETY_TTL, event_driven=True
 )
-# Orders: Order/OrderItem CDC + cleared when the portal creates an order. The list pages and the
-# single orders are two families: a new order (checkout, an Order CREATE event) changes the pages
-# only (an order that did not exist has no cached copy: NOT_FOUND is never cached), a change of an
-# existing order or of its items changes both. An Order UPDATE of the fields the portal shows
-# (status, activation status and error) that carries the order's LastModifiedDate is applied to
-# the cached copies in place (``Cache.patch``, ``commerce/cdc/order_patch.py``) when it is newer
-# than the copy; anything else drops the families.
+# Orders: Order/OrderItem CDC. The list pages and the single orders are two families: a new order
+# (an Order CREATE event) changes the pages only (an order that did not exist has no cached copy:
+# NOT_FOUND is never cached), a change of an existing order or of its items changes both. An
+# Order UPDATE of the fields the portal shows (status, activation status and error) that carries
+# the order's LastModifiedDate is applied to the cached copies in place (``Cache.patch``,
+# ``commerce/cdc/order_patch.py``) when it is newer than the copy; an order the customer's own
+# checkout creates is placed on the cached first pages by checkout, under a 30 s hold
+# (``commerce/order_placement.py``), and its creation's events leave them; anything else drops
+# the families.
 ORDERS_LIST = Entry(
     "orders.list", "commerce", "orders", ORDERS, SAFETY_TTL, event_driven=True, patchable=True
 )

@@ -16,7 +16,7 @@ from services.common.cache import UserScope, Variant, policy
 from services.common.clients import SalesforceClient
 from tests.helpers.sandboxes import SandboxControl
 from tests.service.commerce.helpers import eventually
-from tests.service.commerce.test_commerce_orders import _settled_order, stub
+from tests.service.commerce.test_commerce_orders import _settled_order, place, stub
 
 REPLAY = "SELECT replay_id FROM commerce.cdc_replay WHERE topic = '/data/OrderChangeEvent'"
 
@@ -93,6 +93,8 @@ async def test_an_event_older_than_the_cached_order_is_ignored(
     await sf.update("Order", order.id, {"Status": "Approved"})
     await sf.update("Order", order.id, {"Activation_Status__c": "Activating"})
     await sf.update("Order", order.id, {"WHMCS_Order_ID__c": "77"})  # internal: no shown change
+    # Checkout cached the order it created: drop it, so the next read is a first read.
+    await cdc.cache.invalidate(UserScope(user.user_id), policy.ORDER_DETAILS)
     newest = await detail()  # first read, at the version of the internal change
     assert newest.status == pb.ORDER_STATUS_APPROVED
     assert newest.activation_status == pb.ACTIVATION_STATUS_ACTIVATING
@@ -124,3 +126,33 @@ async def test_a_fill_in_flight_during_an_edit_is_not_stored(
     assert (await slow).status == pb.ORDER_STATUS_PENDING_REVIEW  # read before the change
     got, _ = await eventually(detail, lambda o: o.status == pb.ORDER_STATUS_APPROVED, 3)
     assert got.status == pb.ORDER_STATUS_APPROVED
+
+
+async def test_one_event_naming_two_customers_orders_is_applied_to_both(
+    channel: grpc.aio.Channel,
+    cdc: Deps,
+    customer_of: Any,
+    sf: SalesforceClient,
+    sf_control: SandboxControl,
+) -> None:
+    """Salesforce merges the same change of several records into one event: each customer's
+    pages show their own order only, and the change is written into both without a reload."""
+    first, first_order, _ = await _settled_order(channel, customer_of, "merged-a")
+    second = await customer_of("AC-000102")
+    second_order = await place(channel, second.metadata(), "merged-b", "INTERNET-SILVER-HOME-1G")
+    await asyncio.sleep(0.5)  # the creation's own events
+    for user, order in ((first, first_order), (second, second_order)):
+        assert list(await listed(channel, user.metadata())) == [order.id]
+    queries = await order_queries(sf_control)
+    approve = {"Status": "Approved"}
+    assert await sf.update_records(
+        [("Order", first_order.id, approve), ("Order", second_order.id, approve)]
+    ) == [None, None]
+    for user, order in ((first, first_order), (second, second_order)):
+        md = user.metadata()
+        for _ in range(60):
+            if (await listed(channel, md))[order.id].status == pb.ORDER_STATUS_APPROVED:
+                break
+            await asyncio.sleep(0.05)
+        assert (await listed(channel, md))[order.id].status == pb.ORDER_STATUS_APPROVED
+    assert await order_queries(sf_control) == queries  # both edited in place, none dropped

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from portal.commerce.v1 import orders_pb2 as portal_dot_commerce_dot_v1_dot_orders__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&portal/commerce/v1/order_records.proto\x12\x12portal.commerce.v1\x1a\x1fportal/commerce/v1/orders.proto\"L\n\x0bOrderRecord\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\x12\x13\n\x0bmodified_ms\x18\x02 \x01(\x03\"\\\n\x10OrdersPageRecord\x12/\n\x06orders\x18\x01 \x03(\x0b\x32\x1f.portal.commerce.v1.OrderRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&portal/commerce/v1/order_records.proto\x12\x12portal.commerce.v1\x1a\x1fportal/commerce/v1/orders.proto\"L\n\x0bOrderRecord\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.portal.commerce.v1.Order\x12\x13\n\x0bmodified_ms\x18\x02 \x01(\x03\"z\n\x10OrdersPageRecord\x12/\n\x06orders\x18\x01 \x03(\x0b\x32\x1f.portal.commerce.v1.OrderRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12\x0c\n\x04size\x18\x04 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,5 +35,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERRECORD']._serialized_start=95
   _globals['_ORDERRECORD']._serialized_end=171
   _globals['_ORDERSPAGERECORD']._serialized_start=173
-  _globals['_ORDERSPAGERECORD']._serialized_end=265
+  _globals['_ORDERSPAGERECORD']._serialized_end=295
 # @@protoc_insertion_point(module_scope)

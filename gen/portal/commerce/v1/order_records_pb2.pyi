@@ -16,9 +16,13 @@ class OrderRecord(_message.Message):
     def __init__(self, order: _Optional[_Union[_orders_pb2.Order, _Mapping]] = ..., modified_ms: _Optional[int] = ...) -> None: ...
 
 class OrdersPageRecord(_message.Message):
-    __slots__ = ("orders", "next_page_token")
+    __slots__ = ("orders", "next_page_token", "offset", "size")
     ORDERS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
     orders: _containers.RepeatedCompositeFieldContainer[OrderRecord]
     next_page_token: str
-    def __init__(self, orders: _Optional[_Iterable[_Union[OrderRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    offset: int
+    size: int
+    def __init__(self, orders: _Optional[_Iterable[_Union[OrderRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., offset: _Optional[int] = ..., size: _Optional[int] = ...) -> None: ...
