@@ -202,6 +202,7 @@ class PipelinedReads:
         reader: Any = connection._reader
         writer = connection._writer
         if writer is None or reader is None:
+            await connection.disconnect(nowait=True)
             raise RedisConnectionError("the connection is closed")
         replies = _Replies(self, link)
         writer.transport.set_protocol(replies)
