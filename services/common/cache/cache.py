@@ -258,12 +258,19 @@ class Cache(Patching):
         raw: list[bytes | None] | None = None
         hits = self._hits
         try:
-            async with asyncio.timeout(self.timeout):
+            if hits is not None and hits.ready() and not self._slots.locked():
+                # The usual hit: a free slot and an open connection, nothing to wait for before
+                # the command goes out; the pipelined reads keep the deadline, one timer per
+                # batch of reads instead of one per read.
                 async with self._slots:
-                    if hits is not None:
-                        raw = await hits.mget(keys.read)
-                    else:
-                        raw = cast(list[bytes | None], await client.mget(keys.read))
+                    raw = await hits.mget(keys.read, self.timeout)
+            else:
+                async with asyncio.timeout(self.timeout):
+                    async with self._slots:
+                        if hits is not None:
+                            raw = await hits.mget(keys.read)
+                        else:
+                            raw = cast(list[bytes | None], await client.mget(keys.read))
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed("get", entry.name, exc)
         else:

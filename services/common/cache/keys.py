@@ -78,6 +78,25 @@ class Variant:
 
     @classmethod
     def of(cls, **parts: str | int) -> Variant:
+        # Every cached read names its variant: the checked and sorted result is remembered
+        # (bounded) by the parts as given, their types included (``True == 1`` must not find
+        # the variant of ``1``: a bool is refused).
+        try:
+            memo = (tuple(parts.items()), tuple(map(type, parts.values())))
+            found = _VARIANTS.get(memo)
+        except TypeError:  # an unhashable value: refused below
+            memo, found = None, None
+        if found is not None:
+            return found
+        made = cls._made(parts)
+        if memo is not None:
+            if len(_VARIANTS) >= _VARIANTS_MAX:
+                _VARIANTS.clear()
+            _VARIANTS[memo] = made
+        return made
+
+    @classmethod
+    def _made(cls, parts: dict[str, str | int]) -> Variant:
         out: list[tuple[str, str]] = []
         for name, value in sorted(parts.items()):
             if not _PART_NAME.match(name):
@@ -90,6 +109,9 @@ class Variant:
     def encoded(self) -> str:
         return ":".join(f"{name}={encode(value)}" for name, value in self.parts)
 
+
+_VARIANTS: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], Variant] = {}
+_VARIANTS_MAX = 1024
 
 NO_VARIANT = Variant()
 """The variant of an entry that has one value per scope."""

@@ -3,11 +3,14 @@
 A read through redis-py's client checks a connection out of the pool (a condition, a timeout and a
 liveness probe of the socket), sends, waits, parses and checks it back in: ~65 µs of CPU per
 ``MGET`` in this process, as much as the rest of a cached read's own Python. Here every concurrent
-read writes its command on the same connection without waiting for the previous replies, and one
-reader task hands the replies, which Redis sends in the order of the commands, to their callers:
+read writes its command on the same connection without waiting for the previous replies, and the
+replies, which Redis sends in the order of the commands, are handed to their callers:
 ~16 µs per read at 32 concurrent reads (measured on the development box). The commands of the
 reads made in one turn of the event loop go out in one write at the end of it, and their replies
-mostly come back in one read: a loopback write costs Redis's wake-up as well.
+mostly come back in one read: a loopback write costs Redis's wake-up as well. Once the connection's
+handshake is done its socket is read by a protocol of its own, which parses the replies with
+hiredis (a dependency of the portal) as they arrive and hands each to its caller in the loop's read
+callback: no reader task to wake, no stream buffer, none of redis-py's per-reply layers.
 
 The connection is made from the client's pool settings (address, TLS, user, password, database),
 so it is authorised like every other one. Failures keep the cache's contract (``cache.py``): a
@@ -24,12 +27,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from typing import cast
+from typing import Any
 
+import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import InvalidResponse, ResponseError
 
 Reply = list[bytes | None]
 
@@ -49,14 +53,58 @@ def _mget_command(keys: tuple[str, ...]) -> bytes:
     return b"".join(parts)
 
 
+def _expire(waiters: list[asyncio.Future[Reply]]) -> None:
+    """Fail the reads of one batch still unanswered at their deadline."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(TimeoutError())
+
+
+class _Replies(asyncio.Protocol):
+    """The link's socket, once the handshake is done: the bytes Redis sends are parsed (hiredis)
+    as they arrive and each reply is handed to the oldest waiting caller, in the event loop's read
+    callback (no reader task, no stream buffer between them)."""
+
+    def __init__(self, reads: PipelinedReads, link: _Link) -> None:
+        self._reads, self._link = reads, link
+        self._parser = hiredis.Reader(protocolError=InvalidResponse, replyError=ResponseError)
+
+    def data_received(self, data: bytes) -> None:
+        link = self._link
+        try:
+            self._parser.feed(data)
+            while (reply := self._parser.gets()) is not False:
+                # The reply of the oldest command still unanswered; its caller may have given
+                # up (then the reply is dropped). None waiting: Redis sent what nobody asked
+                # for (IndexError), the link breaks.
+                waiter = link.waiting.popleft()
+                link.heard = asyncio.get_running_loop().time()
+                if waiter.done():
+                    continue
+                if isinstance(reply, ResponseError):  # a whole error reply: still in step
+                    waiter.set_exception(reply)
+                else:
+                    waiter.set_result(reply)
+        except Exception as exc:  # a reply we cannot parse, or one nobody asked for
+            self._reads._break(link, exc)
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes; connection_lost fails the waiting reads
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._reads._break(link=self._link, exc=exc or RedisConnectionError("connection closed"))
+
+
 class _Link:
-    """One open connection, the callers waiting for its replies (oldest first) and its reader."""
+    """One open connection and the callers waiting for its replies (oldest first)."""
 
     def __init__(self, connection: AbstractConnection) -> None:
         self.connection = connection
         self.waiting: deque[asyncio.Future[Reply]] = deque()
         self.outgoing: list[bytes] = []  # commands packed this turn of the loop, not yet sent
-        self.reader: asyncio.Task[None] | None = None
+        # Callers of this turn that gave a deadline, and the earliest of their deadlines.
+        self.expiring: list[asyncio.Future[Reply]] = []
+        self.expire_at = math.inf
         self.broken = False
         # When a reply last came, or the first of the waiting commands was queued if later.
         self.heard = asyncio.get_running_loop().time()
@@ -70,7 +118,22 @@ class PipelinedReads:
         self._opening: asyncio.Task[_Link] | None = None
         self._closing: set[asyncio.Future[None]] = set()
 
-    async def mget(self, keys: tuple[str, ...]) -> Reply:
+    def ready(self) -> bool:
+        """Whether a read now goes out on an open connection without waiting for one."""
+        link = self._link
+        return (
+            link is not None
+            and not link.broken
+            and not (
+                link.waiting
+                and asyncio.get_running_loop().time() - link.heard > self._stalled_after
+            )
+        )
+
+    async def mget(self, keys: tuple[str, ...], within: float | None = None) -> Reply:
+        """The reply of ``MGET keys``. ``within``: seconds after which the read fails with
+        ``TimeoutError`` (its reply, when it comes, is dropped); the reads of one turn of the
+        loop share one timer, which is cheaper than a timer per read (``asyncio.timeout``)."""
         link = self._link
         loop = asyncio.get_running_loop()
         if link is not None and link.waiting and loop.time() - link.heard > self._stalled_after:
@@ -84,13 +147,20 @@ class PipelinedReads:
         if not link.outgoing:  # the first command of this turn of the loop sends them all
             loop.call_soon(self._send, link)
         link.outgoing.append(_mget_command(keys))
+        if within is not None:
+            link.expiring.append(waiter)
+            link.expire_at = min(link.expire_at, loop.time() + within)
         return await waiter
 
     def _send(self, link: _Link) -> None:
         """Write the commands queued since the last send, in one system call."""
         commands, link.outgoing = link.outgoing, []
+        expiring, link.expiring = link.expiring, []
+        expire_at, link.expire_at = link.expire_at, math.inf
         if link.broken:
             return  # their callers have already failed
+        if expiring:
+            asyncio.get_running_loop().call_at(expire_at, _expire, expiring)
         # The connection's stream: redis-py's own send would wait for the buffer to drain per
         # command; the cache's deadline and semaphore bound what can queue here instead.
         writer = link.connection._writer
@@ -126,35 +196,21 @@ class PipelinedReads:
             await connection.disconnect(nowait=True)
             raise
         link = _Link(connection)
-        link.reader = asyncio.ensure_future(self._read_replies(link))
+        # From here on the replies are read by ``_Replies``, not by the connection's stream;
+        # the handshake's replies have all been read (a byte left over would be a reply nobody
+        # asked for: the link would break on it, as it does on any such reply).
+        reader: Any = connection._reader
+        writer = connection._writer
+        if writer is None or reader is None:
+            await connection.disconnect(nowait=True)
+            raise RedisConnectionError("the connection is closed")
+        replies = _Replies(self, link)
+        writer.transport.set_protocol(replies)
+        left = bytes(reader._buffer)
+        if left:
+            replies.data_received(left)
         self._link = link
         return link
-
-    async def _read_replies(self, link: _Link) -> None:
-        connection = link.connection
-        try:
-            while True:
-                error: ResponseError | None = None
-                try:
-                    reply = await connection.read_response(disable_decoding=True, timeout=math.inf)
-                except ResponseError as exc:  # a whole error reply: the stream is still in step
-                    error = exc
-                # The reply of the oldest command still unanswered; its caller may have given
-                # up (then the reply is dropped). None waiting: Redis sent what nobody asked
-                # for (IndexError), the link breaks.
-                waiter = link.waiting.popleft()
-                link.heard = asyncio.get_running_loop().time()
-                if waiter.done():
-                    continue
-                if error is not None:
-                    waiter.set_exception(error)
-                else:
-                    waiter.set_result(cast(Reply, reply))
-        except asyncio.CancelledError:
-            self._break(link, RedisConnectionError("the cache's reads were cancelled"))
-            raise
-        except Exception as exc:  # the connection broke (or Redis sent what we did not ask for)
-            self._break(link, exc)
 
     def _break(self, link: _Link, exc: BaseException) -> None:
         """Fail every read waiting on ``link`` and close it; the next read opens a new one."""
@@ -168,8 +224,6 @@ class PipelinedReads:
             waiter = link.waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(error)
-        if link.reader is not None and link.reader is not asyncio.current_task():
-            link.reader.cancel()
         closing = asyncio.ensure_future(self._disconnect(link))
         self._closing.add(closing)  # held until done (the loop keeps only weak references)
         closing.add_done_callback(self._closing.discard)
@@ -193,7 +247,4 @@ class PipelinedReads:
             waiter = link.waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(closed)
-        if link.reader is not None:
-            link.reader.cancel()
-            await asyncio.gather(link.reader, return_exceptions=True)
         await link.connection.disconnect(nowait=True)

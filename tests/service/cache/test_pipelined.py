@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from services.common.cache import UserScope, policy, redis_from_url
 from services.common.cache.pipelined import PipelinedReads
+from services.common.metrics import value
 from tests.helpers.redis_servers import RedisProcess, cli
 
 MSG = billing_pb2.ListInvoicesResponse
@@ -103,6 +104,33 @@ async def test_a_connection_that_stopped_answering_is_replaced(tmp_path) -> None
         server.stop()
 
 
+async def test_reads_with_a_deadline_fail_together_and_the_replies_stay_matched(tmp_path) -> None:
+    server = RedisProcess(tmp_path).start()
+    client = redis_from_url(server.url)
+    reads = PipelinedReads(client)
+    try:
+        await client.mset({"a": "1", "b": "2"})
+        assert await reads.mget(("a",), 0.5) == [b"1"]
+        assert reads.ready()
+        cli(server.port, "CLIENT", "PAUSE", "400", "ALL")  # a frozen server
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        late = await asyncio.gather(
+            *(reads.mget(("a",), 0.05) for _ in range(3)), return_exceptions=True
+        )
+        waited = loop.time() - started
+        assert all(isinstance(r, TimeoutError) for r in late), late
+        assert 0.04 <= waited < 0.3, waited  # one shared deadline, not the pause
+        # The replies of the reads that gave up come after the pause and are dropped.
+        async with asyncio.timeout(5):
+            assert await reads.mget(("b",), 2.0) == [b"2"]
+            assert await reads.mget(("a", "b")) == [b"1", b"2"]
+    finally:
+        await reads.aclose()
+        await client.aclose()
+        server.stop()
+
+
 async def test_a_cache_on_a_standalone_server_reads_hits_pipelined(make_cache, loader, uid) -> None:
     cache, load = make_cache(timeout=2.0), loader()  # a loaded test box: no spurious misses
     first = await cache.get_or_load(policy.INVOICES_LIST, UserScope(uid), load, MSG)
@@ -111,3 +139,27 @@ async def test_a_cache_on_a_standalone_server_reads_hits_pipelined(make_cache, l
     )
     assert load.calls == 1 and all(hit == first for hit in hits)
     assert cache._hits is not None and cache._hits._link is not None
+
+
+async def test_a_hit_on_a_frozen_server_is_served_live_within_the_deadline(
+    make_cache, loader, uid, tmp_path
+) -> None:
+    server = RedisProcess(tmp_path).start()
+    try:
+        cache, load = make_cache(server.url, timeout=0.05), loader()
+        assert await cache.connect()
+        await cache.get_or_load(policy.INVOICES_LIST, UserScope(uid), load, MSG)  # filled
+        assert cache._hits is not None and cache._hits.ready()  # reads take the batch deadline
+        errors = value("portal_cache_requests_total", {"entry": "invoices.list", "result": "error"})
+        cli(server.port, "CLIENT", "PAUSE", "500", "ALL")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        got = await asyncio.gather(
+            *(cache.get_or_load(policy.INVOICES_LIST, UserScope(uid), load, MSG) for _ in range(4))
+        )
+        assert loop.time() - started < 0.3  # the deadline, not the pause
+        assert load.calls == 2 and all(g == got[0] for g in got)  # one live load, shared
+        after = value("portal_cache_requests_total", {"entry": "invoices.list", "result": "error"})
+        assert after - errors == 4
+    finally:
+        server.stop()

@@ -105,6 +105,19 @@ def test_variant_parts_are_named_sorted_and_encoded() -> None:
         Variant.of(ratio=0.5)  # type: ignore[arg-type]
 
 
+def test_a_remembered_variant_is_the_same_and_refusals_still_hold() -> None:
+    first = Variant.of(status="Paid", offset=0, size=20)
+    assert Variant.of(status="Paid", offset=0, size=20) is first  # remembered
+    assert Variant.of(offset=0, size=20, status="Paid") == first
+    assert Variant.of(offset=1).encoded() == "offset=1"
+    with pytest.raises(TypeError):
+        Variant.of(offset=True)  # equal to 1 and hashed alike, still refused
+    with pytest.raises(TypeError):
+        Variant.of(offset=[1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Variant.of(offset=1.0)  # type: ignore[arg-type]  # equal to 1, still refused
+
+
 def test_variant_cannot_forge_lock_or_generation_keys() -> None:
     keys = keys_for(NS, policy.INVOICES_LIST, UserScope("1"), "s", cluster=True)
     tricks = [Variant.of(x="_lock"), Variant.of(x=":_lock"), Variant.of(x="_gen:invoices")]
