@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 import redis
@@ -88,14 +87,6 @@ def _in_container(url: str, host: str) -> str:
     return urlunsplit(parts._replace(netloc="@".join([*netloc[:-1], hostport])))
 
 
-async def _drop_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeRun]:
     database_url, redis_url = infra.urls_from_env()
@@ -142,7 +133,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeRun]:
         yield compose_run
     finally:
         compose_run.compose("down", "-v", "--remove-orphans", "--timeout", "20")
-        asyncio.run(_drop_database(database_url, db_name))
+        asyncio.run(infra.drop_database(db_url))  # through the server's `postgres` database
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(f"{compose_run.namespace}:*", count=500):
             client.delete(key)
