@@ -30,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import secrets
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Literal, TypeVar, cast
 
 import structlog
 from google.protobuf.message import DecodeError, Message
 
+from services.common.cache.client import RedisClient
 from services.common.cache.invalidation import Invalidation, check_scope
 from services.common.cache.keys import (
     Keys,
@@ -53,6 +54,7 @@ log = structlog.get_logger(__name__)
 
 M = TypeVar("M", bound=Message)
 S = TypeVar("S", bound=Scope)
+T = TypeVar("T")
 
 
 class Unpatchable(Exception):
@@ -157,20 +159,16 @@ class Patching(Invalidation):
         """End this writer's hold without an edit (the values keep their capped TTL) and remove
         ``forget`` from the notes. False on Redis trouble (logged, counted)."""
         hold, notes = self._side_keys(entry, scope)
-        client = self._client
-        if client is None:
+
+        async def call(client: RedisClient) -> bool:
+            pipe = client.pipeline(transaction=False)
+            pipe.srem(hold, token)
+            if forget:
+                pipe.srem(notes, *forget)
+            await pipe.execute()
             return True
-        try:
-            async with asyncio.timeout(self.timeout):
-                pipe = client.pipeline(transaction=False)
-                pipe.srem(hold, token)
-                if forget:
-                    pipe.srem(notes, *forget)
-                await pipe.execute()
-        except Exception as exc:  # any Redis trouble: never raised to the caller
-            self._failed("release", entry.name, exc)
-            return False
-        return True
+
+        return await self._guarded("release", entry, call, disabled=True) is not None
 
     async def note(self, entry: Entry[S], scope: S, tokens: list[str]) -> bool:
         """Add ``tokens`` to the notes of ``entry`` in ``scope`` if a writer's hold made them,
@@ -184,45 +182,59 @@ class Patching(Invalidation):
     async def notes(self, entry: Entry[S], scope: S) -> frozenset[str] | None:
         """The notes of ``entry`` in ``scope``; None on Redis trouble (logged, counted)."""
         _, notes = self._side_keys(entry, scope)
-        client = self._client
-        if client is None:
-            return frozenset()
-        try:
-            async with asyncio.timeout(self.timeout):
-                members = await client.smembers(notes)
-        except Exception as exc:  # any Redis trouble: never raised to the caller
-            self._failed("notes", entry.name, exc)
-            return None
-        return frozenset(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+        async def call(client: RedisClient) -> frozenset[str]:
+            members = await client.smembers(notes)
+            return frozenset(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+        return await self._guarded("notes", entry, call, disabled=frozenset())
 
     def _patch_keys(self, entry: Entry[S], scope: S, message_type: type[Message]) -> Keys:
-        check_scope(entry.family.scope, scope)
-        if not entry.patchable:
-            raise ValueError(f"entry {entry.name!r} is not patchable")
+        _check_patchable(entry, scope)
         schema = schema_hash(cast(Hashable, message_type), entry.version)
         return keys_for(self.namespace, entry, scope, schema, cluster=self._cluster)
 
     def _side_keys(self, entry: Entry[S], scope: S) -> tuple[str, str]:
         """The hold and the notes of ``entry`` in ``scope`` (one per entry, any schema)."""
-        check_scope(entry.family.scope, scope)
-        if not entry.patchable:
-            raise ValueError(f"entry {entry.name!r} is not patchable")
+        _check_patchable(entry, scope)
         return hold_key(self.namespace, entry, scope), notes_key(self.namespace, entry, scope)
 
     async def _script(
         self, op: str, entry: Entry[Any], script: str, touched: tuple[str, ...], *argv: Any
     ) -> bool:
+        async def call(client: RedisClient) -> bool:
+            await client.eval(script, len(touched), *touched, *argv)
+            return True
+
+        return await self._guarded(op, entry, call, disabled=True) is not None
+
+    async def _guarded(
+        self,
+        op: str,
+        entry: Entry[Any],
+        call: Callable[[RedisClient], Awaitable[T]],
+        *,
+        disabled: T,
+    ) -> T | None:
+        """``call``'s result (never None) within the cache's deadline; ``disabled`` without a
+        client (a disabled cache); None on Redis trouble (logged, counted, never raised)."""
         client = self._client
         if client is None:
-            return True
+            return disabled
         try:
             async with asyncio.timeout(self.timeout):
-                await client.eval(script, len(touched), *touched, *argv)
+                result = await call(client)
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed(op, entry.name, exc)
-            return False
+            return None
         self.breaker.success()
-        return True
+        return result
+
+
+def _check_patchable(entry: Entry[S], scope: S) -> None:
+    check_scope(entry.family.scope, scope)
+    if not entry.patchable:
+        raise ValueError(f"entry {entry.name!r} is not patchable")
 
 
 def _edited(
