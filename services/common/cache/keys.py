@@ -79,21 +79,12 @@ class Variant:
     @classmethod
     def of(cls, **parts: str | int) -> Variant:
         # Every cached read names its variant: the checked and sorted result is remembered
-        # (bounded) by the parts as given, their types included (``True == 1`` must not find
-        # the variant of ``1``: a bool is refused).
+        # (``_remembered``); a value it cannot remember (unhashable) or refuses is refused here
+        # with the reason.
         try:
-            memo = (tuple(parts.items()), tuple(map(type, parts.values())))
-            found = _VARIANTS.get(memo)
-        except TypeError:  # an unhashable value: refused below
-            memo, found = None, None
-        if found is not None:
-            return found
-        made = cls._made(parts)
-        if memo is not None:
-            if len(_VARIANTS) >= _VARIANTS_MAX:
-                _VARIANTS.clear()
-            _VARIANTS[memo] = made
-        return made
+            return _remembered(**parts)
+        except TypeError:
+            return cls._made(parts)
 
     @classmethod
     def _made(cls, parts: dict[str, str | int]) -> Variant:
@@ -110,8 +101,12 @@ class Variant:
         return ":".join(f"{name}={encode(value)}" for name, value in self.parts)
 
 
-_VARIANTS: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], Variant] = {}
-_VARIANTS_MAX = 1024
+@lru_cache(maxsize=1024, typed=True)
+def _remembered(**parts: str | int) -> Variant:
+    """``Variant.of``'s result, remembered (bounded, least recently used first) by the parts as
+    given with their types: ``True == 1`` and ``1.0 == 1`` must not find the variant of ``1``."""
+    return Variant._made(parts)
+
 
 NO_VARIANT = Variant()
 """The variant of an entry that has one value per scope."""
