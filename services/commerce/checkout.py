@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -59,7 +60,7 @@ class Checkout:
     # One creation per idempotency key in this process (a double-click waits for the first).
     _flights: SingleFlight[str] = field(default_factory=SingleFlight)
 
-    @property
+    @cached_property
     def placement(self) -> OrderPlacement:
         return OrderPlacement(self.cache, self.orders)
 

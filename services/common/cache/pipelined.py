@@ -109,6 +109,13 @@ class _Link:
         # When a reply last came, or the first of the waiting commands was queued if later.
         self.heard = asyncio.get_running_loop().time()
 
+    def fail(self, error: Exception) -> None:
+        """Fail every read still waiting on this connection with ``error``."""
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
 
 class PipelinedReads:
     def __init__(self, client: Redis, *, stalled_after: float = STALLED_AFTER) -> None:
@@ -121,13 +128,12 @@ class PipelinedReads:
     def ready(self) -> bool:
         """Whether a read now goes out on an open connection without waiting for one."""
         link = self._link
-        return (
-            link is not None
-            and not link.broken
-            and not (
-                link.waiting
-                and asyncio.get_running_loop().time() - link.heard > self._stalled_after
-            )
+        return link is not None and not link.broken and not self._stalled(link)
+
+    def _stalled(self, link: _Link) -> bool:
+        """Reads are waiting on ``link`` and no reply came for the stall time."""
+        return bool(link.waiting) and (
+            asyncio.get_running_loop().time() - link.heard > self._stalled_after
         )
 
     async def mget(self, keys: tuple[str, ...], within: float | None = None) -> Reply:
@@ -136,7 +142,7 @@ class PipelinedReads:
         loop share one timer, which is cheaper than a timer per read (``asyncio.timeout``)."""
         link = self._link
         loop = asyncio.get_running_loop()
-        if link is not None and link.waiting and loop.time() - link.heard > self._stalled_after:
+        if link is not None and self._stalled(link):
             self._break(link, RedisConnectionError("no reply from Redis"))
         if link is None or link.broken:
             link = await self._open()
@@ -219,11 +225,7 @@ class PipelinedReads:
         link.broken = True
         if self._link is link:
             self._link = None
-        error = exc if isinstance(exc, Exception) else RedisConnectionError(type(exc).__name__)
-        while link.waiting:
-            waiter = link.waiting.popleft()
-            if not waiter.done():
-                waiter.set_exception(error)
+        link.fail(exc if isinstance(exc, Exception) else RedisConnectionError(type(exc).__name__))
         closing = asyncio.ensure_future(self._disconnect(link))
         self._closing.add(closing)  # held until done (the loop keeps only weak references)
         closing.add_done_callback(self._closing.discard)
@@ -242,9 +244,5 @@ class PipelinedReads:
         if link is None:
             return
         link.broken = True  # closed here; the client closes its own pool
-        closed = RedisConnectionError("the cache's reads were closed")
-        while link.waiting:
-            waiter = link.waiting.popleft()
-            if not waiter.done():
-                waiter.set_exception(closed)
+        link.fail(RedisConnectionError("the cache's reads were closed"))
         await link.connection.disconnect(nowait=True)
