@@ -83,6 +83,13 @@ class SoakConfig:
         return min(60.0, self.seconds * 0.2)
 
     @property
+    def steady_from_s(self) -> float:
+        """When the run's second half starts: the services' counters are read then too, so the
+        upstream calls per request can be told for the half in which most entries have been read
+        once already (a cold cache's first reads are mostly in the first half)."""
+        return self.seconds / 2
+
+    @property
     def window_s(self) -> float:
         return min(60.0, self.seconds * 0.25)
 
@@ -156,6 +163,12 @@ def metrics_delta(
     }
 
 
+async def metrics_at(stack: Stack, when: float) -> dict[str, dict[str, Counter[tuple[str, ...]]]]:
+    """The services' counters at ``when`` (``time.monotonic()``)."""
+    await asyncio.sleep(max(0.0, when - time.monotonic()))
+    return await service_metrics(stack)
+
+
 async def all_calls(sandboxes: dict[str, httpx.AsyncClient]) -> dict[str, Counter[str]]:
     return {name: await sandbox_calls(client) for name, client in sandboxes.items()}
 
@@ -200,8 +213,14 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         approving = asyncio.create_task(staff.approving(cfg.sample_s))
         run_started = time.monotonic()
         deadline = run_started + cfg.seconds
-        await asyncio.gather(*(u.run(deadline) for u in users))
+        halfway = asyncio.create_task(metrics_at(stack, run_started + cfg.steady_from_s))
+        try:
+            await asyncio.gather(*(u.run(deadline) for u in users))
+        except BaseException:
+            halfway.cancel()
+            raise
         duration_s = time.monotonic() - run_started
+        metrics_halfway = await halfway
         recorder.recording = False
         sampling.cancel()
         approving.cancel()
@@ -215,6 +234,7 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         "duration_s": round(duration_s, 1),
         "upstream_calls": {n: dict(calls_after[n] - calls_before[n]) for n in SYSTEMS},
         "metrics": metrics_delta(metrics_before, metrics_after),
+        "metrics_second_half": metrics_delta(metrics_halfway, metrics_after),
         "invoice_first_reads": recorder.first_reads,
         "samples": sampler.samples,
     }
@@ -270,7 +290,8 @@ async def run_soak(cfg: SoakConfig, run_dir: Path, logs: Path | None = None) -> 
         measured=measured,
         secrets=scan_logs(lines.lines, stack, recorder),
         limits={"max_error_rate": cfg.max_error_rate, "rss_limit_pct": cfg.rss_limit_pct,
-                "warmup_s": cfg.warmup_s, "window_s": cfg.window_s},
+                "warmup_s": cfg.warmup_s, "window_s": cfg.window_s,
+                "steady_from_s": cfg.steady_from_s},
     )  # fmt: skip
 
 

@@ -342,6 +342,7 @@ def summarize(
             },
         },
         "by_kind": attribution(measured["metrics"]),
+        "by_kind_second_half": attribution(measured["metrics_second_half"]),
         "invoice_detail": invoice_detail(measured["metrics"], measured["invoice_first_reads"]),
         "cache": cache,
         "rss": {"interval_s": config["sample_s"], "growth": growth, "samples": samples},
@@ -463,11 +464,23 @@ def kind_lines(r: dict[str, Any]) -> list[str]:
             f"{cached['requests']:,}); the {cached['first_reads']:,} first reads alone use "
             f"{by['cached_first_read_share']:.0%} of it.",
         ]
+    half = r["by_kind_second_half"]
+    steady = half["classes"].get("cached read")
+    if steady and steady["requests"]:
+        met_half = "met" if half["cached_goal_met"] else "**not met**"
+        out += [
+            "",
+            f"Cached reads in the second half of the run (the services' counters read at "
+            f"{r['limits']['steady_from_s']:.0f} s and at the end; most entries have been read "
+            f"once by then): **{steady['per_request']}** ({steady['calls']:,} calls / "
+            f"{steady['requests']:,} requests, {steady['first_reads']:,} of them first reads), "
+            f"goal ≤ {half['cached_goal']} {met_half}.",
+        ]
     out += [
         "",
         "| family | kind | requests | upstream calls | per request | cache misses: first / "
-        "invalidated / expired | per request without first reads |",
-        "|---|---|---|---|---|---|---|",
+        "invalidated / expired | per request without first reads | per request, second half |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     order = {
         "cached read": 0,
@@ -485,9 +498,11 @@ def kind_lines(r: dict[str, Any]) -> list[str]:
             f"{m['first']:,} / {m['invalidated']:,} / {m['expired']:,}" if sum(m.values()) else "-"
         )
         after = row["per_request_after_first_reads"]
+        second = half["families"].get(family, {}).get("per_request")
         out.append(
             f"| {family} | {row['class']} | {row['requests']:,} | {calls} | {per_request} | "
-            f"{misses} | {after if after is not None else '-'} |"
+            f"{misses} | {after if after is not None else '-'} | "
+            f"{second if second is not None else '-'} |"
         )
     out += [
         "",

@@ -55,6 +55,17 @@ async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
     assert sum(classes[k]["requests"] for k in user_kinds if k in classes) >= result["requests"]
     assert by["cached_goal_met"] == (classes["cached read"]["per_request"] <= 0.05)
 
+    # The second half (counters read at half time and at the end) is a part of the whole run.
+    half = result["by_kind_second_half"]
+    assert result["limits"]["steady_from_s"] == 7.5
+    assert 0 < half["classes"]["cached read"]["requests"] < classes["cached read"]["requests"]
+    for family, row in half["families"].items():
+        whole = families[family]
+        assert row["requests"] <= whole["requests"] and row["total_calls"] <= whole["total_calls"]
+        for why, n in row["misses"].items():
+            assert n <= whole["misses"][why]
+    assert half["cached_goal_met"] == (half["classes"]["cached read"]["per_request"] <= 0.05)
+
     # Cache misses by cause (the library's counters): per family they add up to at most one
     # load each, and the calls without first reads are what is left of the family's calls.
     for row in families.values():
