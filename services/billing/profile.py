@@ -3,7 +3,7 @@ updated through UpdateClient with an update mask.
 
 An update reads the current profile (usually a cache hit), applies only the masked fields,
 validates them and writes them to WHMCS. Then it drops the user's ``profile`` family and reads the
-profile back through the cache (``get_profile``: a fill), so the customer's next read is a hit
+profile back through the cache (``_cached``: a fill), so the customer's next read is a hit
 holding what GetClientsDetails returns, not what was sent: WHMCS may store a value in its own
 form (its phone number setting stores ``+<calling code>.<number>``). The fill reads the family's
 generation after the drop and before WHMCS, and stores only if it is unchanged, so a drop racing
@@ -37,8 +37,10 @@ log = structlog.get_logger(__name__)
 
 
 async def get_profile(b: Billing, user_id: str) -> pb.BillingProfile:
-    client_id = await b.client_of(user_id)
+    return await _cached(b, user_id, await b.client_of(user_id))
 
+
+async def _cached(b: Billing, user_id: str, client_id: int) -> pb.BillingProfile:
     async def load() -> pb.BillingProfile:
         return mapping.profile(await b.whmcs.get_clients_details(client_id))
 
@@ -92,7 +94,7 @@ async def _write(
         await b.cache.invalidate(UserScope(user_id), policy.PROFILE)
     log.info("billing_profile_updated", fields=paths)
     try:
-        return await get_profile(b, user_id)
+        return await _cached(b, user_id, client_id)
     except PortalError as exc:  # the write is done; the next read loads the profile
         log.warning("billing_profile_read_back_failed", error=type(exc).__name__)
         return merged
