@@ -9,7 +9,7 @@
 4. ``clientId`` → portal user (identity's directory); the families the event touches are dropped.
    Unknown events and clients without a portal user are acknowledged and logged. A ClientEdit
    reporting the profile fields the cache holds (the hook of the customer's own update, which
-   read the profile back: ``profile``) keeps that copy, in place (``_keep_profile``).
+   read the profile back: ``profile``) keeps that copy, in place (``_edit_profile``).
 """
 
 from __future__ import annotations
@@ -175,8 +175,9 @@ class WebhookHandler:
             log.info("webhook_ignored", hook=event.name, event_id=event.id, reason="unmapped")
             return
         scope = UserScope(user_id)
-        kept = event.name == "ClientEdit" and await self._keep_profile(scope, event.data)
-        dropped = tuple(f for f in families if not (kept and f is policy.PROFILE))
+        profile = await self._edit_profile(scope, event.data) if event.name == "ClientEdit" else ""
+        edited = profile in ("kept", "dropped")
+        dropped = tuple(f for f in families if not (edited and f is policy.PROFILE))
         if dropped:
             first, *more = dropped
             if not await self.cache.invalidate(scope, first, *more):
@@ -186,19 +187,25 @@ class WebhookHandler:
             hook=event.name,
             event_id=event.id,
             families=[f.name for f in dropped],
-            kept=["profile"] if kept else [],
+            **({"profile": profile} if profile else {}),
         )
 
-    async def _keep_profile(self, scope: UserScope, data: Mapping[str, Any]) -> bool:
+    async def _edit_profile(self, scope: UserScope, data: Mapping[str, Any]) -> str:
         """Apply a ClientEdit to the cached profile in place: a copy holding the fields the hook
         reports is kept, any other is dropped (``Cache.patch``: the family's generation is
-        replaced either way, so a fill that read WHMCS before the edit stores nothing). False
-        when it could not be applied (then the family is dropped as for any event)."""
+        replaced either way, so a fill that read WHMCS before the edit stores nothing).
+        ``kept``, ``dropped`` (a copy differed, or none was cached), or ``""`` when it could not
+        be applied (the family is then dropped as for any event)."""
         reported = mapping.hook_profile(data)
         if reported is None:
-            return False
+            return ""
+        kept = False
 
         def edit(cached: pb.BillingProfile) -> pb.BillingProfile | Literal[Edit.DROP] | None:
-            return None if cached == reported else DROP
+            nonlocal kept
+            kept = cached == reported
+            return None if kept else DROP
 
-        return await self.cache.patch(policy.WHMCS_PROFILE, scope, pb.BillingProfile, edit)
+        if not await self.cache.patch(policy.WHMCS_PROFILE, scope, pb.BillingProfile, edit):
+            return ""
+        return "kept" if kept else "dropped"
