@@ -228,6 +228,8 @@ def update_client(ctx: Ctx, p: Params) -> dict[str, Any]:
         client.defaultgateway = p.text("paymentmethod")
     if p.get("password2") and client.owner_user_id in ctx.store.users:
         ctx.store.users[client.owner_user_id].password_hash = hash_password(p.text("password2"))
+    if p.has("phonenumber") and ctx.settings.phone_numbers_formatted:
+        client.phonenumber = _phone(client)["phonenumberformatted"]
     client.customfields.update(_custom_fields(p))
     for key, value in p.mapping("email_preferences").items():
         client.email_preferences[key] = 1 if value.strip() not in {"", "0", "false"} else 0

@@ -22,6 +22,10 @@ class WhmcsSettings:
     webhook_max_attempts: int = 6
     webhook_timeout: float = 5.0
     webhook_workers: int = 2
+    # WHMCS's "Phone Numbers" setting (Setup > General Settings > Localisation, docs.whmcs.com
+    # "Phone Numbers"; on by default in WHMCS 7.4+): a saved phone number is stored as
+    # ``+<calling code>.<number>``. Off here: numbers are stored as entered.
+    phone_numbers_formatted: bool = False
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         shown = {
@@ -47,5 +51,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WhmcsSettings:
         if raw is None:
             continue
         kind = type(getattr(WhmcsSettings(), f.name))
-        values[f.name] = kind(raw)
+        if kind is bool:
+            values[f.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        else:
+            values[f.name] = kind(raw)
     return WhmcsSettings().with_overrides(values)

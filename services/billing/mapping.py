@@ -282,6 +282,21 @@ def gateway(row: Row) -> pb.PaymentGateway:
 
 
 # -- profile -------------------------------------------------------------------------------------
+HOOK_PROFILE_FIELDS = (
+    "firstname", "lastname", "companyname", "email", "phonenumber", "address1", "address2",
+    "city", "state", "postcode", "country",
+)  # fmt: skip
+"""The ClientEdit hook's variables (``hooks-reference/client.md``) that ``profile`` reads."""
+
+
+def hook_profile(data: Row) -> pb.BillingProfile | None:
+    """The profile a ClientEdit hook reports (its variables are the client's fields after the
+    edit), read as ``profile`` reads GetClientsDetails; None when a field it reads is missing."""
+    if any(name not in data for name in HOOK_PROFILE_FIELDS):
+        return None
+    return profile(data)
+
+
 def profile(client: Row) -> pb.BillingProfile:
     """The ``client`` dict of GetClientsDetails."""
     return pb.BillingProfile(

@@ -2,11 +2,21 @@
 updated through UpdateClient with an update mask.
 
 An update reads the current profile (usually a cache hit), applies only the masked fields,
-validates them, writes them to WHMCS, then drops the user's ``profile`` family and answers with
-the merged profile, so the next read is the one fresh WHMCS call. The fields a customer can edit
-are not part of any subscription, so subscriptions stay cached (WHMCS's ClientEdit hook drops them
-only when the client's status or currency changed: ``webhooks``).
-A changed e-mail is not written: it waits for the code sent to it (``email_change``).
+validates them and writes them to WHMCS. Then it drops the user's ``profile`` family and reads the
+profile back through the cache (``_cached``: a fill), so the customer's next read is a hit
+holding what GetClientsDetails returns, not what was sent: WHMCS may store a value in its own
+form (its phone number setting stores ``+<calling code>.<number>``). The fill reads the family's
+generation after the drop and before WHMCS, and stores only if it is unchanged, so a drop racing
+the update (a ClientEdit hook, another session's update) wins and nothing from before the write
+is cached. The answer is the profile read back; if the read-back fails, the profile as written.
+A failed or timed-out UpdateClient drops the family as well (it may have happened upstream) and
+reads nothing back.
+
+The ClientEdit hook the update causes leaves the read-back in place when its fields are the
+cached ones (``webhooks``). The fields a customer can edit are not part of any subscription, so
+subscriptions stay cached (the hook drops them only when the client's status or currency
+changed). A changed e-mail is not written: it waits for the code sent to it (``email_change``);
+its confirmation (``confirm_email``) writes it the same way.
 """
 
 from __future__ import annotations
@@ -21,13 +31,16 @@ from services.billing.core import Billing
 from services.billing.email_change import EmailChanges
 from services.common.cache import UserScope, policy
 from services.common.emails import email_key
+from services.common.errors import PortalError
 
 log = structlog.get_logger(__name__)
 
 
 async def get_profile(b: Billing, user_id: str) -> pb.BillingProfile:
-    client_id = await b.client_of(user_id)
+    return await _cached(b, user_id, await b.client_of(user_id))
 
+
+async def _cached(b: Billing, user_id: str, client_id: int) -> pb.BillingProfile:
     async def load() -> pb.BillingProfile:
         return mapping.profile(await b.whmcs.get_clients_details(client_id))
 
@@ -43,7 +56,8 @@ async def update_profile(
     update: pb.BillingProfile,
     mask: Iterable[str],
 ) -> tuple[pb.BillingProfile, str]:
-    """The profile as written, and the new e-mail waiting for its code ("" if unchanged)."""
+    """The profile WHMCS holds after the update, and the new e-mail waiting for its code ("" if
+    unchanged)."""
     paths = validation.normalise_mask(mask)
     current = await get_profile(b, user_id)
     merged = validation.apply(current, update, paths)
@@ -53,7 +67,7 @@ async def update_profile(
         pending, merged.email = merged.email, current.email
     paths = [p for p in paths if p != "email" or not pending]
     if paths:
-        await _write(b, user_id, merged, paths)
+        merged = await _write(b, user_id, merged, paths)
     if pending:
         await changes.start(user_id, pending)
     return merged, pending
@@ -66,14 +80,21 @@ async def confirm_email(
     email = await changes.use(user_id, code)
     profile = await get_profile(b, user_id)
     profile.email = email
-    await _write(b, user_id, profile, ["email"])
-    return profile
+    return await _write(b, user_id, profile, ["email"])
 
 
-async def _write(b: Billing, user_id: str, merged: pb.BillingProfile, paths: list[str]) -> None:
+async def _write(
+    b: Billing, user_id: str, merged: pb.BillingProfile, paths: list[str]
+) -> pb.BillingProfile:
+    """Write the masked fields; the profile read back (``merged`` if the read-back fails)."""
     client_id = await b.client_of(user_id)
     try:
         await b.whmcs.update_client(client_id, **validation.whmcs_fields(merged, paths))
     finally:  # a failed or timed-out write may still have happened upstream
         await b.cache.invalidate(UserScope(user_id), policy.PROFILE)
     log.info("billing_profile_updated", fields=paths)
+    try:
+        return await _cached(b, user_id, client_id)
+    except PortalError as exc:  # the write is done; the next read loads the profile
+        log.warning("billing_profile_read_back_failed", error=type(exc).__name__)
+        return merged

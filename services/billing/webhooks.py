@@ -7,7 +7,9 @@
    cannot be replayed after the window, and inside it the id ledger catches it).
 3. A repeated id is acknowledged and ignored.
 4. ``clientId`` → portal user (identity's directory); the families the event touches are dropped.
-   Unknown events and clients without a portal user are acknowledged and logged.
+   Unknown events and clients without a portal user are acknowledged and logged. A ClientEdit
+   reporting the profile fields the cache holds (the hook of the customer's own update, which
+   read the profile back: ``profile``) keeps that copy, in place (``_edit_profile``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import structlog
+from portal.billing.v1 import billing_pb2 as pb
 
 from services.billing import mapping
 from services.billing.dedupe import EventLedger
-from services.common.cache import Cache, Family, UserScope, policy
+from services.common.cache import DROP, Cache, Edit, Family, UserScope, policy
 from services.common.directory import Directory
 from services.common.errors import InvalidSignature, UpstreamUnavailable, ValidationFailed
 
@@ -171,12 +174,38 @@ class WebhookHandler:
         if user_id is None:
             log.info("webhook_ignored", hook=event.name, event_id=event.id, reason="unmapped")
             return
-        first, *more = families
-        if not await self.cache.invalidate(UserScope(user_id), first, *more):
-            raise UpstreamUnavailable()  # the hook module retries; stale reads are worse
+        scope = UserScope(user_id)
+        profile = await self._edit_profile(scope, event.data) if event.name == "ClientEdit" else ""
+        edited = profile in ("kept", "dropped")
+        dropped = tuple(f for f in families if not (edited and f is policy.PROFILE))
+        if dropped:
+            first, *more = dropped
+            if not await self.cache.invalidate(scope, first, *more):
+                raise UpstreamUnavailable()  # the hook module retries; stale reads are worse
         log.info(
             "webhook_applied",
             hook=event.name,
             event_id=event.id,
-            families=[f.name for f in families],
+            families=[f.name for f in dropped],
+            **({"profile": profile} if profile else {}),
         )
+
+    async def _edit_profile(self, scope: UserScope, data: Mapping[str, Any]) -> str:
+        """Apply a ClientEdit to the cached profile in place: a copy holding the fields the hook
+        reports is kept, any other is dropped (``Cache.patch``: the family's generation is
+        replaced either way, so a fill that read WHMCS before the edit stores nothing).
+        ``kept``, ``dropped`` (a copy differed, or none was cached), or ``""`` when it could not
+        be applied (the family is then dropped as for any event)."""
+        reported = mapping.hook_profile(data)
+        if reported is None:
+            return ""
+        kept = False
+
+        def edit(cached: pb.BillingProfile) -> pb.BillingProfile | Literal[Edit.DROP] | None:
+            nonlocal kept
+            kept = cached == reported
+            return None if kept else DROP
+
+        if not await self.cache.patch(policy.WHMCS_PROFILE, scope, pb.BillingProfile, edit):
+            return ""
+        return "kept" if kept else "dropped"

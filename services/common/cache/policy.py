@@ -164,8 +164,9 @@ SUBSCRIPTION_DETAIL = Entry(
 PAYMENT_METHODS = Entry("payments.methods", "billing", "pay_methods", PAYMENTS, 15 * MINUTE)
 PAYMENT_GATEWAYS = Entry("payments.gateways", "billing", "gateways", PAYMENTS, HOUR)
 # Profile: ClientEdit (every change of the client's details) and our own updates; 30 min bounds a
-# lost hook delivery.
-WHMCS_PROFILE = Entry("profile.whmcs", "billing", "profile", PROFILE, 30 * MINUTE)
+# lost hook delivery. An update drops it and reads it back (``billing/profile.py``); a ClientEdit
+# whose fields are the cached ones keeps the copy, in place (``billing/webhooks.py``).
+WHMCS_PROFILE = Entry("profile.whmcs", "billing", "profile", PROFILE, 30 * MINUTE, patchable=True)
 # Sign-up: Salesforce account by customer number, 30 s to keep the form responsive.
 SIGNUP_CUSTOMER_LOOKUP = Entry(
     "signup.customer_lookup", "identity", "customer_lookup", SIGNUP_LOOKUP, 30

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sandbox.whmcs import php_b64_encode
+import httpx
+
+from sandbox.whmcs import php_b64_encode, start_whmcs
+from sandbox.whmcs.settings import settings_from_env
+from tests.sandbox.whmcs.conftest import Api
 
 NEW_CLIENT = {
     "firstname": "Taro",
@@ -192,3 +196,22 @@ async def test_update_client_errors(api):
     gateway = await api.error("UpdateClient", clientid=2, paymentmethod="paypal")
     assert gateway.startswith("Invalid Payment Method.")
     assert await api.error("UpdateClient", clientid=999, city="x") == "Client ID Not Found"
+
+
+async def test_phone_numbers_are_stored_as_entered_or_in_whmcs_form_when_set():
+    """WHMCS's "Phone Numbers" setting stores a saved number as ``+<calling code>.<number>``."""
+    assert settings_from_env({}).phone_numbers_formatted is False
+    for raw, expected in (("1", True), ("true", True), ("0", False), ("false", False)):
+        env = {"WHMCS_SANDBOX_PHONE_NUMBERS_FORMATTED": raw}
+        assert settings_from_env(env).phone_numbers_formatted is expected
+    for formatted, stored in ((False, "03-9999-0000"), (True, "+81.399990000")):
+        running = await start_whmcs(port=0, webhook_url="", phone_numbers_formatted=formatted)
+        try:
+            async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
+                api = Api(http)
+                await api.ok("UpdateClient", clientid=1, phonenumber=" 03-9999-0000 ")
+                body = await api.ok("GetClientsDetails", clientid=1)
+        finally:
+            await running.stop()
+        assert body["client"]["phonenumber"] == stored
+        assert body["client"]["phonenumberformatted"] == "+81.399990000"

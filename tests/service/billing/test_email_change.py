@@ -61,8 +61,11 @@ async def test_the_owner_of_the_new_address_confirms_it(
     done = await hanako.call("ConfirmBillingEmail", confirm(code))
     assert done.profile.email == new
     assert whmcs_sandbox.store.clients[1].email == new
+    before = await whmcs.calls()
     fresh = await hanako.call("GetBillingProfile", pb.GetBillingProfileRequest())
-    assert fresh.profile.email == new
+    assert fresh.profile == done.profile and fresh.profile.email == new
+    # The confirmation read the profile back: the read after it is a hit.
+    assert (await whmcs.calls())["GetClientsDetails"] == before["GetClientsDetails"]
     again = await hanako.fails("ConfirmBillingEmail", confirm(code))
     assert again[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "VERIFICATION_CODE_EXPIRED")
 

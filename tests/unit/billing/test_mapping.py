@@ -169,3 +169,18 @@ def test_numeric_ids(raw: Any) -> None:
     if number is not None:
         assert number > 0 and int(str(raw).strip()) == number
     assert mapping.numeric_id("12a") is None and mapping.numeric_id(True) is None
+
+
+def test_a_client_edit_hook_reads_as_get_clients_details_and_needs_every_field() -> None:
+    """The hook's variables (``hooks-reference/client.md``): ``country`` is the ISO code, no
+    ``countrycode``/``fullstate``; a hook missing a field the profile reads gives no profile."""
+    hook = {
+        "userid": 7, "firstname": "Hanako", "lastname": "Yamada", "companyname": "",
+        "email": "h@example.jp", "phonenumber": "+81.312345678", "address1": "1-2-3 Jingumae",
+        "address2": "", "city": "Shibuya-ku", "state": "Tokyo", "postcode": "150-0001",
+        "country": "JP", "olddata": {"city": "Minato-ku"},
+    }  # fmt: skip
+    details = {**hook, "countrycode": "JP", "fullstate": "Tokyo", "countryname": "Japan"}
+    assert mapping.hook_profile(hook) == mapping.profile(details)
+    for name in mapping.HOOK_PROFILE_FIELDS:
+        assert mapping.hook_profile({k: v for k, v in hook.items() if k != name}) is None
