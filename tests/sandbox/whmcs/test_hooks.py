@@ -151,3 +151,31 @@ async def test_order_lifecycle_events(hooked, receiver):
 async def test_disabled_hooks_send_nothing(whmcs, api):
     await api.ok("UpdateClient", clientid=1, city="Minato-ku")
     assert whmcs.hooks.deliveries == []
+
+
+async def test_line_item_edit_keeping_the_totals_is_invisible_to_get_invoices(hooked, receiver):
+    """An ``UpdateInvoice`` that changes an invoice's lines but not its totals runs no hook and
+    leaves the invoice's ``GetInvoices`` row as it was, while ``GetInvoice`` shows the new line:
+    a fresh page cannot confirm a cached single invoice (``docs/cache.md``, "Invoices")."""
+    client, api = await _api(hooked)
+    async with client:
+        before = await api.ok("GetInvoices", userid=1, orderby="date", order="desc")
+        detail = await api.ok("GetInvoice", invoiceid=1003)
+        await api.ok(
+            "UpdateInvoice",
+            invoiceid=1003,
+            itemdescription1="Courtesy: router swap",
+            itemamount1="0",
+            itemtaxed1="0",
+        )
+        after = await api.ok("GetInvoices", userid=1, orderby="date", order="desc")
+        changed = await api.ok("GetInvoice", invoiceid=1003)
+    await asyncio.wait_for(hooked.hooks.wait_idle(), 5)
+    assert receiver.events() == []
+    assert after["invoices"] == before["invoices"]
+    assert any(row["id"] == 1003 for row in after["invoices"]["invoice"])
+    lines = [item["description"] for item in changed["items"]["item"]]
+    assert len(lines) == len(detail["items"]["item"]) + 1
+    assert lines[-1] == "Courtesy: router swap"
+    for name in ("subtotal", "tax", "total", "balance"):
+        assert changed[name] == detail[name]
