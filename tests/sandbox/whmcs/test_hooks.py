@@ -154,28 +154,32 @@ async def test_disabled_hooks_send_nothing(whmcs, api):
 
 
 async def test_line_item_edit_keeping_the_totals_is_invisible_to_get_invoices(hooked, receiver):
-    """An ``UpdateInvoice`` that changes an invoice's lines but not its totals runs no hook and
-    leaves the invoice's ``GetInvoices`` row as it was, while ``GetInvoice`` shows the new line:
-    a fresh page cannot confirm a cached single invoice (``docs/cache.md``, "Invoices")."""
+    """An ``UpdateInvoice`` that changes an invoice's lines but not its totals (a line's text, a
+    new line of 0) runs no hook and leaves the invoice's ``GetInvoices`` row as it was, its
+    ``updated_at`` included, while ``GetInvoice`` shows the lines: a fresh page cannot confirm a
+    cached single invoice (``docs/cache.md``, "Invoices")."""
     client, api = await _api(hooked)
     async with client:
         before = await api.ok("GetInvoices", userid=1, orderby="date", order="desc")
         detail = await api.ok("GetInvoice", invoiceid=1003)
-        await api.ok(
-            "UpdateInvoice",
-            invoiceid=1003,
-            itemdescription1="Courtesy: router swap",
-            itemamount1="0",
-            itemtaxed1="0",
-        )
+        [line] = detail["items"]["item"]
+        edit = {
+            f"itemdescription[{line['id']}]": "Internet Gold Home 1G (router swapped)",
+            f"itemamount[{line['id']}]": line["amount"],
+            f"itemtaxed[{line['id']}]": str(line["taxed"]),
+            "newitemdescription[0]": "Courtesy: router swap",
+            "newitemamount[0]": "0",
+            "newitemtaxed[0]": "0",
+        }
+        await api.ok("UpdateInvoice", edit, invoiceid=1003)
         after = await api.ok("GetInvoices", userid=1, orderby="date", order="desc")
         changed = await api.ok("GetInvoice", invoiceid=1003)
     await asyncio.wait_for(hooked.hooks.wait_idle(), 5)
     assert receiver.events() == []
     assert after["invoices"] == before["invoices"]
     assert any(row["id"] == 1003 for row in after["invoices"]["invoice"])
-    lines = [item["description"] for item in changed["items"]["item"]]
-    assert len(lines) == len(detail["items"]["item"]) + 1
-    assert lines[-1] == "Courtesy: router swap"
+    lines = [(i["id"], i["description"]) for i in changed["items"]["item"]]
+    assert lines[0] == (line["id"], "Internet Gold Home 1G (router swapped)")
+    assert [text for _, text in lines[1:]] == ["Courtesy: router swap"]
     for name in ("subtotal", "tax", "total", "balance"):
         assert changed[name] == detail[name]
