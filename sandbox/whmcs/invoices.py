@@ -199,6 +199,7 @@ def set_status(ctx: Ctx, inv: Invoice, status: str) -> None:
 
 
 _NUMBERED_LINE = re.compile(r"^(itemdescription|itemamount|itemtaxed)(\d+)$")
+_REMOVED = frozenset({"subtotal", "tax", "tax2", "total"})
 _BOOLS = {"1": True, "true": True, "0": False, "false": False}
 _YMD = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -330,6 +331,12 @@ def update_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
         raise ApiError(  # docs silent: CreateInvoice's numbered form, unknown to UpdateInvoice
             f"{numbered[0]} is not an UpdateInvoice parameter: lines are changed with"
             " itemdescription[<line id>], itemamount[<line id>], itemtaxed[<line id>]"
+        )
+    removed = sorted(_REMOVED & p.keys())
+    if removed:
+        raise ApiError(  # updateinvoice.md, version 7.8; the refusal itself is the sandbox's
+            f"{removed[0]} is not an UpdateInvoice parameter since WHMCS 7.8: adjust invoice items"
+            " and tax rates to adjust it"
         )
     status = p.text("status") if p.has("status") else None
     if status is not None and status not in INVOICE_STATUSES:

@@ -177,6 +177,22 @@ async def test_rows_carry_created_at_and_updated_at(api):
     assert fresh["created_at"] == fresh["updated_at"] and fresh["created_at"] >= moved["updated_at"]
 
 
+async def test_a_partial_payment_leaves_the_row_and_its_updated_at(api):
+    before = await row(api, 1002)
+    await api.ok("AddInvoicePayment", invoiceid=1002, transid="t1", gateway="mailin", amount="1")
+    assert await row(api, 1002) == before
+    await api.ok("AddInvoicePayment", invoiceid=1002, transid="t2", gateway="mailin")
+    paid = await row(api, 1002)
+    assert paid["status"] == "Paid" and paid["updated_at"] > before["updated_at"]
+
+
+async def test_create_invoice_takes_both_tax_rates(api):
+    form = {"itemdescription1": "Router", "itemamount1": "1000", "itemtaxed1": "1"}
+    created = await api.ok("CreateInvoice", form, userid=2, taxrate="10", taxrate2="5")
+    detail = await api.ok("GetInvoice", invoiceid=created["invoiceid"])
+    assert (detail["tax"], detail["tax2"], detail["total"]) == ("100.00", "50.00", "1150.00")
+
+
 async def test_a_line_change_that_moves_the_total_moves_updated_at(api):
     before = await row(api, 1003)
     form = {"itemdescription[3]": "Gold", "itemamount[3]": "6000", "itemtaxed[3]": "1"}
@@ -213,6 +229,12 @@ REFUSALS: list[tuple[str, list[tuple[str, str]], str]] = [
         [("itemdescription1", "x"), ("itemamount1", "1"), ("itemtaxed1", "1")],
         "itemamount1 is not an UpdateInvoice parameter: lines are changed with"
         " itemdescription[<line id>], itemamount[<line id>], itemtaxed[<line id>]",
+    ),
+    (
+        "a total, removed in WHMCS 7.8",
+        [("total", "100")],
+        "total is not an UpdateInvoice parameter since WHMCS 7.8: adjust invoice items and tax"
+        " rates to adjust it",
     ),
     (
         "a scalar where an array is due",
