@@ -237,7 +237,7 @@ def _bool(name: str, raw: str) -> bool:
 
 
 def _rate(p: Params, name: str) -> Decimal | None:
-    """A tax rate in percent, as sent (the row shows it to three places); not negative."""
+    """A tax rate in percent, kept to three places as the row shows it; not negative."""
     if not p.has(name):
         return None
     try:
@@ -246,7 +246,7 @@ def _rate(p: Params, name: str) -> Decimal | None:
         rate = Decimal("NaN")
     if not rate.is_finite() or rate < 0:
         raise ApiError(f"Invalid value for {name}: {p.text(name)}")
-    return rate
+    return rate.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
 def _date(p: Params, name: str) -> dt.date | None:
