@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox.whmcs.context import Ctx, Handler
@@ -12,7 +15,17 @@ from sandbox.whmcs.models import Invoice, InvoiceItem, Transaction
 from sandbox.whmcs.orders import advance_paid_services
 from sandbox.whmcs.phpform import Params
 from sandbox.whmcs.stats import CURRENCY_PREFIX, CURRENCY_SUFFIX
-from sandbox.whmcs.wire import ApiError, money, parse_money, parse_ymd, success, wrap, ymd, ymd_hms
+from sandbox.whmcs.wire import (
+    CENT,
+    ApiError,
+    money,
+    parse_money,
+    parse_ymd,
+    success,
+    wrap,
+    ymd,
+    ymd_hms,
+)
 
 INVOICE_STATUSES = frozenset(
     {"Paid", "Unpaid", "Cancelled", "Refunded", "Collections", "Draft", "Payment Pending"}
@@ -37,11 +50,22 @@ def _list_row(ctx: Ctx, inv: Invoice) -> dict[str, Any]:
         "invoicenum": inv.invoicenum, "date": ymd(inv.date), "duedate": ymd(inv.duedate),
         "datepaid": ymd_hms(inv.datepaid), "last_capture_attempt": ymd_hms(None),
         "subtotal": money(inv.subtotal), "credit": money(inv.credit), "tax": money(inv.tax),
-        "tax2": "0.00", "total": money(inv.total), "taxrate": f"{inv.taxrate:.3f}",
-        "taxrate2": "0.000", "status": inv.status, "paymentmethod": inv.paymentmethod,
-        "notes": inv.notes, "currencycode": "JPY", "currencyprefix": CURRENCY_PREFIX,
+        "tax2": money(inv.tax2), "total": money(inv.total), "taxrate": f"{inv.taxrate:.3f}",
+        "taxrate2": f"{inv.taxrate2:.3f}", "status": inv.status,
+        "paymentmethod": inv.paymentmethod, "notes": inv.notes,
+        "created_at": ymd_hms(inv.created_at), "updated_at": ymd_hms(inv.updated_at),
+        "currencycode": "JPY", "currencyprefix": CURRENCY_PREFIX,
         "currencysuffix": CURRENCY_SUFFIX,
     }  # fmt: skip
+
+
+def _row_fields(inv: Invoice) -> tuple[Any, ...]:
+    """The invoice's own fields as its GetInvoices row shows them (lines and balance are on no
+    row); ``updated_at`` moves when one of these changes."""
+    return (
+        inv.invoicenum, inv.date, inv.duedate, inv.datepaid, inv.subtotal, inv.credit, inv.tax,
+        inv.tax2, inv.total, inv.taxrate, inv.taxrate2, inv.status, inv.paymentmethod, inv.notes,
+    )  # fmt: skip
 
 
 def get_invoices(ctx: Ctx, p: Params) -> dict[str, Any]:
@@ -92,6 +116,8 @@ def get_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
     ]  # fmt: skip
     row = _list_row(ctx, inv)
     for name in ("id", "firstname", "lastname", "companyname", "last_capture_attempt"):
+        row.pop(name)
+    for name in ("created_at", "updated_at"):  # getinvoice.md's example has neither
         row.pop(name)
     return success(
         invoiceid=inv.id,
@@ -144,8 +170,10 @@ def create_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
         status=status,
         paymentmethod=p.text("paymentmethod") or "mailin",
         taxrate=parse_money(p.get("taxrate")),
+        taxrate2=parse_money(p.get("taxrate2")),
         notes=p.text("notes"),
         items=_items_from(ctx, p),
+        created_at=ctx.now(),
     )
     ctx.store.invoices[inv.id] = inv
     if not draft:
@@ -161,6 +189,7 @@ def set_status(ctx: Ctx, inv: Invoice, status: str) -> None:
     if status == inv.status:
         return
     inv.status = status
+    inv.updated_at = ctx.now()
     inv.datepaid = ctx.now() if status == "Paid" else None
     if status == "Paid":
         advance_paid_services(ctx, inv)
@@ -169,19 +198,209 @@ def set_status(ctx: Ctx, inv: Invoice, status: str) -> None:
         ctx.hooks.emit(event, inv.userid, {"invoiceid": str(inv.id)})
 
 
+_NUMBERED_LINE = re.compile(r"^(itemdescription|itemamount|itemtaxed)(\d+)$")
+_REMOVED = frozenset({"subtotal", "tax", "tax2", "total"})
+_BOOLS = {"1": True, "true": True, "0": False, "false": False}
+_YMD = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class _LineEdit:
+    description: str
+    amount: Decimal
+    taxed: bool
+
+
+def _array(p: Params, name: str) -> dict[str, str]:
+    """``name[key]=value`` pairs; a scalar ``name=value`` is refused (the page types these
+    parameters as arrays)."""
+    if name in p.flat:
+        raise ApiError(f"{name} must be an array: {name}[<key>]=<value>")
+    return p.mapping(name)
+
+
+def _amount(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip())
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if raw.strip() == "" or not value.is_finite():
+        raise ApiError(f"Invalid value for {name}: {raw}")
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = _BOOLS.get(raw.strip().lower())
+    if value is None:
+        raise ApiError(f"Invalid value for {name}: {raw}")
+    return value
+
+
+def _rate(p: Params, name: str) -> Decimal | None:
+    """A tax rate in percent, kept to three places as the row shows it; not negative."""
+    if not p.has(name):
+        return None
+    try:
+        rate = Decimal(p.text(name))
+    except ArithmeticError:
+        rate = Decimal("NaN")
+    if not rate.is_finite() or rate < 0:
+        raise ApiError(f"Invalid value for {name}: {p.text(name)}")
+    return rate.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+def _date(p: Params, name: str) -> dt.date | None:
+    if not p.has(name):
+        return None
+    raw = p.text(name)
+    try:
+        if not _YMD.match(raw):
+            raise ValueError(raw)
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(f"Invalid date for {name}: {raw}. Format: YYYY-mm-dd") from None
+
+
+def _line_id(inv: Invoice, name: str, key: str) -> int:
+    if not key.isdigit() or int(key) not in {item.id for item in inv.items}:
+        raise ApiError(f"Line item ID {key} in {name} is not on invoice {inv.id}")
+    return int(key)
+
+
+def _line_edits(inv: Invoice, p: Params) -> dict[int, _LineEdit]:
+    """``itemdescription[<line id>]``, ``itemamount[...]``, ``itemtaxed[...]``: all three for each
+    line changed (updateinvoice.md's "Missing Variables" error)."""
+    descriptions = _array(p, "itemdescription")
+    amounts = _array(p, "itemamount")
+    taxed = _array(p, "itemtaxed")
+    keys = set(descriptions) | set(amounts) | set(taxed)
+    if any(key not in d for key in keys for d in (descriptions, amounts, taxed)):
+        raise ApiError(
+            "Missing Variables: itemdescription, itemamount and itemtaxed are required for each"
+            " item being changed"
+        )
+    edits: dict[int, _LineEdit] = {}
+    for key in sorted(keys):
+        line = _line_id(inv, "itemdescription", key)
+        edits[line] = _LineEdit(
+            descriptions[key].strip(),
+            _amount(f"itemamount[{key}]", amounts[key]),
+            _bool(f"itemtaxed[{key}]", taxed[key]),
+        )
+    return edits
+
+
+def _new_lines(p: Params) -> list[_LineEdit]:
+    """``newitemdescription[i]``, ``newitemamount[i]``, ``newitemtaxed[i]``, numerically indexed;
+    all three for each new line."""
+    descriptions = _array(p, "newitemdescription")
+    amounts = _array(p, "newitemamount")
+    taxed = _array(p, "newitemtaxed")
+    keys = set(descriptions) | set(amounts) | set(taxed)
+    if any(key not in d for key in keys for d in (descriptions, amounts, taxed)):
+        raise ApiError(
+            "Missing Variables: newitemdescription, newitemamount and newitemtaxed are required"
+            " for each new item"
+        )
+    if any(not key.isdigit() for key in keys):
+        raise ApiError("newitemdescription, newitemamount and newitemtaxed must be numerically"
+                       " indexed")  # fmt: skip
+    return [
+        _LineEdit(
+            descriptions[key].strip(),
+            _amount(f"newitemamount[{key}]", amounts[key]),
+            _bool(f"newitemtaxed[{key}]", taxed[key]),
+        )
+        for key in sorted(keys, key=int)
+    ]
+
+
+def _deleted_lines(inv: Invoice, p: Params) -> set[int]:
+    return {_line_id(inv, "deletelineids", key) for key in _array(p, "deletelineids").values()}
+
+
 def update_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
+    """updateinvoice.md. Every parameter is checked before anything changes: a refused call
+    leaves the invoice as it was. Lines, tax rates and credit feed the totals, which are always
+    computed from them (``Invoice.subtotal`` ... ``balance``). No hook runs for lines, dates,
+    tax, credit, notes or the gateway; a status change runs its status hook (``set_status``);
+    publishing a draft runs ``InvoiceCreated``."""
     inv = _get(ctx, p)
-    if p.has("status") and p.text("status") not in INVOICE_STATUSES:
-        raise ApiError(f"Invalid status {p.text('status')}")  # updateinvoice.md
-    if p.has("duedate"):
-        inv.duedate = parse_ymd(p.get("duedate")) or inv.duedate
+    numbered = sorted(k for k in p.flat if _NUMBERED_LINE.match(k))
+    if numbered:
+        raise ApiError(  # docs silent: CreateInvoice's numbered form, unknown to UpdateInvoice
+            f"{numbered[0]} is not an UpdateInvoice parameter: lines are changed with"
+            " itemdescription[<line id>], itemamount[<line id>], itemtaxed[<line id>]"
+        )
+    removed = sorted(_REMOVED & p.keys())
+    if removed:
+        raise ApiError(  # updateinvoice.md, version 7.8; the refusal itself is the sandbox's
+            f"{removed[0]} is not an UpdateInvoice parameter since WHMCS 7.8: adjust invoice items"
+            " and tax rates to adjust it"
+        )
+    status = p.text("status") if p.has("status") else None
+    if status is not None and status not in INVOICE_STATUSES:
+        raise ApiError(f"Invalid status {status}")  # updateinvoice.md
+    publish = p.flag("publish") or p.flag("publishandsendemail")
+    if publish and inv.status != "Draft":
+        raise ApiError("Invoice must be in Draft status to be published")  # updateinvoice.md
+    gateway = p.text("paymentmethod") if p.has("paymentmethod") else None
+    if gateway is not None and gateway not in ctx.store.gateways:
+        raise ApiError(  # docs silent: AddOrder's wording for an unknown gateway
+            "Invalid Payment Method. Valid options include " + ",".join(ctx.store.gateways)
+        )
+    edits = _line_edits(inv, p)
+    added = _new_lines(p)
+    deleted = _deleted_lines(inv, p)
+    both = sorted(set(edits) & deleted)
+    if both:
+        raise ApiError(f"Line item ID {both[0]} is both changed and deleted")
+    taxrate, taxrate2 = _rate(p, "taxrate"), _rate(p, "taxrate2")
+    credit = _amount("credit", p.text("credit")) if p.has("credit") else None
+    if credit is not None and credit < 0:
+        raise ApiError(f"Invalid value for credit: {p.text('credit')}")
+    issued, due, paid_on = _date(p, "date"), _date(p, "duedate"), _date(p, "datepaid")
+
+    after = replace(inv, items=[replace(item) for item in inv.items if item.id not in deleted])
+    for item in after.items:
+        if item.id in edits:
+            edit = edits[item.id]
+            item.description, item.amount, item.taxed = edit.description, edit.amount, edit.taxed
+    after.items += [InvoiceItem(0, "Item", 0, n.description, n.amount, n.taxed) for n in added]
+    after.taxrate = inv.taxrate if taxrate is None else taxrate
+    after.taxrate2 = inv.taxrate2 if taxrate2 is None else taxrate2
+    after.credit = inv.credit if credit is None else credit
+    gross = after.subtotal + after.tax + after.tax2
+    if after.credit > max(gross, Decimal(0)):
+        raise ApiError(  # docs silent: no credit beyond what the invoice charges
+            f"Credit {money(after.credit)} exceeds the invoice total {money(gross)}"
+        )
+
+    row = _row_fields(inv)
+    for item in after.items:
+        if item.id == 0:
+            item.id = ctx.store.next_id("item")
+    inv.items = after.items
+    inv.taxrate, inv.taxrate2, inv.credit = after.taxrate, after.taxrate2, after.credit
+    if issued is not None:
+        inv.date = issued
+    if due is not None:
+        inv.duedate = due
     if p.has("notes"):
         inv.notes = p.text("notes")
-    if p.has("paymentmethod"):
-        inv.paymentmethod = p.text("paymentmethod")
-    inv.items.extend(_items_from(ctx, p))
-    if p.has("status"):
-        set_status(ctx, inv, p.text("status"))
+    if gateway is not None:
+        inv.paymentmethod = gateway
+    if publish:
+        inv.status = "Unpaid"
+    if status is not None:
+        set_status(ctx, inv, status)
+    if paid_on is not None:
+        inv.datepaid = dt.datetime.combine(paid_on, dt.time())
+    if _row_fields(inv) != row:
+        inv.updated_at = ctx.now()
+    if publish:
+        data = {"source": "api", "user": "system", "invoiceid": str(inv.id), "status": inv.status}
+        ctx.hooks.emit("InvoiceCreated", inv.userid, data)
     return success(invoiceid=str(inv.id))
 
 

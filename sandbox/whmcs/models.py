@@ -117,24 +117,41 @@ class Invoice:
     paymentmethod: str = "mailin"
     datepaid: datetime | None = None
     taxrate: Decimal = Decimal(0)
+    taxrate2: Decimal = Decimal(0)
     credit: Decimal = Decimal(0)
     notes: str = ""
     invoicenum: str = ""
     items: list[InvoiceItem] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
+    created_at: datetime | None = None  # None: the invoice date at 00:00:00
+    updated_at: datetime | None = None  # None: created_at
+
+    def __post_init__(self) -> None:
+        if self.created_at is None:
+            self.created_at = datetime.combine(self.date, dt.time())
+        if self.updated_at is None:
+            self.updated_at = self.created_at
 
     @property
     def subtotal(self) -> Decimal:
         return sum((i.amount for i in self.items), Decimal(0))
 
     @property
+    def taxable(self) -> Decimal:
+        return sum((i.amount for i in self.items if i.taxed), Decimal(0))
+
+    @property
     def tax(self) -> Decimal:
-        taxable = sum((i.amount for i in self.items if i.taxed), Decimal(0))
-        return (taxable * self.taxrate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        return (self.taxable * self.taxrate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    @property
+    def tax2(self) -> Decimal:
+        """Second-level tax on the same taxed lines, not compounded on the first."""
+        return (self.taxable * self.taxrate2 / 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
     @property
     def total(self) -> Decimal:
-        return self.subtotal + self.tax - self.credit
+        return self.subtotal + self.tax + self.tax2 - self.credit
 
     @property
     def balance(self) -> Decimal:

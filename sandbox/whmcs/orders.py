@@ -99,7 +99,7 @@ def add_order(ctx: Ctx, p: Params) -> dict[str, Any]:
         invoice = Invoice(
             id=ctx.store.next_id("invoice"), userid=client_id, date=ctx.today(),
             duedate=ctx.today(), paymentmethod=gateway, taxrate=TAX_RATE,
-            items=[_item(ctx, s, prod) for s, prod in services],
+            items=[_item(ctx, s, prod) for s, prod in services], created_at=ctx.now(),
         )  # fmt: skip
         ctx.store.invoices[invoice.id] = invoice
         order.invoiceid, order.amount = invoice.id, invoice.total

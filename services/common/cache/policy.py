@@ -142,7 +142,12 @@ SIM_USAGE_LINE = Entry("sims.usage", "commerce", "sim_usage", SIM_USAGE, 5 * MIN
 # value holds WHMCS's own status; OVERDUE is derived from the cached due date when served
 # (``billing/invoices.py``), and a page of the Overdue filter is cached per day, so the day
 # changing needs no TTL. The pages and the single invoices are two families: a new invoice
-# changes the pages only. ``version`` 2: values hold WHMCS's status, not OVERDUE.
+# changes the pages only. ``version`` 2: values hold WHMCS's status, not OVERDUE. A single
+# invoice's 5 min run from its GetInvoice: a page read does not restart them, since a page's rows
+# carry no lines and no balance, and an UpdateInvoice of lines that keeps the totals may run no
+# hook (the hooks reference names UpdateInvoiceTotal for line changes without saying whether the
+# API runs it; the sandbox does not), so a matching row proves nothing about the lines
+# (``docs/cache.md``, "Invoices").
 INVOICES_LIST = Entry("invoices.list", "billing", "invoices", INVOICES, 5 * MINUTE, version=2)
 INVOICE_DETAIL = Entry(
     "invoices.detail", "billing", "invoice", INVOICE_DETAILS, 5 * MINUTE, version=2

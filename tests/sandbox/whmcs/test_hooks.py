@@ -151,3 +151,66 @@ async def test_order_lifecycle_events(hooked, receiver):
 async def test_disabled_hooks_send_nothing(whmcs, api):
     await api.ok("UpdateClient", clientid=1, city="Minato-ku")
     assert whmcs.hooks.deliveries == []
+
+
+async def test_line_item_edit_keeping_the_totals_is_invisible_to_get_invoices(hooked, receiver):
+    """An ``UpdateInvoice`` that changes an invoice's lines but not its totals (a line's text, a
+    new line of 0) runs no hook and leaves the invoice's ``GetInvoices`` row as it was, its
+    ``updated_at`` included, while ``GetInvoice`` shows the lines: a fresh page cannot confirm a
+    cached single invoice (``docs/cache.md``, "Invoices")."""
+    client, api = await _api(hooked)
+    async with client:
+        before = await api.ok("GetInvoices", userid=1, orderby="date", order="desc")
+        detail = await api.ok("GetInvoice", invoiceid=1003)
+        [line] = detail["items"]["item"]
+        edit = {
+            f"itemdescription[{line['id']}]": "Internet Gold Home 1G (router swapped)",
+            f"itemamount[{line['id']}]": line["amount"],
+            f"itemtaxed[{line['id']}]": str(line["taxed"]),
+            "newitemdescription[0]": "Courtesy: router swap",
+            "newitemamount[0]": "0",
+            "newitemtaxed[0]": "0",
+        }
+        await api.ok("UpdateInvoice", edit, invoiceid=1003)
+        after = await api.ok("GetInvoices", userid=1, orderby="date", order="desc")
+        changed = await api.ok("GetInvoice", invoiceid=1003)
+    await asyncio.wait_for(hooked.hooks.wait_idle(), 5)
+    assert receiver.events() == []
+    assert after["invoices"] == before["invoices"]
+    assert any(row["id"] == 1003 for row in after["invoices"]["invoice"])
+    lines = [(i["id"], i["description"]) for i in changed["items"]["item"]]
+    assert lines[0] == (line["id"], "Internet Gold Home 1G (router swapped)")
+    assert [text for _, text in lines[1:]] == ["Courtesy: router swap"]
+    for name in ("subtotal", "tax", "total", "balance"):
+        assert changed[name] == detail[name]
+
+
+async def test_update_invoice_runs_no_hook_but_for_status_and_publishing(hooked, receiver):
+    """Lines that change the totals, tax rates, credit, dates, notes and the gateway: no hook
+    (the stricter reading of hooks-reference/invoices-and-quotes.md, docs/contracts/whmcs.md);
+    a status change runs its status hook; publishing a draft runs ``InvoiceCreated``."""
+    client, api = await _api(hooked)
+    async with client:
+        draft = await api.ok("CreateInvoice", userid=2, draft=1)
+        await api.ok(
+            "UpdateInvoice",
+            {
+                "itemdescription[3]": "Gold 1G", "itemamount[3]": "6000", "itemtaxed[3]": "1",
+                "newitemdescription[0]": "Router", "newitemamount[0]": "500",
+                "newitemtaxed[0]": "1",
+            },
+            invoiceid=1003, taxrate="8", taxrate2="1", credit="100", date="2031-04-01",
+            duedate="2031-05-01", datepaid="2031-04-02", notes="n", paymentmethod="banktransfer",
+        )  # fmt: skip
+        assert (await api.ok("GetInvoice", invoiceid=1003))["total"] == "6985.00"
+        await asyncio.sleep(0.2)
+        assert receiver.events() == []
+        await api.ok("UpdateInvoice", invoiceid=draft["invoiceid"], publish="1")
+        await api.ok("UpdateInvoice", invoiceid=1003, status="Cancelled")
+    await asyncio.wait_for(hooked.hooks.wait_idle(), 5)
+    events = sorted(((e["event"], e["data"]) for e in receiver.events()), key=lambda e: e[0])
+    assert events == [
+        ("InvoiceCancelled", {"invoiceid": "1003"}),
+        ("InvoiceCreated", {"source": "api", "user": "system", "invoiceid": draft["invoiceid"],
+                            "status": "Unpaid"}),
+    ]  # fmt: skip
