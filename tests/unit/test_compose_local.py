@@ -4,7 +4,6 @@ or an image registry, and keeps every process on the loopback interface (no Dock
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
@@ -13,10 +12,6 @@ import yaml
 from tools.containers.compose_local import resolve
 from tools.containers.local_envoy import render_local
 from tools.stack import ROOT, SERVICES, Ports
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("docker-compose") is None, reason="docker-compose (Debian package) missing"
-)
 
 
 def _addresses(node: Any) -> list[dict[str, Any]]:
