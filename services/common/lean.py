@@ -76,7 +76,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Union
 
 OPTIONAL_IMPORTS = ("rich", "pygments", "click")
 METADATA_API = "simple_salesforce.metadata"
@@ -95,6 +95,31 @@ SETTINGS_CLI_NAMES = (
     "CliToggleFlag",
     "CliUnknownArgs",
     "CliVariadicArg",
+)
+REDIS_CLUSTER = "redis.cluster"
+REDIS_ASYNC_CLUSTER = "redis.asyncio.cluster"
+REDIS_KEYSPACE = "redis.keyspace_notifications"
+REDIS_ASYNC_KEYSPACE = "redis.asyncio.keyspace_notifications"
+REDIS_KEYSPACE_NAMES = (
+    "ChannelType",
+    "ClusterKeyspaceNotifications",
+    "EventType",
+    "KeyeventChannel",
+    "KeyNotification",
+    "KeyspaceChannel",
+    "KeyspaceNotifications",
+    "KeyspaceNotificationsInterface",
+    "KeyspaceWorkerThread",
+    "SubkeyeventChannel",
+    "SubkeyspaceChannel",
+    "SubkeyspaceeventChannel",
+    "SubkeyspaceitemChannel",
+    "get_channel_type",
+)
+REDIS_ASYNC_KEYSPACE_NAMES = (
+    "AsyncClusterKeyspaceNotifications",
+    "AsyncKeyspaceNotifications",
+    "AsyncKeyspaceNotificationsInterface",
 )
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 ARENAS = 1
@@ -225,6 +250,10 @@ DEFERRALS = (
     Deferral(BULK2_API, callables=("SFBulk2Handler",)),
     Deferral(CHARSET_DETECTION, values=_charset_normalizer_version),
     Deferral(SETTINGS_CLI, values=_argparse_suppress, proxies=SETTINGS_CLI_NAMES),
+    Deferral(REDIS_CLUSTER, proxies=("RedisCluster",)),
+    Deferral(REDIS_ASYNC_CLUSTER, proxies=("RedisCluster",)),
+    Deferral(REDIS_KEYSPACE, proxies=REDIS_KEYSPACE_NAMES),
+    Deferral(REDIS_ASYNC_KEYSPACE, proxies=REDIS_ASYNC_KEYSPACE_NAMES),
 )
 _LOCK = threading.RLock()
 
@@ -318,6 +347,12 @@ class _Proxy:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self._real(), name)
+
+    def __or__(self, other: Any) -> Any:
+        return Union[self, other]  # noqa: UP007 (``X | Y`` needs types; this is a stand-in)
+
+    def __ror__(self, other: Any) -> Any:
+        return Union[other, self]  # noqa: UP007
 
     def __repr__(self) -> str:
         return f"<deferred {self._module}.{self._name}>"

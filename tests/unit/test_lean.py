@@ -216,10 +216,11 @@ def test_requests_guesses_an_encoding_with_the_real_charset_detection() -> None:
 
 def test_too_late_to_defer_what_is_already_imported() -> None:
     _run_python(
-        "import pydantic_settings, simple_salesforce, sys\n"
+        "import pydantic_settings, redis, simple_salesforce, sys\n"
         "from services.common import lean\n"
         "assert lean.defer_unused_imports() == [], 'all are already imported'\n"
         "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
+        "assert sys.modules['redis.cluster'].__spec__.origin.endswith('cluster.py')\n"
     )
 
 
@@ -447,3 +448,143 @@ def test_a_deferral_answered_in_one_thread_never_hides_a_module_from_another(
     assert isinstance(stand_in.__spec__, lean._Spec)
     # Answered once: the next import of that name goes to the ordinary finders.
     assert deferred.find_spec("lean_walk_deferred", None) is None
+
+
+def _imports_in_context(package: str) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
+    """(importing module, where: "module" / "function" / "type-checking", imported module, names)
+    of every import in ``package``, relative ones resolved; ``import a.b`` gives ``a.b``, ()."""
+    folder = Path(importlib.util.find_spec(package).origin).parent  # type: ignore[arg-type, union-attr]
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(folder.parent).with_suffix("").parts
+        here = ".".join(parts if path.stem != "__init__" else parts[:-1])
+        own = here if path.stem == "__init__" else here.rpartition(".")[0]
+        found: list[tuple[str, str, str, tuple[str, ...]]] = []
+
+        def visit(node: ast.AST, where: str) -> None:
+            for child in ast.iter_child_nodes(node):
+                inner = where
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                    inner = "function"
+                elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                    inner = "type-checking" if where == "module" else where
+                if isinstance(child, ast.ImportFrom):
+                    base = own
+                    for _ in range(child.level - 1):
+                        base = base.rpartition(".")[0]
+                    module = (
+                        f"{base}.{child.module or ''}".rstrip(".") if child.level else child.module
+                    )
+                    names = tuple(alias.name for alias in child.names)
+                    found.append((here, where, module or "", names))
+                    for name in names:  # ``from redis import cluster``: the module itself
+                        found.append((here, where, f"{module}.{name}", ()))
+                elif isinstance(child, ast.Import):
+                    found.extend((here, where, alias.name, ()) for alias in child.names)
+                visit(child, inner)
+
+        visit(ast.parse(path.read_text()), "module")
+        yield from found
+
+
+REDIS_DEFERRED = {
+    lean.REDIS_CLUSTER: {"RedisCluster"},
+    lean.REDIS_ASYNC_CLUSTER: {"RedisCluster"},
+    lean.REDIS_KEYSPACE: set(lean.REDIS_KEYSPACE_NAMES),
+    lean.REDIS_ASYNC_KEYSPACE: set(lean.REDIS_ASYNC_KEYSPACE_NAMES),
+}
+
+
+def test_redis_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # The stand-ins of redis-py's cluster client and keyspace-notification modules have a proxy
+    # for each name the rest of redis-py takes from them at import. They keep the modules out
+    # only while (a) the modules of redis-py a standalone client loads take only those names at
+    # import (the packages ``redis`` and ``redis.asyncio``, which re-export them; the multi-database
+    # health checks, which a service does not load, take ``RedisCluster`` for ``isinstance``), (b)
+    # those packages do nothing else with them at import, and (c) the modules that import them
+    # inside a function (a client's ``keyspace_notifications()``) only call what they take and
+    # nothing subclasses them. An upgrade that changes this fails here: check the stand-ins.
+    deferred = set(REDIS_DEFERRED)
+    at_import: dict[str, dict[str, set[str]]] = {}
+    in_functions: dict[str, set[str]] = {}
+    for here, where, module, names in _imports_in_context("redis"):
+        if module not in deferred or here in deferred:
+            continue
+        if where == "module":
+            at_import.setdefault(here, {}).setdefault(module, set()).update(names)
+        elif where == "function":
+            in_functions.setdefault(here, set()).update(names)
+    assert at_import == {
+        "redis": {
+            lean.REDIS_CLUSTER: {"RedisCluster"},
+            lean.REDIS_KEYSPACE: set(lean.REDIS_KEYSPACE_NAMES),
+        },
+        "redis.asyncio": {
+            lean.REDIS_ASYNC_CLUSTER: {"RedisCluster"},
+            lean.REDIS_ASYNC_KEYSPACE: set(lean.REDIS_ASYNC_KEYSPACE_NAMES),
+        },
+        "redis.asyncio.multidb.healthcheck": {
+            lean.REDIS_CLUSTER: {"RedisCluster"},
+            lean.REDIS_ASYNC_CLUSTER: {"RedisCluster"},
+        },
+    }, at_import
+    assert in_functions == {
+        "redis.client": {"KeyspaceNotifications"},
+        "redis.asyncio.client": {"AsyncKeyspaceNotifications"},
+    }, in_functions
+    folder = Path(importlib.util.find_spec("redis").origin).parent  # type: ignore[arg-type, union-attr]
+    proxied = set().union(*REDIS_DEFERRED.values())
+    for here in ("redis", "redis.asyncio"):
+        tree = ast.parse((folder.parent / here.replace(".", "/") / "__init__.py").read_text())
+        used = {
+            node.id
+            for stmt in tree.body
+            if not isinstance(stmt, ast.ImportFrom)
+            for node in ast.walk(stmt)
+            if isinstance(node, ast.Name)
+        }
+        assert not used & proxied, (here, used & proxied)
+    for here, names in in_functions.items():
+        tree = ast.parse((folder.parent / here.replace(".", "/")).with_suffix(".py").read_text())
+        called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load):
+                assert id(node) in called, (here, node.id, node.lineno)
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and path.stem not in ("cluster",):
+                bases = {getattr(b, "id", None) for b in node.bases}
+                assert not bases & {"RedisCluster"}, (path, node.name)
+
+
+@pytest.mark.parametrize("service", ["identity", "billing", "commerce", "support"])
+def test_a_service_leaves_redis_cluster_and_keyspace_modules_out(service: str) -> None:
+    # A service's imports (services.common.cache registers the deferral before redis-py's):
+    # the four modules are stand-ins, and the names the service takes are proxies.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.skip_optional_imports()\n"
+        f"import services.{service}.server\n"
+        f"for name in {sorted(REDIS_DEFERRED)!r}:\n"
+        "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
+        "from services.common.cache import cache, client\n"
+        "assert isinstance(cache.RedisCluster, lean._Proxy)\n"
+        "assert isinstance(client.RedisCluster, lean._Proxy)\n"
+    )
+
+
+def test_a_proxy_in_a_union_is_not_loaded() -> None:
+    # ``Redis | RedisCluster`` (services/common/cache/client.py's RedisClient) at import: a
+    # typing.Union of the class and the proxy, answering isinstance without the real module.
+    _run_python(
+        "import sys\n"
+        "import services.common.cache\n"
+        "from redis.asyncio import Redis, RedisCluster\n"
+        "from services.common.cache.client import RedisClient\n"
+        "assert RedisClient.__args__ == (Redis, RedisCluster), RedisClient\n"
+        "assert (RedisCluster | None).__args__ == (RedisCluster, type(None))\n"
+        "client = Redis()\n"
+        "assert isinstance(client, RedisClient) and not isinstance(object(), RedisClient)\n"
+        "assert isinstance(sys.modules['redis.asyncio.cluster'].__spec__,\n"
+        "                  services.common.lean._Spec)\n"
+    )
