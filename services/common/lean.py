@@ -73,7 +73,7 @@ import importlib.machinery
 import os
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Union
@@ -96,6 +96,7 @@ SETTINGS_CLI_NAMES = (
     "CliUnknownArgs",
     "CliVariadicArg",
 )
+HTML_ENTITIES = "html.entities"
 REDIS_CLUSTER = "redis.cluster"
 REDIS_ASYNC_CLUSTER = "redis.asyncio.cluster"
 REDIS_KEYSPACE = "redis.keyspace_notifications"
@@ -224,13 +225,14 @@ class _Spec(importlib.machinery.ModuleSpec):
 class Deferral:
     """A module imported on first use: until then its import gives a stand-in module with
     ``callables`` (each loads the real module when called and calls the real one), ``proxies``
-    (each a :class:`_Proxy` of the real object) and ``values()``; any other name of it (dunders
-    aside) loads the real module."""
+    (each a :class:`_Proxy` of the real object), ``mappings`` (each a :class:`_MappingProxy` of a
+    real dict) and ``values()``; any other name of it (dunders aside) loads the real module."""
 
     name: str
     callables: tuple[str, ...] = ()
     values: Callable[[], dict[str, Any]] = dict
     proxies: tuple[str, ...] = ()
+    mappings: tuple[str, ...] = ()
 
 
 def _charset_normalizer_version() -> dict[str, Any]:
@@ -250,6 +252,7 @@ DEFERRALS = (
     Deferral(BULK2_API, callables=("SFBulk2Handler",)),
     Deferral(CHARSET_DETECTION, values=_charset_normalizer_version),
     Deferral(SETTINGS_CLI, values=_argparse_suppress, proxies=SETTINGS_CLI_NAMES),
+    Deferral(HTML_ENTITIES, mappings=("html5",)),
     Deferral(REDIS_CLUSTER, proxies=("RedisCluster",)),
     Deferral(REDIS_ASYNC_CLUSTER, proxies=("RedisCluster",)),
     Deferral(REDIS_KEYSPACE, proxies=REDIS_KEYSPACE_NAMES),
@@ -291,6 +294,8 @@ class _Deferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             setattr(module, attribute, _stand_in(name, attribute))
         for attribute in self.deferral.proxies:
             setattr(module, attribute, _Proxy(name, attribute))
+        for attribute in self.deferral.mappings:
+            setattr(module, attribute, _MappingProxy(name, attribute))
         vars(module).update(self.deferral.values())
         module.__getattr__ = functools.partial(_real_attribute, name)  # type: ignore[method-assign]
 
@@ -353,6 +358,34 @@ class _Proxy:
 
     def __ror__(self, other: Any) -> Any:
         return Union[other, self]  # noqa: UP007
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
+
+
+class _MappingProxy(Mapping[Any, Any]):
+    """A stand-in for a dict of a deferred module (``html.entities.html5``, which ``html`` takes
+    at import for ``html.unescape``): reading it (a key, ``in``, its length, iterating it) loads
+    the real module and reads the real dict. Read-only, as its users treat it."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+
+    def _real(self) -> Mapping[Any, Any]:
+        real: Mapping[Any, Any] = getattr(real_module(self._module), self._name)
+        return real
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._real()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._real()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._real())
+
+    def __len__(self) -> int:
+        return len(self._real())
 
     def __repr__(self) -> str:
         return f"<deferred {self._module}.{self._name}>"

@@ -458,32 +458,32 @@ def _imports_in_context(package: str) -> Iterator[tuple[str, str, str, tuple[str
         parts = path.relative_to(folder.parent).with_suffix("").parts
         here = ".".join(parts if path.stem != "__init__" else parts[:-1])
         own = here if path.stem == "__init__" else here.rpartition(".")[0]
-        found: list[tuple[str, str, str, tuple[str, ...]]] = []
+        for where, module, names in _walk_imports(ast.parse(path.read_text()), own, "module"):
+            yield here, where, module, names
 
-        def visit(node: ast.AST, where: str) -> None:
-            for child in ast.iter_child_nodes(node):
-                inner = where
-                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                    inner = "function"
-                elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                    inner = "type-checking" if where == "module" else where
-                if isinstance(child, ast.ImportFrom):
-                    base = own
-                    for _ in range(child.level - 1):
-                        base = base.rpartition(".")[0]
-                    module = (
-                        f"{base}.{child.module or ''}".rstrip(".") if child.level else child.module
-                    )
-                    names = tuple(alias.name for alias in child.names)
-                    found.append((here, where, module or "", names))
-                    for name in names:  # ``from redis import cluster``: the module itself
-                        found.append((here, where, f"{module}.{name}", ()))
-                elif isinstance(child, ast.Import):
-                    found.extend((here, where, alias.name, ()) for alias in child.names)
-                visit(child, inner)
 
-        visit(ast.parse(path.read_text()), "module")
-        yield from found
+def _walk_imports(
+    node: ast.AST, own: str, where: str
+) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    for child in ast.iter_child_nodes(node):
+        inner = where
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+            inner = "function"
+        elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            inner = "type-checking" if where == "module" else where
+        if isinstance(child, ast.ImportFrom):
+            base = own
+            for _ in range(child.level - 1):
+                base = base.rpartition(".")[0]
+            module = f"{base}.{child.module or ''}".rstrip(".") if child.level else child.module
+            names = tuple(alias.name for alias in child.names)
+            yield where, module or "", names
+            for name in names:  # ``from redis import cluster``: the module itself
+                yield where, f"{module}.{name}", ()
+        elif isinstance(child, ast.Import):
+            for alias in child.names:
+                yield where, alias.name, ()
+        yield from _walk_imports(child, own, inner)
 
 
 REDIS_DEFERRED = {
@@ -557,15 +557,18 @@ def test_redis_still_has_the_import_shape_the_deferral_relies_on() -> None:
 
 
 @pytest.mark.parametrize("service", ["identity", "billing", "commerce", "support"])
-def test_a_service_leaves_redis_cluster_and_keyspace_modules_out(service: str) -> None:
-    # A service's imports (services.common.cache registers the deferral before redis-py's):
-    # the four modules are stand-ins, and the names the service takes are proxies.
+def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
+    # A service's start (its __main__: the deferrals, then its imports): redis-py's cluster
+    # and keyspace-notification modules and html.entities are stand-ins, and the names the
+    # service takes are proxies. Without __main__'s call, services.common.cache registers the
+    # redis-py ones before redis-py's import.
     _run_python(
         "import sys\n"
         "from services.common import lean\n"
         "lean.skip_optional_imports()\n"
+        "lean.defer_unused_imports()\n"
         f"import services.{service}.server\n"
-        f"for name in {sorted(REDIS_DEFERRED)!r}:\n"
+        f"for name in {sorted({*REDIS_DEFERRED, lean.HTML_ENTITIES})!r}:\n"
         "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
         "from services.common.cache import cache, client\n"
         "assert isinstance(cache.RedisCluster, lean._Proxy)\n"
@@ -587,4 +590,72 @@ def test_a_proxy_in_a_union_is_not_loaded() -> None:
         "assert isinstance(client, RedisClient) and not isinstance(object(), RedisClient)\n"
         "assert isinstance(sys.modules['redis.asyncio.cluster'].__spec__,\n"
         "                  services.common.lean._Spec)\n"
+    )
+
+
+def test_every_service_defers_before_its_imports() -> None:
+    # Each ``python -m services.<svc>`` registers the deferrals first thing (before the service's
+    # imports, which reach html.entities through prometheus_client's http.server).
+    for service in ("identity", "billing", "commerce", "support"):
+        tree = ast.parse((ROOT / "services" / service / "__main__.py").read_text())
+        main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
+        calls = [ast.unparse(stmt.value) for stmt in main.body[:3] if isinstance(stmt, ast.Expr)]
+        assert calls == [
+            "lean.skip_optional_imports()",
+            "lean.limit_malloc_arenas()",
+            "lean.defer_unused_imports()",
+        ], (service, calls)
+        assert isinstance(main.body[3], ast.ImportFrom), service
+
+
+def test_html_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # The stand-in of html.entities has html5 only, as a read-only mapping: ``html`` takes only
+    # that name at import, and reads it only inside a function, with ``in`` and a subscript.
+    folder = Path(importlib.util.find_spec("html").origin).parent  # type: ignore[arg-type, union-attr]
+    tree = ast.parse((folder / "__init__.py").read_text())
+    taken = [
+        (node.module, [(a.name, a.asname) for a in node.names])
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+    ]
+    assert (lean.HTML_ENTITIES, [("html5", "_html5")]) in taken
+    assert [m for m, _ in taken].count(lean.HTML_ENTITIES) == 1
+    uses: list[str] = []
+    for stmt in tree.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id == "_html5":
+                assert isinstance(stmt, ast.FunctionDef), ast.unparse(stmt)[:80]
+                uses.append(stmt.name)
+    assert uses == ["_replace_charref"] * 4, uses
+    function = next(s for s in tree.body if getattr(s, "name", "") == "_replace_charref")
+    reads = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Compare) and [getattr(c, "id", None) for c in node.comparators] == [
+            "_html5"
+        ]:
+            reads.append("in" if isinstance(node.ops[0], ast.In) else "other")
+        if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "_html5":
+            reads.append("[]")
+    assert sorted(reads) == ["[]", "[]", "in", "in"], reads
+
+
+def test_html_unescape_works_with_the_entities_deferred() -> None:
+    # A service's start (the deferrals first): html.entities is a stand-in after the imports;
+    # unescaping without a named reference leaves it so, a named one loads the real table.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.skip_optional_imports()\n"
+        "lean.defer_unused_imports()\n"
+        "import services.billing.server, html\n"
+        "stand_in = sys.modules['html.entities']\n"
+        "assert isinstance(stand_in.__spec__, lean._Spec)\n"
+        "assert html.unescape('a &#233; &#x41; plain') == 'a é A plain'\n"
+        "assert isinstance(sys.modules['html.entities'].__spec__, lean._Spec)\n"
+        "assert html.unescape('&eacute;&notit; &amp;&bogus;') == 'é¬it; &&bogus;'\n"
+        "import html.entities as real\n"
+        "assert not isinstance(real.__spec__, lean._Spec)\n"
+        "assert len(stand_in.html5) == len(real.html5) > 2000\n"
+        "assert stand_in.name2codepoint is real.name2codepoint\n"
+        "assert html.unescape('&lt;p&gt;') == '<p>'\n"
     )
