@@ -32,9 +32,10 @@ service does:
   last one: a burst's free pages go back within about a second of it instead of up to an interval
   later (a trim takes 0.2 to 0.6 ms, 15 ms at most right after a burst; a quiet process is not
   trimmed more often than every interval).
-- :func:`defer_unused_imports` (registered by ``services.common.clients``, which every import of the
-  Salesforce client goes through first): modules that the Salesforce client's libraries import but
-  the portal never uses are imported on first use instead (:data:`DEFERRALS`); until then their
+- :func:`defer_unused_imports` (run by each service's ``__main__`` and registered again by the
+  modules every import of the libraries concerned goes through first: ``services.common.clients``,
+  ``.settings``, ``.cache``): modules that the libraries import but the portal never uses are
+  imported on first use instead (:data:`DEFERRALS`); until then their
   import gives a stand-in module whose names load the real one, so nothing behaves differently when
   they are used. ``simple_salesforce.metadata``, the Metadata API (SOAP deploys and retrieves; the
   portal uses the REST API): ``simple_salesforce.api`` imports it for ``SfdcMetadataApi``, which
@@ -51,8 +52,25 @@ service does:
   secrets directories only. Its names are :class:`_Proxy` objects (pydantic-settings subscripts,
   calls and ``isinstance``-tests ``CliSettingsSource`` on every settings read), registered by
   ``services.common.settings`` before pydantic-settings' import.
-  ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on (which names the
-  libraries take from them, and where), so an upgrade that changes it fails there.
+  redis-py's cluster client (``redis.cluster``, ``redis.asyncio.cluster``) and its keyspace
+  notifications (``redis.keyspace_notifications`` and the ``asyncio`` one): ``redis`` and
+  ``redis.asyncio`` import them to re-export ``RedisCluster`` and the notification classes, for
+  every client, and a service with a standalone ``REDIS_URL`` uses none of them (~1 MiB per
+  service). Their names are proxies: ``RedisCluster.from_url`` (a ``redis+cluster://`` URL) loads
+  the real client, ``isinstance(client, RedisCluster)`` is False until then, and
+  ``Redis | RedisCluster`` gives a ``typing.Union`` of the class and the proxy without loading it;
+  a client's ``keyspace_notifications()`` imports its module inside the call. Registered by
+  ``services.common.cache`` before redis-py's import. ``html.entities`` (the HTML5 entity table,
+  ~0.3 MiB): ``html`` takes its ``html5`` dict at import, for ``html.unescape`` of a named
+  reference (``&eacute;``), and ``http.server`` imports ``html`` (prometheus-client's metrics
+  endpoint) for ``html.escape``; a read-only :class:`_MappingProxy` stands in for the dict. Being
+  the standard library's, it is registered by each service's ``__main__`` before its imports, with
+  the others (the modules that register them stay, for a process that imports a service without
+  its ``__main__``). ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on
+  (which names the libraries take from them, and where), so an upgrade that changes it fails
+  there. A stand-in is a plain module: a deferred package's submodule (``charset_normalizer.api``)
+  cannot be imported by its own name before the package is used; none of the deferred names is
+  imported that way in a service.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
