@@ -66,7 +66,10 @@ service does:
   endpoint) for ``html.escape``; a read-only :class:`_MappingProxy` stands in for the dict. Being
   the standard library's, it is registered by each service's ``__main__`` before its imports, with
   the others (the modules that register them stay, for a process that imports a service without
-  its ``__main__``). ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on
+  its ``__main__``). ``configparser`` (~0.2 MiB), likewise: asyncpg imports it to read a
+  ``pg_service.conf`` when a connection names a ``service``, which the services' ``DATABASE_URL``
+  does not; asyncpg takes the module, so the stand-in has no names of its own (the first
+  ``configparser.ConfigParser`` loads the real module). ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on
   (which names the libraries take from them, and where), so an upgrade that changes it fails
   there. A stand-in is a plain module: a deferred package's submodule (``charset_normalizer.api``)
   cannot be imported by its own name before the package is used; none of the deferred names is
@@ -115,6 +118,7 @@ SETTINGS_CLI_NAMES = (
     "CliVariadicArg",
 )
 HTML_ENTITIES = "html.entities"
+CONFIG_FILES = "configparser"
 REDIS_CLUSTER = "redis.cluster"
 REDIS_ASYNC_CLUSTER = "redis.asyncio.cluster"
 REDIS_KEYSPACE = "redis.keyspace_notifications"
@@ -271,6 +275,7 @@ DEFERRALS = (
     Deferral(CHARSET_DETECTION, values=_charset_normalizer_version),
     Deferral(SETTINGS_CLI, values=_argparse_suppress, proxies=SETTINGS_CLI_NAMES),
     Deferral(HTML_ENTITIES, mappings=("html5",)),
+    Deferral(CONFIG_FILES),
     Deferral(REDIS_CLUSTER, proxies=("RedisCluster",)),
     Deferral(REDIS_ASYNC_CLUSTER, proxies=("RedisCluster",)),
     Deferral(REDIS_KEYSPACE, proxies=REDIS_KEYSPACE_NAMES),

@@ -216,7 +216,7 @@ def test_requests_guesses_an_encoding_with_the_real_charset_detection() -> None:
 
 def test_too_late_to_defer_what_is_already_imported() -> None:
     _run_python(
-        "import pydantic_settings, redis, simple_salesforce, sys\n"
+        "import configparser, html.entities, pydantic_settings, redis, simple_salesforce, sys\n"
         "from services.common import lean\n"
         "assert lean.defer_unused_imports() == [], 'all are already imported'\n"
         "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
@@ -570,6 +570,9 @@ def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
         f"import services.{service}.server\n"
         f"for name in {sorted({*REDIS_DEFERRED, lean.HTML_ENTITIES})!r}:\n"
         "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
+        "config_files = sys.modules.get(lean.CONFIG_FILES)  # with asyncpg only\n"
+        "assert config_files is None or isinstance(config_files.__spec__, lean._Spec)\n"
+        f"assert (config_files is None) == ({service!r} in ('billing', 'support'))\n"
         "from services.common.cache import cache, client\n"
         "assert isinstance(cache.RedisCluster, lean._Proxy)\n"
         "assert isinstance(client.RedisCluster, lean._Proxy)\n"
@@ -659,3 +662,21 @@ def test_html_unescape_works_with_the_entities_deferred() -> None:
         "assert stand_in.name2codepoint is real.name2codepoint\n"
         "assert html.unescape('&lt;p&gt;') == '<p>'\n"
     )
+
+
+def test_asyncpg_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # The stand-in of configparser has no names: asyncpg must import the module itself, once, at
+    # module level, and read its names only inside functions (the service file's parser).
+    importers = [
+        (here, where, names)
+        for here, where, module, names in _imports_in_context("asyncpg")
+        if module == lean.CONFIG_FILES
+    ]
+    assert importers == [("asyncpg.connect_utils", "module", ())], importers
+    path = Path(importlib.util.find_spec("asyncpg.connect_utils").origin)  # type: ignore[arg-type, union-attr]
+    tree = ast.parse(path.read_text())
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.Import | ast.ImportFrom):
+            continue
+        used = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+        assert lean.CONFIG_FILES not in used, ast.unparse(stmt)[:80]
