@@ -48,18 +48,18 @@ service does:
   ~9.5 MiB less (the client's libraries import in 2.4 MiB instead of 12.0).
   ``pydantic_settings.sources.providers.cli``, pydantic-settings' command-line source (an argparse
   parser and pydantic models of its own, built at import; ~0.35 MiB per service): the package
-  imports every source provider, and the services read the environment, ``.env`` files and
-  secrets directories only. Its names are :class:`_Proxy` objects (pydantic-settings subscripts,
-  calls and ``isinstance``-tests ``CliSettingsSource`` on every settings read), registered by
-  ``services.common.settings`` before pydantic-settings' import.
-  redis-py's cluster client (``redis.cluster``, ``redis.asyncio.cluster``) and its keyspace
-  notifications (``redis.keyspace_notifications`` and the ``asyncio`` one): ``redis`` and
-  ``redis.asyncio`` import them to re-export ``RedisCluster`` and the notification classes, for
-  every client, and a service with a standalone ``REDIS_URL`` uses none of them (~1 MiB per
-  service). Their names are proxies: ``RedisCluster.from_url`` (a ``redis+cluster://`` URL) loads
-  the real client, ``isinstance(client, RedisCluster)`` is False until then, and
-  ``Redis | RedisCluster`` gives a ``typing.Union`` of the class and the proxy without loading it;
-  a client's ``keyspace_notifications()`` imports its module inside the call. Registered by
+  imports every source provider, and the services read the environment, ``.env`` files and secrets
+  directories only. Its names are :class:`_Proxy` objects (pydantic-settings subscripts, calls and
+  ``isinstance``-tests ``CliSettingsSource`` on every settings read), registered by
+  ``services.common.settings`` before pydantic-settings' import. redis-py's cluster client
+  (``redis.cluster``, ``redis.asyncio.cluster``) and its keyspace notifications
+  (``redis.keyspace_notifications`` and the ``asyncio`` one): ``redis`` and ``redis.asyncio``
+  import them to re-export ``RedisCluster`` and the notification classes, for every client, and a
+  service with a standalone ``REDIS_URL`` uses none of them (~1 MiB per service). Their names are
+  proxies: ``RedisCluster.from_url`` (a ``redis+cluster://`` URL) loads the real client,
+  ``isinstance(client, RedisCluster)`` is False until then, and ``Redis | RedisCluster`` gives a
+  ``typing.Union`` of the class and the proxy without loading it; a client's
+  ``keyspace_notifications()`` imports its module inside the call. Registered by
   ``services.common.cache`` before redis-py's import. ``html.entities`` (the HTML5 entity table,
   ~0.3 MiB): ``html`` takes its ``html5`` dict at import, for ``html.unescape`` of a named
   reference (``&eacute;``), and ``http.server`` imports ``html`` (prometheus-client's metrics
@@ -69,11 +69,11 @@ service does:
   its ``__main__``). ``configparser`` (~0.2 MiB), likewise: asyncpg imports it to read a
   ``pg_service.conf`` when a connection names a ``service``, which the services' ``DATABASE_URL``
   does not; asyncpg takes the module, so the stand-in has no names of its own (the first
-  ``configparser.ConfigParser`` loads the real module). ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on
-  (which names the libraries take from them, and where), so an upgrade that changes it fails
-  there. A stand-in is a plain module: a deferred package's submodule (``charset_normalizer.api``)
-  cannot be imported by its own name before the package is used; none of the deferred names is
-  imported that way in a service.
+  ``configparser.ConfigParser`` loads the real module). ``tests/unit/test_lean.py`` checks the
+  import shape each stand-in relies on (which names the libraries take from them, and where), so
+  an upgrade that changes it fails there. A stand-in is a plain module: a deferred package's
+  submodule (``charset_normalizer.api``) cannot be imported by its own name before the package is
+  used; none of the deferred names is imported that way in a service.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
