@@ -32,9 +32,10 @@ service does:
   last one: a burst's free pages go back within about a second of it instead of up to an interval
   later (a trim takes 0.2 to 0.6 ms, 15 ms at most right after a burst; a quiet process is not
   trimmed more often than every interval).
-- :func:`defer_unused_imports` (registered by ``services.common.clients``, which every import of the
-  Salesforce client goes through first): modules that the Salesforce client's libraries import but
-  the portal never uses are imported on first use instead (:data:`DEFERRALS`); until then their
+- :func:`defer_unused_imports` (run by each service's ``__main__`` and registered again by the
+  modules every import of the libraries concerned goes through first: ``services.common.clients``,
+  ``.settings``, ``.cache``): modules that the libraries import but the portal never uses are
+  imported on first use instead (:data:`DEFERRALS`); until then their
   import gives a stand-in module whose names load the real one, so nothing behaves differently when
   they are used. ``simple_salesforce.metadata``, the Metadata API (SOAP deploys and retrieves; the
   portal uses the REST API): ``simple_salesforce.api`` imports it for ``SfdcMetadataApi``, which
@@ -47,12 +48,32 @@ service does:
   ~9.5 MiB less (the client's libraries import in 2.4 MiB instead of 12.0).
   ``pydantic_settings.sources.providers.cli``, pydantic-settings' command-line source (an argparse
   parser and pydantic models of its own, built at import; ~0.35 MiB per service): the package
-  imports every source provider, and the services read the environment, ``.env`` files and
-  secrets directories only. Its names are :class:`_Proxy` objects (pydantic-settings subscripts,
-  calls and ``isinstance``-tests ``CliSettingsSource`` on every settings read), registered by
-  ``services.common.settings`` before pydantic-settings' import.
-  ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on (which names the
-  libraries take from them, and where), so an upgrade that changes it fails there.
+  imports every source provider, and the services read the environment, ``.env`` files and secrets
+  directories only. Its names are :class:`_Proxy` objects (pydantic-settings subscripts, calls and
+  ``isinstance``-tests ``CliSettingsSource`` on every settings read), registered by
+  ``services.common.settings`` before pydantic-settings' import. redis-py's cluster client
+  (``redis.cluster``, ``redis.asyncio.cluster``) and its keyspace notifications
+  (``redis.keyspace_notifications`` and the ``asyncio`` one): ``redis`` and ``redis.asyncio``
+  import them to re-export ``RedisCluster`` and the notification classes, for every client, and a
+  service with a standalone ``REDIS_URL`` uses none of them (~1 MiB per service). Their names are
+  proxies: ``RedisCluster.from_url`` (a ``redis+cluster://`` URL) loads the real client,
+  ``isinstance(client, RedisCluster)`` is False until then, and ``Redis | RedisCluster`` gives a
+  ``typing.Union`` of the class and the proxy without loading it; a client's
+  ``keyspace_notifications()`` imports its module inside the call. Registered by
+  ``services.common.cache`` before redis-py's import. ``html.entities`` (the HTML5 entity table,
+  ~0.3 MiB): ``html`` takes its ``html5`` dict at import, for ``html.unescape`` of a named
+  reference (``&eacute;``), and ``http.server`` imports ``html`` (prometheus-client's metrics
+  endpoint) for ``html.escape``; a read-only :class:`_MappingProxy` stands in for the dict. Being
+  the standard library's, it is registered by each service's ``__main__`` before its imports, with
+  the others (the modules that register them stay, for a process that imports a service without
+  its ``__main__``). ``configparser`` (~0.2 MiB), likewise: asyncpg imports it to read a
+  ``pg_service.conf`` when a connection names a ``service``, which the services' ``DATABASE_URL``
+  does not; asyncpg takes the module, so the stand-in has no names of its own (the first
+  ``configparser.ConfigParser`` loads the real module). ``tests/unit/test_lean.py`` checks the
+  import shape each stand-in relies on (which names the libraries take from them, and where), so
+  an upgrade that changes it fails there. A stand-in is a plain module: a deferred package's
+  submodule (``charset_normalizer.api``) cannot be imported by its own name before the package is
+  used; none of the deferred names is imported that way in a service.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
@@ -73,10 +94,10 @@ import importlib.machinery
 import os
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Union
 
 OPTIONAL_IMPORTS = ("rich", "pygments", "click")
 METADATA_API = "simple_salesforce.metadata"
@@ -95,6 +116,33 @@ SETTINGS_CLI_NAMES = (
     "CliToggleFlag",
     "CliUnknownArgs",
     "CliVariadicArg",
+)
+HTML_ENTITIES = "html.entities"
+CONFIG_FILES = "configparser"
+REDIS_CLUSTER = "redis.cluster"
+REDIS_ASYNC_CLUSTER = "redis.asyncio.cluster"
+REDIS_KEYSPACE = "redis.keyspace_notifications"
+REDIS_ASYNC_KEYSPACE = "redis.asyncio.keyspace_notifications"
+REDIS_KEYSPACE_NAMES = (
+    "ChannelType",
+    "ClusterKeyspaceNotifications",
+    "EventType",
+    "KeyeventChannel",
+    "KeyNotification",
+    "KeyspaceChannel",
+    "KeyspaceNotifications",
+    "KeyspaceNotificationsInterface",
+    "KeyspaceWorkerThread",
+    "SubkeyeventChannel",
+    "SubkeyspaceChannel",
+    "SubkeyspaceeventChannel",
+    "SubkeyspaceitemChannel",
+    "get_channel_type",
+)
+REDIS_ASYNC_KEYSPACE_NAMES = (
+    "AsyncClusterKeyspaceNotifications",
+    "AsyncKeyspaceNotifications",
+    "AsyncKeyspaceNotificationsInterface",
 )
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 ARENAS = 1
@@ -199,13 +247,14 @@ class _Spec(importlib.machinery.ModuleSpec):
 class Deferral:
     """A module imported on first use: until then its import gives a stand-in module with
     ``callables`` (each loads the real module when called and calls the real one), ``proxies``
-    (each a :class:`_Proxy` of the real object) and ``values()``; any other name of it (dunders
-    aside) loads the real module."""
+    (each a :class:`_Proxy` of the real object), ``mappings`` (each a :class:`_MappingProxy` of a
+    real dict) and ``values()``; any other name of it (dunders aside) loads the real module."""
 
     name: str
     callables: tuple[str, ...] = ()
     values: Callable[[], dict[str, Any]] = dict
     proxies: tuple[str, ...] = ()
+    mappings: tuple[str, ...] = ()
 
 
 def _charset_normalizer_version() -> dict[str, Any]:
@@ -225,6 +274,12 @@ DEFERRALS = (
     Deferral(BULK2_API, callables=("SFBulk2Handler",)),
     Deferral(CHARSET_DETECTION, values=_charset_normalizer_version),
     Deferral(SETTINGS_CLI, values=_argparse_suppress, proxies=SETTINGS_CLI_NAMES),
+    Deferral(HTML_ENTITIES, mappings=("html5",)),
+    Deferral(CONFIG_FILES),
+    Deferral(REDIS_CLUSTER, proxies=("RedisCluster",)),
+    Deferral(REDIS_ASYNC_CLUSTER, proxies=("RedisCluster",)),
+    Deferral(REDIS_KEYSPACE, proxies=REDIS_KEYSPACE_NAMES),
+    Deferral(REDIS_ASYNC_KEYSPACE, proxies=REDIS_ASYNC_KEYSPACE_NAMES),
 )
 _LOCK = threading.RLock()
 
@@ -262,6 +317,8 @@ class _Deferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             setattr(module, attribute, _stand_in(name, attribute))
         for attribute in self.deferral.proxies:
             setattr(module, attribute, _Proxy(name, attribute))
+        for attribute in self.deferral.mappings:
+            setattr(module, attribute, _MappingProxy(name, attribute))
         vars(module).update(self.deferral.values())
         module.__getattr__ = functools.partial(_real_attribute, name)  # type: ignore[method-assign]
 
@@ -318,6 +375,40 @@ class _Proxy:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self._real(), name)
+
+    def __or__(self, other: Any) -> Any:
+        return Union[self, other]  # noqa: UP007 (``X | Y`` needs types; this is a stand-in)
+
+    def __ror__(self, other: Any) -> Any:
+        return Union[other, self]  # noqa: UP007
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
+
+
+class _MappingProxy(Mapping[Any, Any]):
+    """A stand-in for a dict of a deferred module (``html.entities.html5``, which ``html`` takes
+    at import for ``html.unescape``): reading it (a key, ``in``, its length, iterating it) loads
+    the real module and reads the real dict. Read-only, as its users treat it."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+
+    def _real(self) -> Mapping[Any, Any]:
+        real: Mapping[Any, Any] = getattr(real_module(self._module), self._name)
+        return real
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._real()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._real()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._real())
+
+    def __len__(self) -> int:
+        return len(self._real())
 
     def __repr__(self) -> str:
         return f"<deferred {self._module}.{self._name}>"

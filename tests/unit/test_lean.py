@@ -216,10 +216,11 @@ def test_requests_guesses_an_encoding_with_the_real_charset_detection() -> None:
 
 def test_too_late_to_defer_what_is_already_imported() -> None:
     _run_python(
-        "import pydantic_settings, simple_salesforce, sys\n"
+        "import configparser, html.entities, pydantic_settings, redis, simple_salesforce, sys\n"
         "from services.common import lean\n"
         "assert lean.defer_unused_imports() == [], 'all are already imported'\n"
         "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
+        "assert sys.modules['redis.cluster'].__spec__.origin.endswith('cluster.py')\n"
     )
 
 
@@ -447,3 +448,235 @@ def test_a_deferral_answered_in_one_thread_never_hides_a_module_from_another(
     assert isinstance(stand_in.__spec__, lean._Spec)
     # Answered once: the next import of that name goes to the ordinary finders.
     assert deferred.find_spec("lean_walk_deferred", None) is None
+
+
+def _imports_in_context(package: str) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
+    """(importing module, where: "module" / "function" / "type-checking", imported module, names)
+    of every import in ``package``, relative ones resolved; ``import a.b`` gives ``a.b``, ()."""
+    folder = Path(importlib.util.find_spec(package).origin).parent  # type: ignore[arg-type, union-attr]
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(folder.parent).with_suffix("").parts
+        here = ".".join(parts if path.stem != "__init__" else parts[:-1])
+        own = here if path.stem == "__init__" else here.rpartition(".")[0]
+        for where, module, names in _walk_imports(ast.parse(path.read_text()), own, "module"):
+            yield here, where, module, names
+
+
+def _walk_imports(
+    node: ast.AST, own: str, where: str
+) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    for child in ast.iter_child_nodes(node):
+        inner = where
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+            inner = "function"
+        elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            inner = "type-checking" if where == "module" else where
+        if isinstance(child, ast.ImportFrom):
+            base = own
+            for _ in range(child.level - 1):
+                base = base.rpartition(".")[0]
+            module = f"{base}.{child.module or ''}".rstrip(".") if child.level else child.module
+            names = tuple(alias.name for alias in child.names)
+            yield where, module or "", names
+            for name in names:  # ``from redis import cluster``: the module itself
+                yield where, f"{module}.{name}", ()
+        elif isinstance(child, ast.Import):
+            for alias in child.names:
+                yield where, alias.name, ()
+        yield from _walk_imports(child, own, inner)
+
+
+REDIS_DEFERRED = {
+    lean.REDIS_CLUSTER: {"RedisCluster"},
+    lean.REDIS_ASYNC_CLUSTER: {"RedisCluster"},
+    lean.REDIS_KEYSPACE: set(lean.REDIS_KEYSPACE_NAMES),
+    lean.REDIS_ASYNC_KEYSPACE: set(lean.REDIS_ASYNC_KEYSPACE_NAMES),
+}
+
+
+def test_redis_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # The stand-ins of redis-py's cluster client and keyspace-notification modules have a proxy
+    # for each name the rest of redis-py takes from them at import. They keep the modules out
+    # only while (a) the modules of redis-py a standalone client loads take only those names at
+    # import (the packages ``redis`` and ``redis.asyncio``, which re-export them; the multi-database
+    # health checks, which a service does not load, take ``RedisCluster`` for ``isinstance``), (b)
+    # those packages do nothing else with them at import, and (c) the modules that import them
+    # inside a function (a client's ``keyspace_notifications()``) only call what they take and
+    # nothing subclasses them. An upgrade that changes this fails here: check the stand-ins.
+    deferred = set(REDIS_DEFERRED)
+    at_import: dict[str, dict[str, set[str]]] = {}
+    in_functions: dict[str, set[str]] = {}
+    for here, where, module, names in _imports_in_context("redis"):
+        if module not in deferred or here in deferred:
+            continue
+        if where == "module":
+            at_import.setdefault(here, {}).setdefault(module, set()).update(names)
+        elif where == "function":
+            in_functions.setdefault(here, set()).update(names)
+    assert at_import == {
+        "redis": {
+            lean.REDIS_CLUSTER: {"RedisCluster"},
+            lean.REDIS_KEYSPACE: set(lean.REDIS_KEYSPACE_NAMES),
+        },
+        "redis.asyncio": {
+            lean.REDIS_ASYNC_CLUSTER: {"RedisCluster"},
+            lean.REDIS_ASYNC_KEYSPACE: set(lean.REDIS_ASYNC_KEYSPACE_NAMES),
+        },
+        "redis.asyncio.multidb.healthcheck": {
+            lean.REDIS_CLUSTER: {"RedisCluster"},
+            lean.REDIS_ASYNC_CLUSTER: {"RedisCluster"},
+        },
+    }, at_import
+    assert in_functions == {
+        "redis.client": {"KeyspaceNotifications"},
+        "redis.asyncio.client": {"AsyncKeyspaceNotifications"},
+    }, in_functions
+    folder = Path(importlib.util.find_spec("redis").origin).parent  # type: ignore[arg-type, union-attr]
+    proxied = set().union(*REDIS_DEFERRED.values())
+    for here in ("redis", "redis.asyncio"):
+        tree = ast.parse((folder.parent / here.replace(".", "/") / "__init__.py").read_text())
+        used = {
+            node.id
+            for stmt in tree.body
+            if not isinstance(stmt, ast.ImportFrom)
+            for node in ast.walk(stmt)
+            if isinstance(node, ast.Name)
+        }
+        assert not used & proxied, (here, used & proxied)
+    for here, names in in_functions.items():
+        tree = ast.parse((folder.parent / here.replace(".", "/")).with_suffix(".py").read_text())
+        called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load):
+                assert id(node) in called, (here, node.id, node.lineno)
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and path.stem not in ("cluster",):
+                bases = {getattr(b, "id", None) for b in node.bases}
+                assert not bases & {"RedisCluster"}, (path, node.name)
+
+
+@pytest.mark.parametrize("service", ["identity", "billing", "commerce", "support"])
+def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
+    # A service's start (its __main__: the deferrals, then its imports): redis-py's cluster
+    # and keyspace-notification modules and html.entities are stand-ins, and the names the
+    # service takes are proxies. Without __main__'s call, services.common.cache registers the
+    # redis-py ones before redis-py's import.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.skip_optional_imports()\n"
+        "lean.defer_unused_imports()\n"
+        f"import services.{service}.server\n"
+        f"for name in {sorted({*REDIS_DEFERRED, lean.HTML_ENTITIES})!r}:\n"
+        "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
+        "config_files = sys.modules.get(lean.CONFIG_FILES)  # with asyncpg only\n"
+        "assert config_files is None or isinstance(config_files.__spec__, lean._Spec)\n"
+        f"assert (config_files is None) == ({service!r} in ('billing', 'support'))\n"
+        "from services.common.cache import cache, client\n"
+        "assert isinstance(cache.RedisCluster, lean._Proxy)\n"
+        "assert isinstance(client.RedisCluster, lean._Proxy)\n"
+    )
+
+
+def test_a_proxy_in_a_union_is_not_loaded() -> None:
+    # ``Redis | RedisCluster`` (services/common/cache/client.py's RedisClient) at import: a
+    # typing.Union of the class and the proxy, answering isinstance without the real module.
+    _run_python(
+        "import sys\n"
+        "import services.common.cache\n"
+        "from redis.asyncio import Redis, RedisCluster\n"
+        "from services.common.cache.client import RedisClient\n"
+        "assert RedisClient.__args__ == (Redis, RedisCluster), RedisClient\n"
+        "assert (RedisCluster | None).__args__ == (RedisCluster, type(None))\n"
+        "client = Redis()\n"
+        "assert isinstance(client, RedisClient) and not isinstance(object(), RedisClient)\n"
+        "assert isinstance(sys.modules['redis.asyncio.cluster'].__spec__,\n"
+        "                  services.common.lean._Spec)\n"
+    )
+
+
+def test_every_service_defers_before_its_imports() -> None:
+    # Each ``python -m services.<svc>`` registers the deferrals first thing (before the service's
+    # imports, which reach html.entities through prometheus_client's http.server).
+    for service in ("identity", "billing", "commerce", "support"):
+        tree = ast.parse((ROOT / "services" / service / "__main__.py").read_text())
+        main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
+        calls = [ast.unparse(stmt.value) for stmt in main.body[:3] if isinstance(stmt, ast.Expr)]
+        assert calls == [
+            "lean.skip_optional_imports()",
+            "lean.limit_malloc_arenas()",
+            "lean.defer_unused_imports()",
+        ], (service, calls)
+        assert isinstance(main.body[3], ast.ImportFrom), service
+
+
+def test_html_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # The stand-in of html.entities has html5 only, as a read-only mapping: ``html`` takes only
+    # that name at import, and reads it only inside a function, with ``in`` and a subscript.
+    folder = Path(importlib.util.find_spec("html").origin).parent  # type: ignore[arg-type, union-attr]
+    tree = ast.parse((folder / "__init__.py").read_text())
+    taken = [
+        (node.module, [(a.name, a.asname) for a in node.names])
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+    ]
+    assert (lean.HTML_ENTITIES, [("html5", "_html5")]) in taken
+    assert [m for m, _ in taken].count(lean.HTML_ENTITIES) == 1
+    uses: list[str] = []
+    for stmt in tree.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id == "_html5":
+                assert isinstance(stmt, ast.FunctionDef), ast.unparse(stmt)[:80]
+                uses.append(stmt.name)
+    assert uses == ["_replace_charref"] * 4, uses
+    function = next(s for s in tree.body if getattr(s, "name", "") == "_replace_charref")
+    reads = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Compare) and [getattr(c, "id", None) for c in node.comparators] == [
+            "_html5"
+        ]:
+            reads.append("in" if isinstance(node.ops[0], ast.In) else "other")
+        if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "_html5":
+            reads.append("[]")
+    assert sorted(reads) == ["[]", "[]", "in", "in"], reads
+
+
+def test_html_unescape_works_with_the_entities_deferred() -> None:
+    # A service's start (the deferrals first): html.entities is a stand-in after the imports;
+    # unescaping without a named reference leaves it so, a named one loads the real table.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.skip_optional_imports()\n"
+        "lean.defer_unused_imports()\n"
+        "import services.billing.server, html\n"
+        "stand_in = sys.modules['html.entities']\n"
+        "assert isinstance(stand_in.__spec__, lean._Spec)\n"
+        "assert html.unescape('a &#233; &#x41; plain') == 'a é A plain'\n"
+        "assert isinstance(sys.modules['html.entities'].__spec__, lean._Spec)\n"
+        "assert html.unescape('&eacute;&notit; &amp;&bogus;') == 'é¬it; &&bogus;'\n"
+        "import html.entities as real\n"
+        "assert not isinstance(real.__spec__, lean._Spec)\n"
+        "assert len(stand_in.html5) == len(real.html5) > 2000\n"
+        "assert stand_in.name2codepoint is real.name2codepoint\n"
+        "assert html.unescape('&lt;p&gt;') == '<p>'\n"
+    )
+
+
+def test_asyncpg_still_has_the_import_shape_the_deferral_relies_on() -> None:
+    # The stand-in of configparser has no names: asyncpg must import the module itself, once, at
+    # module level, and read its names only inside functions (the service file's parser).
+    importers = [
+        (here, where, names)
+        for here, where, module, names in _imports_in_context("asyncpg")
+        if module == lean.CONFIG_FILES
+    ]
+    assert importers == [("asyncpg.connect_utils", "module", ())], importers
+    path = Path(importlib.util.find_spec("asyncpg.connect_utils").origin)  # type: ignore[arg-type, union-attr]
+    tree = ast.parse(path.read_text())
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.Import | ast.ImportFrom):
+            continue
+        used = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+        assert lean.CONFIG_FILES not in used, ast.unparse(stmt)[:80]

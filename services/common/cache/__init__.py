@@ -14,17 +14,25 @@
 Lists are cached as the RPC's response message (``ListInvoicesResponse``), so no wrapper is needed.
 Every Redis key (cache values, locks, generations, webhook dedupe, pub/sub channels) comes from
 ``keys``; services never format key text.
+
+redis-py's cluster client and keyspace-notification modules load on the first use of their names
+(a ``redis+cluster://`` URL): registered here, before redis-py's first import
+(``services.common.lean.defer_unused_imports``).
 """
 
-from services.common.cache import policy
-from services.common.cache.breaker import CircuitBreaker
-from services.common.cache.cache import Cache
-from services.common.cache.client import RedisClient, redis_from_url
-from services.common.cache.flight import SingleFlight
-from services.common.cache.keys import DEFAULT_NAMESPACE, NO_VARIANT, Variant
-from services.common.cache.patch import DROP, Edit, Unpatchable
-from services.common.cache.policy import Entry, Family
-from services.common.cache.scope import (
+from services.common import lean
+
+lean.defer_unused_imports()
+
+from services.common.cache import policy  # noqa: E402
+from services.common.cache.breaker import CircuitBreaker  # noqa: E402
+from services.common.cache.cache import Cache  # noqa: E402
+from services.common.cache.client import RedisClient, redis_from_url  # noqa: E402
+from services.common.cache.flight import SingleFlight  # noqa: E402
+from services.common.cache.keys import DEFAULT_NAMESPACE, NO_VARIANT, Variant  # noqa: E402
+from services.common.cache.patch import DROP, Edit, Unpatchable  # noqa: E402
+from services.common.cache.policy import Entry, Family  # noqa: E402
+from services.common.cache.scope import (  # noqa: E402
     SHARED_CATALOG,
     CustomerNumberScope,
     Scope,
