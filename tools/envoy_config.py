@@ -101,6 +101,10 @@ class GatewaySettings:
     auth_rate_interval_s: int = 10
     # Client addresses with a bucket of their own at once (least recently used ones are dropped).
     auth_rate_clients: int = 20000
+    # Verified tokens jwt_authn remembers, per provider and per worker thread (LRU). A token
+    # replaced by a refresh is never presented again, so it leaves only by eviction: the cache
+    # fills to this size whatever the number of users (~6 KiB a token).
+    jwt_cache_size: int = 256
 
 
 # Seconds a client waits before retrying what the gateway refused with this HTTP status
@@ -307,9 +311,6 @@ def _jwt_rules(methods: list[Method]) -> list[dict[str, Any]]:
     return rules
 
 
-JWT_CACHE_SIZE = 2000
-
-
 def _jwt_provider(s: GatewaySettings, jwks: dict[str, Any]) -> dict[str, Any]:
     return {
         "issuer": s.jwt_issuer,
@@ -324,7 +325,7 @@ def _jwt_provider(s: GatewaySettings, jwks: dict[str, Any]) -> dict[str, Any]:
         # Tokens whose signature checked out are remembered (by their text, LRU, bounded), so a
         # user's next request skips the ES256 verification; a remembered token is still refused
         # once its exp has passed, and audience and issuer were checked before it was stored.
-        "jwt_cache_config": {"jwt_cache_size": JWT_CACHE_SIZE},
+        "jwt_cache_config": {"jwt_cache_size": s.jwt_cache_size},
     }
 
 

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from services.common.methods import METHODS, Auth
+from tests.helpers.tokens import sign
 from tools.devcerts import ensure_certs
 from tools.devkeys import ensure_keys
-from tools.envoy_config import MAX_DIRECT_RESPONSE_BYTES, GatewaySettings, render, write
-from tools.stack import ROOT, envoy_binary
+from tools.envoy_config import (
+    DEFAULT_PORTS,
+    MAX_DIRECT_RESPONSE_BYTES,
+    GatewaySettings,
+    render,
+    write,
+)
+from tools.stack import ROOT, envoy_binary, free_port
 
 
 def _validate(path: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -249,3 +258,89 @@ def test_auth_routes_limit_each_client_address_in_its_own_bucket(name: str) -> N
     assert descriptor["token_bucket"]["max_tokens"] == GatewaySettings().auth_rate_limit
     # The route-wide bucket is only a flood guard, far above what one address may send.
     assert limit["token_bucket"]["max_tokens"] >= 100 * GatewaySettings().auth_rate_limit
+
+
+def _providers(settings: GatewaySettings) -> dict[str, dict]:
+    hcm = _hcm(settings)
+    jwt = next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.jwt_authn")
+    return dict(jwt["typed_config"]["providers"])
+
+
+def test_the_token_cache_is_bounded_by_the_setting() -> None:
+    for settings in (GatewaySettings(), GatewaySettings(jwt_cache_size=7)):
+        for provider in _providers(settings).values():
+            assert provider["jwt_cache_config"] == {"jwt_cache_size": settings.jwt_cache_size}
+    # The committed rendering and the compose one carry the default.
+    for path in (ROOT / "envoy" / "envoy.yaml", ROOT / "deploy" / "envoy-compose.yaml"):
+        listener = yaml.safe_load(path.read_text())["static_resources"]["listeners"][0]
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        jwt = next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.jwt_authn")
+        sizes = {
+            p["jwt_cache_config"]["jwt_cache_size"]
+            for p in jwt["typed_config"]["providers"].values()
+        }
+        assert sizes == {GatewaySettings().jwt_cache_size}, path
+
+
+def _jwt_stats(admin: int) -> dict[str, int]:
+    text = httpx.get(f"http://127.0.0.1:{admin}/stats?filter=jwt_authn", timeout=5).text
+    out = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(": ")
+        out[name.rsplit(".", 1)[-1]] = int(value)
+    return out
+
+
+@pytest.mark.parametrize("cache_size", [2, 256])
+def test_a_running_gateway_keeps_at_most_the_configured_tokens(
+    tmp_path: Path, cache_size: int
+) -> None:
+    """A real Envoy on the rendered config (one worker, no services behind it): three users' tokens
+    in turn, then the first one again. With room for two it was evicted (a miss: verified again),
+    with the default it is still there (a hit); every request passes the token check."""
+    keys = tmp_path / "keys"
+    settings = GatewaySettings(
+        port=free_port(),
+        admin_port=free_port(),
+        jwks_file=ensure_keys(keys),
+        mesh_tls_dir=None,
+        descriptor=ROOT / "gen" / "portal_descriptor.pb",
+        openapi_json=ROOT / "openapi" / "openapi.json",
+        docs_html=ROOT / "openapi" / "docs.html",
+        docs_assets=ROOT / "openapi" / "swagger-ui",
+        upstreams={n: [("127.0.0.1", free_port())] for n in DEFAULT_PORTS},
+        jwt_cache_size=cache_size,
+    )
+    config = write(settings, tmp_path / "envoy.yaml")
+    argv = [envoy_binary(), "-c", str(config), "--concurrency", "1", "--disable-hot-restart",
+            "--log-level", "error"]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{settings.port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+        def me(token: str) -> int:
+            headers = {"authorization": f"Bearer {token}"}
+            return httpx.get(f"{base}/v1/me", headers=headers, timeout=5).status_code
+
+        tokens = [sign(keys, sub=f"user-{i}") for i in range(3)]
+        statuses = [me(t) for t in tokens]
+        before = _jwt_stats(settings.admin_port)
+        statuses.append(me(tokens[0]))
+        after = _jwt_stats(settings.admin_port)
+        # Past the token check: no service is up, so the router answers 503, never 401.
+        assert statuses == [503] * 4
+        assert after["allowed"] >= 4
+        kept = cache_size >= len(tokens)
+        assert after["jwt_cache_hit"] - before["jwt_cache_hit"] == (1 if kept else 0)
+        # The remote-JWKS provider has no keys here (identity is not running): it misses every
+        # time and the JWKS-file provider verifies, from its cache or again after an eviction.
+        assert after["jwt_cache_miss"] - before["jwt_cache_miss"] == (1 if kept else 2)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
