@@ -269,50 +269,46 @@ def _line_id(inv: Invoice, name: str, key: str) -> int:
 
 def _line_edits(inv: Invoice, p: Params) -> dict[int, _LineEdit]:
     """``itemdescription[<line id>]``, ``itemamount[...]``, ``itemtaxed[...]``: all three for each
-    line changed (updateinvoice.md's "Missing Variables" error)."""
-    descriptions = _array(p, "itemdescription")
-    amounts = _array(p, "itemamount")
-    taxed = _array(p, "itemtaxed")
-    keys = set(descriptions) | set(amounts) | set(taxed)
-    if any(key not in d for key in keys for d in (descriptions, amounts, taxed)):
-        raise ApiError(
-            "Missing Variables: itemdescription, itemamount and itemtaxed are required for each"
-            " item being changed"
-        )
-    edits: dict[int, _LineEdit] = {}
-    for key in sorted(keys):
-        line = _line_id(inv, "itemdescription", key)
-        edits[line] = _LineEdit(
-            descriptions[key].strip(),
-            _amount(f"itemamount[{key}]", amounts[key]),
-            _bool(f"itemtaxed[{key}]", taxed[key]),
-        )
-    return edits
+    line changed."""
+    return _lines(
+        p, "item", "item being changed", lambda key: _line_id(inv, "itemdescription", key)
+    )
 
 
 def _new_lines(p: Params) -> list[_LineEdit]:
     """``newitemdescription[i]``, ``newitemamount[i]``, ``newitemtaxed[i]``, numerically indexed;
     all three for each new line."""
-    descriptions = _array(p, "newitemdescription")
-    amounts = _array(p, "newitemamount")
-    taxed = _array(p, "newitemtaxed")
+
+    def index(key: str) -> int:
+        if not key.isdigit():
+            raise ApiError("newitemdescription, newitemamount and newitemtaxed must be numerically"
+                           " indexed")  # fmt: skip
+        return int(key)
+
+    lines = _lines(p, "newitem", "new item", index)
+    return [lines[key] for key in sorted(lines)]
+
+
+def _lines(p: Params, prefix: str, each: str, key_of: Callable[[str], int]) -> dict[int, _LineEdit]:
+    """The lines of ``<prefix>description[k]``, ``<prefix>amount[k]``, ``<prefix>taxed[k]`` by
+    ``key_of(k)``: all three for each (updateinvoice.md's "Missing Variables" error); every ``k``
+    goes through ``key_of`` (which refuses a bad one) before any value is read."""
+    names = (f"{prefix}description", f"{prefix}amount", f"{prefix}taxed")
+    descriptions, amounts, taxed = (_array(p, name) for name in names)
     keys = set(descriptions) | set(amounts) | set(taxed)
     if any(key not in d for key in keys for d in (descriptions, amounts, taxed)):
         raise ApiError(
-            "Missing Variables: newitemdescription, newitemamount and newitemtaxed are required"
-            " for each new item"
+            f"Missing Variables: {names[0]}, {names[1]} and {names[2]} are required for each {each}"
         )
-    if any(not key.isdigit() for key in keys):
-        raise ApiError("newitemdescription, newitemamount and newitemtaxed must be numerically"
-                       " indexed")  # fmt: skip
-    return [
-        _LineEdit(
+    keyed = {key: key_of(key) for key in sorted(keys)}
+    return {
+        keyed[key]: _LineEdit(
             descriptions[key].strip(),
-            _amount(f"newitemamount[{key}]", amounts[key]),
-            _bool(f"newitemtaxed[{key}]", taxed[key]),
+            _amount(f"{names[1]}[{key}]", amounts[key]),
+            _bool(f"{names[2]}[{key}]", taxed[key]),
         )
-        for key in sorted(keys, key=int)
-    ]
+        for key in sorted(keys)
+    }
 
 
 def _deleted_lines(inv: Invoice, p: Params) -> set[int]:
