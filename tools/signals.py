@@ -17,6 +17,7 @@ own (so a Ctrl-C reaches the tool, which stops them in order). Two things could 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
@@ -67,9 +68,11 @@ async def _guarded(main: Coroutine[Any, Any, T]) -> T:
 
     def on_signal(signum: int) -> None:
         if not received:  # a second signal does not interrupt the stopping
-            print(f"\n{signal.Signals(signum).name}: stopping...", file=sys.stderr, flush=True)
             received.append(signum)
             task.cancel()
+            # Stderr may be a pipe nobody reads any more (``make run | head``): the stop goes on.
+            with contextlib.suppress(OSError):
+                print(f"\n{signal.Signals(signum).name}: stopping...", file=sys.stderr, flush=True)
 
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)

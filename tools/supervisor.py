@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,16 @@ from tools.stack import ROOT, LineSink, Ports, Stack, StackConfig, port_is_free
 COLORS = ["36", "32", "33", "35", "34", "31", "96", "92", "93"]
 
 
-def _sink(tty: bool) -> LineSink:
+def say(*values: object, err: bool = False) -> None:
+    """``print`` to stdout (stderr), or nothing once nobody reads it (``make run | head``, a closed
+    terminal): the stack keeps running, and a Ctrl-C still stops it in order."""
+    with contextlib.suppress(OSError):
+        print(*values, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def console_sink(tty: bool) -> LineSink:
+    """Every process's lines on stdout, prefixed with its name (coloured on a terminal). The
+    lines keep being read when stdout is gone, so no child blocks on a full pipe."""
     colors: dict[str, str] = {}
 
     def sink(name: str, line: str) -> None:
@@ -31,7 +41,7 @@ def _sink(tty: bool) -> LineSink:
         prefix = f"{name:>10} | "
         if tty:
             prefix = f"\x1b[{color}m{prefix}\x1b[0m"
-        print(prefix + line, flush=True)
+        say(prefix + line)
 
     return sink
 
@@ -47,7 +57,7 @@ async def _ensure_postgres(stack: Stack, url: str, run_dir: Path) -> None:
                 "Postgres does not answer and no Postgres is installed: install it "
                 "(apt-get install postgresql) or set DATABASE_URL"
             ) from None
-    print("starting a throwaway Postgres in .run/postgres", flush=True)
+    say("starting a throwaway Postgres in .run/postgres")
     await stack.start_child("postgres", argv)
     if not await infra.wait_for(lambda: infra.postgres_answers(url), within=30):
         raise RuntimeError("the throwaway Postgres did not come up")
@@ -62,7 +72,7 @@ async def _ensure_redis(stack: Stack, url: str, run_dir: Path) -> None:
             "Redis does not answer and redis-server is not installed: install it "
             "(apt-get install redis-server) or set REDIS_URL"
         )
-    print("starting a throwaway Redis in .run/redis", flush=True)
+    say("starting a throwaway Redis in .run/redis")
     await stack.start_child("redis", argv)
     if not await infra.wait_for(lambda: infra.redis_answers(url), within=10):
         raise RuntimeError("the throwaway Redis did not come up")
@@ -71,14 +81,13 @@ async def _ensure_redis(stack: Stack, url: str, run_dir: Path) -> None:
 async def _settle_world(place: world.WorldPlace, fresh: bool) -> None:
     if fresh:
         keys = await world.wipe(place)
-        print(
+        say(
             f"fresh world: wiped {place.state_dir}, database {place.database_name!r} and "
-            f"{keys} cache keys {place.cache_namespace}:*",
-            flush=True,
+            f"{keys} cache keys {place.cache_namespace}:*"
         )
     await infra.create_database(place.database_url)
     world_id = await world.settle(place)
-    print(f"world {world_id} (sandbox state in {place.state_dir})", flush=True)
+    say(f"world {world_id} (sandbox state in {place.state_dir})")
 
 
 def _ports_in_use(ports: Ports) -> list[str]:
@@ -93,7 +102,7 @@ async def run(args: argparse.Namespace) -> int:
     place = world.WorldPlace(
         database_url, redis_url, run_dir / "sandboxes", world.cache_namespace()
     )
-    sink = _sink(sys.stdout.isatty())
+    sink = console_sink(sys.stdout.isatty())
     config = StackConfig(
         database_url,
         redis_url,
@@ -121,21 +130,21 @@ async def run(args: argparse.Namespace) -> int:
             config.database_url, drop_pg_password = await pg_role.stack_role(database_url)
             await stack.start(within=args.timeout)
         except world.WorldMismatch as exc:
-            print(f"start-up refused: {exc}", file=sys.stderr, flush=True)
+            say(f"start-up refused: {exc}", err=True)
             return 2
         except Exception as exc:
-            print(f"start-up failed: {exc}", file=sys.stderr)
+            say(f"start-up failed: {exc}", err=True)
             return 1
         elapsed = time.perf_counter() - started
-        print("\nportal is ready\n")
+        say("\nportal is ready\n")
         for what, where in stack.where():
-            print(f"  {what:<24} {where}")
-        print(f"\n  ready in {elapsed:.2f} s  (Ctrl-C stops everything)\n", flush=True)
+            say(f"  {what:<24} {where}")
+        say(f"\n  ready in {elapsed:.2f} s  (Ctrl-C stops everything)\n")
         # Until SIGINT, SIGTERM or SIGHUP cancels this task (tools/signals.py).
         await asyncio.Event().wait()
         return 0
     finally:
-        print("\nstopping...", flush=True)
+        say("\nstopping...")
         await stack.stop()
         if drop_redis_user is not None:
             await drop_redis_user()

@@ -84,6 +84,32 @@ def test_the_tool_stops_its_stack(
     assert _gone(children) == {}, "children left behind (or zombies)"
 
 
+def test_the_tool_stops_its_stack_when_nobody_reads_its_output(
+    tmp_path: Path, launched: list[subprocess.Popen[bytes]]
+) -> None:
+    # `make run | head` once head is done, or a terminal gone: stdout and stderr are pipes whose
+    # reader has closed, so every line the tool shows fails. The stack still comes up (the
+    # children's lines keep being drained, none blocks on a full pipe) and a SIGINT still stops
+    # everything, although writing "stopping..." fails too.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    os.close(out_r)
+    os.close(err_r)
+    try:
+        proc = subprocess.Popen([*_driver(tmp_path), "console"], cwd=ROOT, env=env,
+                                start_new_session=True, stdout=out_w, stderr=err_w)  # fmt: skip
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    launched.append(proc)
+    pids = _wait_for(tmp_path / "pids.json", proc)
+    children: dict[str, int] = pids["children"]  # type: ignore[assignment]
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(STOPPED_WITHIN) == 128 + signal.SIGINT
+    assert _gone(children) == {}, "children left behind (or zombies)"
+
+
 # GNU make passes SIGTERM on to its recipe and waits for it; SIGINT and SIGHUP it does not pass
 # on (it waits for the recipe, then dies): those reach the tool the way a terminal sends them, to
 # the whole foreground process group.
