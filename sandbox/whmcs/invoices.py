@@ -219,14 +219,19 @@ def _array(p: Params, name: str) -> dict[str, str]:
     return p.mapping(name)
 
 
-def _amount(name: str, raw: str) -> Decimal:
+def _number(name: str, raw: str) -> Decimal:
+    """``raw`` as a finite decimal (an empty or malformed value, NaN or infinity is refused)."""
     try:
-        value = Decimal(raw.strip())
+        value = Decimal(raw)
     except ArithmeticError:
         value = Decimal("NaN")
-    if raw.strip() == "" or not value.is_finite():
+    if not value.is_finite():
         raise ApiError(f"Invalid value for {name}: {raw}")
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return value
+
+
+def _amount(name: str, raw: str) -> Decimal:
+    return _number(name, raw).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -240,11 +245,8 @@ def _rate(p: Params, name: str) -> Decimal | None:
     """A tax rate in percent, kept to three places as the row shows it; not negative."""
     if not p.has(name):
         return None
-    try:
-        rate = Decimal(p.text(name))
-    except ArithmeticError:
-        rate = Decimal("NaN")
-    if not rate.is_finite() or rate < 0:
+    rate = _number(name, p.text(name))
+    if rate < 0:
         raise ApiError(f"Invalid value for {name}: {p.text(name)}")
     return rate.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
