@@ -331,7 +331,20 @@ def _stand_in(module: str, attribute: str) -> Callable[..., Any]:
     return call
 
 
-class _Proxy:
+class _StandInName:
+    """A name of a deferred module that loads the module when it is used (``_real``)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+
+    def _real(self) -> Any:
+        return getattr(real_module(self._module), self._name)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
+
+
+class _Proxy(_StandInName):
     """A stand-in for a class or type alias of a deferred module: calling it, subscripting it
     (``CliSettingsSource[Any]``, ``CliPositionalArg[str]``), subclassing it, or reading any
     other name of it loads the real module and uses the real object. ``isinstance`` and
@@ -341,12 +354,9 @@ class _Proxy:
     when the class is defined, so that fails at once, never silently."""
 
     def __init__(self, module: str, name: str) -> None:
-        self._module, self._name = module, name
+        super().__init__(module, name)
         self.__name__ = self.__qualname__ = name
         self.__module__ = module
-
-    def _real(self) -> Any:
-        return getattr(real_module(self._module), self._name)
 
     def _loaded(self) -> Any:
         current = sys.modules.get(self._module)
@@ -382,21 +392,11 @@ class _Proxy:
     def __ror__(self, other: Any) -> Any:
         return Union[other, self]  # noqa: UP007
 
-    def __repr__(self) -> str:
-        return f"<deferred {self._module}.{self._name}>"
 
-
-class _MappingProxy(Mapping[Any, Any]):
+class _MappingProxy(_StandInName, Mapping[Any, Any]):
     """A stand-in for a dict of a deferred module (``html.entities.html5``, which ``html`` takes
     at import for ``html.unescape``): reading it (a key, ``in``, its length, iterating it) loads
     the real module and reads the real dict. Read-only, as its users treat it."""
-
-    def __init__(self, module: str, name: str) -> None:
-        self._module, self._name = module, name
-
-    def _real(self) -> Mapping[Any, Any]:
-        real: Mapping[Any, Any] = getattr(real_module(self._module), self._name)
-        return real
 
     def __getitem__(self, key: Any) -> Any:
         return self._real()[key]
@@ -409,9 +409,6 @@ class _MappingProxy(Mapping[Any, Any]):
 
     def __len__(self) -> int:
         return len(self._real())
-
-    def __repr__(self) -> str:
-        return f"<deferred {self._module}.{self._name}>"
 
 
 def _real_attribute(module: str, name: str) -> Any:
