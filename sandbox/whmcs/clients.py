@@ -247,7 +247,7 @@ def close_client(ctx: Ctx, p: Params) -> dict[str, Any]:
     for invoice in ctx.store.invoices.values():
         if invoice.userid == client.id and invoice.status in {"Unpaid", "Draft"}:
             invoice.status = "Cancelled"
-            invoice.updated_at = ctx.now()
+            invoice.date_cancelled = invoice.updated_at = ctx.now()
     for service in ctx.store.services.values():
         if service.userid == client.id and service.status in {"Pending", "Active", "Suspended"}:
             service.status = "Cancelled" if service.status == "Pending" else "Terminated"

@@ -13,20 +13,21 @@ from typing import Any
 from sandbox.whmcs.context import Ctx, Handler
 from sandbox.whmcs.models import Invoice, InvoiceItem, Transaction
 from sandbox.whmcs.orders import advance_paid_services
+from sandbox.whmcs.paymethods import TOKEN_GATEWAYS
 from sandbox.whmcs.phpform import Params
 from sandbox.whmcs.stats import CURRENCY_PREFIX, CURRENCY_SUFFIX
 from sandbox.whmcs.wire import (
     CENT,
     ApiError,
     money,
-    parse_money,
-    parse_ymd,
     success,
     wrap,
     ymd,
     ymd_hms,
 )
 
+# Gateways that capture a stored card (getinvoice.md's ``ccgateway``).
+CARD_GATEWAYS = TOKEN_GATEWAYS["CreditCard"]
 INVOICE_STATUSES = frozenset(
     {"Paid", "Unpaid", "Cancelled", "Refunded", "Collections", "Draft", "Payment Pending"}
 )
@@ -41,6 +42,7 @@ _SORT: dict[str, Callable[[Invoice], Any]] = {
 
 
 def _list_row(ctx: Ctx, inv: Invoice) -> dict[str, Any]:
+    """A GetInvoices row: the fields, order and types of getinvoices.md's example."""
     client = ctx.store.clients.get(inv.userid)
     return {
         "id": inv.id, "userid": inv.userid,
@@ -49,10 +51,14 @@ def _list_row(ctx: Ctx, inv: Invoice) -> dict[str, Any]:
         "companyname": client.companyname if client else "",
         "invoicenum": inv.invoicenum, "date": ymd(inv.date), "duedate": ymd(inv.duedate),
         "datepaid": ymd_hms(inv.datepaid), "last_capture_attempt": ymd_hms(None),
+        "date_refunded": ymd_hms(inv.date_refunded),
+        "date_cancelled": ymd_hms(inv.date_cancelled),
         "subtotal": money(inv.subtotal), "credit": money(inv.credit), "tax": money(inv.tax),
         "tax2": money(inv.tax2), "total": money(inv.total), "taxrate": f"{inv.taxrate:.3f}",
         "taxrate2": f"{inv.taxrate2:.3f}", "status": inv.status,
-        "paymentmethod": inv.paymentmethod, "notes": inv.notes,
+        "paymentmethod": inv.paymentmethod,
+        "paymethodid": None,  # the sandbox ties no invoice to a stored pay method
+        "notes": inv.notes,
         "created_at": ymd_hms(inv.created_at), "updated_at": ymd_hms(inv.updated_at),
         "currencycode": "JPY", "currencyprefix": CURRENCY_PREFIX,
         "currencysuffix": CURRENCY_SUFFIX,
@@ -65,6 +71,7 @@ def _row_fields(inv: Invoice) -> tuple[Any, ...]:
     return (
         inv.invoicenum, inv.date, inv.duedate, inv.datepaid, inv.subtotal, inv.credit, inv.tax,
         inv.tax2, inv.total, inv.taxrate, inv.taxrate2, inv.status, inv.paymentmethod, inv.notes,
+        inv.date_refunded, inv.date_cancelled,
     )  # fmt: skip
 
 
@@ -108,23 +115,22 @@ def _transaction_row(t: Transaction) -> dict[str, Any]:
 
 
 def get_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
+    """getinvoice.md's example response: its fields, in its order, with its types (no currency,
+    no ``created_at``/``updated_at``, ``lastcaptureattempt`` without the row's underscore)."""
     inv = _get(ctx, p)
     items = [
         {"id": i.id, "type": i.type, "relid": i.relid, "description": i.description,
          "amount": money(i.amount), "taxed": 1 if i.taxed else 0}
         for i in inv.items
     ]  # fmt: skip
-    row = _list_row(ctx, inv)
-    for name in ("id", "firstname", "lastname", "companyname", "last_capture_attempt"):
-        row.pop(name)
-    for name in ("created_at", "updated_at"):  # getinvoice.md's example has neither
-        row.pop(name)
     return success(
-        invoiceid=inv.id,
-        **row,
-        lastcaptureattempt=ymd_hms(None),
-        balance=money(inv.balance),
-        ccgateway=False,
+        invoiceid=inv.id, invoicenum=inv.invoicenum, userid=inv.userid, date=ymd(inv.date),
+        duedate=ymd(inv.duedate), datepaid=ymd_hms(inv.datepaid),
+        lastcaptureattempt=ymd_hms(None), subtotal=money(inv.subtotal), credit=money(inv.credit),
+        tax=money(inv.tax), tax2=money(inv.tax2), total=money(inv.total),
+        balance=money(inv.balance), taxrate=f"{inv.taxrate:.3f}",
+        taxrate2=f"{inv.taxrate2:.3f}", status=inv.status, paymentmethod=inv.paymentmethod,
+        notes=inv.notes, ccgateway=inv.paymentmethod in CARD_GATEWAYS,
         items=wrap("items", "item", items),
         transactions=wrap(
             "transactions",
@@ -132,54 +138,125 @@ def get_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
             [_transaction_row(t) for t in inv.transactions],
             empty_as_string=True,
         ),
-    )
+    )  # fmt: skip
 
 
-def _items_from(ctx: Ctx, p: Params) -> list[InvoiceItem]:
-    numbers = sorted(
-        int(k[len("itemdescription") :])
-        for k in p.flat
-        if k.startswith("itemdescription") and k[len("itemdescription") :].isdigit()
-    )
-    return [
-        InvoiceItem(
-            id=ctx.store.next_id("item"),
-            type="Item",
-            relid=0,
-            description=p.text(f"itemdescription{n}"),
-            amount=parse_money(p.get(f"itemamount{n}")),
-            taxed=p.flag(f"itemtaxed{n}"),
+_CREATE_LINE = re.compile(r"^item(description|amount|taxed)(.*)$")
+_UPDATE_ARRAYS = ("itemdescription", "itemamount", "itemtaxed", "newitemdescription",
+                  "newitemamount", "newitemtaxed", "deletelineids")  # fmt: skip
+
+
+def _create_lines(p: Params) -> list[_LineEdit]:
+    """``itemdescription<n>``, ``itemamount<n>``, ``itemtaxed<n>`` (createinvoice.md; ``<n>`` an
+    integer), in the order of ``<n>``. A line needs a description and an amount; ``itemtaxed<n>``
+    is optional (not taxed when absent)."""
+    arrays = sorted(name for name in _UPDATE_ARRAYS if name in p.arrays)
+    if arrays:
+        raise ApiError(  # docs silent: UpdateInvoice's array form, unknown to CreateInvoice
+            f"{arrays[0]}[...] is not a CreateInvoice parameter: lines are sent as"
+            " itemdescription<n>, itemamount<n>, itemtaxed<n>"
         )
-        for n in numbers
-    ]
+    numbers: set[str] = set()
+    for key in sorted(p.flat):
+        match = _CREATE_LINE.match(key)
+        if match is None:
+            continue
+        if not match.group(2).isdigit():
+            raise ApiError(
+                f"{key} is not a CreateInvoice parameter: lines are sent as itemdescription<n>,"
+                " itemamount<n>, itemtaxed<n> with <n> an integer"
+            )
+        numbers.add(match.group(2))
+    lines = []
+    for n in sorted(numbers, key=lambda n: (int(n), n)):
+        if f"itemdescription{n}" not in p.flat or f"itemamount{n}" not in p.flat:
+            raise ApiError(
+                f"Missing Variables: itemdescription{n} and itemamount{n} are required for each"
+                " invoice line"
+            )
+        description = p.text(f"itemdescription{n}")
+        if not description:
+            raise ApiError(f"Invalid value for itemdescription{n}: an empty description")
+        amount = _amount(f"itemamount{n}", p.text(f"itemamount{n}"))
+        taxed = _bool_param(p, f"itemtaxed{n}")
+        lines.append(_LineEdit(description, amount, taxed))
+    return lines
+
+
+def _gateway(ctx: Ctx, p: Params, name: str = "paymentmethod") -> str | None:
+    """``name`` if sent: an active gateway, else AddOrder's refusal (addorder.md)."""
+    if not p.has(name):
+        return None
+    gateway = p.text(name)
+    if gateway not in ctx.store.gateways:
+        raise ApiError(  # docs silent: AddOrder's wording for an unknown gateway
+            "Invalid Payment Method. Valid options include " + ",".join(ctx.store.gateways)
+        )
+    return gateway
 
 
 def create_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
-    if p.int("userid") not in ctx.store.clients:
-        raise ApiError("Client ID Not Found")
-    draft = p.flag("draft")
-    status = "Draft" if draft else (p.text("status") or "Unpaid")
-    if status not in INVOICE_STATUSES:
-        raise ApiError("Invalid Invoice Status")
-    today = ctx.today()
+    """createinvoice.md. Every parameter is checked before anything is stored: a refused call
+    creates nothing (no invoice, no line, no id used). Totals are computed from the lines and
+    tax rates as for UpdateInvoice (``Invoice.subtotal`` ... ``balance``)."""
+    client = ctx.store.clients.get(p.int("userid")) if p.text("userid").isdigit() else None
+    if client is None:
+        raise ApiError("Client ID Not Found")  # createinvoice.md
+    status = p.text("status") if p.has("status") else None
+    if status is not None and status not in INVOICE_STATUSES:
+        raise ApiError(f"Invalid status {status}")  # docs silent: updateinvoice.md's wording
+    draft = _bool_param(p, "draft")
+    if draft and status not in (None, "Draft"):
+        raise ApiError(f"draft creates a Draft invoice: status {status} contradicts it")
+    draft = draft or status == "Draft"
+    send = _bool_param(p, "sendinvoice")  # the sandbox sends no e-mail
+    if draft and send:
+        raise ApiError(  # createinvoice.md
+            "Cannot create and send a draft invoice in a single API request. Please create and"
+            " send separately."
+        )
+    _bool_param(p, "autoapplycredit")  # the sandbox keeps no client credit to apply
+    gateway = _gateway(ctx, p)
+    if gateway is None:
+        default = client.defaultgateway
+        gateway = default if default in ctx.store.gateways else next(iter(ctx.store.gateways))
+    taxrate, taxrate2 = _rate(p, "taxrate"), _rate(p, "taxrate2")
+    issued, due = _date(p, "date"), _date(p, "duedate")
+    lines = _create_lines(p)
+
+    status = "Draft" if draft else (status or "Unpaid")
+    today, now = ctx.today(), ctx.now()
     inv = Invoice(
         id=ctx.store.next_id("invoice"),
-        userid=p.int("userid"),
-        date=parse_ymd(p.get("date")) or today,
-        duedate=parse_ymd(p.get("duedate")) or today,
+        userid=client.id,
+        date=issued or today,
+        duedate=due or today,
         status=status,
-        paymentmethod=p.text("paymentmethod") or "mailin",
-        taxrate=parse_money(p.get("taxrate")),
-        taxrate2=parse_money(p.get("taxrate2")),
+        paymentmethod=gateway,
+        taxrate=taxrate or Decimal(0),
+        taxrate2=taxrate2 or Decimal(0),
         notes=p.text("notes"),
-        items=_items_from(ctx, p),
-        created_at=ctx.now(),
+        items=[
+            InvoiceItem(ctx.store.next_id("item"), "Item", 0, n.description, n.amount, n.taxed)
+            for n in lines
+        ],
+        created_at=now,
     )
+    _stamp(inv, status, now)
     ctx.store.invoices[inv.id] = inv
     if not draft:
         data = {"source": "api", "user": "system", "invoiceid": str(inv.id), "status": status}
         ctx.hooks.emit("InvoiceCreated", inv.userid, data)
     return success(invoiceid=str(inv.id), status=status)
+
+
+def _stamp(inv: Invoice, status: str, now: datetime) -> None:
+    """The dates that go with ``status``: ``datepaid`` for Paid, ``date_cancelled`` for
+    Cancelled, ``date_refunded`` for Refunded, each set on entering its status and cleared on
+    leaving it."""
+    inv.datepaid = now if status == "Paid" else None
+    inv.date_cancelled = now if status == "Cancelled" else None
+    inv.date_refunded = now if status == "Refunded" else None
 
 
 STATUS_EVENTS = {"Paid": "InvoicePaid", "Unpaid": "InvoiceUnpaid", "Cancelled": "InvoiceCancelled"}
@@ -190,7 +267,7 @@ def set_status(ctx: Ctx, inv: Invoice, status: str) -> None:
         return
     inv.status = status
     inv.updated_at = ctx.now()
-    inv.datepaid = ctx.now() if status == "Paid" else None
+    _stamp(inv, status, ctx.now())
     if status == "Paid":
         advance_paid_services(ctx, inv)
     event = STATUS_EVENTS.get(status)
@@ -202,6 +279,7 @@ _NUMBERED_LINE = re.compile(r"^(itemdescription|itemamount|itemtaxed)(\d+)$")
 _REMOVED = frozenset({"subtotal", "tax", "tax2", "total"})
 _BOOLS = {"1": True, "true": True, "0": False, "false": False}
 _YMD = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_YMD_HMS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
 @dataclass
@@ -239,6 +317,11 @@ def _bool(name: str, raw: str) -> bool:
     if value is None:
         raise ApiError(f"Invalid value for {name}: {raw}")
     return value
+
+
+def _bool_param(p: Params, name: str) -> bool:
+    """An optional boolean parameter: absent is false, else ``1``/``0``/``true``/``false``."""
+    return _bool(name, p.text(name)) if p.has(name) else False
 
 
 def _rate(p: Params, name: str) -> Decimal | None:
@@ -402,20 +485,61 @@ def update_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
     return success(invoiceid=str(inv.id))
 
 
+def _required(p: Params, name: str) -> str:
+    if not p.text(name):
+        raise ApiError(f"Missing Variables: {name} is required")  # addinvoicepayment.md: Required
+    return p.text(name)
+
+
+def _paid_at(p: Params) -> datetime:
+    raw = _required(p, "date")
+    try:
+        if not _YMD_HMS.match(raw):
+            raise ValueError(raw)
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(f"Invalid date for date: {raw}. Format: YYYY-mm-dd HH:ii:ss") from None
+
+
 def add_invoice_payment(ctx: Ctx, p: Params) -> dict[str, Any]:
+    """addinvoicepayment.md. Every parameter is checked before anything changes: a refused call
+    records no transaction. A payment that brings the balance to 0 sets the invoice Paid with
+    ``datepaid`` the payment's ``date``."""
     inv = _get(ctx, p)
-    if inv.status == "Cancelled":
+    if inv.status == "Cancelled":  # addinvoicepayment.md
         raise ApiError("It is not possible to add a payment to an invoice that is Cancelled")
-    paid_at = datetime.combine(parse_ymd(p.get("date")) or ctx.today(), ctx.now().time())
-    amount = parse_money(p.get("amount"), default=inv.balance)
+    if inv.status == "Draft":
+        raise ApiError("It is not possible to add a payment to an invoice that is Draft")
+    transid = _required(p, "transid")
+    if any(t.transid == transid for i in ctx.store.invoices.values() for t in i.transactions):
+        raise ApiError(f"Transaction ID {transid} is already recorded")  # "the unique ..."
+    _required(p, "gateway")
+    gateway = _gateway(ctx, p, "gateway") or ""
+    paid_at = _paid_at(p)
+    balance = inv.balance
+    if p.has("amount"):
+        amount = _amount("amount", p.text("amount"))
+        if amount <= 0:
+            raise ApiError(f"Invalid value for amount: {p.text('amount')}")
+    else:
+        amount = balance
+    if amount <= 0:
+        raise ApiError(f"Invoice {inv.id} has no balance to pay")
+    if amount > balance:
+        raise ApiError(f"Amount {money(amount)} exceeds the invoice balance {money(balance)}")
+    fees = _amount("fees", p.text("fees")) if p.has("fees") else Decimal(0)
+    if fees < 0 or fees > amount:
+        raise ApiError(f"Invalid value for fees: {p.text('fees')}")
+    _bool_param(p, "noemail")  # the sandbox sends no e-mail
+
     tx = Transaction(
         id=ctx.store.next_id("transaction"),
         userid=inv.userid,
-        gateway=p.text("gateway"),
+        gateway=gateway,
         date=paid_at,
-        transid=p.text("transid"),
+        transid=transid,
         amountin=amount,
-        fees=parse_money(p.get("fees")),
+        fees=fees,
         invoiceid=inv.id,
     )
     inv.transactions.append(tx)

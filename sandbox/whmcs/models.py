@@ -116,6 +116,8 @@ class Invoice:
     status: str = "Unpaid"
     paymentmethod: str = "mailin"
     datepaid: datetime | None = None
+    date_refunded: datetime | None = None
+    date_cancelled: datetime | None = None
     taxrate: Decimal = Decimal(0)
     taxrate2: Decimal = Decimal(0)
     credit: Decimal = Decimal(0)

@@ -183,7 +183,10 @@ async def test_sandbox_hook_delivery_refreshes_a_paid_invoice(
     invoice_id = await new_invoice(whmcs, 1, amount="550")
     first = await gateway.get(f"/v1/invoices/{invoice_id}", headers=hanako)
     assert first.json()["invoice"]["status"] == "INVOICE_STATUS_UNPAID"
-    await whmcs.api("AddInvoicePayment", invoiceid=invoice_id, transid="e2e-1", gateway="mailin")
+    await whmcs.api(
+        "AddInvoicePayment", invoiceid=invoice_id, transid=f"e2e-{uuid.uuid4().hex}",
+        gateway="mailin", date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+    )  # fmt: skip
     deliveries = await whmcs.settle()
     mine = [d for d in deliveries if d["payload"]["data"].get("invoiceid") == invoice_id]
     assert {d["event"] for d in mine} >= {"InvoiceCreated", "AddInvoicePayment", "InvoicePaid"}

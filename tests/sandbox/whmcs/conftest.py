@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +14,11 @@ from sandbox.whmcs import RunningWhmcs, start_whmcs
 
 CREDS = {"identifier": "portal-dev", "secret": "portal-dev-secret", "responsetype": "json"}
 Form = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def paid_now() -> str:
+    """AddInvoicePayment's required ``date``, as addinvoicepayment.md formats it."""
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
 
 class Api:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from .conftest import paid_now
+
 
 async def test_get_invoices_loose_types(api):
     body = await api.ok("GetInvoices", userid=1)
@@ -90,11 +92,18 @@ async def test_update_invoice_status_and_due_date(api):
 async def test_add_invoice_payment_marks_paid_and_renews_service(api, whmcs):
     before = whmcs.store.services[1].nextduedate
     partial = await api.ok(
-        "AddInvoicePayment", invoiceid=1002, transid="t1", gateway="mailin", amount="1000"
+        "AddInvoicePayment",
+        invoiceid=1002,
+        transid="t1",
+        gateway="mailin",
+        amount="1000",
+        date=paid_now(),
     )
     assert partial == {"result": "success"}
     assert (await api.ok("GetInvoice", invoiceid=1002))["status"] == "Unpaid"
-    await api.ok("AddInvoicePayment", invoiceid=1002, transid="t2", gateway="mailin")
+    await api.ok(
+        "AddInvoicePayment", invoiceid=1002, transid="t2", gateway="mailin", date=paid_now()
+    )
     detail = await api.ok("GetInvoice", invoiceid=1002)
     assert detail["status"] == "Paid" and detail["balance"] == "0.00"
     assert detail["datepaid"].startswith(date.today().isoformat())
@@ -104,7 +113,9 @@ async def test_add_invoice_payment_marks_paid_and_renews_service(api, whmcs):
 
 async def test_payment_on_cancelled_invoice_is_refused(api):
     await api.ok("UpdateInvoice", invoiceid=1003, status="Cancelled")
-    message = await api.error("AddInvoicePayment", invoiceid=1003, transid="x", gateway="mailin")
+    message = await api.error(
+        "AddInvoicePayment", invoiceid=1003, transid="x", gateway="mailin", date=paid_now()
+    )
     assert message == "It is not possible to add a payment to an invoice that is Cancelled"
 
 
