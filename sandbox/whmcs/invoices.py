@@ -425,11 +425,7 @@ def update_invoice(ctx: Ctx, p: Params) -> dict[str, Any]:
     publish = p.flag("publish") or p.flag("publishandsendemail")
     if publish and inv.status != "Draft":
         raise ApiError("Invoice must be in Draft status to be published")  # updateinvoice.md
-    gateway = p.text("paymentmethod") if p.has("paymentmethod") else None
-    if gateway is not None and gateway not in ctx.store.gateways:
-        raise ApiError(  # docs silent: AddOrder's wording for an unknown gateway
-            "Invalid Payment Method. Valid options include " + ",".join(ctx.store.gateways)
-        )
+    gateway = _gateway(ctx, p)
     edits = _line_edits(inv, p)
     added = _new_lines(p)
     deleted = _deleted_lines(inv, p)

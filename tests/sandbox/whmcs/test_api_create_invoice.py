@@ -119,10 +119,14 @@ async def test_defaults_unpaid_today_and_the_clients_gateway(api, whmcs):
     assert detail["items"] == {"item": []} and detail["total"] == "0.00"
 
 
-async def test_a_paid_invoice_is_created_with_its_date_paid(api):
+async def test_a_paid_or_cancelled_invoice_is_created_with_its_date(api):
     created = await api.ok("CreateInvoice", userid=2, status="Paid")
     listed = await row(api, 2, int(created["invoiceid"]))
     assert listed["status"] == "Paid" and listed["datepaid"] == listed["created_at"]
+    assert listed["date_cancelled"] == ZERO
+    cancelled = await api.ok("CreateInvoice", userid=2, status="Cancelled")
+    listed = await row(api, 2, int(cancelled["invoiceid"]))
+    assert listed["date_cancelled"] == listed["created_at"] and listed["datepaid"] == ZERO
 
 
 async def test_a_draft_by_flag_or_status(api):
