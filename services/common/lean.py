@@ -163,6 +163,15 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
+def prepare() -> list[str]:
+    """A service process's first step, in its ``__main__`` before the service's imports and
+    before any thread starts: :func:`skip_optional_imports`, :func:`limit_malloc_arenas` and
+    :func:`defer_unused_imports` (the deferred modules' names)."""
+    skip_optional_imports()
+    limit_malloc_arenas()
+    return defer_unused_imports()
+
+
 def skip_optional_imports() -> None:
     """Make ``import rich`` (and the others) fail in this process: run before anything imports
     structlog or httpx. A package already imported stays as it is."""
