@@ -119,6 +119,9 @@ SETTINGS_CLI_NAMES = (
 )
 HTML_ENTITIES = "html.entities"
 CONFIG_FILES = "configparser"
+X509 = "cryptography.x509"
+PROTOBUF_PYTHON_MESSAGE = "google.protobuf.internal.python_message"
+XML_DOM = "xml.dom.minidom"
 REDIS_CLUSTER = "redis.cluster"
 REDIS_ASYNC_CLUSTER = "redis.asyncio.cluster"
 REDIS_KEYSPACE = "redis.keyspace_notifications"
@@ -289,6 +292,9 @@ DEFERRALS = (
     Deferral(REDIS_ASYNC_CLUSTER, proxies=("RedisCluster",)),
     Deferral(REDIS_KEYSPACE, proxies=REDIS_KEYSPACE_NAMES),
     Deferral(REDIS_ASYNC_KEYSPACE, proxies=REDIS_ASYNC_KEYSPACE_NAMES),
+    Deferral(X509),
+    Deferral(PROTOBUF_PYTHON_MESSAGE),
+    Deferral(XML_DOM),
 )
 _LOCK = threading.RLock()
 
@@ -318,7 +324,14 @@ class _Deferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if fullname != self.deferral.name or self.answered:
             return None
         self.answered = True
-        return _Spec(fullname, self)
+        # A package's stand-in has the real package's ``__path__``: a submodule imported by its
+        # own name (``cryptography.x509.oid``) loads from there as usual, the package stays out.
+        real = importlib.machinery.PathFinder.find_spec(fullname, path)
+        locations = None if real is None else real.submodule_search_locations
+        spec = _Spec(fullname, self, is_package=locations is not None)
+        if locations is not None:
+            spec.submodule_search_locations = list(locations)
+        return spec
 
     def exec_module(self, module: ModuleType) -> None:
         name = self.deferral.name
