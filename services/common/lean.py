@@ -1,4 +1,5 @@
-"""What keeps a service process small: run by each ``services/<svc>/__main__.py``.
+"""What keeps a service process small: :func:`prepare` is the first step of each
+``services/<svc>/__main__.py``.
 
 Measured on one service (``bench/memory_bench.py``, ``/proc/<pid>/smaps_rollup``): most of a
 service's resident memory is anonymous, the Python objects of the ~1,000 modules it imports and
@@ -32,7 +33,8 @@ service does:
   last one: a burst's free pages go back within about a second of it instead of up to an interval
   later (a trim takes 0.2 to 0.6 ms, 15 ms at most right after a burst; a quiet process is not
   trimmed more often than every interval).
-- :func:`defer_unused_imports` (run by each service's ``__main__`` and registered again by the
+- :func:`defer_unused_imports` (run by each service's ``__main__``, through :func:`prepare`,
+  and registered again by the
   modules every import of the libraries concerned goes through first: ``services.common.clients``,
   ``.settings``, ``.cache``): modules that the libraries import but the portal never uses are
   imported on first use instead (:data:`DEFERRALS`); until then their
@@ -69,11 +71,24 @@ service does:
   its ``__main__``). ``configparser`` (~0.2 MiB), likewise: asyncpg imports it to read a
   ``pg_service.conf`` when a connection names a ``service``, which the services' ``DATABASE_URL``
   does not; asyncpg takes the module, so the stand-in has no names of its own (the first
-  ``configparser.ConfigParser`` loads the real module). ``tests/unit/test_lean.py`` checks the
+  ``configparser.ConfigParser`` loads the real module). ``cryptography.x509`` (the X.509
+  certificate classes, ~0.8 MiB): PyJWT's algorithms import the package (``from cryptography
+  import x509``) for one call, ``load_der_x509_certificate`` in the HMAC algorithm's refusal of an
+  asymmetric key as a secret; the portal's tokens are ES256, and none of cryptography's modules a
+  service loads imports it. ``google.protobuf.internal.python_message``, protobuf's pure-Python
+  message implementation with its text format, decoder and encoder (~0.7 MiB):
+  ``descriptor_pool`` and ``internal.builder`` import it at module level and use it only for the
+  Python implementation; the installed one is upb (with
+  ``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python``, ``message_factory``'s first message class
+  loads it). ``xml.dom.minidom`` (~0.3 MiB once the Salesforce client is imported):
+  simple-salesforce's ``util`` imports it for the SOAP login's answer; the portal logs in with
+  OAuth client credentials. The three are modules the libraries take whole, so their stand-ins
+  have no names of their own. ``tests/unit/test_lean.py`` checks the
   import shape each stand-in relies on (which names the libraries take from them, and where), so
-  an upgrade that changes it fails there. A stand-in is a plain module: a deferred package's
-  submodule (``charset_normalizer.api``) cannot be imported by its own name before the package is
-  used; none of the deferred names is imported that way in a service.
+  an upgrade that changes it fails there. A deferred package's stand-in has the real package's
+  ``__path__`` (found, not executed): a submodule imported by its own name
+  (``from cryptography.x509.oid import NameOID``) loads from there, and the package itself still
+  loads only when one of its own names is read.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
