@@ -137,6 +137,22 @@ CONFIG_FILES = "configparser"
 X509 = "cryptography.x509"
 PROTOBUF_PYTHON_MESSAGE = "google.protobuf.internal.python_message"
 XML_DOM = "xml.dom.minidom"
+SSH_KEYS = "cryptography.hazmat.primitives.serialization.ssh"
+SSH_KEYS_FUNCTIONS = (
+    "load_ssh_private_key",
+    "load_ssh_public_identity",
+    "load_ssh_public_key",
+    "ssh_key_fingerprint",
+)
+SSH_KEYS_TYPES = (
+    "SSHCertPrivateKeyTypes",
+    "SSHCertPublicKeyTypes",
+    "SSHCertificate",
+    "SSHCertificateBuilder",
+    "SSHCertificateType",
+    "SSHPrivateKeyTypes",
+    "SSHPublicKeyTypes",
+)
 REDIS_CLUSTER = "redis.cluster"
 REDIS_ASYNC_CLUSTER = "redis.asyncio.cluster"
 REDIS_KEYSPACE = "redis.keyspace_notifications"
@@ -310,6 +326,7 @@ DEFERRALS = (
     Deferral(X509),
     Deferral(PROTOBUF_PYTHON_MESSAGE),
     Deferral(XML_DOM),
+    Deferral(SSH_KEYS, callables=SSH_KEYS_FUNCTIONS, proxies=SSH_KEYS_TYPES),
 )
 _LOCK = threading.RLock()
 
