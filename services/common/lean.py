@@ -83,7 +83,11 @@ service does:
   loads it). ``xml.dom.minidom`` (~0.3 MiB once the Salesforce client is imported):
   simple-salesforce's ``util`` imports it for the SOAP login's answer; the portal logs in with
   OAuth client credentials. The three are modules the libraries take whole, so their stand-ins
-  have no names of their own. ``tests/unit/test_lean.py`` checks the
+  have no names of their own. ``cryptography.hazmat.primitives.serialization.ssh``, OpenSSH keys
+  and certificates (~0.25 MiB): the ``serialization`` package re-exports its functions and
+  classes, and PyJWT calls ``load_ssh_public_key`` only for a key in OpenSSH form (the portal's
+  keys are PEM and JWK); its functions are stand-ins that load it when called, its classes and
+  type aliases proxies, and cryptography's Rust code loads it by name to write an OpenSSH key. ``tests/unit/test_lean.py`` checks the
   import shape each stand-in relies on (which names the libraries take from them, and where), so
   an upgrade that changes it fails there. A deferred package's stand-in has the real package's
   ``__path__`` (found, not executed): a submodule imported by its own name

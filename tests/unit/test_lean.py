@@ -218,6 +218,7 @@ def test_too_late_to_defer_what_is_already_imported() -> None:
     _run_python(
         "import configparser, html.entities, pydantic_settings, redis, simple_salesforce, sys\n"
         "import cryptography.x509, google.protobuf.internal.python_message\n"
+        "import cryptography.hazmat.primitives.serialization\n"
         "from services.common import lean\n"
         "assert lean.defer_unused_imports() == [], 'all are already imported'\n"
         "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
@@ -571,7 +572,7 @@ def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
         f"import services.{service}.server\n"
         f"for name in {sorted({*REDIS_DEFERRED, lean.HTML_ENTITIES})!r}:\n"
         "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
-        f"for name in {[lean.X509, lean.PROTOBUF_PYTHON_MESSAGE]!r}:\n"
+        f"for name in {[lean.X509, lean.PROTOBUF_PYTHON_MESSAGE, lean.SSH_KEYS]!r}:\n"
         "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
         "config_files = sys.modules.get(lean.CONFIG_FILES)  # with asyncpg only\n"
         "assert config_files is None or isinstance(config_files.__spec__, lean._Spec)\n"
@@ -919,3 +920,111 @@ def test_the_python_protobuf_implementation_loads_the_deferred_message_module() 
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_cryptography_and_pyjwt_still_have_the_import_shape_the_ssh_deferral_relies_on() -> None:
+    # The stand-in of cryptography's OpenSSH module has a function that loads it for each of its
+    # functions and a proxy for each of its classes and type aliases that the serialization
+    # package re-exports; nothing else of cryptography imports it (its Rust code loads it by name
+    # to write an OpenSSH key), and PyJWT takes only load_ssh_public_key, which it calls inside
+    # functions, never at import.
+    importers = {
+        (here, where, frozenset(names))
+        for here, where, module, names in _imports_in_context("cryptography")
+        if module == lean.SSH_KEYS and here != lean.SSH_KEYS
+    }
+    serialization = lean.SSH_KEYS.rpartition(".")[0]
+    assert importers == {
+        (serialization, "module", frozenset([*lean.SSH_KEYS_FUNCTIONS, *lean.SSH_KEYS_TYPES]))
+    }, importers
+    taken = {
+        (here, where, names)
+        for here, where, module, names in _imports_in_context("jwt")
+        if module in (lean.SSH_KEYS, serialization) and names
+    }
+    assert taken == {
+        (
+            "jwt.algorithms",
+            "module",
+            (
+                "Encoding",
+                "NoEncryption",
+                "PrivateFormat",
+                "PublicFormat",
+                "load_der_public_key",
+                "load_pem_private_key",
+                "load_pem_public_key",
+                "load_ssh_public_key",
+            ),
+        )
+    }, taken
+    assert not _module_level_uses(_source("jwt.algorithms"), "load_ssh_public_key")
+    ssh = ast.parse(_source(lean.SSH_KEYS).read_text())
+    defined = {
+        node.name: "function" if isinstance(node, ast.FunctionDef) else "class"
+        for node in ssh.body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+    aliases = {
+        target.id
+        for node in ssh.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and ast.unparse(node.value).startswith("typing.Union")
+    }
+    assert all(defined[name] == "function" for name in lean.SSH_KEYS_FUNCTIONS)
+    assert set(lean.SSH_KEYS_TYPES) == aliases | {
+        name for name in lean.SSH_KEYS_TYPES if defined.get(name) == "class"
+    }
+
+
+def test_ssh_keys_work_with_the_openssh_module_deferred() -> None:
+    # A service's start: the OpenSSH module is a stand-in after an ES256 token's signing and
+    # check; PyJWT verifies with an OpenSSH public key through the function stand-in, a key
+    # written as OpenSSH (cryptography's Rust code loads the module by name), the classes'
+    # proxies answer isinstance, then the real module's.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "import services.billing.server, jwt\n"
+        "def deferred():\n"
+        "    return isinstance(sys.modules[lean.SSH_KEYS].__spec__, lean._Spec)\n"
+        "from cryptography.hazmat.primitives import serialization\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec\n"
+        "key = ec.generate_private_key(ec.SECP256R1())\n"
+        "token = jwt.encode({'sub': 'u1'}, key, algorithm='ES256')\n"
+        "assert jwt.decode(token, key.public_key(), algorithms=['ES256'])['sub'] == 'u1'\n"
+        "assert deferred() and not isinstance(key, serialization.SSHCertificate)\n"
+        "openssh = key.public_key().public_bytes(serialization.Encoding.OpenSSH,\n"
+        "                                        serialization.PublicFormat.OpenSSH)\n"
+        "assert openssh.startswith(b'ecdsa-sha2-nistp256 ') and not deferred()\n"
+        "assert jwt.decode(token, openssh, algorithms=['ES256'])['sub'] == 'u1'\n"
+        "loaded = serialization.load_ssh_public_key(openssh)\n"
+        "assert loaded.public_numbers() == key.public_key().public_numbers()\n"
+        "assert serialization.SSHCertificateType.USER.value == 1\n"
+    )
+
+
+def test_pyjwt_loads_the_deferred_openssh_module_for_an_ssh_key() -> None:
+    # The function stand-in itself: PyJWT's first OpenSSH key loads the real module.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "import jwt\n"
+        "from cryptography.hazmat.primitives.asymmetric import ed25519\n"
+        "from cryptography.hazmat.primitives import serialization\n"
+        "key = ed25519.Ed25519PrivateKey.generate()\n"
+        "token = jwt.encode({'sub': 'u2'}, key, algorithm='EdDSA')\n"
+        "assert isinstance(sys.modules[lean.SSH_KEYS].__spec__, lean._Spec)\n"
+        "raw = key.public_key().public_bytes(serialization.Encoding.Raw,\n"
+        "                                    serialization.PublicFormat.Raw)\n"
+        "import base64, struct\n"
+        "def field(b):\n"
+        "    return struct.pack('>I', len(b)) + b\n"
+        "blob = field(b'ssh-ed25519') + field(raw)\n"
+        "openssh = b'ssh-ed25519 ' + base64.b64encode(blob)\n"
+        "assert jwt.decode(token, openssh, algorithms=['EdDSA'])['sub'] == 'u2'\n"
+        "assert not isinstance(sys.modules[lean.SSH_KEYS].__spec__, lean._Spec)\n"
+    )
