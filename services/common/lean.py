@@ -87,7 +87,12 @@ service does:
   and certificates (~0.25 MiB): the ``serialization`` package re-exports its functions and
   classes, and PyJWT calls ``load_ssh_public_key`` only for a key in OpenSSH form (the portal's
   keys are PEM and JWK); its functions are stand-ins that load it when called, its classes and
-  type aliases proxies, and cryptography's Rust code loads it by name to write an OpenSSH key. ``tests/unit/test_lean.py`` checks the
+  type aliases proxies, and cryptography's Rust code loads it by name to write an OpenSSH key.
+  fastavro's JSON encoding (``fastavro.json_read`` and ``fastavro.json_write`` with the
+  pure-Python reader and writer and the JSON decoder and encoder they use, ~0.25 MiB in commerce
+  after its first change event): ``fastavro.read`` and ``.write`` import them to re-export
+  ``json_reader`` and ``json_writer``; the change events are binary Avro, read by the compiled
+  ``schemaless_reader``. The stand-ins' two functions load the real modules when called. ``tests/unit/test_lean.py`` checks the
   import shape each stand-in relies on (which names the libraries take from them, and where), so
   an upgrade that changes it fails there. A deferred package's stand-in has the real package's
   ``__path__`` (found, not executed): a submodule imported by its own name
@@ -141,6 +146,8 @@ CONFIG_FILES = "configparser"
 X509 = "cryptography.x509"
 PROTOBUF_PYTHON_MESSAGE = "google.protobuf.internal.python_message"
 XML_DOM = "xml.dom.minidom"
+AVRO_JSON_READER = "fastavro.json_read"
+AVRO_JSON_WRITER = "fastavro.json_write"
 SSH_KEYS = "cryptography.hazmat.primitives.serialization.ssh"
 SSH_KEYS_FUNCTIONS = (
     "load_ssh_private_key",
@@ -331,6 +338,8 @@ DEFERRALS = (
     Deferral(PROTOBUF_PYTHON_MESSAGE),
     Deferral(XML_DOM),
     Deferral(SSH_KEYS, callables=SSH_KEYS_FUNCTIONS, proxies=SSH_KEYS_TYPES),
+    Deferral(AVRO_JSON_READER, callables=("json_reader",)),
+    Deferral(AVRO_JSON_WRITER, callables=("json_writer",)),
 )
 _LOCK = threading.RLock()
 
