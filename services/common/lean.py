@@ -92,12 +92,12 @@ service does:
   pure-Python reader and writer and the JSON decoder and encoder they use, ~0.25 MiB in commerce
   after its first change event): ``fastavro.read`` and ``.write`` import them to re-export
   ``json_reader`` and ``json_writer``; the change events are binary Avro, read by the compiled
-  ``schemaless_reader``. The stand-ins' two functions load the real modules when called. ``tests/unit/test_lean.py`` checks the
-  import shape each stand-in relies on (which names the libraries take from them, and where), so
-  an upgrade that changes it fails there. A deferred package's stand-in has the real package's
-  ``__path__`` (found, not executed): a submodule imported by its own name
-  (``from cryptography.x509.oid import NameOID``) loads from there, and the package itself still
-  loads only when one of its own names is read.
+  ``schemaless_reader``. The stand-ins' two functions load the real modules when called.
+  ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on (which names the
+  libraries take from them, and where), so an upgrade that changes it fails there. A deferred
+  package's stand-in has the real package's ``__path__`` (found, not executed): a submodule
+  imported by its own name (``from cryptography.x509.oid import NameOID``) loads from there, and
+  the package itself still loads only when one of its own names is read.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.

@@ -218,7 +218,7 @@ def test_too_late_to_defer_what_is_already_imported() -> None:
     _run_python(
         "import configparser, html.entities, pydantic_settings, redis, simple_salesforce, sys\n"
         "import cryptography.x509, google.protobuf.internal.python_message\n"
-        "import cryptography.hazmat.primitives.serialization\n"
+        "import cryptography.hazmat.primitives.serialization, fastavro\n"
         "from services.common import lean\n"
         "assert lean.defer_unused_imports() == [], 'all are already imported'\n"
         "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
@@ -1027,4 +1027,77 @@ def test_pyjwt_loads_the_deferred_openssh_module_for_an_ssh_key() -> None:
         "openssh = b'ssh-ed25519 ' + base64.b64encode(blob)\n"
         "assert jwt.decode(token, openssh, algorithms=['EdDSA'])['sub'] == 'u2'\n"
         "assert not isinstance(sys.modules[lean.SSH_KEYS].__spec__, lean._Spec)\n"
+    )
+
+
+def test_fastavro_still_has_the_import_shape_the_json_deferral_relies_on() -> None:
+    # The stand-ins of fastavro's JSON reader and writer have one function each: fastavro's
+    # ``read`` and ``write`` (and the package) import the modules and read only json_reader and
+    # json_writer from them at import; no other fastavro module imports them, and the compiled
+    # reader and writer (what the change events use) are installed, so the pure-Python ones that
+    # the JSON modules import stay out with them.
+    takes = {lean.AVRO_JSON_READER: "json_reader", lean.AVRO_JSON_WRITER: "json_writer"}
+    importers = {
+        (here, module) for here, _, module, _ in _imports_in_context("fastavro") if module in takes
+    }
+    assert importers == {
+        ("fastavro.read", lean.AVRO_JSON_READER),
+        ("fastavro.write", lean.AVRO_JSON_WRITER),
+    }, importers
+    for here in ("fastavro", "fastavro.read", "fastavro.write"):
+        tree = ast.parse(_source(here).read_text())
+        read = {
+            (ast.unparse(node.value), node.attr)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and ast.unparse(node.value).rpartition(".")[2] in ("json_read", "json_write")
+        }
+        allowed = {(m.rpartition(".")[2], n) for m, n in takes.items()}
+        allowed |= {(m, n) for m, n in takes.items()}
+        assert read <= allowed and read, (here, read)
+    pure = {
+        here
+        for here, _, module, _ in _imports_in_context("fastavro")
+        if module in ("fastavro._read_py", "fastavro._write_py") and here.startswith("fastavro.")
+    }
+    assert pure == {*takes, "fastavro.read", "fastavro.write"}, pure
+    assert importlib.util.find_spec("fastavro._read").origin.endswith(".so")  # type: ignore[union-attr]
+    assert importlib.util.find_spec("fastavro._write").origin.endswith(".so")  # type: ignore[union-attr]
+
+
+def test_change_events_decode_with_the_json_modules_deferred() -> None:
+    # commerce's start and its first change event (services.common.clients.cdc's schema and
+    # decode, binary Avro) leave fastavro's JSON modules and the pure-Python reader out; Avro JSON
+    # written and read afterwards loads them and round-trips.
+    _run_python(
+        "import io, json, sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "import services.commerce.server\n"
+        "from services.common.clients.cdc import EventSchema\n"
+        "header = [{'name': n, 'type': t} for n, t in [('entityName', 'string'),\n"
+        "    ('changeType', 'string'), ('recordIds', {'type': 'array', 'items': 'string'}),\n"
+        "    ('transactionKey', 'string'), ('sequenceNumber', 'int'),\n"
+        "    ('commitTimestamp', 'long')]]\n"
+        "raw = {'type': 'record', 'name': 'E', 'fields': [\n"
+        "    {'name': 'ChangeEventHeader',\n"
+        "     'type': {'type': 'record', 'name': 'H', 'fields': header}},\n"
+        "    {'name': 'Status', 'type': ['null', 'string'], 'default': None}]}\n"
+        "schema = EventSchema('s1', json.dumps(raw))\n"
+        "record = {'ChangeEventHeader': {'entityName': 'Order', 'changeType': 'UPDATE',\n"
+        "    'recordIds': ['801x'], 'transactionKey': 't1', 'sequenceNumber': 1,\n"
+        "    'commitTimestamp': 1700000000000}, 'Status': 'Activated'}\n"
+        "import fastavro\n"
+        "buffer = io.BytesIO()\n"
+        "fastavro.schemaless_writer(buffer, schema.parsed, record)\n"
+        "event = schema.decode(buffer.getvalue(), b'r1', 'e1', '/data/OrderChangeEvent')\n"
+        "assert event.entity == 'Order' and event.fields == {'Status': 'Activated'}, event\n"
+        "for name in (lean.AVRO_JSON_READER, lean.AVRO_JSON_WRITER):\n"
+        "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
+        "assert not {'fastavro._read_py', 'fastavro._write_py'} & set(sys.modules)\n"
+        "out = io.StringIO()\n"
+        "fastavro.json_writer(out, schema.parsed, [record])\n"
+        "back = list(fastavro.json_reader(io.StringIO(out.getvalue()), schema.parsed))\n"
+        "assert back == [record], (out.getvalue(), back)\n"
+        "assert 'fastavro._read_py' in sys.modules and 'fastavro._write_py' in sys.modules\n"
     )
