@@ -33,11 +33,10 @@ service does:
   last one: a burst's free pages go back within about a second of it instead of up to an interval
   later (a trim takes 0.2 to 0.6 ms, 15 ms at most right after a burst; a quiet process is not
   trimmed more often than every interval).
-- :func:`defer_unused_imports` (run by each service's ``__main__``, through :func:`prepare`,
-  and registered again by the
-  modules every import of the libraries concerned goes through first: ``services.common.clients``,
-  ``.settings``, ``.cache``): modules that the libraries import but the portal never uses are
-  imported on first use instead (:data:`DEFERRALS`); until then their
+- :func:`defer_unused_imports` (run by each service's ``__main__``, through :func:`prepare`, and
+  registered again by the modules every import of the libraries concerned goes through first:
+  ``services.common.clients``, ``.settings``, ``.cache``): modules that the libraries import but
+  the portal never uses are imported on first use instead (:data:`DEFERRALS`); until then their
   import gives a stand-in module whose names load the real one, so nothing behaves differently when
   they are used. ``simple_salesforce.metadata``, the Metadata API (SOAP deploys and retrieves; the
   portal uses the REST API): ``simple_salesforce.api`` imports it for ``SfdcMetadataApi``, which
