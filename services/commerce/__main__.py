@@ -9,9 +9,7 @@ from services.common import lean
 
 def main() -> None:
     # Before the service is imported and before any thread starts (services/common/lean.py).
-    lean.skip_optional_imports()
-    lean.limit_malloc_arenas()
-    lean.defer_unused_imports()
+    lean.prepare()
     from services.commerce.server import build_server
     from services.commerce.settings import CommerceSettings
     from services.common.server import serve

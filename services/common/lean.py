@@ -1,4 +1,5 @@
-"""What keeps a service process small: run by each ``services/<svc>/__main__.py``.
+"""What keeps a service process small: :func:`prepare` is the first step of each
+``services/<svc>/__main__.py``.
 
 Measured on one service (``bench/memory_bench.py``, ``/proc/<pid>/smaps_rollup``): most of a
 service's resident memory is anonymous, the Python objects of the ~1,000 modules it imports and
@@ -32,10 +33,10 @@ service does:
   last one: a burst's free pages go back within about a second of it instead of up to an interval
   later (a trim takes 0.2 to 0.6 ms, 15 ms at most right after a burst; a quiet process is not
   trimmed more often than every interval).
-- :func:`defer_unused_imports` (run by each service's ``__main__`` and registered again by the
-  modules every import of the libraries concerned goes through first: ``services.common.clients``,
-  ``.settings``, ``.cache``): modules that the libraries import but the portal never uses are
-  imported on first use instead (:data:`DEFERRALS`); until then their
+- :func:`defer_unused_imports` (run by each service's ``__main__``, through :func:`prepare`, and
+  registered again by the modules every import of the libraries concerned goes through first:
+  ``services.common.clients``, ``.settings``, ``.cache``): modules that the libraries import but
+  the portal never uses are imported on first use instead (:data:`DEFERRALS`); until then their
   import gives a stand-in module whose names load the real one, so nothing behaves differently when
   they are used. ``simple_salesforce.metadata``, the Metadata API (SOAP deploys and retrieves; the
   portal uses the REST API): ``simple_salesforce.api`` imports it for ``SfdcMetadataApi``, which
@@ -69,11 +70,33 @@ service does:
   its ``__main__``). ``configparser`` (~0.2 MiB), likewise: asyncpg imports it to read a
   ``pg_service.conf`` when a connection names a ``service``, which the services' ``DATABASE_URL``
   does not; asyncpg takes the module, so the stand-in has no names of its own (the first
-  ``configparser.ConfigParser`` loads the real module). ``tests/unit/test_lean.py`` checks the
-  import shape each stand-in relies on (which names the libraries take from them, and where), so
-  an upgrade that changes it fails there. A stand-in is a plain module: a deferred package's
-  submodule (``charset_normalizer.api``) cannot be imported by its own name before the package is
-  used; none of the deferred names is imported that way in a service.
+  ``configparser.ConfigParser`` loads the real module). ``cryptography.x509`` (the X.509
+  certificate classes, ~0.8 MiB): PyJWT's algorithms import the package (``from cryptography
+  import x509``) for one call, ``load_der_x509_certificate`` in the HMAC algorithm's refusal of an
+  asymmetric key as a secret; the portal's tokens are ES256, and none of cryptography's modules a
+  service loads imports it. ``google.protobuf.internal.python_message``, protobuf's pure-Python
+  message implementation with its text format, decoder and encoder (~0.7 MiB):
+  ``descriptor_pool`` and ``internal.builder`` import it at module level and use it only for the
+  Python implementation; the installed one is upb (with
+  ``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python``, ``message_factory``'s first message class
+  loads it). ``xml.dom.minidom`` (~0.3 MiB once the Salesforce client is imported):
+  simple-salesforce's ``util`` imports it for the SOAP login's answer; the portal logs in with
+  OAuth client credentials. The three are modules the libraries take whole, so their stand-ins
+  have no names of their own. ``cryptography.hazmat.primitives.serialization.ssh``, OpenSSH keys
+  and certificates (~0.25 MiB): the ``serialization`` package re-exports its functions and
+  classes, and PyJWT calls ``load_ssh_public_key`` only for a key in OpenSSH form (the portal's
+  keys are PEM and JWK); its functions are stand-ins that load it when called, its classes and
+  type aliases proxies, and cryptography's Rust code loads it by name to write an OpenSSH key.
+  fastavro's JSON encoding (``fastavro.json_read`` and ``fastavro.json_write`` with the
+  pure-Python reader and writer and the JSON decoder and encoder they use, ~0.25 MiB in commerce
+  after its first change event): ``fastavro.read`` and ``.write`` import them to re-export
+  ``json_reader`` and ``json_writer``; the change events are binary Avro, read by the compiled
+  ``schemaless_reader``. The stand-ins' two functions load the real modules when called.
+  ``tests/unit/test_lean.py`` checks the import shape each stand-in relies on (which names the
+  libraries take from them, and where), so an upgrade that changes it fails there. A deferred
+  package's stand-in has the real package's ``__path__`` (found, not executed): a submodule
+  imported by its own name (``from cryptography.x509.oid import NameOID``) loads from there, and
+  the package itself still loads only when one of its own names is read.
 
 The processes also run with ``PYTHONOPTIMIZE=2`` (``-OO``: no docstrings, no asserts; set where
 they are started, ``tools/stack.py`` and the ``Dockerfile``): ~3 MiB less per service.
@@ -119,6 +142,27 @@ SETTINGS_CLI_NAMES = (
 )
 HTML_ENTITIES = "html.entities"
 CONFIG_FILES = "configparser"
+X509 = "cryptography.x509"
+PROTOBUF_PYTHON_MESSAGE = "google.protobuf.internal.python_message"
+XML_DOM = "xml.dom.minidom"
+AVRO_JSON_READER = "fastavro.json_read"
+AVRO_JSON_WRITER = "fastavro.json_write"
+SSH_KEYS = "cryptography.hazmat.primitives.serialization.ssh"
+SSH_KEYS_FUNCTIONS = (
+    "load_ssh_private_key",
+    "load_ssh_public_identity",
+    "load_ssh_public_key",
+    "ssh_key_fingerprint",
+)
+SSH_KEYS_TYPES = (
+    "SSHCertPrivateKeyTypes",
+    "SSHCertPublicKeyTypes",
+    "SSHCertificate",
+    "SSHCertificateBuilder",
+    "SSHCertificateType",
+    "SSHPrivateKeyTypes",
+    "SSHPublicKeyTypes",
+)
 REDIS_CLUSTER = "redis.cluster"
 REDIS_ASYNC_CLUSTER = "redis.asyncio.cluster"
 REDIS_KEYSPACE = "redis.keyspace_notifications"
@@ -161,6 +205,15 @@ def _libc() -> ctypes.CDLL | None:
 
 
 _LIBC = _libc()
+
+
+def prepare() -> list[str]:
+    """A service process's first step, in its ``__main__`` before the service's imports and
+    before any thread starts: :func:`skip_optional_imports`, :func:`limit_malloc_arenas` and
+    :func:`defer_unused_imports` (the deferred modules' names)."""
+    skip_optional_imports()
+    limit_malloc_arenas()
+    return defer_unused_imports()
 
 
 def skip_optional_imports() -> None:
@@ -280,6 +333,12 @@ DEFERRALS = (
     Deferral(REDIS_ASYNC_CLUSTER, proxies=("RedisCluster",)),
     Deferral(REDIS_KEYSPACE, proxies=REDIS_KEYSPACE_NAMES),
     Deferral(REDIS_ASYNC_KEYSPACE, proxies=REDIS_ASYNC_KEYSPACE_NAMES),
+    Deferral(X509),
+    Deferral(PROTOBUF_PYTHON_MESSAGE),
+    Deferral(XML_DOM),
+    Deferral(SSH_KEYS, callables=SSH_KEYS_FUNCTIONS, proxies=SSH_KEYS_TYPES),
+    Deferral(AVRO_JSON_READER, callables=("json_reader",)),
+    Deferral(AVRO_JSON_WRITER, callables=("json_writer",)),
 )
 _LOCK = threading.RLock()
 
@@ -309,7 +368,14 @@ class _Deferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if fullname != self.deferral.name or self.answered:
             return None
         self.answered = True
-        return _Spec(fullname, self)
+        # A package's stand-in has the real package's ``__path__``: a submodule imported by its
+        # own name (``cryptography.x509.oid``) loads from there as usual, the package stays out.
+        real = importlib.machinery.PathFinder.find_spec(fullname, path)
+        locations = None if real is None else real.submodule_search_locations
+        spec = _Spec(fullname, self, is_package=locations is not None)
+        if locations is not None:
+            spec.submodule_search_locations = list(locations)
+        return spec
 
     def exec_module(self, module: ModuleType) -> None:
         name = self.deferral.name

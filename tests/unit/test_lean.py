@@ -217,6 +217,8 @@ def test_requests_guesses_an_encoding_with_the_real_charset_detection() -> None:
 def test_too_late_to_defer_what_is_already_imported() -> None:
     _run_python(
         "import configparser, html.entities, pydantic_settings, redis, simple_salesforce, sys\n"
+        "import cryptography.x509, google.protobuf.internal.python_message\n"
+        "import cryptography.hazmat.primitives.serialization, fastavro\n"
         "from services.common import lean\n"
         "assert lean.defer_unused_imports() == [], 'all are already imported'\n"
         "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
@@ -570,6 +572,8 @@ def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
         f"import services.{service}.server\n"
         f"for name in {sorted({*REDIS_DEFERRED, lean.HTML_ENTITIES})!r}:\n"
         "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
+        f"for name in {[lean.X509, lean.PROTOBUF_PYTHON_MESSAGE, lean.SSH_KEYS]!r}:\n"
+        "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
         "config_files = sys.modules.get(lean.CONFIG_FILES)  # with asyncpg only\n"
         "assert config_files is None or isinstance(config_files.__spec__, lean._Spec)\n"
         f"assert (config_files is None) == ({service!r} in ('billing', 'support'))\n"
@@ -596,19 +600,62 @@ def test_a_proxy_in_a_union_is_not_loaded() -> None:
     )
 
 
-def test_every_service_defers_before_its_imports() -> None:
-    # Each ``python -m services.<svc>`` registers the deferrals first thing (before the service's
-    # imports, which reach html.entities through prometheus_client's http.server).
+def test_every_service_prepares_the_process_before_its_imports() -> None:
+    # Each ``python -m services.<svc>`` calls lean.prepare first thing (before the service's
+    # imports, which reach html.entities through prometheus_client's http.server, and before any
+    # thread starts: the arena limit).
     for service in ("identity", "billing", "commerce", "support"):
         tree = ast.parse((ROOT / "services" / service / "__main__.py").read_text())
         main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
-        calls = [ast.unparse(stmt.value) for stmt in main.body[:3] if isinstance(stmt, ast.Expr)]
-        assert calls == [
-            "lean.skip_optional_imports()",
-            "lean.limit_malloc_arenas()",
-            "lean.defer_unused_imports()",
-        ], (service, calls)
-        assert isinstance(main.body[3], ast.ImportFrom), service
+        first = main.body[0]
+        assert isinstance(first, ast.Expr) and ast.unparse(first) == "lean.prepare()", service
+        assert isinstance(main.body[1], ast.ImportFrom), service
+
+
+_HEAPS = (
+    "import ctypes, os, tempfile, threading\n"
+    "def heaps():\n"
+    "    libc = ctypes.CDLL(None)\n"
+    "    libc.fopen.restype = ctypes.c_void_p\n"
+    "    path = tempfile.mktemp()\n"
+    "    out = libc.fopen(path.encode(), b'w')\n"
+    "    libc.malloc_info(0, ctypes.c_void_p(out))\n"
+    "    libc.fclose(ctypes.c_void_p(out))\n"
+    "    with open(path) as f:\n"
+    "        text = f.read()\n"
+    "    os.unlink(path)\n"
+    "    return text.count('<heap nr=')\n"
+    "def allocate():\n"
+    "    kept = [bytearray(4096) for _ in range(200)]\n"
+    "    done.wait()\n"
+    "done = threading.Event()\n"
+    "threads = [threading.Thread(target=allocate) for _ in range(4)]\n"
+    "for t in threads: t.start()\n"
+    "count = heaps()\n"
+    "done.set()\n"
+    "for t in threads: t.join()\n"
+)
+
+
+def test_prepare_skips_the_optional_imports_limits_the_arenas_and_defers() -> None:
+    # What each service's __main__ gets from lean.prepare(): the optional packages absent, every
+    # installed deferral registered (the names it returns; their imports give stand-ins), and
+    # one malloc arena for the threads started after it (glibc's malloc_info lists one heap; the
+    # same threads without it open their own).
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "names = lean.prepare()\n"
+        "assert names == [d.name for d in lean.DEFERRALS], names\n"
+        "assert all(sys.modules[n] is None for n in lean.OPTIONAL_IMPORTS)\n"
+        "import html, configparser, cryptography.x509, xml.dom.minidom\n"
+        "for name in names:\n"
+        "    __import__(name)\n"
+        "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
+        + _HEAPS
+        + "assert count == 1, count\n"
+    )
+    _run_python(_HEAPS + "assert count > 1, count\n")
 
 
 def test_html_still_has_the_import_shape_the_deferral_relies_on() -> None:
@@ -680,3 +727,377 @@ def test_asyncpg_still_has_the_import_shape_the_deferral_relies_on() -> None:
             continue
         used = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
         assert lean.CONFIG_FILES not in used, ast.unparse(stmt)[:80]
+
+
+def _module_level_uses(path: Path, name: str) -> list[str]:
+    """The module-level statements of ``path`` (imports aside) that read ``name``."""
+
+    def run_at_import(node: ast.AST) -> Iterator[ast.AST]:
+        # What runs when the module is imported: not the bodies of functions and lambdas (a
+        # function's decorators, defaults and annotations are counted).
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            outer = [*node.decorator_list, *args.defaults, *args.kw_defaults, node.returns]
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+            outer += [a.annotation for a in every if a is not None]
+            for part in outer:
+                if part is not None:
+                    yield from run_at_import(part)
+            return
+        if isinstance(node, ast.Lambda):
+            return
+        yield node
+        for child in ast.iter_child_nodes(node):
+            yield from run_at_import(child)
+
+    tree = ast.parse(path.read_text())
+    return [
+        ast.unparse(stmt)[:80]
+        for stmt in tree.body
+        if not isinstance(stmt, ast.Import | ast.ImportFrom)
+        and any(isinstance(n, ast.Name) and n.id == name for n in run_at_import(stmt))
+    ]
+
+
+def _functions_reading(path: Path, name: str) -> Iterator[ast.AST]:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(node)
+        ):
+            yield node
+
+
+def _source(module: str) -> Path:
+    return Path(importlib.util.find_spec(module).origin)  # type: ignore[arg-type, union-attr]
+
+
+def test_pyjwt_and_cryptography_still_have_the_import_shape_the_x509_deferral_relies_on() -> None:
+    # The stand-in of cryptography.x509 has no names of its own. It stays a stand-in only while
+    # (a) PyJWT imports the module itself (``from cryptography import x509``), once, at module
+    # level, and reads ``x509.<name>`` only inside functions (the HMAC key check's
+    # load_der_x509_certificate, never reached with ES256), and (b) none of cryptography's
+    # modules outside x509 that a service loads imports it (pkcs7 and pkcs12 do; no service
+    # loads them: the service-process test below).
+    importers = [
+        (here, where, names)
+        for here, where, module, names in _imports_in_context("jwt")
+        if module == lean.X509 or module.startswith(lean.X509 + ".")
+    ]
+    assert importers == [("jwt.algorithms", "module", ())], importers
+    path = _source("jwt.algorithms")
+    assert not _module_level_uses(path, "x509"), _module_level_uses(path, "x509")
+    readers = {f.name for f in _functions_reading(path, "x509")}  # type: ignore[attr-defined]
+    assert readers == {"_is_der_key"}, readers
+    attributes = {
+        node.attr
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "x509"
+    }
+    assert attributes == {"load_der_x509_certificate"}, attributes
+    outside = {
+        here
+        for here, where, module, _ in _imports_in_context("cryptography")
+        if where == "module"
+        and (module == lean.X509 or module.startswith(lean.X509 + "."))
+        and not here.startswith(lean.X509)
+    }
+    assert outside == {
+        "cryptography.hazmat.primitives.serialization.pkcs7",
+        "cryptography.hazmat.primitives.serialization.pkcs12",
+    }, outside
+
+
+def test_protobuf_still_has_the_import_shape_the_python_message_deferral_relies_on() -> None:
+    # The stand-in of protobuf's pure-Python message implementation has no names of its own.
+    # Under the upb implementation (the one installed) it stays a stand-in only while the modules
+    # that import it at module level, descriptor_pool and builder, read it only inside functions
+    # (descriptor_pool: a Python-implementation pool's extensions), and message_factory reads it
+    # only when the implementation is the Python one.
+    from google.protobuf.internal import api_implementation
+
+    assert api_implementation.Type() == "upb"
+    importers = {
+        f"google.{here}"  # named from the folder above google/protobuf
+        for here, where, module, _ in _imports_in_context("google.protobuf")
+        if module == lean.PROTOBUF_PYTHON_MESSAGE and "test" not in here
+    }
+    assert importers == {
+        "google.protobuf.descriptor_pool",
+        "google.protobuf.internal.builder",
+        "google.protobuf.message_factory",
+    }, importers
+    for module in ("google.protobuf.descriptor_pool", "google.protobuf.internal.builder"):
+        assert not _module_level_uses(_source(module), "python_message"), module
+    tree = ast.parse(_source("google.protobuf.message_factory").read_text())
+    branch = next(
+        stmt
+        for stmt in tree.body
+        if isinstance(stmt, ast.If) and "python_message" in ast.unparse(stmt.body[0])
+    )
+    assert ast.unparse(branch.test) == "api_implementation.Type() == 'python'"
+
+
+def test_simple_salesforce_still_has_the_import_shape_the_xml_dom_deferral_relies_on() -> None:
+    # The stand-in of xml.dom.minidom has no names of its own: simple-salesforce must import it
+    # once, as ``import xml.dom.minidom`` at module level (util), and read it only inside
+    # functions (the SOAP login's answer; the portal logs in with OAuth client credentials).
+    importers = [
+        (here, where, names)
+        for here, where, module, names in _imports_in_context("simple_salesforce")
+        if module == lean.XML_DOM
+    ]
+    assert importers == [("simple_salesforce.util", "module", ())], importers
+    path = _source("simple_salesforce.util")
+    assert not _module_level_uses(path, "xml")
+    readers = {f.name for f in _functions_reading(path, "xml")}  # type: ignore[attr-defined]
+    assert readers == {"getUniqueElementValueFromXmlString"}, readers
+
+
+def test_the_x509_protobuf_and_xml_deferrals_work_when_used() -> None:
+    # A service's start (lean.prepare, then identity's imports and the Salesforce client's): an
+    # ES256 token signed and verified, a message serialized, parsed and printed leave the three
+    # stand-ins as they are; a submodule of cryptography.x509 imports by its own name while the
+    # package is a stand-in; the HMAC key check (load_der_x509_certificate), a certificate built
+    # with the real package, simple-salesforce's SOAP answer parser and the Python message
+    # implementation load the real modules and work.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "import services.identity.server, simple_salesforce, jwt\n"
+        "def deferred(name):\n"
+        "    return isinstance(sys.modules[name].__spec__, lean._Spec)\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec\n"
+        "from cryptography.hazmat.primitives import serialization\n"
+        "key = ec.generate_private_key(ec.SECP256R1())\n"
+        "token = jwt.encode({'sub': 'u1'}, key, algorithm='ES256')\n"
+        "assert jwt.decode(token, key.public_key(), algorithms=['ES256']) == {'sub': 'u1'}\n"
+        "from portal.identity.v1 import identity_pb2\n"
+        "from google.protobuf.timestamp_pb2 import Timestamp\n"
+        "stamp = Timestamp(seconds=1700000000)\n"
+        "assert Timestamp.FromString(stamp.SerializeToString()) == stamp\n"
+        "assert str(stamp) == 'seconds: 1700000000\\n'\n"
+        "assert stamp.ToJsonString() == '2023-11-14T22:13:20Z'\n"
+        "assert all(map(deferred, (lean.X509, lean.PROTOBUF_PYTHON_MESSAGE, lean.XML_DOM)))\n"
+        "from cryptography.x509.oid import NameOID\n"
+        "assert deferred(lean.X509) and NameOID.COMMON_NAME.dotted_string == '2.5.4.3'\n"
+        "der = key.public_key().public_bytes(serialization.Encoding.DER,\n"
+        "                                    serialization.PublicFormat.SubjectPublicKeyInfo)\n"
+        "try:\n"
+        "    jwt.encode({'sub': 'u1'}, der, algorithm='HS256')\n"
+        "    raise SystemExit('an asymmetric key taken as an HMAC secret')\n"
+        "except jwt.InvalidKeyError:\n"
+        "    pass\n"
+        "from cryptography import x509\n"
+        "name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'portal')])\n"
+        "assert not deferred(lean.X509) and name.rfc4514_string() == 'CN=portal'\n"
+        "assert sys.modules['cryptography.x509'].oid is sys.modules['cryptography.x509.oid']\n"
+        "from simple_salesforce.util import getUniqueElementValueFromXmlString as value\n"
+        "assert deferred(lean.XML_DOM)\n"
+        "assert value('<r><sessionId>s1</sessionId></r>', 'sessionId') == 's1'\n"
+        "assert not deferred(lean.XML_DOM)\n"
+        "from google.protobuf.internal import python_message\n"
+        "assert isinstance(python_message.GeneratedProtocolMessageType, type)\n"
+        "assert not deferred(lean.PROTOBUF_PYTHON_MESSAGE)\n"
+    )
+
+
+def test_the_python_protobuf_implementation_loads_the_deferred_message_module() -> None:
+    # With PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python the pure-Python messages are in use:
+    # message_factory's first message class loads the real module through the stand-in.
+    env = {**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}
+    code = (
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "from google.protobuf.timestamp_pb2 import Timestamp\n"
+        "from portal.billing.v1 import billing_pb2\n"
+        "stamp = Timestamp(seconds=5)\n"
+        "assert Timestamp.FromString(stamp.SerializeToString()).seconds == 5\n"
+        "real = sys.modules[lean.PROTOBUF_PYTHON_MESSAGE]\n"
+        "assert not isinstance(real.__spec__, lean._Spec)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_cryptography_and_pyjwt_still_have_the_import_shape_the_ssh_deferral_relies_on() -> None:
+    # The stand-in of cryptography's OpenSSH module has a function that loads it for each of its
+    # functions and a proxy for each of its classes and type aliases that the serialization
+    # package re-exports; nothing else of cryptography imports it (its Rust code loads it by name
+    # to write an OpenSSH key), and PyJWT takes only load_ssh_public_key, which it calls inside
+    # functions, never at import.
+    importers = {
+        (here, where, frozenset(names))
+        for here, where, module, names in _imports_in_context("cryptography")
+        if module == lean.SSH_KEYS and here != lean.SSH_KEYS
+    }
+    serialization = lean.SSH_KEYS.rpartition(".")[0]
+    assert importers == {
+        (serialization, "module", frozenset([*lean.SSH_KEYS_FUNCTIONS, *lean.SSH_KEYS_TYPES]))
+    }, importers
+    taken = {
+        (here, where, names)
+        for here, where, module, names in _imports_in_context("jwt")
+        if module in (lean.SSH_KEYS, serialization) and names
+    }
+    assert taken == {
+        (
+            "jwt.algorithms",
+            "module",
+            (
+                "Encoding",
+                "NoEncryption",
+                "PrivateFormat",
+                "PublicFormat",
+                "load_der_public_key",
+                "load_pem_private_key",
+                "load_pem_public_key",
+                "load_ssh_public_key",
+            ),
+        )
+    }, taken
+    assert not _module_level_uses(_source("jwt.algorithms"), "load_ssh_public_key")
+    ssh = ast.parse(_source(lean.SSH_KEYS).read_text())
+    defined = {
+        node.name: "function" if isinstance(node, ast.FunctionDef) else "class"
+        for node in ssh.body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+    aliases = {
+        target.id
+        for node in ssh.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and ast.unparse(node.value).startswith("typing.Union")
+    }
+    assert all(defined[name] == "function" for name in lean.SSH_KEYS_FUNCTIONS)
+    assert set(lean.SSH_KEYS_TYPES) == aliases | {
+        name for name in lean.SSH_KEYS_TYPES if defined.get(name) == "class"
+    }
+
+
+def test_ssh_keys_work_with_the_openssh_module_deferred() -> None:
+    # A service's start: the OpenSSH module is a stand-in after an ES256 token's signing and
+    # check; PyJWT verifies with an OpenSSH public key through the function stand-in, a key
+    # written as OpenSSH (cryptography's Rust code loads the module by name), the classes'
+    # proxies answer isinstance, then the real module's.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "import services.billing.server, jwt\n"
+        "def deferred():\n"
+        "    return isinstance(sys.modules[lean.SSH_KEYS].__spec__, lean._Spec)\n"
+        "from cryptography.hazmat.primitives import serialization\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec\n"
+        "key = ec.generate_private_key(ec.SECP256R1())\n"
+        "token = jwt.encode({'sub': 'u1'}, key, algorithm='ES256')\n"
+        "assert jwt.decode(token, key.public_key(), algorithms=['ES256'])['sub'] == 'u1'\n"
+        "assert deferred() and not isinstance(key, serialization.SSHCertificate)\n"
+        "openssh = key.public_key().public_bytes(serialization.Encoding.OpenSSH,\n"
+        "                                        serialization.PublicFormat.OpenSSH)\n"
+        "assert openssh.startswith(b'ecdsa-sha2-nistp256 ') and not deferred()\n"
+        "assert jwt.decode(token, openssh, algorithms=['ES256'])['sub'] == 'u1'\n"
+        "loaded = serialization.load_ssh_public_key(openssh)\n"
+        "assert loaded.public_numbers() == key.public_key().public_numbers()\n"
+        "assert serialization.SSHCertificateType.USER.value == 1\n"
+    )
+
+
+def test_pyjwt_loads_the_deferred_openssh_module_for_an_ssh_key() -> None:
+    # The function stand-in itself: PyJWT's first OpenSSH key loads the real module.
+    _run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "import jwt\n"
+        "from cryptography.hazmat.primitives.asymmetric import ed25519\n"
+        "from cryptography.hazmat.primitives import serialization\n"
+        "key = ed25519.Ed25519PrivateKey.generate()\n"
+        "token = jwt.encode({'sub': 'u2'}, key, algorithm='EdDSA')\n"
+        "assert isinstance(sys.modules[lean.SSH_KEYS].__spec__, lean._Spec)\n"
+        "raw = key.public_key().public_bytes(serialization.Encoding.Raw,\n"
+        "                                    serialization.PublicFormat.Raw)\n"
+        "import base64, struct\n"
+        "def field(b):\n"
+        "    return struct.pack('>I', len(b)) + b\n"
+        "blob = field(b'ssh-ed25519') + field(raw)\n"
+        "openssh = b'ssh-ed25519 ' + base64.b64encode(blob)\n"
+        "assert jwt.decode(token, openssh, algorithms=['EdDSA'])['sub'] == 'u2'\n"
+        "assert not isinstance(sys.modules[lean.SSH_KEYS].__spec__, lean._Spec)\n"
+    )
+
+
+def test_fastavro_still_has_the_import_shape_the_json_deferral_relies_on() -> None:
+    # The stand-ins of fastavro's JSON reader and writer have one function each: fastavro's
+    # ``read`` and ``write`` (and the package) import the modules and read only json_reader and
+    # json_writer from them at import; no other fastavro module imports them, and the compiled
+    # reader and writer (what the change events use) are installed, so the pure-Python ones that
+    # the JSON modules import stay out with them.
+    takes = {lean.AVRO_JSON_READER: "json_reader", lean.AVRO_JSON_WRITER: "json_writer"}
+    importers = {
+        (here, module) for here, _, module, _ in _imports_in_context("fastavro") if module in takes
+    }
+    assert importers == {
+        ("fastavro.read", lean.AVRO_JSON_READER),
+        ("fastavro.write", lean.AVRO_JSON_WRITER),
+    }, importers
+    for here in ("fastavro", "fastavro.read", "fastavro.write"):
+        tree = ast.parse(_source(here).read_text())
+        read = {
+            (ast.unparse(node.value), node.attr)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and ast.unparse(node.value).rpartition(".")[2] in ("json_read", "json_write")
+        }
+        allowed = {(m.rpartition(".")[2], n) for m, n in takes.items()}
+        allowed |= {(m, n) for m, n in takes.items()}
+        assert read <= allowed and read, (here, read)
+    pure = {
+        here
+        for here, _, module, _ in _imports_in_context("fastavro")
+        if module in ("fastavro._read_py", "fastavro._write_py") and here.startswith("fastavro.")
+    }
+    assert pure == {*takes, "fastavro.read", "fastavro.write"}, pure
+    assert importlib.util.find_spec("fastavro._read").origin.endswith(".so")  # type: ignore[union-attr]
+    assert importlib.util.find_spec("fastavro._write").origin.endswith(".so")  # type: ignore[union-attr]
+
+
+def test_change_events_decode_with_the_json_modules_deferred() -> None:
+    # commerce's start and its first change event (services.common.clients.cdc's schema and
+    # decode, binary Avro) leave fastavro's JSON modules and the pure-Python reader out; Avro JSON
+    # written and read afterwards loads them and round-trips.
+    _run_python(
+        "import io, json, sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "import services.commerce.server\n"
+        "from services.common.clients.cdc import EventSchema\n"
+        "header = [{'name': n, 'type': t} for n, t in [('entityName', 'string'),\n"
+        "    ('changeType', 'string'), ('recordIds', {'type': 'array', 'items': 'string'}),\n"
+        "    ('transactionKey', 'string'), ('sequenceNumber', 'int'),\n"
+        "    ('commitTimestamp', 'long')]]\n"
+        "raw = {'type': 'record', 'name': 'E', 'fields': [\n"
+        "    {'name': 'ChangeEventHeader',\n"
+        "     'type': {'type': 'record', 'name': 'H', 'fields': header}},\n"
+        "    {'name': 'Status', 'type': ['null', 'string'], 'default': None}]}\n"
+        "schema = EventSchema('s1', json.dumps(raw))\n"
+        "record = {'ChangeEventHeader': {'entityName': 'Order', 'changeType': 'UPDATE',\n"
+        "    'recordIds': ['801x'], 'transactionKey': 't1', 'sequenceNumber': 1,\n"
+        "    'commitTimestamp': 1700000000000}, 'Status': 'Activated'}\n"
+        "import fastavro\n"
+        "buffer = io.BytesIO()\n"
+        "fastavro.schemaless_writer(buffer, schema.parsed, record)\n"
+        "event = schema.decode(buffer.getvalue(), b'r1', 'e1', '/data/OrderChangeEvent')\n"
+        "assert event.entity == 'Order' and event.fields == {'Status': 'Activated'}, event\n"
+        "for name in (lean.AVRO_JSON_READER, lean.AVRO_JSON_WRITER):\n"
+        "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
+        "assert not {'fastavro._read_py', 'fastavro._write_py'} & set(sys.modules)\n"
+        "out = io.StringIO()\n"
+        "fastavro.json_writer(out, schema.parsed, [record])\n"
+        "back = list(fastavro.json_reader(io.StringIO(out.getvalue()), schema.parsed))\n"
+        "assert back == [record], (out.getvalue(), back)\n"
+        "assert 'fastavro._read_py' in sys.modules and 'fastavro._write_py' in sys.modules\n"
+    )
