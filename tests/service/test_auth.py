@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import hashlib
 import hmac
 import json
 import time
+import tracemalloc
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,8 @@ from tests.helpers.grpc_errors import error_info, status_of
 from tests.helpers.grpc_servers import started
 from tests.helpers.tokens import sign
 from tools.devkeys import public_jwk, write_private_key
+
+TOKENS = 400  # tokens verified by the memory test
 
 
 @fill_unimplemented(support_pb2.DESCRIPTOR.services_by_name["SupportService"])
@@ -264,7 +269,43 @@ async def test_the_verified_token_memory_is_bounded(keys: Path) -> None:
     tokens = [sign(keys, sub=f"user-{i}") for i in range(5)]
     for token in tokens:
         await verifier.verify(token)
-    assert list(verifier._verified) == tokens[2:]
+    assert [claims.user_id for claims, _ in verifier._verified.values()] == [
+        "user-2", "user-3", "user-4"
+    ]  # fmt: skip
+
+
+async def test_expired_tokens_are_forgotten_once_a_new_one_is_verified(keys: Path) -> None:
+    """A token replaced by a refresh is never presented again: the memory must not wait for it
+    to come back (nor for the bound) to let it go."""
+    source = JwksSource(file=keys / "jwks.json")
+    verifier = TokenVerifier(source, issuer="portal-identity", audience="portal", leeway=0)
+    for i in range(20):
+        await verifier.verify(sign(keys, sub=f"replaced-{i}", ttl=1))
+    await asyncio.sleep(1.2)
+    assert (await verifier.verify(sign(keys, sub="current"))).user_id == "current"
+    assert [claims.user_id for claims, _ in verifier._verified.values()] == ["current"]
+
+
+async def test_a_remembered_token_takes_little_memory(keys: Path) -> None:
+    """What one verified token keeps (its entry until it expires), with identity's claims: a
+    user id, a token id, the expiry. Each request's metadata gives a new string, so the test
+    hands over a copy of each token, as the interceptor does."""
+    source = JwksSource(file=keys / "jwks.json")
+    verifier = TokenVerifier(source, issuer="portal-identity", audience="portal")
+    await verifier.verify(sign(keys, sub=str(uuid.uuid4())))  # keys loaded, imports done
+    tokens = [sign(keys, sub=str(uuid.uuid4()), ttl=900) for _ in range(TOKENS)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for token in tokens:
+            await verifier.verify(token.encode().decode())
+        gc.collect()
+        per_token = (tracemalloc.get_traced_memory()[0] - before) / TOKENS
+    finally:
+        tracemalloc.stop()
+    assert len(verifier._verified) == TOKENS + 1
+    assert per_token < 600, f"{per_token:.0f} bytes per remembered token"
 
 
 async def test_a_key_no_longer_published_is_refused_within_max_age(

@@ -231,7 +231,15 @@ def global_key(namespace: str, family: Family[Any], slot: int | None) -> str:
     return f"{namespace}:{{{tag}}}:_genall:{family.name}"
 
 
-@lru_cache(maxsize=8192)
+KEYS_MEMO = 1024
+"""How many ``keys_for`` results are remembered (least recently used first out). Each holds
+~1.5 KiB (the ``Keys`` with its 6 to 9 key strings and tuples, the scope and variant it was asked
+for), and there is one per user, entry and variant read, so the memo fills with every user a
+process has served and never shrinks: it is kept to the keys of the users reading now (1.5 MiB
+at most). A miss builds the keys again, ~2 µs."""
+
+
+@lru_cache(maxsize=KEYS_MEMO)
 def keys_for(
     namespace: str,
     entry: Entry[Any],
