@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox.whmcs.context import Ctx, Handler
 from sandbox.whmcs.models import Invoice, InvoiceItem, Transaction
@@ -267,7 +267,7 @@ def set_status(ctx: Ctx, inv: Invoice, status: str) -> None:
         return
     inv.status = status
     inv.updated_at = ctx.now()
-    _stamp(inv, status, ctx.now())
+    _stamp(inv, status, inv.updated_at)
     if status == "Paid":
         advance_paid_services(ctx, inv)
     event = STATUS_EVENTS.get(status)
@@ -280,6 +280,7 @@ _REMOVED = frozenset({"subtotal", "tax", "tax2", "total"})
 _BOOLS = {"1": True, "true": True, "0": False, "false": False}
 _YMD = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _YMD_HMS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -334,16 +335,20 @@ def _rate(p: Params, name: str) -> Decimal | None:
     return rate.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
+def _when(name: str, raw: str, shape: re.Pattern[str], parse: Callable[[str], _T], form: str) -> _T:
+    """``raw`` written exactly in ``shape`` and a real day (and time), else refused in ``form``."""
+    try:
+        if not shape.match(raw):
+            raise ValueError(raw)
+        return parse(raw)
+    except ValueError:
+        raise ApiError(f"Invalid date for {name}: {raw}. Format: {form}") from None
+
+
 def _date(p: Params, name: str) -> dt.date | None:
     if not p.has(name):
         return None
-    raw = p.text(name)
-    try:
-        if not _YMD.match(raw):
-            raise ValueError(raw)
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(f"Invalid date for {name}: {raw}. Format: YYYY-mm-dd") from None
+    return _when(name, p.text(name), _YMD, dt.date.fromisoformat, "YYYY-mm-dd")
 
 
 def _line_id(inv: Invoice, name: str, key: str) -> int:
@@ -489,12 +494,7 @@ def _required(p: Params, name: str) -> str:
 
 def _paid_at(p: Params) -> datetime:
     raw = _required(p, "date")
-    try:
-        if not _YMD_HMS.match(raw):
-            raise ValueError(raw)
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(f"Invalid date for date: {raw}. Format: YYYY-mm-dd HH:ii:ss") from None
+    return _when("date", raw, _YMD_HMS, datetime.fromisoformat, "YYYY-mm-dd HH:ii:ss")
 
 
 def add_invoice_payment(ctx: Ctx, p: Params) -> dict[str, Any]:
