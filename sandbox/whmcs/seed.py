@@ -72,19 +72,23 @@ def _seed_hash(password: str) -> str:
     return hash_password(password)
 
 
+# The seeded users: id, first name, last name, email, password, two-factor. User ids (11+)
+# never equal a client id (1+): code that mixes them up fails here.
+SEED_USERS = (
+    (11, "Hanako", "Yamada", "hanako.yamada@example.jp", "demo-password-1", False),
+    (12, "Kenji", "Sato", "kenji.sato@example.jp", "demo-password-2", False),
+    (13, "No", "Number", "no.number@example.jp", "demo-password-3", False),
+    (14, "Aiko", "Yamada", "aiko.yamada@example.jp", "demo-password-4", False),
+    (15, "Mei", "Tanaka", "mei.tanaka@example.jp", "demo-password-5", True),
+)
+SEED_PASSWORDS = tuple(row[4] for row in SEED_USERS)
+
+
 def seed_users(today: date) -> list[User]:
-    """User ids (11+) never equal a client id (1+): code that mixes them up fails here."""
     created = datetime.combine(today - timedelta(days=400), time(9, 0))
-    rows = (
-        (11, "Hanako", "Yamada", "hanako.yamada@example.jp", "demo-password-1", False),
-        (12, "Kenji", "Sato", "kenji.sato@example.jp", "demo-password-2", False),
-        (13, "No", "Number", "no.number@example.jp", "demo-password-3", False),
-        (14, "Aiko", "Yamada", "aiko.yamada@example.jp", "demo-password-4", False),
-        (15, "Mei", "Tanaka", "mei.tanaka@example.jp", "demo-password-5", True),
-    )
     return [
         User(uid, first, last, email, _seed_hash(password), two_factor, created)
-        for uid, first, last, email, password, two_factor in rows
+        for uid, first, last, email, password, two_factor in SEED_USERS
     ]
 
 

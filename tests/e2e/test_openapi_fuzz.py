@@ -48,8 +48,10 @@ from tests.helpers.fuzzing import (
     negatable,
 )
 from tests.helpers.logbook import LogBook
+from tests.helpers.secret_ledger import SecretLedger
 from tests.helpers.stacks import running_stack
 from tools.stack import Stack
+from tools.stack_secrets import configured_secrets
 
 pytestmark = pytest.mark.e2e
 
@@ -68,13 +70,17 @@ async def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 
 
 @pytest.fixture(scope="module")
-async def fuzzer(fuzz_stack: Stack) -> AsyncIterator[Fuzzer]:
+async def fuzzer(fuzz_stack: Stack, secret_ledger: SecretLedger) -> AsyncIterator[Fuzzer]:
     base_url = fuzz_stack.config.gateway_url
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as gateway:
         token = await customer_token(gateway, "/v1/auth/link", HANAKO)
         headers = {"authorization": f"Bearer {token}"}
         ids = await _own_ids(gateway, headers)
-    fuzzer = Fuzzer(base_url, headers, ids)
+    secrets = {
+        *secret_ledger.values.values(),
+        *configured_secrets(fuzz_stack.config.env()).values(),
+    }
+    fuzzer = Fuzzer(base_url, headers, ids, tuple(sorted(secrets)))
     yield fuzzer
     # The tally, for `pytest -s`: requests per operation and mode by status.
     total = sum(o.requests for o in fuzzer.outcomes.values())

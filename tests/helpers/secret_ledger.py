@@ -4,9 +4,9 @@ Every stack started with :func:`tests.helpers.stacks.running_stack` is recorded 
 LogBook. When the session ends (after every stack stopped), each stack's log lines are scanned
 (``tools/logscan.py``) for the passwords (new and current ones too), access and refresh tokens
 and payment links the tests sent or received through a client with :func:`learning_hooks`, the
-customers' passwords of ``tests/helpers/accounts.py``, every stack's configured secrets and
-signing keys, plus the token and key patterns. A finding fails the session (an error at
-teardown of its last test).
+seeded WHMCS users' passwords and those of ``tests/helpers/accounts.py``, every stack's
+configured secrets and signing keys, plus the token and key patterns. A finding fails the
+session (an error at teardown of its last test).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox.whmcs.seed import SEED_PASSWORDS
 from tests.helpers import stacks
 from tests.helpers.accounts import HANAKO, YUKI
 from tools import logscan
@@ -112,8 +113,8 @@ def learning_hooks(ledger: SecretLedger) -> dict[str, list[Any]]:
 @pytest.fixture(scope="session")
 def secret_ledger() -> SecretLedger:
     ledger = SecretLedger()
-    for customer in (HANAKO, YUKI):
-        ledger.add("password", str(customer["password"]))
+    for password in (*SEED_PASSWORDS, HANAKO["password"], YUKI["password"]):
+        ledger.add("password", str(password))
     for name, value in configured_secrets(os.environ).items():  # the development defaults
         ledger.add(name, value)
     return ledger
