@@ -272,8 +272,12 @@ class _Protocol(asyncio.Protocol):
             await self._waiter
 
     def take(self, max_bytes: int) -> bytes:
-        data = bytes(self.buffer[:max_bytes])
-        del self.buffer[:max_bytes]
+        if len(self.buffer) <= max_bytes:  # the usual case: all of it
+            data = bytes(self.buffer)
+            self.buffer.clear()
+        else:
+            data = bytes(self.buffer[:max_bytes])
+            del self.buffer[:max_bytes]
         if self._reading_paused and len(self.buffer) <= READ_BUFFER_BYTES // 2:
             assert self.transport is not None
             self._reading_paused = False
