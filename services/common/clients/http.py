@@ -4,10 +4,10 @@ to the upstream's concurrency limit, over a network backend written on asyncio a
 httpx sends through httpcore's connection pool, and under asyncio httpcore's defaults are anyio's:
 its network backend (:class:`httpcore.AnyIOBackend`) and the locks, events and cancel shields of
 its pool and connections (``httpcore._synchronization``, anyio's ``Lock``, ``Event``,
-``Semaphore``, ``CancelScope`` and ``fail_after``). The first of those loads anyio's asyncio
-backend and ~25 of its modules (1.1 MiB in a service, 2.7 in a process of httpx alone), for
-nothing the services need: they run on plain asyncio and never open an anyio cancel scope. So
-this module brings its own of both:
+``Semaphore``, ``CancelScope`` and ``fail_after``). The first lock loads anyio's asyncio
+backend and 15 to 25 of its modules (1.1 to 2.3 MiB in a service that has called an upstream),
+for nothing the services need: they run on plain asyncio and never open an anyio cancel scope.
+So this module brings its own of both:
 
 - :class:`AsyncioBackend` implements httpcore's public network-backend interface
   (``AsyncNetworkBackend`` / ``AsyncNetworkStream``) on an asyncio transport and protocol: TCP
@@ -17,7 +17,8 @@ this module brings its own of both:
   ``ReadError`` or ``WriteError``), which httpx turns into its own: the clients' error handling
   (an upstream that is down or slow) reads those.
 - :data:`_ASYNCIO_PRIMITIVES` stands where httpcore's synchronization module looks for anyio
-  (its ``anyio`` name, set by :func:`_install_primitives` at import): asyncio's ``Lock``,
+  (its ``anyio`` name, set by :func:`_install_primitives` at import, so for every httpcore pool
+  of the process, this module's or httpx's default): asyncio's ``Lock``,
   ``Event`` and ``BoundedSemaphore``, a ``fail_after`` on the task's own cancellation (as
   ``asyncio.timeout``), and a no-op ``CancelScope``. anyio's shield holds back only anyio's own
   cancel scopes, never a plain ``Task.cancel()``, and a process without anyio scopes has only the
