@@ -60,11 +60,13 @@ class JwksSource:
 
     async def fetch(self) -> dict[str, Any]:
         if self.url:
-            # The process's shared TLS context, not a new copy of the CA bundle at every refresh
-            # (imported here: a service without HTTP clients imports their module only for this).
-            from services.common.clients.http import ssl_context
+            # The clients' transport: the process's shared TLS context (not a new copy of the CA
+            # bundle at every refresh) and the asyncio network backend, not httpx's default one
+            # (anyio's). Imported here: a service without HTTP clients imports their module only
+            # for this.
+            from services.common.clients.http import transport
 
-            async with httpx.AsyncClient(timeout=2.0, verify=ssl_context()) as client:
+            async with httpx.AsyncClient(timeout=2.0, transport=transport(1)) as client:
                 response = await client.get(self.url)
                 response.raise_for_status()
                 data: dict[str, Any] = response.json()

@@ -1,4 +1,4 @@
-"""The WHMCS and Freebit clients' transport: httpx sends through the pool over the socket-keeping
+"""The WHMCS and Freebit clients' transport: httpx sends through the pool over the asyncio
 backend, reuses its connections, and a connection the server closed is noticed (readable) and
 replaced, as with httpcore's own backend."""
 
@@ -13,7 +13,8 @@ from aiohttp import web
 
 from services.common.clients.http import (
     FLUSH_BYTES,
-    SocketKeepingBackend,
+    AsyncioBackend,
+    _Protocol,
     _Stream,
     ssl_context,
     transport,
@@ -39,7 +40,7 @@ async def test_requests_go_through_the_socket_keeping_pool() -> None:
     made = transport(4)
     pool = made._pool
     assert isinstance(pool, httpcore.AsyncConnectionPool)
-    assert isinstance(pool._network_backend, SocketKeepingBackend)
+    assert isinstance(pool._network_backend, AsyncioBackend)
     assert pool._max_connections == 4 and pool._max_keepalive_connections == 4
     assert isinstance(pool._ssl_context, ssl.SSLContext)  # httpx's, for https upstreams
     try:
@@ -67,33 +68,33 @@ def test_every_transport_verifies_with_one_shared_context() -> None:
     assert context.cert_store_stats()["x509_ca"] > 0
 
 
-class _Recorder(httpcore.AsyncNetworkStream):
-    """The stream under ours: records what is sent."""
+class _Recorder(asyncio.Transport):
+    """The transport under the stream: records what is sent."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.sent: list[bytes] = []
         self.closed = False
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        return b"HTTP/1.1 200 OK\r\n"
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.sent.append(bytes(data))
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        self.sent.append(buffer)
+    def is_closing(self) -> bool:
+        return self.closed
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         self.closed = True
-
-    def get_extra_info(self, info: str) -> object:
-        return None
 
 
 async def test_a_request_goes_out_in_one_send() -> None:
-    inner = _Recorder()
-    stream = _Stream(inner)
+    inner, protocol = _Recorder(), _Protocol()
+    protocol.connection_made(inner)
+    stream = _Stream(inner, protocol, None)
     await stream.write(b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n")
     await stream.write(b"body")
     await stream.write(b"")  # h11's end of message for a sized body
     assert inner.sent == []
+    protocol.data_received(b"HTTP/1.1 200 OK\r\n")
     assert await stream.read(100) == b"HTTP/1.1 200 OK\r\n"
     assert inner.sent == [b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"]
     big = b"x" * FLUSH_BYTES  # a large body is not held back for the read
