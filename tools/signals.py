@@ -25,6 +25,16 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+# Children are started with fork() and a preexec_fn (term_with_parent), then exec. gRPC's fork
+# handlers, on by default in its core, start its pollers again in the child between the two, where
+# subprocess closes the descriptors the child inherited, their epoll descriptor among them: a
+# child of a process with gRPC calls in flight can die (SIGSEGV, or "epoll_wait error: Bad file
+# descriptor") before it runs anything. Nothing of gRPC is used between fork and exec, so the
+# handlers are off; gRPC reads the setting when it is imported, and every tool that starts
+# processes (tests/conftest.py, tools.supervisor, bench, tools.stack) imports this module first.
+# The children inherit it; none of them forks.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
+
 T = TypeVar("T")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1
