@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from services.common.db import close_pool
+from tests.helpers.fresh import run_python
 from tools import infra
 
 
@@ -35,9 +36,6 @@ def test_a_connection_through_a_service_file_with_configparser_deferred(tmp_path
     # A process set up as a service is (the deferrals, then the service's imports): configparser,
     # which asyncpg imports for pg_service.conf, is a stand-in; a connection that names a service
     # loads the real parser and connects with the file's host, port, database and user.
-    import subprocess
-    import sys
-    from pathlib import Path
     from urllib.parse import urlsplit
 
     url, _ = infra.urls_from_env()
@@ -72,8 +70,4 @@ def test_a_connection_through_a_service_file_with_configparser_deferred(tmp_path
         "asyncio.run(main())\n"
         "assert not isinstance(sys.modules[lean.CONFIG_FILES].__spec__, lean._Spec)\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
+    run_python(code, timeout=60)

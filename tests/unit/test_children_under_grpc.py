@@ -5,11 +5,9 @@ anything: the e2e stack once failed to start that way. ``tools.signals`` turns t
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
-from tools.stack import ROOT
+from tests.helpers.fresh import ROOT, run_python
 
 CHILDREN = 150
 
@@ -59,9 +57,5 @@ SCRIPT = textwrap.dedent(
 
 def test_children_started_while_grpc_is_busy_all_run() -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}  # no GRPC_ENABLE_FORK_SUPPORT given
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(CHILDREN)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_python(SCRIPT, str(CHILDREN), env=env, timeout=240)
     assert done.stdout.split(" ", 1)[0] == "0", done.stdout

@@ -9,7 +9,6 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -17,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from services.common import lean
+from tests.helpers.fresh import ROOT, run_python
 from tools.stack import Ports, StackConfig
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_optional_imports_are_absent_in_a_lean_process() -> None:
@@ -34,8 +32,7 @@ def test_optional_imports_are_absent_in_a_lean_process() -> None:
         "    raise SystemExit(f'{name} imported')\n"
         "import structlog, httpx\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    run_python(code)
 
 
 def test_arenas_and_trim_on_glibc() -> None:
@@ -146,32 +143,21 @@ def test_without_debug_ranges_code_loaded_from_bytecode_has_no_column_tables() -
         "assert all(p[2] is None and p[0] for p in spots), spots\n"
     )
     env = {**os.environ, "PYTHONNODEBUGRANGES": "1"}
-    done = subprocess.run(
-        [sys.executable, "-OO", "-c", code], cwd=ROOT, capture_output=True, text=True, env=env
-    )
-    assert done.returncode == 0, done.stderr
+    run_python(code, flags=("-OO",), env=env)
 
 
 def test_a_service_imports_under_oo() -> None:
     # Nothing a service imports needs its docstrings or asserts at import time.
     code = "import services.identity.server, services.billing.server, " \
            "services.commerce.server, services.support.server, simple_salesforce"  # fmt: skip
-    done = subprocess.run([sys.executable, "-OO", "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-
-
-def _run_python(code: str) -> None:
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    run_python(code, flags=("-OO",))
 
 
 def test_the_salesforce_client_leaves_the_metadata_and_bulk_apis_out_until_used() -> None:
     # What a service process does (services.common.clients first, then simple-salesforce at the
     # first call): zeep, lxml and more_itertools stay out; sf.mdapi and sf.bulk2 still build the
     # real clients (the Metadata API's from the WSDL shipped with simple-salesforce: no network).
-    _run_python(
+    run_python(
         "import sys\n"
         "from services.common import lean\n"
         "from services.common.clients import salesforce, salesforce_http\n"
@@ -197,7 +183,7 @@ def test_the_salesforce_client_leaves_the_metadata_and_bulk_apis_out_until_used(
 def test_requests_guesses_an_encoding_with_the_real_charset_detection() -> None:
     # requests imports charset_normalizer (a stand-in until used) without a warning about its
     # version; a body without a declared encoding is guessed by the real library.
-    _run_python(
+    run_python(
         "import sys, warnings\n"
         "warnings.simplefilter('error')\n"
         "import services.common.clients\n"
@@ -215,7 +201,7 @@ def test_requests_guesses_an_encoding_with_the_real_charset_detection() -> None:
 
 
 def test_too_late_to_defer_what_is_already_imported() -> None:
-    _run_python(
+    run_python(
         "import configparser, html.entities, pydantic_settings, redis, simple_salesforce, sys\n"
         "import cryptography.x509, google.protobuf.internal.python_message\n"
         "import cryptography.hazmat.primitives.serialization, fastavro\n"
@@ -235,7 +221,7 @@ def test_settings_load_from_env_dotenv_and_secrets_with_the_command_line_source_
     (tmp_path / ".env").write_text("DEMO_FROM_DOTENV=dotenv\n")
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "demo_from_secret").write_text("secret")
-    _run_python(
+    run_python(
         "import os, sys\n"
         "import services.common.settings\n"
         "from pydantic import SecretStr\n"
@@ -260,7 +246,7 @@ def test_settings_load_from_env_dotenv_and_secrets_with_the_command_line_source_
 def test_the_command_line_source_works_when_used() -> None:
     # The deferred names load the real module: the source (subscripted and called by
     # pydantic-settings itself), the annotations, a group to subclass, isinstance after.
-    _run_python(
+    run_python(
         "import sys\n"
         "import services.common.settings\n"
         "from pydantic import BaseModel\n"
@@ -564,7 +550,7 @@ def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
     # and keyspace-notification modules and html.entities are stand-ins, and the names the
     # service takes are proxies. Without __main__'s call, services.common.cache registers the
     # redis-py ones before redis-py's import.
-    _run_python(
+    run_python(
         "import sys\n"
         "from services.common import lean\n"
         "lean.skip_optional_imports()\n"
@@ -586,7 +572,7 @@ def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
 def test_a_proxy_in_a_union_is_not_loaded() -> None:
     # ``Redis | RedisCluster`` (services/common/cache/client.py's RedisClient) at import: a
     # typing.Union of the class and the proxy, answering isinstance without the real module.
-    _run_python(
+    run_python(
         "import sys\n"
         "import services.common.cache\n"
         "from redis.asyncio import Redis, RedisCluster\n"
@@ -642,7 +628,7 @@ def test_prepare_skips_the_optional_imports_limits_the_arenas_and_defers() -> No
     # installed deferral registered (the names it returns; their imports give stand-ins), and
     # one malloc arena for the threads started after it (glibc's malloc_info lists one heap; the
     # same threads without it open their own).
-    _run_python(
+    run_python(
         "import sys\n"
         "from services.common import lean\n"
         "names = lean.prepare()\n"
@@ -655,7 +641,7 @@ def test_prepare_skips_the_optional_imports_limits_the_arenas_and_defers() -> No
         + _HEAPS
         + "assert count == 1, count\n"
     )
-    _run_python(_HEAPS + "assert count > 1, count\n")
+    run_python(_HEAPS + "assert count > 1, count\n")
 
 
 def test_html_still_has_the_import_shape_the_deferral_relies_on() -> None:
@@ -692,7 +678,7 @@ def test_html_still_has_the_import_shape_the_deferral_relies_on() -> None:
 def test_html_unescape_works_with_the_entities_deferred() -> None:
     # A service's start (the deferrals first): html.entities is a stand-in after the imports;
     # unescaping without a named reference leaves it so, a named one loads the real table.
-    _run_python(
+    run_python(
         "import sys\n"
         "from services.common import lean\n"
         "lean.skip_optional_imports()\n"
@@ -860,7 +846,7 @@ def test_the_x509_protobuf_and_xml_deferrals_work_when_used() -> None:
     # package is a stand-in; the HMAC key check (load_der_x509_certificate), a certificate built
     # with the real package, simple-salesforce's SOAP answer parser and the Python message
     # implementation load the real modules and work.
-    _run_python(
+    run_python(
         "import sys\n"
         "from services.common import lean\n"
         "lean.prepare()\n"
@@ -917,9 +903,7 @@ def test_the_python_protobuf_implementation_loads_the_deferred_message_module() 
         "real = sys.modules[lean.PROTOBUF_PYTHON_MESSAGE]\n"
         "assert not isinstance(real.__spec__, lean._Spec)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env=env)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    run_python(code, env=env)
 
 
 def test_cryptography_and_pyjwt_still_have_the_import_shape_the_ssh_deferral_relies_on() -> None:
@@ -983,7 +967,7 @@ def test_ssh_keys_work_with_the_openssh_module_deferred() -> None:
     # check; PyJWT verifies with an OpenSSH public key through the function stand-in, a key
     # written as OpenSSH (cryptography's Rust code loads the module by name), the classes'
     # proxies answer isinstance, then the real module's.
-    _run_python(
+    run_python(
         "import sys\n"
         "from services.common import lean\n"
         "lean.prepare()\n"
@@ -1008,7 +992,7 @@ def test_ssh_keys_work_with_the_openssh_module_deferred() -> None:
 
 def test_pyjwt_loads_the_deferred_openssh_module_for_an_ssh_key() -> None:
     # The function stand-in itself: PyJWT's first OpenSSH key loads the real module.
-    _run_python(
+    run_python(
         "import sys\n"
         "from services.common import lean\n"
         "lean.prepare()\n"
@@ -1069,7 +1053,7 @@ def test_change_events_decode_with_the_json_modules_deferred() -> None:
     # commerce's start and its first change event (services.common.clients.cdc's schema and
     # decode, binary Avro) leave fastavro's JSON modules and the pure-Python reader out; Avro JSON
     # written and read afterwards loads them and round-trips.
-    _run_python(
+    run_python(
         "import io, json, sys\n"
         "from services.common import lean\n"
         "lean.prepare()\n"

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import fastavro
 
 from services.common.clients.cdc import EventSchema
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.helpers.fresh import run_python
 
 HEADER = {
     "type": "record", "name": "ChangeEventHeader",
@@ -94,6 +90,4 @@ def test_fastavro_is_imported_with_the_first_schema_not_with_the_module() -> Non
         "assert fastavro.__file__ and sys.modules['fastavro'] is fastavro\n"
         "assert schema.top[0] == 'ChangeEventHeader'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    run_python(code)

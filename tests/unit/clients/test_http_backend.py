@@ -10,8 +10,6 @@ import datetime
 import re
 import socket
 import ssl
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -25,8 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from services.common.clients import http
 from services.common.clients.http import AsyncioBackend, transport
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.helpers.fresh import run_python
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -321,6 +318,4 @@ def test_a_service_process_sends_through_httpx_without_anyio() -> None:
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'anyio')\n"
         "assert loaded == ['anyio', 'anyio._lazyimport'], loaded\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    run_python(code)
