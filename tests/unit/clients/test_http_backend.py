@@ -133,6 +133,31 @@ async def test_a_slow_answer_is_a_read_timeout(upstream: tuple[_Upstream, str]) 
         assert (await client.get(url)).content == b"-"  # the pool goes on
 
 
+async def test_a_server_that_stops_reading_is_a_write_timeout() -> None:
+    # The body outgrows the kernel's buffers and the transport's: the write waits for the
+    # transport to drain, within the write timeout.
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # kept open, never read
+
+    server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{_port(server)}/"
+    try:
+        async with _client() as client:
+            # Without the write timeout the write would wait for ever: 5 s ends the test instead.
+            async with asyncio.timeout(5.0):
+                with pytest.raises(httpx.WriteTimeout):
+                    await client.post(url, content=b"x" * (64 << 20),
+                                      timeout=httpx.Timeout(10.0, write=0.3))  # fmt: skip
+            pool = client._transport._pool  # type: ignore[attr-defined]
+            assert not pool.connections  # the half-sent request's connection is not reused
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+
+
 async def test_a_full_pool_is_a_pool_timeout(upstream: tuple[_Upstream, str]) -> None:
     # httpcore's wait for a free connection: the asyncio fail_after of its primitives.
     served, url = upstream
