@@ -47,6 +47,14 @@ class Api:
         assert body["result"] == "error", body
         return body["message"]
 
+    async def pay(
+        self, invoiceid: int, transid: str, amount: str | None = None, gateway: str = "mailin"
+    ) -> dict[str, Any]:
+        """An accepted AddInvoicePayment dated now: ``amount`` or, without it, the balance."""
+        paid = {"amount": amount} if amount is not None else {}
+        return await self.ok("AddInvoicePayment", paid, invoiceid=invoiceid, transid=transid,
+                             gateway=gateway, date=paid_now())  # fmt: skip
+
 
 @pytest.fixture
 async def whmcs() -> AsyncIterator[RunningWhmcs]:

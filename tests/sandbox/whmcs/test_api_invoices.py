@@ -91,19 +91,10 @@ async def test_update_invoice_status_and_due_date(api):
 
 async def test_add_invoice_payment_marks_paid_and_renews_service(api, whmcs):
     before = whmcs.store.services[1].nextduedate
-    partial = await api.ok(
-        "AddInvoicePayment",
-        invoiceid=1002,
-        transid="t1",
-        gateway="mailin",
-        amount="1000",
-        date=paid_now(),
-    )
+    partial = await api.pay(1002, "t1", amount="1000")
     assert partial == {"result": "success"}
     assert (await api.ok("GetInvoice", invoiceid=1002))["status"] == "Unpaid"
-    await api.ok(
-        "AddInvoicePayment", invoiceid=1002, transid="t2", gateway="mailin", date=paid_now()
-    )
+    await api.pay(1002, "t2")
     detail = await api.ok("GetInvoice", invoiceid=1002)
     assert detail["status"] == "Paid" and detail["balance"] == "0.00"
     assert detail["datepaid"].startswith(date.today().isoformat())

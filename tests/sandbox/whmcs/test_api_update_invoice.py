@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Api, paid_now
+from .conftest import Api
 
 MISSING = (
     "Missing Variables: itemdescription, itemamount and itemtaxed are required for each item"
@@ -113,14 +113,7 @@ async def test_tax_rates_and_credit_feed_the_totals(api):
 
 
 async def test_a_line_change_after_a_partial_payment_leaves_the_rest_to_pay(api):
-    await api.ok(
-        "AddInvoicePayment",
-        invoiceid=1002,
-        transid="t1",
-        gateway="mailin",
-        amount="1000",
-        date=paid_now(),
-    )
+    await api.pay(1002, "t1", amount="1000")
     await api.ok(
         "UpdateInvoice",
         {"itemdescription[2]": "Gold 1G", "itemamount[2]": "6000", "itemtaxed[2]": "1"},
@@ -186,18 +179,9 @@ async def test_rows_carry_created_at_and_updated_at(api):
 
 async def test_a_partial_payment_leaves_the_row_and_its_updated_at(api):
     before = await row(api, 1002)
-    await api.ok(
-        "AddInvoicePayment",
-        invoiceid=1002,
-        transid="t1",
-        gateway="mailin",
-        amount="1",
-        date=paid_now(),
-    )
+    await api.pay(1002, "t1", amount="1")
     assert await row(api, 1002) == before
-    await api.ok(
-        "AddInvoicePayment", invoiceid=1002, transid="t2", gateway="mailin", date=paid_now()
-    )
+    await api.pay(1002, "t2")
     paid = await row(api, 1002)
     assert paid["status"] == "Paid" and paid["updated_at"] > before["updated_at"]
 
