@@ -4,14 +4,18 @@ in WHMCS and Salesforce, and back.
 One "not linked" behaviour: a user identity does not know and a user without an id in the system
 asked about are the same answer, ``None`` (or an empty list); what that means is the caller's
 domain decision (no billing account, nothing to list, not eligible). identity caches the per-user
-links itself, so no service caches them again; a found WHMCS client id is remembered in the
-process for ``MEMO_SECONDS`` because it never changes once linked and billing asks on every
-request. gRPC failures become typed errors (``services.common.peers``).
+links itself, so no service caches them again; a found WHMCS client id and a found Salesforce
+account id are remembered in the process for ``MEMO_SECONDS``: identity writes a user's links once,
+with the user, and never changes or deletes them, and billing asks for the client on every request
+as commerce asks for the account on every SIM read, checkout and order stream. :meth:`links` is
+always asked: it carries the e-mail address, which the customer can change. An id a user has not
+got is not remembered. gRPC failures become typed errors (``services.common.peers``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -29,8 +33,11 @@ PEER = "identity"
 class Directory:
     stub: pb_grpc.AccountDirectoryServiceStub
     timeout_s: float = 3.0
-    # user id → (WHMCS client id, monotonic deadline)
-    _memo: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    # user id → (WHMCS client id or 0, Salesforce account id or "", monotonic deadline)
+    _memo: dict[str, tuple[int, str, float]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def over(cls, channel: grpc.aio.Channel, timeout_s: float = 3.0) -> Directory:
@@ -48,21 +55,28 @@ class Directory:
 
     async def sf_account_of(self, user_id: str) -> str | None:
         """The Salesforce account id of a portal user; None when not linked."""
-        links = await self.links(user_id)
-        return (links.sf_account_id or None) if links is not None else None
+        return (await self._ids(user_id, want_whmcs=False))[1] or None
 
     async def whmcs_client_of(self, user_id: str) -> int | None:
         """The WHMCS client id of a portal user; None when not linked."""
+        return (await self._ids(user_id, want_whmcs=True))[0] or None
+
+    async def _ids(self, user_id: str, *, want_whmcs: bool) -> tuple[int, str]:
+        """A user's (WHMCS client id or 0, Salesforce account id or ""), from memory when the id
+        wanted was found there less than ``MEMO_SECONDS`` ago."""
         remembered = self._memo.get(user_id)
-        if remembered is not None and time.monotonic() < remembered[1]:
-            return remembered[0]
+        if remembered is not None and self.clock() < remembered[2]:
+            if remembered[0 if want_whmcs else 1]:
+                return remembered[0], remembered[1]
         links = await self.links(user_id)
-        if links is None or links.whmcs_client_id <= 0:
-            return None
-        if len(self._memo) >= MEMO_MAX:
-            self._memo.clear()
-        self._memo[user_id] = (links.whmcs_client_id, time.monotonic() + MEMO_SECONDS)
-        return links.whmcs_client_id
+        if links is None:
+            return 0, ""
+        ids = (max(links.whmcs_client_id, 0), links.sf_account_id)
+        if ids[0] or ids[1]:
+            if len(self._memo) >= MEMO_MAX:
+                self._memo.clear()
+            self._memo[user_id] = (*ids, self.clock() + MEMO_SECONDS)
+        return ids
 
     async def links_of_sf_account(self, sf_account_id: str) -> list[pb.AccountLinks]:
         """The links of every portal user mapped to a Salesforce account (often one, maybe none)."""

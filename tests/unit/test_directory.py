@@ -1,5 +1,6 @@
 """The shared directory client: one "not linked" answer (None / empty) for an unknown user and for
-a user without the id asked about; a found WHMCS client id is remembered in the process."""
+a user without the id asked about; a found WHMCS client id and Salesforce account id are remembered
+in the process, the links (with the e-mail address) never."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import grpc
 import pytest
 from portal.identity.v1 import account_directory_pb2 as pb
 
-from services.common.directory import Directory
+from services.common.directory import MEMO_SECONDS, Directory
 from services.common.errors import UpstreamUnavailable
 
 LINKED = pb.AccountLinks(user_id="u1", whmcs_client_id=7, sf_account_id="001A", email="a@b.jp")
@@ -83,3 +84,30 @@ async def test_a_found_whmcs_client_is_remembered_a_missing_one_is_not() -> None
     assert await d.whmcs_client_of("u1") == 7  # from memory: no call
     with pytest.raises(UpstreamUnavailable):
         await d.whmcs_client_of("u2")  # never remembered: asked again, identity is down
+
+
+async def test_a_found_salesforce_account_is_remembered_the_links_are_not() -> None:
+    d, stub = directory()
+    assert await d.sf_account_of("u1") == "001A" and stub.calls == 1
+    assert await d.whmcs_client_of("u1") == 7 and stub.calls == 1  # the same answer had both
+    assert await d.sf_account_of("u2") == "001B" and stub.calls == 2
+    stub.down = True
+    assert await d.sf_account_of("u1") == "001A" and await d.sf_account_of("u2") == "001B"
+    with pytest.raises(UpstreamUnavailable):
+        await d.whmcs_client_of("u2")  # the id u2 has not got is not remembered
+    with pytest.raises(UpstreamUnavailable):
+        await d.links("u1")  # the links carry the e-mail address, which can change: always asked
+    with pytest.raises(UpstreamUnavailable):
+        await d.sf_account_of("nobody")
+
+
+async def test_remembered_ids_are_asked_again_after_memo_seconds() -> None:
+    stub = FakeStub()
+    now = [1000.0]
+    d = Directory(stub, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert await d.sf_account_of("u1") == "001A" and stub.calls == 1
+    now[0] += MEMO_SECONDS - 0.1
+    assert await d.sf_account_of("u1") == "001A" and stub.calls == 1
+    now[0] += 0.2
+    stub.users["u1"] = pb.AccountLinks(user_id="u1", whmcs_client_id=7, sf_account_id="001Z")
+    assert await d.sf_account_of("u1") == "001Z" and stub.calls == 2
