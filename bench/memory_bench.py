@@ -7,7 +7,8 @@ Envoy's too, for information. Then, bounded (~1 min):
 
 - **load**: ``REQUESTS`` GETs over the main read endpoints (``/v1/me``, invoices, subscriptions,
   payment methods, billing profile, catalog, orders, SIMs, cases) as the linked demo customer
-  (WHMCS client 1), ``CONCURRENCY`` at a time; RSS again.
+  (WHMCS client 1), ``CONCURRENCY`` at a time; RSS again, and each service's file-backed pages
+  per mapped file (``/proc/<pid>/smaps``: which libraries' code the floor is made of).
 - **streams**: ``STREAMS`` ``GET /v1/orders:watch`` streams (the REST form of WatchOrders, through
   Envoy) opened, read up to their first heartbeat and closed, ``BATCH`` at a time (below the
   per-user cap, ``COMMERCE_WATCH_MAX_STREAMS_PER_USER``, 5); then ``STREAMS`` more in waves of
@@ -34,6 +35,7 @@ import httpx
 
 # ``make bench`` runs each script by path; ``tools`` (the stack runner) is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.soak_sampler import memory_mib
 from bench.stack import bench_stack, demo_token
 from tools import signals
 from tools.stack import SERVICES, Stack
@@ -51,20 +53,52 @@ READS = [
     "/v1/sims",
     "/v1/cases",
 ]
-MIB = 1024 * 1024
 
 
 def memory(pid: int) -> dict[str, float]:
     """RSS, its anonymous and file-backed parts (MiB) and the thread count of one process."""
-    out: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in {"Rss", "Anonymous"}:
-            out[name] = int(rest.split()[0]) / 1024
+    m = memory_mib(pid)
+    if m is None:
+        raise ProcessLookupError(pid)
     status = Path(f"/proc/{pid}/status").read_text()
-    out["File"] = out["Rss"] - out["Anonymous"]
-    out["Threads"] = float(re.search(r"Threads:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    threads = float(re.search(r"Threads:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return {"Rss": m["rss"], "Anonymous": m["anon"], "File": m["file"], "Threads": threads}
+
+
+def by_file(pid: int) -> dict[str, float]:
+    """The file-backed resident memory of one process per mapped file (MiB): the interpreter's
+    and the libraries' pages, shared with every process that maps the same file."""
+    out: dict[str, float] = {}
+    name, rss = "", 0
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        field, _, rest = line.partition(" ")
+        if not field.endswith(":"):  # a mapping's header: address perms offset dev inode [path]
+            parts = line.split(maxsplit=5)
+            name = parts[5] if len(parts) == 6 and parts[5].startswith("/") else ""
+        elif name and field == "Rss:":
+            rss = int(rest.split()[0])
+        elif name and field == "Anonymous:":
+            out[name] = out.get(name, 0.0) + (rss - int(rest.split()[0])) / 1024
     return out
+
+
+def files(stack: Stack) -> dict[str, dict[str, float]]:
+    return {n: by_file(stack.children[n].process.pid) for n in SERVICES}  # type: ignore[union-attr]
+
+
+def files_table(per: dict[str, dict[str, float]], top: int = 10) -> None:
+    """The files with the most resident pages in the services, largest first, and the rest."""
+    totals: dict[str, float] = {}
+    for files in per.values():
+        for path, mib in files.items():
+            totals[path] = totals.get(path, 0.0) + mib
+    largest = sorted(totals, key=lambda p: -totals[p])[:top]
+    print(f"{'file-backed MiB after load':<40} " + " ".join(f"{n:>9}" for n in SERVICES))
+    for path in largest:
+        short = path.rsplit("/", 1)[-1][:40]
+        print(f"{short:<40} " + " ".join(f"{per[n].get(path, 0.0):9.1f}" for n in SERVICES))
+    rest = [sum(v for p, v in per[n].items() if p not in largest) for n in SERVICES]
+    print(f"{'(every other file)':<40} " + " ".join(f"{v:9.1f}" for v in rest))
 
 
 def snapshot(stack: Stack) -> dict[str, dict[str, float]]:
@@ -190,6 +224,7 @@ async def measure(stack: Stack) -> None:
         headers = {"authorization": f"Bearer {await demo_token(gateway)}"}
         load = f"{REQUESTS} GETs over {len(READS)} endpoints, {CONCURRENCY} at a time"
         loaded = await phase(stack, "load", load, mixed_load(gateway, headers))
+        loaded_files = files(stack)
         before = loaded["commerce"]["Rss"]
         closed = f"{STREAMS} /v1/orders:watch opened and closed, {BATCH} at a time"
         batched = await phase(stack, "streams", closed, streams(gateway, headers))
@@ -201,6 +236,8 @@ async def measure(stack: Stack) -> None:
         trimmed = snapshot(stack)
     print()
     table([("idle after start", idle), ("after load", loaded)])
+    print()
+    files_table(loaded_files)
     print()
     table([(f"{STREAMS} in {BATCH}s", batched), (f"{STREAMS} in {WAVE}s", waved),
            (f"+{TRIM_S:.0f} s", trimmed)])  # fmt: skip

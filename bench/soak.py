@@ -55,6 +55,7 @@ from tools.stack_secrets import configured_secrets, key_secrets, public_key_ids
 
 HERE = Path(__file__).resolve().parent
 SYSTEMS = ("salesforce", "whmcs", "freebit")
+IDLE_AFTER_S = 35.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,13 @@ class SoakConfig:
     @property
     def window_s(self) -> float:
         return min(60.0, self.seconds * 0.25)
+
+    @property
+    def idle_s(self) -> float:
+        """How long the stack rests after the load before its memory is read "idle after the
+        soak": a little more than the services' ``MEMORY_TRIM_INTERVAL_S`` (30 s), so each has
+        had its periodic trim; a fifth of the run for a short one."""
+        return min(IDLE_AFTER_S, self.seconds / 5)
 
 
 class Lines:
@@ -228,6 +236,8 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         await staff.settle_hooks()
         calls_after, metrics_after = await all_calls(sandboxes), await service_metrics(stack)
         calls_after["salesforce"] -= staff.sf_calls  # staff's own calls are not the portal's
+        await asyncio.sleep(cfg.idle_s)
+        idle_after = sampler.memory()
     return {
         "orders_approved": staff.approved,
         "setup_s": round(setup_s, 1),
@@ -237,6 +247,7 @@ async def drive(stack: Stack, cfg: SoakConfig, recorder: Recorder) -> dict[str, 
         "metrics_second_half": metrics_delta(metrics_halfway, metrics_after),
         "invoice_first_reads": recorder.first_reads,
         "samples": sampler.samples,
+        "idle_after": idle_after,
     }
 
 
@@ -291,7 +302,7 @@ async def run_soak(cfg: SoakConfig, run_dir: Path, logs: Path | None = None) -> 
         secrets=scan_logs(lines.lines, stack, recorder),
         limits={"max_error_rate": cfg.max_error_rate, "rss_limit_pct": cfg.rss_limit_pct,
                 "warmup_s": cfg.warmup_s, "window_s": cfg.window_s,
-                "steady_from_s": cfg.steady_from_s},
+                "steady_from_s": cfg.steady_from_s, "idle_s": cfg.idle_s},
     )  # fmt: skip
 
 

@@ -345,7 +345,12 @@ def summarize(
         "by_kind_second_half": attribution(measured["metrics_second_half"]),
         "invoice_detail": invoice_detail(measured["metrics"], measured["invoice_first_reads"]),
         "cache": cache,
-        "rss": {"interval_s": config["sample_s"], "growth": growth, "samples": samples},
+        "rss": {
+            "interval_s": config["sample_s"],
+            "growth": growth,
+            "idle_after": measured.get("idle_after", {}),
+            "samples": samples,
+        },
         "cpu": {
             "cpus": os.cpu_count(),
             "load_before": [round(x, 2) for x in load_before],
@@ -409,14 +414,25 @@ def markdown(r: dict[str, Any], json_path: Path | str = "") -> str:
         f"{r['limits']['warmup_s']:.0f} s of warm-up vs. the last {r['limits']['window_s']:.0f} s;"
         f" flagged above {r['limits']['rss_limit_pct']:.0f} %) and CPU (% of one core):",
         "",
-        "| process | start MiB | first MiB | last MiB | growth | CPU % |",
-        "|---|---|---|---|---|---|",
+        "| process | start MiB | first MiB | last MiB | growth | CPU % | idle after MiB |",
+        "|---|---|---|---|---|---|---|",
     ]
     cpu = r["cpu"]["process_cpu_pct"]
+    idle = r["rss"].get("idle_after", {})
     for name, g in r["rss"]["growth"].items():
         flag = " ⚠" if g["flagged"] else ""
+        m = idle.get(name)
+        rest = f"{m['rss']} ({m['anon']} / {m['file']}; PSS {m['pss']})" if m else ""
         out.append(f"| {name} | {g['start_mib']} | {g['first_mib']} | {g['last_mib']} | "
-                   f"{g['growth_pct']:+.1f} %{flag} | {cpu.get(name, '')} |")  # fmt: skip
+                   f"{g['growth_pct']:+.1f} %{flag} | {cpu.get(name, '')} | {rest} |")  # fmt: skip
+    if idle:
+        out += [
+            "",
+            f"Idle after: each process {r['limits']['idle_s']:.0f} s after the last request "
+            "(RSS; anonymous / file-backed: the file-backed part is the interpreter's and the "
+            "libraries' mapped code, shared by every process mapping the same files; PSS divides "
+            "each shared page by the processes mapping it).",
+        ]
     sec = r["secrets"]
     out += [
         "",

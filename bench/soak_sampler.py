@@ -23,6 +23,25 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def memory_mib(pid: int) -> dict[str, float] | None:
+    """Resident memory of a process from ``smaps_rollup``, in MiB: ``rss`` split into ``anon``
+    (its own pages: the heap, Python's objects) and ``file`` (mapped files: the interpreter's and
+    the libraries' code, shared with every process that maps the same files), and ``pss`` (each
+    shared page divided by the number of processes mapping it). None when it is gone."""
+    fields = {"Rss": "rss", "Pss": "pss", "Anonymous": "anon"}
+    out: dict[str, float] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                name, _, rest = line.partition(":")
+                if name in fields:
+                    out[fields[name]] = round(int(rest.split()[0]) / 1024, 1)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    out["file"] = round(out["rss"] - out["anon"], 1)
+    return out
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process so far."""
     try:
@@ -50,6 +69,11 @@ class Sampler:
                 "cpu_s": {n: round(v, 2) for n, v in cpu.items() if v is not None},
             }
         )
+
+    def memory(self) -> dict[str, dict[str, float]]:
+        """:func:`memory_mib` of every process still running."""
+        read = {name: memory_mib(pid) for name, pid in self.pids.items()}
+        return {name: m for name, m in read.items() if m is not None}
 
     async def run(self, interval: float) -> None:
         while True:

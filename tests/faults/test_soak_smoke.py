@@ -1,8 +1,8 @@
 """The soak (``bench/soak.py``, ``make soak``) in miniature: 10 customers created in the sandboxes,
 registered through the gateway and active for 15 s on a stack of its own; the run must be clean
 (no error, no secret in any process's log) and its result complete (per-endpoint numbers, upstream
-calls per request, RSS samples of every process), and the README block it writes is replaced, not
-appended, on the next run."""
+calls per request, RSS samples of every process and its memory idle after the load), and the
+README block it writes is replaced, not appended, on the next run."""
 
 from __future__ import annotations
 
@@ -100,6 +100,13 @@ async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
     assert all(set(s["rss_kib"]) == PROCESSES for s in samples)
     assert all(kib > 10_000 for s in samples for kib in s["rss_kib"].values())
     assert set(result["rss"]["growth"]) == PROCESSES
+    # Memory idle after the load, read from smaps_rollup a fifth of the run after the last request.
+    assert result["limits"]["idle_s"] == 3.0
+    idle = result["rss"]["idle_after"]
+    assert set(idle) == PROCESSES
+    for m in idle.values():
+        assert m["rss"] > 10 and m["anon"] > 0 and m["file"] > 0 and 0 < m["pss"] <= m["rss"]
+        assert abs(m["anon"] + m["file"] - m["rss"]) <= 0.1
 
     scanned = result["secrets"]
     assert set(scanned["lines_per_process"]) >= PROCESSES
@@ -111,6 +118,9 @@ async def test_a_short_soak_is_clean_and_fully_measured(tmp_path: Path) -> None:
     assert "`GET /v1/invoices`" in text and "Upstream calls per user request" in text
     assert "Upstream calls per request, by kind" in text and "Invoice detail cache" in text
     assert "Cache misses by cause per policy entry" in text and "without first reads" in text
+    m = idle["identity"]
+    assert f"| {m['rss']} ({m['anon']} / {m['file']}; PSS {m['pss']}) |" in text
+    assert "Idle after: each process 3 s after the last request" in text
     update_readme(readme, text)
     update_readme(readme, text.replace("passed", "re-run"))
     body = readme.read_text()
