@@ -1,5 +1,6 @@
-"""The request id of a call through the gateway reaches every service the call touches: commerce
-asks identity's AccountDirectoryService, and identity's log line carries the same id."""
+"""The request id of a call through the gateway reaches every service the call touches: support
+asks identity's AccountDirectoryService for the caller's links on every case read (their e-mail
+address finds the caller's Contact), and identity's log line carries the same id."""
 
 from __future__ import annotations
 
@@ -16,16 +17,12 @@ async def test_request_id_flows_through_service_to_service_calls(
 ) -> None:
     headers = await auth_headers(gateway, "/v1/auth/link", HANAKO)
     request_id = f"e2e-s2s-{uuid.uuid4().hex}"
-    # An order id never asked for before: not cached, so commerce asks identity whose it is.
-    order_id = "801" + uuid.uuid4().hex[:12].upper()
-    response = await gateway.get(
-        f"/v1/orders/{order_id}", headers={**headers, "x-request-id": request_id}
-    )
-    assert response.status_code == 404, response.text
+    response = await gateway.get("/v1/cases", headers={**headers, "x-request-id": request_id})
+    assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == request_id
 
-    commerce = await logbook.wait_json("commerce", request_id, within=20)
-    assert any(line["method"].endswith("OrderService/GetOrder") for line in commerce)
+    support = await logbook.wait_json("support", request_id, within=20)
+    assert any(line["method"].endswith("SupportService/ListCases") for line in support)
     identity = await logbook.wait_json("identity", request_id, within=20)
     assert identity, "identity logged nothing with the caller's request id"
     assert all(line["request_id"] == request_id for line in identity)
@@ -37,9 +34,8 @@ async def test_a_call_without_a_request_id_gets_one_shared_downstream(
     gateway: httpx.AsyncClient, logbook: LogBook
 ) -> None:
     headers = await auth_headers(gateway, "/v1/auth/link", HANAKO)
-    order_id = "801" + uuid.uuid4().hex[:12].upper()
-    response = await gateway.get(f"/v1/orders/{order_id}", headers=headers)
-    assert response.status_code == 404
+    response = await gateway.get("/v1/cases", headers=headers)
+    assert response.status_code == 200, response.text
     request_id = response.headers["x-request-id"]  # Envoy made one up
-    assert await logbook.wait_json("commerce", request_id, within=20)
+    assert await logbook.wait_json("support", request_id, within=20)
     assert await logbook.wait_json("identity", request_id, within=20)
