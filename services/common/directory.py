@@ -64,10 +64,9 @@ class Directory:
     async def _ids(self, user_id: str, *, want_whmcs: bool) -> tuple[int, str]:
         """A user's (WHMCS client id or 0, Salesforce account id or ""), from memory when the id
         wanted was found there less than ``MEMO_SECONDS`` ago."""
-        remembered = self._memo.get(user_id)
-        if remembered is not None and self.clock() < remembered[2]:
-            if remembered[0 if want_whmcs else 1]:
-                return remembered[0], remembered[1]
+        remembered, wanted = self._memo.get(user_id), 0 if want_whmcs else 1
+        if remembered is not None and self.clock() < remembered[2] and remembered[wanted]:
+            return remembered[0], remembered[1]
         links = await self.links(user_id)
         if links is None:
             return 0, ""
