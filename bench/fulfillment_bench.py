@@ -54,7 +54,6 @@ import asyncpg
 import grpc
 import httpx
 from portal.identity.v1 import account_directory_pb2_grpc
-from pydantic import SecretStr
 
 from services.commerce.background import invalidation_dispatcher
 from services.commerce.cdc import Consumer, Dispatcher
@@ -78,6 +77,7 @@ from services.common.directory import Directory as DirectoryClient
 from services.common.logging import configure_logging
 from services.common.metrics import UPSTREAM_LATENCY
 from services.common.migrations import migrate_service
+from services.common.secret import SecretStr
 from services.common.settings import ServiceSettings
 from services.identity import repo as identity_repo
 from services.identity.directory import Directory

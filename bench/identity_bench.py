@@ -17,11 +17,11 @@ import grpc
 from portal.common.v1 import types_pb2
 from portal.identity.v1 import identity_pb2 as pb
 from portal.identity.v1 import identity_pb2_grpc
-from pydantic import SecretStr
 
 from sandbox.salesforce import start_salesforce
 from sandbox.whmcs import start_whmcs
 from services.common.migrations import migrate_service
+from services.common.secret import SecretStr
 from services.identity.server import build_deps, create_identity_server
 from services.identity.settings import IdentitySettings
 from tools import infra, signals

@@ -8,14 +8,14 @@ key ids) are returned separately: they have the shape of a refresh token.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, SecretStr
-
 from services.billing.settings import BillingSettings
 from services.commerce.settings import CommerceSettings
+from services.common.envsettings import Setting, Settings
+from services.common.secret import SecretStr
 from services.common.settings import ServiceSettings
 from services.identity.settings import IdentitySettings
 from services.support.settings import SupportSettings
@@ -30,27 +30,28 @@ SETTINGS: tuple[type[ServiceSettings], ...] = (
 URL_FIELDS = frozenset({"database_url", "redis_url"})
 
 
-def _env_name(cls: type[ServiceSettings], name: str) -> str:
-    alias = cls.model_fields[name].validation_alias
-    if isinstance(alias, AliasChoices):
-        return str(alias.choices[0])
-    return f"{cls.model_config.get('env_prefix', '')}{name}".upper()
+def _secret_settings(cls: type[Settings]) -> Iterator[Setting]:
+    """Every secret setting of ``cls``, those of its nested settings classes (commerce's
+    ``FULFILLMENT_*``) included."""
+    for field in cls.fields.values():
+        if isinstance(field.kind, type) and issubclass(field.kind, Settings):
+            yield from _secret_settings(field.kind)
+        elif field.secret:
+            yield field
 
 
 def configured_secrets(env: Mapping[str, str]) -> dict[str, str]:
     """``{ENV_NAME: value}`` of every secret setting (URLs: only their password)."""
     found: dict[str, str] = {}
     for cls in SETTINGS:
-        for name, field in cls.model_fields.items():
-            if field.annotation is not SecretStr:
-                continue
-            var = _env_name(cls, name)
-            default = field.default.get_secret_value() if field.default is not None else ""
-            value = env.get(var, default)
-            if name in URL_FIELDS:
+        for field in _secret_settings(cls):
+            secret = field.default if isinstance(field.default, SecretStr) else SecretStr("")
+            default = secret.get_secret_value()
+            value = env.get(field.variable, default)
+            if field.name in URL_FIELDS:
                 value = urlsplit(value).password or ""
             if value:
-                found[var] = value
+                found[field.variable] = value
     return found
 
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
-from pydantic_settings import SettingsConfigDict
-
-from services.common.settings import ServiceSettings
+from services.common.settings import SecretStr, ServiceSettings
 
 
-class BillingSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore", frozen=True)
-
+class BillingSettings(ServiceSettings, env_prefix="BILLING_"):
     port: int = 50052
     # HMAC key of the opaque page tokens (BILLING_PAGE_TOKEN_SECRET); rotate to void old tokens.
     page_token_secret: SecretStr = SecretStr("portal-dev-page-token-secret")

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
-
 from services.commerce.fulfillment.settings import FulfillmentSettings
-from services.common.settings import ServiceSettings
+from services.common.settings import SecretStr, ServiceSettings
 
 
-class CommerceSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="COMMERCE_", extra="ignore", frozen=True)
-
+class CommerceSettings(ServiceSettings, env_prefix="COMMERCE_"):
     port: int = 50053
 
     # The Salesforce pricebook the portal sells from (Pricebook2.Name).
@@ -47,7 +42,7 @@ class CommerceSettings(ServiceSettings):
     page_token_secret: SecretStr = SecretStr("portal-dev-commerce-page-token-secret")
 
     # The fulfillment worker's knobs (``FULFILLMENT_*``), read with the rest of commerce's settings.
-    fulfillment: FulfillmentSettings = Field(default_factory=FulfillmentSettings)
+    fulfillment: FulfillmentSettings
 
     def missing_outside_development(self) -> list[str]:
         """The shared list, and the fulfillment worker's Freebit master password (read from

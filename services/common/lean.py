@@ -46,14 +46,8 @@ service does:
   ``Response.apparent_encoding``, the guess of a body's encoding when the response names none
   (Salesforce's answers are JSON, which requests decodes as UTF-8 without guessing), and it is 3.1
   MiB (its frequency tables and a compiled module). Every process that has called Salesforce holds
-  ~9.5 MiB less (the client's libraries import in 2.4 MiB instead of 12.0).
-  ``pydantic_settings.sources.providers.cli``, pydantic-settings' command-line source (an argparse
-  parser and pydantic models of its own, built at import; ~0.35 MiB per service): the package
-  imports every source provider, and the services read the environment, ``.env`` files and secrets
-  directories only. Its names are :class:`_Proxy` objects (pydantic-settings subscripts, calls and
-  ``isinstance``-tests ``CliSettingsSource`` on every settings read), registered by
-  ``services.common.settings`` before pydantic-settings' import. redis-py's cluster client
-  (``redis.cluster``, ``redis.asyncio.cluster``) and its keyspace notifications
+  ~9.5 MiB less (the client's libraries import in 2.4 MiB instead of 12.0). redis-py's cluster
+  client (``redis.cluster``, ``redis.asyncio.cluster``) and its keyspace notifications
   (``redis.keyspace_notifications`` and the ``asyncio`` one): ``redis`` and ``redis.asyncio``
   import them to re-export ``RedisCluster`` and the notification classes, for every client, and a
   service with a standalone ``REDIS_URL`` uses none of them (~1 MiB per service). Their names are
@@ -126,20 +120,6 @@ OPTIONAL_IMPORTS = ("rich", "pygments", "click")
 METADATA_API = "simple_salesforce.metadata"
 BULK2_API = "simple_salesforce.bulk2"
 CHARSET_DETECTION = "charset_normalizer"
-SETTINGS_CLI = "pydantic_settings.sources.providers.cli"
-SETTINGS_CLI_NAMES = (
-    "CliDualFlag",
-    "CliExplicitFlag",
-    "CliImplicitFlag",
-    "CliMutuallyExclusiveGroup",
-    "CliPositionalArg",
-    "CliSettingsSource",
-    "CliSubCommand",
-    "CliSuppress",
-    "CliToggleFlag",
-    "CliUnknownArgs",
-    "CliVariadicArg",
-)
 HTML_ENTITIES = "html.entities"
 CONFIG_FILES = "configparser"
 X509 = "cryptography.x509"
@@ -316,17 +296,10 @@ def _charset_normalizer_version() -> dict[str, Any]:
     return {"__version__": importlib.metadata.version("charset-normalizer")}
 
 
-def _argparse_suppress() -> dict[str, Any]:
-    import argparse
-
-    return {"CLI_SUPPRESS": argparse.SUPPRESS}
-
-
 DEFERRALS = (
     Deferral(METADATA_API, callables=("SfdcMetadataApi",)),
     Deferral(BULK2_API, callables=("SFBulk2Handler",)),
     Deferral(CHARSET_DETECTION, values=_charset_normalizer_version),
-    Deferral(SETTINGS_CLI, values=_argparse_suppress, proxies=SETTINGS_CLI_NAMES),
     Deferral(HTML_ENTITIES, mappings=("html5",)),
     Deferral(CONFIG_FILES),
     Deferral(REDIS_CLUSTER, proxies=("RedisCluster",)),
@@ -412,12 +385,12 @@ class _StandInName:
 
 class _Proxy(_StandInName):
     """A stand-in for a class or type alias of a deferred module: calling it, subscripting it
-    (``CliSettingsSource[Any]``, ``CliPositionalArg[str]``), subclassing it, or reading any
-    other name of it loads the real module and uses the real object. ``isinstance`` and
+    (``RedisCluster[Any]``), subclassing it, or reading any other name of it loads the real
+    module and uses the real object. ``isinstance`` and
     ``issubclass`` against it are False while the real module is not loaded (no object can come
-    from a class that was never created) and the real answer after. Used bare as an annotation
-    (``x: CliUnknownArgs``, unsubscripted) it is not the real alias: pydantic refuses the field
-    when the class is defined, so that fails at once, never silently."""
+    from a class that was never created) and the real answer after. Used bare as an annotation it
+    is not the real class: a library that inspects annotations (``typing.get_type_hints``) sees
+    the proxy."""
 
     def __init__(self, module: str, name: str) -> None:
         super().__init__(module, name)

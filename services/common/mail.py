@@ -13,9 +13,9 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 import structlog
-from pydantic import SecretStr
 
 from services.common.errors import UpstreamUnavailable, ValidationFailed
+from services.common.secret import SecretStr
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger("mail")

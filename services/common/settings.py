@@ -1,4 +1,5 @@
-"""Configuration: one pydantic-settings class per service over this shared base.
+"""Configuration: one settings class per service over this shared base
+(``services/common/envsettings.py`` reads them).
 
 Parsed once at start-up; a bad value stops the process with a clear message (fail fast).
 Service-specific variables carry the service's prefix (``BILLING_PORT``); the ones every process
@@ -11,17 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from services.common.cache.keys import DEFAULT_NAMESPACE, check_namespace
+from services.common.envsettings import Settings, SettingsError, setting, shared
+from services.common.secret import SecretStr
 
-from services.common import lean
-
-# Before pydantic-settings' first import: its command-line source (argparse) loads on first use
-# (services/common/lean.py).
-lean.defer_unused_imports()
-
-from pydantic_settings import BaseSettings, SettingsConfigDict  # noqa: E402
-
-from services.common.cache.keys import DEFAULT_NAMESPACE, check_namespace  # noqa: E402
+__all__ = ["ConfigurationError", "SecretStr", "ServiceSettings", "setting", "shared"]
 
 
 class ConfigurationError(RuntimeError):
@@ -29,15 +24,8 @@ class ConfigurationError(RuntimeError):
     The service stops with this message and exit status 2, like a bad variable."""
 
 
-def shared(name: str, default: Any) -> Any:
-    """A field read from an unprefixed variable shared by every service."""
-    return Field(default=default, validation_alias=AliasChoices(name, name.lower()))
-
-
-class ServiceSettings(BaseSettings):
+class ServiceSettings(Settings):
     """Settings every service has. Subclasses set ``env_prefix`` and their default port."""
-
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     # "development" (``make run``, the tests) allows the development defaults of the secrets and
     # plaintext service ports; anything else requires every secret and the TLS files to be set.
@@ -67,7 +55,7 @@ class ServiceSettings(BaseSettings):
     redis_url: SecretStr = shared("REDIS_URL", SecretStr("redis://127.0.0.1:6379/0"))
     # Prefix of every Redis key and channel this deployment uses (``services/common/cache/keys``):
     # deployments sharing one Redis (a dev stack and a test run) each set their own.
-    cache_namespace: str = shared("CACHE_NAMESPACE", DEFAULT_NAMESPACE)
+    cache_namespace: str = shared("CACHE_NAMESPACE", DEFAULT_NAMESPACE, check=check_namespace)
 
     # Access-token verification (tokens are issued by identity).
     jwt_issuer: str = shared("JWT_ISSUER", "portal-identity")
@@ -138,18 +126,13 @@ class ServiceSettings(BaseSettings):
     commerce_target: str = shared("COMMERCE_TARGET", "127.0.0.1:50053")
     support_target: str = shared("SUPPORT_TARGET", "127.0.0.1:50054")
 
-    @field_validator("cache_namespace")
-    @classmethod
-    def _valid_namespace(cls, value: str) -> str:
-        return check_namespace(value)
-
     @classmethod
     def load(cls, **overrides: Any) -> Self:
         """Parse the environment once; on a bad value print what is wrong and exit (status 2)."""
         try:
             settings = cls(**overrides)
-        except ValidationError as exc:
-            problems = [f"  {cls._env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        except SettingsError as exc:
+            problems = [f"  {name}: {message}" for name, message in exc.problems]
             print("invalid configuration:", *problems, sep="\n", file=sys.stderr)
             raise SystemExit(2) from None
         missing = settings.missing_outside_development()
@@ -174,18 +157,8 @@ class ServiceSettings(BaseSettings):
         URLs, and the mesh TLS files. Empty in development."""
         if self.development:
             return []
-        names = [
-            name
-            for name, field in type(self).model_fields.items()
-            if (field.annotation is SecretStr or name.startswith("tls_"))
-            and name not in self.model_fields_set
-        ]
-        return sorted(type(self)._env_name((name,)) for name in names)
-
-    @classmethod
-    def _env_name(cls, loc: tuple[int | str, ...]) -> str:
-        name = str(loc[0]).lower() if loc else ""
-        field = cls.model_fields.get(name)
-        shared_var = field is not None and field.validation_alias is not None
-        prefix = "" if shared_var else str(cls.model_config.get("env_prefix", ""))
-        return f"{prefix}{name}".upper()
+        return sorted(
+            spec.variable
+            for name, spec in self.fields.items()
+            if (spec.secret or name.startswith("tls_")) and name not in self.fields_set
+        )

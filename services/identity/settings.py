@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic_settings import SettingsConfigDict
-
 from services.common.settings import ServiceSettings, shared
 
 
-class IdentitySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
-
+class IdentitySettings(ServiceSettings, env_prefix="IDENTITY_"):
     port: int = 50051
 
     # The current signing key; ``next-key.pem`` / ``previous-key.pem`` beside it are published too.

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
-
-from services.common.settings import ServiceSettings
+from services.common.settings import SecretStr, ServiceSettings, setting
 
 
-class SupportSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="SUPPORT_", extra="ignore", frozen=True)
-
+class SupportSettings(ServiceSettings, env_prefix="SUPPORT_"):
     port: int = 50054
     # HMAC key of ListCases page tokens (SUPPORT_PAGE_TOKEN_SECRET). One per deployment, shared by
     # every replica; rotating it only invalidates tokens in flight (clients start from page one).
     page_token_secret: SecretStr = SecretStr("portal-dev-support-page-token-secret")
     # Deadline of one call to identity's AccountDirectoryService.
-    directory_timeout_s: float = Field(default=3.0, gt=0)
+    directory_timeout_s: float = setting(3.0, gt=0)

@@ -43,7 +43,7 @@ async def test_bad_configuration_stops_the_process_with_a_clear_message(service:
     _, stderr = await asyncio.wait_for(process.communicate(), 90)
     assert process.returncode == 2
     text = stderr.decode()
-    assert f"{service.upper()}_PORT" in text and "valid integer" in text
+    assert f"{service.upper()}_PORT: must be a whole number, not 'not-a-port'" in text
     assert "Traceback" not in text
 
 

@@ -22,7 +22,6 @@ import grpc
 import pytest
 import yaml
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from pydantic import AliasChoices
 
 from sandbox.freebit.settings import ENV_PREFIX as FREEBIT_PREFIX
 from sandbox.freebit.settings import FreebitSettings
@@ -33,6 +32,7 @@ from sandbox.whmcs.settings import ENV_PREFIX as WHMCS_PREFIX
 from sandbox.whmcs.settings import WhmcsSettings
 from services.billing.settings import BillingSettings
 from services.commerce.settings import CommerceSettings
+from services.common.envsettings import Settings
 from services.common.healthcheck import check
 from services.common.settings import ServiceSettings
 from services.identity.settings import IdentitySettings
@@ -82,16 +82,15 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return compose["services"]
 
 
-def env_names(model: type[ServiceSettings]) -> set[str]:
-    """Every variable a settings model reads: shared aliases, else prefix + field name."""
-    prefix = str(model.model_config.get("env_prefix", "")).upper()
+def env_names(model: type[Settings]) -> set[str]:
+    """Every variable a settings class reads (shared ones unprefixed, the rest with its prefix),
+    its nested settings' (commerce's ``FULFILLMENT_*``) included."""
     names: set[str] = set()
-    for name, info in model.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, AliasChoices):
-            names |= {str(a).upper() for a in alias.choices}
+    for field in model.fields.values():
+        if isinstance(field.kind, type) and issubclass(field.kind, Settings):
+            names |= env_names(field.kind)
         else:
-            names.add(f"{prefix}{name}".upper())
+            names.add(field.variable)
     return names
 
 

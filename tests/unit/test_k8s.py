@@ -32,14 +32,8 @@ def _documents(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
-def _env_names(cls: type[ServiceSettings], prefix: str) -> set[str]:
-    names = set()
-    for field_name, field in cls.model_fields.items():
-        if field.validation_alias is not None:
-            names.add(field_name.upper())  # shared, unprefixed
-        else:
-            names.add(f"{prefix}{field_name}".upper())
-    return names
+def _env_names(cls: type[ServiceSettings]) -> set[str]:
+    return {field.variable for field in cls.fields.values() if field.variable}
 
 
 def test_kustomization_lists_every_manifest() -> None:
@@ -53,7 +47,7 @@ def test_kustomization_lists_every_manifest() -> None:
 def test_deployment_matches_the_service(service: str) -> None:
     docs = {(d["kind"], d["metadata"]["name"]): d for d in _documents(BASE / f"{service}.yaml")}
     settings = SETTINGS[service]
-    port = settings.model_fields["port"].default
+    port = settings.fields["port"].default
     container = docs[("Deployment", service)]["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "-m", f"services.{service}"]
     assert importlib.util.find_spec(f"services.{service}.__main__") is not None
@@ -61,18 +55,17 @@ def test_deployment_matches_the_service(service: str) -> None:
     assert container["readinessProbe"]["exec"]["command"] == probe
     assert container["livenessProbe"]["exec"]["command"] == probe
     assert {p["containerPort"] for p in container["ports"]} >= {port}
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    assert {e["name"] for e in container["env"]} <= _env_names(settings, prefix)
+    assert {e["name"] for e in container["env"]} <= _env_names(settings)
     for kind_name in [("Service", service), ("Service", f"{service}-headless")]:
         assert docs[kind_name]["spec"]["ports"][0]["port"] == port
 
 
 def test_config_names_only_shared_settings_and_reachable_targets() -> None:
     config = _documents(BASE / "config.yaml")[0]["data"]
-    shared = {n for n, f in ServiceSettings.model_fields.items() if f.validation_alias is not None}
-    assert {k.lower() for k in config} <= shared
+    shared = {f.variable for f in ServiceSettings.fields.values() if f.shared}
+    assert set(config) <= shared
     for service, settings in SETTINGS.items():
-        port = settings.model_fields["port"].default
+        port = settings.fields["port"].default
         assert config[f"{service.upper()}_TARGET"] == f"dns:///{service}-headless:{port}"
 
 
@@ -141,7 +134,7 @@ def test_services_have_mesh_tls_a_budget_and_a_metrics_service(service: str) -> 
 
 def _ingress_callers(service: str) -> set[str]:
     policy = _by_kind("NetworkPolicy")[f"{service}-ingress"]
-    port = SETTINGS[service].model_fields["port"].default
+    port = SETTINGS[service].fields["port"].default
     callers: set[str] = set()
     for rule in policy["spec"]["ingress"]:
         if {p["port"] for p in rule["ports"]} == {port}:
@@ -163,7 +156,7 @@ def test_network_policies_follow_the_call_graph(service: str) -> None:
     for internal in INTERNAL_SERVICES[service]:
         expected |= INTERNAL_CALLERS[internal.full_name]
     assert _ingress_callers(service) == expected
-    port = SETTINGS[service].model_fields["port"].default
+    port = SETTINGS[service].fields["port"].default
     for caller in expected - {GATEWAY}:
         egress = policies[f"{caller}-egress"]["spec"]["egress"]
         assert any(

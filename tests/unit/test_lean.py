@@ -202,7 +202,7 @@ def test_requests_guesses_an_encoding_with_the_real_charset_detection() -> None:
 
 def test_too_late_to_defer_what_is_already_imported() -> None:
     run_python(
-        "import configparser, html.entities, pydantic_settings, redis, simple_salesforce, sys\n"
+        "import configparser, html.entities, redis, simple_salesforce, sys\n"
         "import cryptography.x509, google.protobuf.internal.python_message\n"
         "import cryptography.hazmat.primitives.serialization, fastavro\n"
         "from services.common import lean\n"
@@ -210,119 +210,6 @@ def test_too_late_to_defer_what_is_already_imported() -> None:
         "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
         "assert sys.modules['redis.cluster'].__spec__.origin.endswith('cluster.py')\n"
     )
-
-
-def test_settings_load_from_env_dotenv_and_secrets_with_the_command_line_source_deferred(
-    tmp_path: Path,
-) -> None:
-    # A service's settings import (services.common.settings registers the deferral): the
-    # command-line source stays out while the environment, a .env file and a secrets directory
-    # are read as always.
-    (tmp_path / ".env").write_text("DEMO_FROM_DOTENV=dotenv\n")
-    (tmp_path / "secrets").mkdir()
-    (tmp_path / "secrets" / "demo_from_secret").write_text("secret")
-    run_python(
-        "import os, sys\n"
-        "import services.common.settings\n"
-        "from pydantic import SecretStr\n"
-        "from pydantic_settings import BaseSettings, SettingsConfigDict\n"
-        f"os.chdir({str(tmp_path)!r})\n"
-        "os.environ['DEMO_FROM_ENV'] = 'env'\n"
-        "class Demo(BaseSettings):\n"
-        "    model_config = SettingsConfigDict(env_prefix='DEMO_', env_file='.env',\n"
-        "                                      secrets_dir='secrets')\n"
-        "    from_env: str\n"
-        "    from_dotenv: str\n"
-        "    from_secret: SecretStr\n"
-        "demo = Demo()\n"
-        "assert (demo.from_env, demo.from_dotenv) == ('env', 'dotenv'), demo\n"
-        "assert demo.from_secret.get_secret_value() == 'secret'\n"
-        "cli = sys.modules['pydantic_settings.sources.providers.cli']\n"
-        "assert cli.__spec__.origin is None, 'the command-line source was loaded'\n"
-        "assert 'shlex' not in sys.modules\n"
-    )
-
-
-def test_the_command_line_source_works_when_used() -> None:
-    # The deferred names load the real module: the source (subscripted and called by
-    # pydantic-settings itself), the annotations, a group to subclass, isinstance after.
-    run_python(
-        "import sys\n"
-        "import services.common.settings\n"
-        "from pydantic import BaseModel\n"
-        "from pydantic_settings import (BaseSettings, CliApp, CliMutuallyExclusiveGroup,\n"
-        "    CliPositionalArg, CliSettingsSource, SettingsConfigDict)\n"
-        "import pydantic_settings.sources as sources\n"
-        "plain = CliSettingsSource\n"
-        "assert not isinstance(object(), sources.CliSettingsSource)\n"
-        "class Group(CliMutuallyExclusiveGroup):\n"
-        "    a: int | None = None\n"
-        "    b: int | None = None\n"
-        "class Args(BaseSettings):\n"
-        "    model_config = SettingsConfigDict(cli_parse_args=['7', '--group.a', '3'])\n"
-        "    name: CliPositionalArg[int]\n"
-        "    group: Group = Group()\n"
-        "args = Args()\n"
-        "assert (args.name, args.group.a) == (7, 3), args\n"
-        "real = sys.modules['pydantic_settings.sources.providers.cli']\n"
-        "assert real.__spec__.origin.endswith('cli.py')\n"
-        "source = CliSettingsSource(Args, cli_parse_args=['8'])\n"
-        "assert type(source) is real.CliSettingsSource and isinstance(source, plain)\n"
-        "assert issubclass(real.CliSettingsSource, sources.CliSettingsSource)\n"
-        "assert CliApp.run(Args, cli_args=['9']).name == 9\n"
-    )
-
-
-def test_pydantic_settings_still_has_the_import_shape_the_deferral_relies_on() -> None:
-    # The stand-in of the command-line source has a proxy for each name the package takes from
-    # it (and CLI_SUPPRESS, argparse's constant). It keeps the module out only while the package
-    # takes no other name from it, at import uses those names only inside functions (calls,
-    # subscripts, isinstance), and subclasses none of them: an upgrade that changes this fails
-    # here; check the stand-in against the new version.
-    taken: dict[str, set[str]] = {}
-    package = "pydantic_settings"
-    folder = Path(importlib.util.find_spec(package).origin).parent  # type: ignore[arg-type, union-attr]
-    for path in sorted(folder.rglob("*.py")):
-        parts = path.relative_to(folder.parent).with_suffix("").parts
-        here = ".".join(parts if path.stem != "__init__" else parts[:-1])
-        own = here if path.stem == "__init__" else here.rpartition(".")[0]
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                base = own
-                for _ in range(node.level - 1):
-                    base = base.rpartition(".")[0]
-                module = f"{base}.{node.module or ''}".rstrip(".") if node.level else node.module
-                if module == lean.SETTINGS_CLI:
-                    taken.setdefault(here, set()).update(a.name for a in node.names)
-                if module == lean.SETTINGS_CLI.rpartition(".")[0] and any(
-                    a.name == "cli" for a in node.names
-                ):
-                    taken.setdefault(here, set()).add("<module>")
-        if here == lean.SETTINGS_CLI:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef):
-                assert not {getattr(b, "id", None) for b in node.bases} & set(
-                    lean.SETTINGS_CLI_NAMES
-                ), (here, node.name)
-        for stmt in tree.body:  # module level: no use of a deferred name outside a def
-            if isinstance(stmt, ast.ImportFrom | ast.Import | ast.FunctionDef):
-                continue
-            used = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
-            if isinstance(stmt, ast.ClassDef):
-                used = {
-                    n.id
-                    for item in stmt.body
-                    if not isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-                    for n in ast.walk(item)
-                    if isinstance(n, ast.Name) and not isinstance(item, ast.AnnAssign)
-                }
-            assert not used & set(lean.SETTINGS_CLI_NAMES), (here, used)
-    names = set(lean.SETTINGS_CLI_NAMES) | {"CLI_SUPPRESS"}
-    assert set(taken) == {"pydantic_settings.sources", "pydantic_settings.sources.providers"}, taken
-    for module, got in taken.items():
-        assert got <= names, (module, got - names)
 
 
 def _imports(tree: ast.AST, package: str) -> Iterator[tuple[str, tuple[str, ...]]]:
@@ -555,7 +442,7 @@ def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
         "from services.common import lean\n"
         "lean.skip_optional_imports()\n"
         "lean.defer_unused_imports()\n"
-        f"import services.{service}.server\n"
+        f"import services.{service}.server, services.{service}.settings\n"
         f"for name in {sorted({*REDIS_DEFERRED, lean.HTML_ENTITIES})!r}:\n"
         "    assert isinstance(sys.modules[name].__spec__, lean._Spec), name\n"
         f"for name in {[lean.X509, lean.PROTOBUF_PYTHON_MESSAGE, lean.SSH_KEYS]!r}:\n"
@@ -566,6 +453,9 @@ def test_a_service_leaves_unused_library_modules_out(service: str) -> None:
         "from services.common.cache import cache, client\n"
         "assert isinstance(cache.RedisCluster, lean._Proxy)\n"
         "assert isinstance(client.RedisCluster, lean._Proxy)\n"
+        # The settings are read without pydantic (services/common/envsettings.py), which the
+        # development environment still has installed for the tests' own tools.
+        "assert not [m for m in sys.modules if m.split('.')[0].startswith('pydantic')]\n"
     )
 
 

@@ -3,13 +3,11 @@ settings the worker is started with)."""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from services.common.envsettings import Settings
+from services.common.secret import SecretStr
 
 
-class FulfillmentSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FULFILLMENT_", extra="ignore", frozen=True)
-
+class FulfillmentSettings(Settings, env_prefix="FULFILLMENT_"):
     enabled: bool = True
     # Name of the sweep's lock (the CDC stream and its replay id belong to commerce's consumer).
     consumer: str = "fulfillment"

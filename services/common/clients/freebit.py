@@ -16,12 +16,12 @@ from datetime import date
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from services.common.client_interceptors import add_request_id_header
 from services.common.clients import freebit_codes as codes
 from services.common.clients.http import transport
 from services.common.clients.resilience import Policy, Unreachable, Upstream
+from services.common.secret import SecretStr
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from pydantic import SecretStr
-
 from services.common.clients.resilience import Policy, Unreachable, Upstream
 from services.common.clients.soql import ident
 from services.common.errors import PortalError
+from services.common.secret import SecretStr
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce

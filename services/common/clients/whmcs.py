@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from services.common.client_interceptors import add_request_id_header
 from services.common.clients.http import transport
@@ -29,6 +28,7 @@ from services.common.clients.whmcs_wire import (
     php_serialize_b64,
     unwrap,
 )
+from services.common.secret import SecretStr
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ import asyncio
 from datetime import date
 
 import pytest
-from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from services.common.clients import BreakerOpen, FreebitClient, FreebitConfig, FreebitRejected
 from services.common.errors import UpstreamUnavailable
+from services.common.secret import SecretStr
 
 EID = "89049032000001000000000000000123"
 MSISDN = "08012345678"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from services.common import context
@@ -20,6 +19,7 @@ from services.common.errors import (
     UpstreamUnavailable,
 )
 from services.common.metrics import value
+from services.common.secret import SecretStr
 
 NEW_CLIENT = dict(
     firstname="Taro", lastname="Suzuki", address1="1-2-3 Shibuya", city="Shibuya-ku",

@@ -93,7 +93,7 @@ async def test_add_order_timed_out_but_placed_is_found_by_the_retry(
     so the retry looks the order up by its note and finds it instead of placing a second one."""
     # the retry waits 0.5-1 s after the 2 s timeout, so it looks after the 2.3 s AddOrder landed
     backoff = {"retry_initial_s": 1.0, "retry_max_s": 1.0, "give_up_after_s": 10.0}
-    await start_worker(settings=QUICK.model_copy(update=backoff))
+    await start_worker(settings=QUICK.replace(**backoff))
     await controls[1].fault("latency", latency_ms=2300, count=1, action="AddOrder")
     order_id = await portal.create_order("hanako", INTERNET)
     await portal.approve(order_id)
@@ -152,7 +152,7 @@ async def test_two_workers_share_orders_and_work_each_once(
 
         return hook
 
-    two = QUICK.model_copy(update={"concurrency": 2})
+    two = QUICK.replace(concurrency=2)
     workers = [await start_worker(settings=two, step_hook=recorder(n)) for n in ("a", "b")]
     for worker in workers:
         await asyncio.wait_for(worker.worker.listening.wait(), 5)
@@ -194,7 +194,7 @@ async def test_a_dead_workers_order_is_finished_by_another_after_its_lease(
         nonlocal taken_over_at
         taken_over_at = taken_over_at or time.monotonic()
 
-    settings = QUICK.model_copy(update={"lease_s": 2.0})
+    settings = QUICK.replace(lease_s=2.0)
     dying = await start_worker(settings=settings, step_hook=die_after_add_order)
     order_id = await portal.create_order("hanako", INTERNET)
     await portal.approve(order_id)

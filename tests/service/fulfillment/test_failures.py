@@ -99,7 +99,7 @@ async def test_freebit_business_error(
 async def test_short_outage_is_retried(
     portal: Portal, start_worker: StartWorker, controls: Controls
 ) -> None:
-    settings = QUICK.model_copy(update={"give_up_after_s": 10.0})
+    settings = QUICK.replace(give_up_after_s=10.0)
     await start_worker(settings=settings)
     await controls[1].fault("unavailable", seconds=0.8)
     order_id = await portal.create_order("hanako", ["VPN-STANDARD"])
