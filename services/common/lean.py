@@ -81,6 +81,13 @@ service does:
   classes, and PyJWT calls ``load_ssh_public_key`` only for a key in OpenSSH form (the portal's
   keys are PEM and JWK); its functions are stand-ins that load it when called, its classes and
   type aliases proxies, and cryptography's Rust code loads it by name to write an OpenSSH key.
+  cryptography's OpenSSL backend module (``cryptography.hazmat.backends.openssl.backend``, with
+  the cffi bindings and the cipher modules it imports, ~0.5 MiB per service from its first token
+  check): ``ECDSA()``, which every ES256 signature and check builds, imports it to ask whether
+  OpenSSL signs deterministically, and asks only when a deterministic signature is wanted;
+  the portal's keys are used through the Rust bindings, which need no Python backend. Its one
+  name, ``backend``, is a proxy: reading any attribute of it (``default_backend()
+  .openssl_version_text()``, a deterministic signature) loads the real module.
   fastavro's JSON encoding (``fastavro.json_read`` and ``fastavro.json_write`` with the
   pure-Python reader and writer and the JSON decoder and encoder they use, ~0.25 MiB in commerce
   after its first change event): ``fastavro.read`` and ``.write`` import them to re-export
@@ -123,6 +130,7 @@ CHARSET_DETECTION = "charset_normalizer"
 HTML_ENTITIES = "html.entities"
 CONFIG_FILES = "configparser"
 X509 = "cryptography.x509"
+OPENSSL_BACKEND = "cryptography.hazmat.backends.openssl.backend"
 PROTOBUF_PYTHON_MESSAGE = "google.protobuf.internal.python_message"
 XML_DOM = "xml.dom.minidom"
 AVRO_JSON_READER = "fastavro.json_read"
@@ -307,6 +315,7 @@ DEFERRALS = (
     Deferral(REDIS_KEYSPACE, proxies=REDIS_KEYSPACE_NAMES),
     Deferral(REDIS_ASYNC_KEYSPACE, proxies=REDIS_ASYNC_KEYSPACE_NAMES),
     Deferral(X509),
+    Deferral(OPENSSL_BACKEND, proxies=("backend",)),
     Deferral(PROTOBUF_PYTHON_MESSAGE),
     Deferral(XML_DOM),
     Deferral(SSH_KEYS, callables=SSH_KEYS_FUNCTIONS, proxies=SSH_KEYS_TYPES),

@@ -683,6 +683,66 @@ def test_pyjwt_and_cryptography_still_have_the_import_shape_the_x509_deferral_re
     }, outside
 
 
+def test_cryptography_still_has_the_import_shape_the_openssl_backend_deferral_relies_on() -> None:
+    # The stand-in of cryptography's OpenSSL backend module has one name, ``backend`` (a proxy
+    # that loads the module when one of its attributes is read). It stays a stand-in while every
+    # import of the module takes that name only, inside a function, apart from its package's
+    # ``__init__``, which re-exports it; and while ``ECDSA()`` reads the backend only for a
+    # deterministic signature (behaviour: the next test). PyJWT takes ``default_backend`` (a
+    # function returning that object) for ``hashes.Hash(..., backend=...)``, which ignores it.
+    found = {
+        (here, where, names)
+        for package in ("cryptography", "jwt", "simple_salesforce", "requests", "urllib3")
+        for here, where, module, names in _imports_in_context(package)
+        if module == lean.OPENSSL_BACKEND
+    }
+    at_module = {(here, names) for here, where, names in found if where != "function"}
+    assert at_module == {("cryptography.hazmat.backends.openssl", ("backend",))}, at_module
+    assert {names for _, _, names in found} == {("backend",)}, found
+    path = _source("cryptography.hazmat.primitives.asymmetric.ec")
+    init = next(
+        node
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name == "ECDSA"
+    )
+    uses = [
+        ast.unparse(node)
+        for node in ast.walk(init)
+        if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "backend"
+    ]
+    assert uses == ["backend.ecdsa_deterministic_supported"], uses
+
+
+def test_es256_tokens_leave_the_openssl_backend_out_until_it_is_used() -> None:
+    # A service's start (lean.prepare, then its imports): ES256 tokens signed and verified by
+    # PyJWT (``ECDSA()`` with the backend a stand-in) and an at_hash-style digest with
+    # ``default_backend()`` leave the module out; a deterministic signature and any attribute
+    # of the backend load the real module, and work.
+    run_python(
+        "import sys\n"
+        "from services.common import lean\n"
+        "lean.prepare()\n"
+        "import services.identity.server, jwt\n"
+        "def deferred():\n"
+        "    return isinstance(sys.modules[lean.OPENSSL_BACKEND].__spec__, lean._Spec)\n"
+        "from cryptography.hazmat.backends import default_backend\n"
+        "from cryptography.hazmat.primitives import hashes\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec\n"
+        "key = ec.generate_private_key(ec.SECP256R1())\n"
+        "token = jwt.encode({'sub': 'u1'}, key, algorithm='ES256')\n"
+        "assert jwt.decode(token, key.public_key(), algorithms=['ES256']) == {'sub': 'u1'}\n"
+        "digest = hashes.Hash(hashes.SHA256(), backend=default_backend())\n"
+        "digest.update(b'x')\n"
+        "assert len(digest.finalize()) == 32\n"
+        "assert deferred(), 'the backend was loaded'\n"
+        "signer = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)\n"
+        "assert not deferred()\n"
+        "one, two = key.sign(b'm', signer), key.sign(b'm', signer)\n"
+        "assert one == two, 'RFC 6979 signatures are deterministic'\n"
+        "assert 'OpenSSL' in default_backend().openssl_version_text()\n"
+    )
+
+
 def test_protobuf_still_has_the_import_shape_the_python_message_deferral_relies_on() -> None:
     # The stand-in of protobuf's pure-Python message implementation has no names of its own.
     # Under the upb implementation (the one installed) it stays a stand-in only while the modules

@@ -231,12 +231,15 @@ def global_key(namespace: str, family: Family[Any], slot: int | None) -> str:
     return f"{namespace}:{{{tag}}}:_genall:{family.name}"
 
 
-KEYS_MEMO = 1024
+KEYS_MEMO = 256
 """How many ``keys_for`` results are remembered (least recently used first out). Each holds
 ~1.5 KiB (the ``Keys`` with its 6 to 9 key strings and tuples, the scope and variant it was asked
 for), and there is one per user, entry and variant read, so the memo fills with every user a
-process has served and never shrinks: it is kept to the keys of the users reading now (1.5 MiB
-at most). A miss builds the keys again, ~2 µs."""
+process has served and never shrinks: it is kept to the keys of the users reading now (~0.4 MiB
+at most). A miss builds the keys again, ~2 µs against a cached read's ~0.5 ms of CPU: the memo
+serves a user's repeated reads within a page load or a poll, and 1,024 sets (1.5 MiB, the
+bound before) bought no measurable time for the memory (bench/README.md, "The soak's last
+MiB in commerce")."""
 
 
 @lru_cache(maxsize=KEYS_MEMO)

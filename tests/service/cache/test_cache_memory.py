@@ -10,7 +10,7 @@ from typing import Any
 
 from portal.billing.v1 import billing_pb2
 
-from services.common.cache import UserScope, policy
+from services.common.cache import UserScope, keys, policy
 
 MSG = billing_pb2.ListInvoicesResponse
 USERS = 2048  # per round
@@ -45,3 +45,21 @@ async def test_reads_by_new_users_do_not_grow_the_process_memory(make_cache, loa
     assert load.calls == 2 * USERS * len(ENTRIES)  # every read was a first read: all loaded
     # Each remembered key set is ~1.5 KiB: 4,096 more of them would be ~6 MiB.
     assert grown < 256 * 1024, f"{grown / 1024:.0f} KiB kept after {USERS} more users"
+
+
+def test_the_key_memo_at_its_bound_stays_small() -> None:
+    # keys_for remembers KEYS_MEMO key sets (least recently used out): ever new users fill it to
+    # the bound and no further, and the bound's worth is well under a MiB.
+    keys.keys_for.cache_clear()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(2 * keys.KEYS_MEMO):
+            for entry in ENTRIES:
+                keys.keys_for("ns", entry, UserScope(f"memo-user-{n}"), "s1", cluster=False)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert keys.keys_for.cache_info().currsize == keys.KEYS_MEMO
+    assert held < 512 * 1024, f"{held / 1024:.0f} KiB for {keys.KEYS_MEMO} key sets"
