@@ -19,10 +19,10 @@ Supported annotations: ``str``, ``int``, ``float`` (finite), ``bool`` (``true/fa
 with the instance).
 
 Why not pydantic-settings (the house style's choice, used here until 2026-12-07): the services'
-settings are the only thing they used pydantic for, and importing pydantic and pydantic-settings
-cost every service ~7 MiB of its resident memory (bench/README.md, "Settings without pydantic")
-against a goal of 80 MiB, and ~0.1 s of start-up. What the services need of it (environment
-variables, conversion, one report of every bad value, secrets that do not print) is this module.
+settings were the only thing they used pydantic for, and importing pydantic and pydantic-settings
+cost every service ~8.7 MiB of its resident memory (bench/README.md, "Settings without
+pydantic") against a goal of 80 MiB. What the services need of it (environment variables,
+conversion, one report of every bad value, secrets that do not print) is this module.
 """
 
 from __future__ import annotations
@@ -211,9 +211,8 @@ def _is_settings(kind: Any) -> bool:
 
 
 def _optional(kind: Any) -> bool:
-    return typing.get_origin(kind) in (typing.Union, types.UnionType) and type(
-        None
-    ) in typing.get_args(kind)
+    union = typing.get_origin(kind) in (typing.Union, types.UnionType)
+    return union and type(None) in typing.get_args(kind)
 
 
 def _base(kind: Any) -> Any:

@@ -395,9 +395,9 @@ class _StandInName:
 class _Proxy(_StandInName):
     """A stand-in for a class or type alias of a deferred module: calling it, subscripting it
     (``RedisCluster[Any]``), subclassing it, or reading any other name of it loads the real
-    module and uses the real object. ``isinstance`` and
-    ``issubclass`` against it are False while the real module is not loaded (no object can come
-    from a class that was never created) and the real answer after. Used bare as an annotation it
+    module and uses the real object. ``isinstance`` and ``issubclass`` against it are False
+    while the real module is not loaded (no object can come from a class that was never
+    created) and the real answer after. Used bare as an annotation it
     is not the real class: a library that inspects annotations (``typing.get_type_hints``) sees
     the proxy."""
 

@@ -279,9 +279,11 @@ async def test_expired_tokens_are_forgotten_once_a_new_one_is_verified(keys: Pat
     to come back (nor for the bound) to let it go."""
     source = JwksSource(file=keys / "jwks.json")
     verifier = TokenVerifier(source, issuer="portal-identity", audience="portal", leeway=0)
+    # ``exp`` is whole seconds from a truncated now: a ttl of 3 leaves each token 2 to 3 s to be
+    # verified in (a ttl of 1 left as little as nothing on a busy box).
     for i in range(20):
-        await verifier.verify(sign(keys, sub=f"replaced-{i}", ttl=1))
-    await asyncio.sleep(1.2)
+        await verifier.verify(sign(keys, sub=f"replaced-{i}", ttl=3))
+    await asyncio.sleep(3.2)
     assert (await verifier.verify(sign(keys, sub="current"))).user_id == "current"
     assert [claims.user_id for claims, _ in verifier._verified.values()] == ["current"]
 

@@ -205,6 +205,7 @@ def test_too_late_to_defer_what_is_already_imported() -> None:
         "import configparser, html.entities, redis, simple_salesforce, sys\n"
         "import cryptography.x509, google.protobuf.internal.python_message\n"
         "import cryptography.hazmat.primitives.serialization, fastavro\n"
+        "import cryptography.hazmat.backends.openssl.backend\n"
         "from services.common import lean\n"
         "assert lean.defer_unused_imports() == [], 'all are already imported'\n"
         "assert 'zeep' in sys.modules and 'charset_normalizer.api' in sys.modules\n"
