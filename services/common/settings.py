@@ -154,11 +154,13 @@ class ServiceSettings(Settings):
     def missing_outside_development(self) -> list[str]:
         """Variables that must be set unless ``PORTAL_ENV=development``: every secret (they have
         development defaults, which a real deployment must never run on), the database and Redis
-        URLs, and the mesh TLS files. Empty in development."""
+        URLs, and the mesh TLS files (set empty counts as missing: plaintext is for development
+        only). Empty in development."""
         if self.development:
             return []
         return sorted(
             spec.variable
             for name, spec in self.fields.items()
-            if (spec.secret or name.startswith("tls_")) and name not in self.fields_set
+            if (spec.secret and name not in self.fields_set)
+            or (name.startswith("tls_") and getattr(self, name) is None)
         )

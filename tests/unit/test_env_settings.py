@@ -170,6 +170,11 @@ def test_secrets_and_tls_files_are_required_outside_development(
     missing = BillingSettings().missing_outside_development()
     assert "WHMCS_SECRET" not in missing
     assert {"BILLING_PAGE_TOKEN_SECRET", "DATABASE_URL", "TLS_CA_FILE"} <= set(missing)
+    # A mesh TLS file set empty is unset (None), and still missing: never plaintext by mistake.
+    monkeypatch.setenv("TLS_CA_FILE", "")
+    monkeypatch.setenv("TLS_CERT_FILE", "/certs/billing.pem")
+    missing = BillingSettings().missing_outside_development()
+    assert "TLS_CA_FILE" in missing and "TLS_CERT_FILE" not in missing
     monkeypatch.setenv("PORTAL_ENV", "development")
     assert BillingSettings().missing_outside_development() == []
 
