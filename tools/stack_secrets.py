@@ -8,13 +8,12 @@ key ids) are returned separately: they have the shape of a refresh token.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from services.billing.settings import BillingSettings
 from services.commerce.settings import CommerceSettings
-from services.common.envsettings import Setting, Settings
 from services.common.secret import SecretStr
 from services.common.settings import ServiceSettings
 from services.identity.settings import IdentitySettings
@@ -30,23 +29,15 @@ SETTINGS: tuple[type[ServiceSettings], ...] = (
 URL_FIELDS = frozenset({"database_url", "redis_url"})
 
 
-def _secret_settings(cls: type[Settings]) -> Iterator[Setting]:
-    """Every secret setting of ``cls``, those of its nested settings classes (commerce's
-    ``FULFILLMENT_*``) included."""
-    for field in cls.fields.values():
-        if isinstance(field.kind, type) and issubclass(field.kind, Settings):
-            yield from _secret_settings(field.kind)
-        elif field.secret:
-            yield field
-
-
 def configured_secrets(env: Mapping[str, str]) -> dict[str, str]:
     """``{ENV_NAME: value}`` of every secret setting (URLs: only their password)."""
     found: dict[str, str] = {}
     for cls in SETTINGS:
-        for field in _secret_settings(cls):
-            secret = field.default if isinstance(field.default, SecretStr) else SecretStr("")
-            default = secret.get_secret_value()
+        for field in cls.all_fields():
+            if not field.secret:
+                continue
+            given = field.default
+            default = given.get_secret_value() if isinstance(given, SecretStr) else ""
             value = env.get(field.variable, default)
             if field.name in URL_FIELDS:
                 value = urlsplit(value).password or ""

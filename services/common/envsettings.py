@@ -32,7 +32,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -129,6 +129,16 @@ class Settings:
             variable = "" if _is_settings(kind) else spec.env or f"{cls.env_prefix}{name}".upper()
             found[name] = replace(spec, name=name, kind=kind, variable=variable)
         cls.fields = types.MappingProxyType(found)
+
+    @classmethod
+    def all_fields(cls) -> Iterator[Setting]:
+        """Every setting read from a variable: this class's, and those of its nested settings
+        classes (commerce's ``FULFILLMENT_*``) in their place."""
+        for spec in cls.fields.values():
+            if _is_settings(spec.kind):
+                yield from spec.kind.all_fields()
+            else:
+                yield spec
 
     def __init__(self, **overrides: Any) -> None:
         unknown = sorted(set(overrides) - set(self.fields))

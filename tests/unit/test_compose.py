@@ -85,13 +85,7 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def env_names(model: type[Settings]) -> set[str]:
     """Every variable a settings class reads (shared ones unprefixed, the rest with its prefix),
     its nested settings' (commerce's ``FULFILLMENT_*``) included."""
-    names: set[str] = set()
-    for field in model.fields.values():
-        if isinstance(field.kind, type) and issubclass(field.kind, Settings):
-            names |= env_names(field.kind)
-        else:
-            names.add(field.variable)
-    return names
+    return {field.variable for field in model.all_fields()}
 
 
 def python_modules(command: list[str]) -> list[str]:

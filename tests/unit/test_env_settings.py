@@ -184,3 +184,10 @@ def test_an_unsupported_annotation_fails_when_the_class_is_defined() -> None:
 
         class Odd(Settings, env_prefix="ODD_"):
             items: list[str] = []
+
+
+def test_all_fields_reach_into_nested_settings() -> None:
+    variables = {f.variable: f for f in CommerceSettings.all_fields()}
+    assert {"COMMERCE_PORT", "DATABASE_URL", "FULFILLMENT_CONCURRENCY"} <= set(variables)
+    assert variables["FULFILLMENT_FREEBIT_MASTER_PASSWORD"].secret
+    assert "" not in variables  # the nested class itself is no variable

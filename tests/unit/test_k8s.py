@@ -33,7 +33,7 @@ def _documents(path: Path) -> list[dict[str, Any]]:
 
 
 def _env_names(cls: type[ServiceSettings]) -> set[str]:
-    return {field.variable for field in cls.fields.values() if field.variable}
+    return {field.variable for field in cls.all_fields()}
 
 
 def test_kustomization_lists_every_manifest() -> None:
