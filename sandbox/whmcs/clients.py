@@ -122,7 +122,7 @@ def add_client(ctx: Ctx, p: Params) -> dict[str, Any]:
 
 def _custom_fields(p: Params) -> dict[int, str]:
     decoded = php_b64_decode(p.get("customfields")) or {}
-    return {int(k): v for k, v in decoded.items() if k.isdigit()}
+    return {int(k): v for k, v in decoded.items() if k.isascii() and k.isdigit()}
 
 
 def _find_client(ctx: Ctx, p: Params) -> Client | None:

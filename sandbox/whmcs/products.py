@@ -45,7 +45,8 @@ def _product_row(product: Product) -> dict[str, Any]:
 def get_products(ctx: Ctx, p: Params) -> dict[str, Any]:
     rows = sorted(ctx.store.products.values(), key=lambda prod: prod.pid)
     if p.text("pid"):
-        wanted = {int(x) for x in p.text("pid").split(",") if x.strip().isdigit()}
+        parts = (x.strip() for x in p.text("pid").split(","))
+        wanted = {int(x) for x in parts if x.isascii() and x.isdigit()}
         rows = [prod for prod in rows if prod.pid in wanted]
     if p.text("gid"):
         rows = [prod for prod in rows if prod.gid == p.int("gid")]

@@ -80,7 +80,7 @@ class EventSchema:
         names: list[str] = []
         for entry in entries:
             pos_text, sep, bits_text = entry.partition("-")
-            if sep and pos_text.isdigit():
+            if sep and pos_text.isascii() and pos_text.isdigit():
                 pos = int(pos_text)
                 parent, subs = self.top[pos], self.nested.get(pos, [])
                 names += [f"{parent}.{subs[i]}" for i in _bits(bits_text) if i < len(subs)]

@@ -87,8 +87,10 @@ def as_bool(value: Any) -> bool:
 
 
 def id_list(value: Any) -> list[int]:
-    """``"1,2"`` (AddOrder's ``serviceids``) → ``[1, 2]``; ``""`` → ``[]``."""
-    return [int(p) for p in str(value or "").split(",") if p.strip().isdigit()]
+    """``"1,2"`` (AddOrder's ``serviceids``) → ``[1, 2]``; ``""`` → ``[]``. Only ASCII digits
+    count (``str.isdigit`` is also true of ``"²"``, which ``int`` refuses)."""
+    parts = (p.strip() for p in str(value or "").split(","))
+    return [int(p) for p in parts if p.isascii() and p.isdigit()]
 
 
 def custom_field(client: Mapping[str, Any], field_id: int | str) -> str | None:
