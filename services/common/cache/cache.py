@@ -1,7 +1,9 @@
 """``Cache``: per-user, policy-driven, fail-open read-through cache of protobuf messages.
 
 A hit is ONE round trip: an ``MGET`` of the value and its generation counters (the scope's family
-generation and the "every user" one), all in one cluster slot. A value is stored as
+generation and the "every user" one), all in one cluster slot; on a standalone server a hit is then
+kept in the process for up to a second and the same read again is served from it, as long as Redis
+reports no change to those keys (``near.py``). A value is stored as
 ``<generations>|<message bytes>`` and only counts as a hit if the generations it was written under
 are still the current ones; ``invalidate`` replaces a generation with a fresh random token, so every
 value written before it is unreachable from then on and expires by its TTL (or is overwritten).
@@ -49,6 +51,7 @@ from services.common.cache.keys import (
     keys_for,
     schema_hash,
 )
+from services.common.cache.near import NEAR_LIFE, NearCopies
 from services.common.cache.patch import Patching
 from services.common.cache.pipelined import PipelinedReads
 from services.common.cache.policy import GENERATION_TTL, Entry
@@ -82,6 +85,7 @@ class Cache(Patching):
         max_concurrency: int = 64,
         bulk_timeout: float = 10.0,
         breaker: CircuitBreaker | None = None,
+        near_life: float = NEAR_LIFE,
     ) -> None:
         self._client = client
         self.service = service
@@ -96,6 +100,12 @@ class Cache(Patching):
         self._cluster = isinstance(client, RedisCluster)
         # A standalone server's hits share one pipelined connection (pipelined.py).
         self._hits = PipelinedReads(client) if isinstance(client, Redis) else None
+        # ... and its hits stay near, in this process, for up to ``near_life`` (near.py).
+        self._near = (
+            NearCopies(client.connection_pool, f"{self.namespace}:", life=near_life)
+            if isinstance(client, Redis) and near_life > 0
+            else None
+        )
         self._flights: SingleFlight[tuple[str, bytes]] = SingleFlight()
         self._connecting: asyncio.Future[bool] | None = None
         self._ready = False
@@ -150,12 +160,16 @@ class Cache(Patching):
                 await client.ping()
                 if self._hits is not None:
                     await self._hits.connect()
+            if self._near is not None:  # in the background: until then, every hit reads Redis
+                self._near.begin()
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed("connect", "-", exc)
             return False
         return True
 
     async def aclose(self) -> None:
+        if self._near is not None:
+            await self._near.aclose()
         if self._hits is not None:
             await self._hits.aclose()
         if self._client is not None:
@@ -179,6 +193,16 @@ class Cache(Patching):
         if client is None or not (self._ready or await self._warm()) or not self.breaker.allow():
             self._count(entry, "bypass")
             return await self._single_flight((keys.value, b"live"), loader)
+        near = self._near
+        seq = 0
+        if near is not None:
+            copy = near.get(keys.value) if near.armed else None
+            if copy is not None:
+                found = self._decode(entry, copy.record, copy.head, message_type)
+                if found is not None:
+                    self._count(entry, "hit")
+                    return found
+            seq = near.seq  # a copy is kept only if nothing is dropped while Redis is read
         raw = await self._read(entry, keys, client)
         if raw is None:
             self._count(entry, "error")
@@ -187,6 +211,8 @@ class Cache(Patching):
         found = self._decode(entry, raw[0], head, message_type)
         if found is not None:
             self._count(entry, "hit")
+            if near is not None:
+                near.keep(keys.value, keys.read, cast(bytes, raw[0]), head, seq, entry.ttl)
             return found
         self._count(entry, "miss")
         why = await self._miss_cause(entry, keys, raw[0], head)

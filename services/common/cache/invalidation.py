@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from services.common.cache.breaker import CircuitBreaker
 from services.common.cache.client import RedisClient
 from services.common.cache.keys import family_key, global_key, slot_tags
+from services.common.cache.near import NearCopies
 from services.common.cache.policy import GENERATION_TTL, Family
 from services.common.cache.scope import CLUSTER_SLOTS, SHARED_CATALOG, Scope
 
@@ -28,6 +29,7 @@ def check_scope(expected: type[Scope], scope: Scope) -> None:
 
 class Invalidation:
     _client: RedisClient | None
+    _near: NearCopies | None
     namespace: str
     _cluster: bool
     _bulk_timeout: float
@@ -65,11 +67,19 @@ class Invalidation:
             keys = [global_key(self.namespace, family, None)]
         return await self._bump("invalidate_all", family.name, keys, self._bulk_timeout)
 
+    def _dropped_near(self, keys: list[str]) -> None:
+        """This process's copies read from ``keys`` go before and after its own write of them,
+        without waiting for Redis's message: a process reads its own writes at once. After too:
+        a read answered between the first drop and the write may have kept the old value."""
+        if self._near is not None:
+            self._near.drop(keys)
+
     async def _bump(self, op: str, name: str, keys: list[str], deadline: float) -> bool:
         client = self._client
         if client is None:
             return True
         token = secrets.token_hex(8)
+        self._dropped_near(keys)
         try:
             async with asyncio.timeout(deadline):
                 pipe = client.pipeline(transaction=False)
@@ -79,5 +89,7 @@ class Invalidation:
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed(op, name, exc)
             return False
+        finally:
+            self._dropped_near(keys)
         self.breaker.success()
         return True

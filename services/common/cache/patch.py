@@ -114,8 +114,12 @@ class Patching(Invalidation):
                 *(name for name, _, _ in pairs),
                 *(filled_key(self.namespace, name, scope) for name, _, _ in pairs),
             ]
-            async with asyncio.timeout(self.timeout):
-                applied = await client.eval(PATCH, len(touched), *touched, *argv)
+            self._dropped_near(touched)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    applied = await client.eval(PATCH, len(touched), *touched, *argv)
+            finally:
+                self._dropped_near(touched)
         except Unpatchable as exc:
             log.info("cache_patch_dropped", entry=entry.name, reason=str(exc))
             return await self._dropped(entry, scope, release)

@@ -27,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ResponseError
 
@@ -58,6 +59,41 @@ def _expire(waiters: list[asyncio.Future[Reply]]) -> None:
     for waiter in waiters:
         if not waiter.done():
             waiter.set_exception(TimeoutError())
+
+
+async def open_connection(
+    pool: ConnectionPool,
+    setup: Callable[[AbstractConnection], Awaitable[None]] | None = None,
+) -> AbstractConnection:
+    """A new connection with the pool's settings (address, TLS, user, password, database), its
+    handshake and ``setup`` done; bounded by the pool's connect timeout (a server that accepts
+    but never answers would otherwise hold every later read on this one attempt)."""
+    connection = pool.make_connection()
+    limit = pool.connection_kwargs.get("socket_connect_timeout") or STALLED_AFTER
+    try:
+        async with asyncio.timeout(limit):
+            await connection.connect()
+            if setup is not None:
+                await setup(connection)
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+    return connection
+
+
+async def take_over(connection: AbstractConnection, protocol: asyncio.Protocol) -> None:
+    """Hand an open connection's socket to ``protocol``: from now on the bytes Redis sends go to
+    its ``data_received`` (those already buffered by the connection's stream first), not to
+    redis-py's reader. Closes the connection and raises if it is closed already."""
+    reader: Any = connection._reader
+    writer = connection._writer
+    if writer is None or reader is None:
+        await connection.disconnect(nowait=True)
+        raise RedisConnectionError("the connection is closed")
+    writer.transport.set_protocol(protocol)
+    left = bytes(reader._buffer)
+    if left:
+        protocol.data_received(left)
 
 
 class _Replies(asyncio.Protocol):
@@ -191,30 +227,12 @@ class PipelinedReads:
         return await asyncio.shield(self._opening)
 
     async def _connect(self) -> _Link:
-        connection = self._pool.make_connection()
-        # Bounded, handshake included (a server that accepts but never answers would otherwise
-        # hold every later read on this one attempt).
-        limit = self._pool.connection_kwargs.get("socket_connect_timeout") or STALLED_AFTER
-        try:
-            async with asyncio.timeout(limit):
-                await connection.connect()
-        except BaseException:
-            await connection.disconnect(nowait=True)
-            raise
+        connection = await open_connection(self._pool)
         link = _Link(connection)
         # From here on the replies are read by ``_Replies``, not by the connection's stream;
         # the handshake's replies have all been read (a byte left over would be a reply nobody
         # asked for: the link would break on it, as it does on any such reply).
-        reader: Any = connection._reader
-        writer = connection._writer
-        if writer is None or reader is None:
-            await connection.disconnect(nowait=True)
-            raise RedisConnectionError("the connection is closed")
-        replies = _Replies(self, link)
-        writer.transport.set_protocol(replies)
-        left = bytes(reader._buffer)
-        if left:
-            replies.data_received(left)
+        await take_over(connection, _Replies(self, link))
         self._link = link
         return link
 
