@@ -126,6 +126,7 @@ SCRAPED = {
     "portal_upstream_calls_by_rpc_total": ("system", "rpc"),
     "portal_cache_requests_total": ("entry", "result"),
     "portal_cache_misses_total": ("entry", "why", "rpc"),
+    "portal_cache_near_hits_total": ("entry",),
 }
 _SERIES = re.compile(r"^(\w+)\{([^}]*)\}\s+([0-9.e+]+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')

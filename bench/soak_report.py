@@ -248,7 +248,8 @@ def invoice_detail(
 
 
 def cache_ratios(metrics: dict[str, dict[str, dict[str, int]]]) -> dict[str, dict[str, Any]]:
-    """Hit ratio per service (all entries) from ``portal_cache_requests_total``."""
+    """Hit ratio per service (all entries) from ``portal_cache_requests_total``, and how many of
+    the hits the process served from its own copies (``portal_cache_near_hits_total``)."""
     out = {}
     for service, series in sorted(metrics.items()):
         counts: Counter[str] = Counter()
@@ -256,7 +257,8 @@ def cache_ratios(metrics: dict[str, dict[str, dict[str, int]]]) -> dict[str, dic
             counts[key.split("|", 1)[1]] += n
         total = counts["hit"] + counts["miss"]
         if total:
-            out[service] = {**counts, "hit_ratio": round(counts["hit"] / total, 3)}
+            near = sum(series.get("portal_cache_near_hits_total", {}).values())
+            out[service] = {**counts, "hit_ratio": round(counts["hit"] / total, 3), "near": near}
     return out
 
 
@@ -406,8 +408,12 @@ def markdown(r: dict[str, Any], json_path: Path | str = "") -> str:
         )
         + ".",
         "",
-        "Cache hit ratio (service lookups during the run): "
-        + ", ".join(f"{n} {v['hit_ratio']:.1%}" for n, v in r["cache"].items())
+        "Cache hit ratio (service lookups during the run; in brackets the hits served from the "
+        "process's own copies, without Redis): "
+        + ", ".join(
+            f"{n} {v['hit_ratio']:.1%} ({v.get('near', 0):,} of {v.get('hit', 0):,})"
+            for n, v in r["cache"].items()
+        )
         + ".",
         "",
         f"RSS (sampled every {r['rss']['interval_s']} s; first window after "

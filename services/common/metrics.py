@@ -36,6 +36,16 @@ CACHE_MISSES = Counter(
 CACHE_ERRORS = Counter(
     "portal_cache_errors_total", "Redis errors and timeouts by operation.", ["operation"]
 )
+CACHE_NEAR_HITS = Counter(
+    "portal_cache_near_hits_total",
+    "Cache hits served from the process's own short-lived copy, without Redis, by policy entry "
+    '(also counted as result="hit" in portal_cache_requests_total).',
+    ["entry"],
+)
+CACHE_NEAR_SUBSCRIBED = Gauge(
+    "portal_cache_near_subscribed",
+    "1 while the cache's invalidation connection is subscribed (copies of hits are kept).",
+)
 CACHE_BREAKER_OPEN = Gauge(
     "portal_cache_breaker_open", "1 while the cache's circuit breaker is open (Redis skipped)."
 )

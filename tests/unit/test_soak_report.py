@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.soak_report import BEGIN, END, percentile, rss_growth, update_readme
+from bench.soak_report import BEGIN, END, cache_ratios, percentile, rss_growth, update_readme
 
 
 def samples(values: dict[str, list[int]], every: float = 10.0) -> list[dict[str, Any]]:
@@ -47,3 +47,16 @@ def test_readme_without_markers_gets_a_section(tmp_path: Path) -> None:
     readme.write_text("# Benchmarks\n")
     update_readme(readme, "run 1\n")
     assert readme.read_text() == f"# Benchmarks\n\n## Soak results\n\n{BEGIN}\nrun 1\n{END}\n"
+
+
+def test_cache_ratios_count_the_hits_served_from_the_process() -> None:
+    metrics = {
+        "billing": {
+            "portal_cache_requests_total": {"invoices.list|hit": 90, "invoices.list|miss": 10},
+            "portal_cache_near_hits_total": {"invoices.list": 30},
+        },
+        "identity": {"portal_cache_requests_total": {"account_links.user|hit": 5}},
+    }
+    ratios = cache_ratios(metrics)
+    assert ratios["billing"]["hit_ratio"] == 0.9 and ratios["billing"]["near"] == 30
+    assert ratios["identity"]["near"] == 0

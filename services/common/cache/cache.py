@@ -58,7 +58,7 @@ from services.common.cache.policy import GENERATION_TTL, Entry
 from services.common.cache.record import RELEASE, STORE, STORE_INDEXED, mget, parse
 from services.common.cache.scope import Scope
 from services.common.context import rpc_method
-from services.common.metrics import CACHE_ERRORS, CACHE_MISSES, CACHE_REQUESTS
+from services.common.metrics import CACHE_ERRORS, CACHE_MISSES, CACHE_NEAR_HITS, CACHE_REQUESTS
 
 log = structlog.get_logger(__name__)
 
@@ -201,6 +201,7 @@ class Cache(Patching):
                 found = self._decode(entry, copy.record, copy.head, message_type)
                 if found is not None:
                     self._count(entry, "hit")
+                    self._count(entry, "near")
                     return found
             seq = near.seq  # a copy is kept only if nothing is dropped while Redis is read
         raw = await self._read(entry, keys, client)
@@ -414,7 +415,13 @@ class Cache(Patching):
         )
 
     def _count(self, entry: Entry[Any], result: str) -> None:
+        """``portal_cache_requests_total{result}``; "near": ``portal_cache_near_hits_total``."""
         counter = self._counters.get((entry.name, result))
         if counter is None:
-            counter = self._counters[entry.name, result] = CACHE_REQUESTS.labels(entry.name, result)
+            counter = (
+                CACHE_NEAR_HITS.labels(entry.name)
+                if result == "near"
+                else CACHE_REQUESTS.labels(entry.name, result)
+            )
+            self._counters[entry.name, result] = counter
         counter.inc()

@@ -47,6 +47,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ResponseError
 
 from services.common.cache.pipelined import open_connection, take_over
+from services.common.metrics import CACHE_NEAR_SUBSCRIBED
 
 log = structlog.get_logger(__name__)
 
@@ -249,6 +250,7 @@ class NearCopies:
         self.heard = time.monotonic()
         self.clear()  # nothing kept from before (there is nothing: a fresh start)
         self.armed = True
+        CACHE_NEAR_SUBSCRIBED.set(1)
         if self._warned:
             log.info("cache_near_on", prefix=prefix)
             self._warned = False
@@ -258,6 +260,7 @@ class NearCopies:
         until the next tick subscribes again."""
         connection, self._connection = self._connection, None
         was_armed, self.armed = self.armed, False
+        CACHE_NEAR_SUBSCRIBED.set(0)
         self.clear()
         if connection is not None:
             with suppress(Exception):
@@ -292,6 +295,8 @@ class NearCopies:
         if self._opening is not None and not self._opening.done():
             self._opening.cancel()
         connection, self._connection = self._connection, None
+        if self.armed:
+            CACHE_NEAR_SUBSCRIBED.set(0)
         self.armed = False
         self.clear()
         if connection is not None:

@@ -15,10 +15,12 @@ from redis.asyncio import Redis
 
 from services.common.cache import UserScope, policy, redis_from_url
 from services.common.cache.near import HEARTBEAT, SILENT_AFTER, NearCopies
+from services.common.metrics import value
 from tests.helpers.redis_servers import RedisProcess, cli
 
 MSG = billing_pb2.ListInvoicesResponse
 ENTRY = policy.INVOICES_LIST
+NEAR_HITS, REQUESTS = "portal_cache_near_hits_total", "portal_cache_requests_total"
 
 
 @pytest.fixture(params=["3", "2"], ids=["resp3", "resp2"])
@@ -73,9 +75,12 @@ async def test_a_kept_hit_is_served_without_asking_redis(
 ) -> None:
     cache, load = make_cache(url, near_life=30), loader()
     await kept(cache, load, uid)
-    before = mgets(redis_proc.port)
+    before, near_hits = mgets(redis_proc.port), value(NEAR_HITS, {"entry": ENTRY.name})
+    hits = value(REQUESTS, {"entry": ENTRY.name, "result": "hit"})
     got = [await cache.get_or_load(ENTRY, UserScope(uid), load, MSG) for _ in range(20)]
     assert mgets(redis_proc.port) == before  # not one read of Redis
+    assert value(NEAR_HITS, {"entry": ENTRY.name}) == near_hits + 20
+    assert value(REQUESTS, {"entry": ENTRY.name, "result": "hit"}) == hits + 20
     assert load.calls == 1 and all(g.invoices[0].number == "v1" for g in got)
     got[0].invoices[0].number = "changed by the caller"  # every read gets its own message
     again = await cache.get_or_load(ENTRY, UserScope(uid), load, MSG)
@@ -158,10 +163,12 @@ async def test_a_killed_listener_drops_every_copy_and_comes_back(
     for client in tracking:
         await raw.client_kill_filter(_id=client["id"])
     await until(lambda: not near.armed and len(near) == 0, within=1.0)
+    assert value("portal_cache_near_subscribed") == 0
     before = mgets(redis_proc.port)
     await cache.get_or_load(ENTRY, UserScope(uid), load, MSG)  # while it is down: from Redis
     assert mgets(redis_proc.port) == before + 1 and len(near) == 0
     await armed(cache, within=HEARTBEAT + 2)  # the next tick subscribes again
+    assert value("portal_cache_near_subscribed") == 1
     await cache.get_or_load(ENTRY, UserScope(uid), load, MSG)
     assert len(near) == 1 and load.calls == 1
 
