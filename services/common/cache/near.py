@@ -30,6 +30,8 @@ server), every copy is dropped at once and reads go to Redis until it is back (i
 the next tick). So a copy outlives a change by at most the time its message takes to arrive, and
 never more than ``SILENT_AFTER`` plus ``life`` if messages stop coming. Bounded: ``entries``
 copies and ``size`` bytes (the oldest go first); expired ones are swept every tick.
+A server that refuses the commands (an ACL without ``CLIENT``, a Redis before 6, a managed service
+that disables tracking) leaves the process without copies, logged once (``cache_near_refused``).
 Standalone Redis only (a cluster's nodes each track their own keys): ``Cache`` uses it with the
 pipelined reads.
 """
@@ -122,6 +124,7 @@ class NearCopies:
         self._opening: asyncio.Task[None] | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._closed = False
+        self._refused = False
         self._warned = False
 
     # -- the copies ----------------------------------------------------------------------------
@@ -240,6 +243,12 @@ class NearCopies:
         try:
             connection = await open_connection(self._pool, subscribe)
             await take_over(connection, _Messages(self))
+        except ResponseError as exc:
+            # The server refuses the commands (an ACL without CLIENT, a Redis before 6, a
+            # managed service that disables them): no copies in this process, asked no more.
+            self._refused = True
+            log.warning("cache_near_refused", error=str(exc)[:200])
+            raise
         except Exception as exc:
             self._warn("subscribe", exc)
             raise
@@ -271,7 +280,7 @@ class NearCopies:
             self._warn("lost", exc)
 
     def _beat(self) -> None:
-        if self._closed:
+        if self._closed or self._refused:  # refused: no copies, no more ticks
             return
         self._tick = asyncio.get_running_loop().call_later(HEARTBEAT, self._beat)
         self._sweep()

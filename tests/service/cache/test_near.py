@@ -275,3 +275,30 @@ async def test_own_patch_is_read_at_once(make_cache, uid) -> None:
     assert await cache.patch(policy.ORDERS_LIST, scope, page, approve)
     got = await cache.get_or_load(policy.ORDERS_LIST, scope, load, page)
     assert got.orders[0].order.status == approved
+
+
+async def test_a_server_refusing_tracking_leaves_the_cache_working_without_copies(
+    make_cache, loader, uid, tmp_path, redis_proc
+) -> None:
+    server = RedisProcess(tmp_path).start()
+    try:
+        # An ACL user that may read and write keys but not run CLIENT (no tracking).
+        cli(server.port, "ACL", "SETUSER", "portal", "on", ">secret", "~*", "+@all", "-client")
+        url = f"redis://portal:secret@127.0.0.1:{server.port}/0"
+        cache, load = make_cache(url), loader()
+        assert await cache.connect()
+        near = cache._near
+        assert near is not None
+        await until(lambda: near._refused)
+        for _ in range(3):
+            await cache.get_or_load(ENTRY, UserScope(uid), load, MSG)
+        assert load.calls == 1 and len(near) == 0 and not near.armed  # hits from Redis
+        await asyncio.sleep(2 * HEARTBEAT + 0.2)
+        (stats,) = [
+            line
+            for line in cli(server.port, "INFO", "commandstats").splitlines()
+            if line.startswith("cmdstat_client|tracking:")
+        ]
+        assert "rejected_calls=1," in stats and "calls=0," in stats  # asked once, never again
+    finally:
+        server.stop()
