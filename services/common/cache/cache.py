@@ -110,7 +110,9 @@ class Cache(Patching):
         self._connecting: asyncio.Future[bool] | None = None
         self._ready = False
         self._connect_deadline = 0.0
-        self._reads: dict[str, list[asyncio.Future[list[bytes | None] | None]]] = {}
+        # Reads in flight by value key: the near copies' sequence number when the read was sent,
+        # and the callers sharing it.
+        self._reads: dict[str, tuple[int, list[asyncio.Future[list[bytes | None] | None]]]] = {}
         self._causes: dict[tuple[str, bytes], asyncio.Future[str]] = {}
         self._counters: dict[tuple[str, str], Any] = {}
 
@@ -153,6 +155,10 @@ class Cache(Patching):
         client = self._client
         if client is None:
             return True
+        if self._near is not None:
+            # In the background (until then every hit reads Redis), and retried every second
+            # while Redis is away, also when it is away now.
+            self._near.begin()
         try:
             async with asyncio.timeout(deadline):
                 if isinstance(client, RedisCluster):
@@ -160,8 +166,6 @@ class Cache(Patching):
                 await client.ping()
                 if self._hits is not None:
                     await self._hits.connect()
-            if self._near is not None:  # in the background: until then, every hit reads Redis
-                self._near.begin()
         except Exception as exc:  # any Redis trouble: never raised to the caller
             self._failed("connect", "-", exc)
             return False
@@ -204,7 +208,7 @@ class Cache(Patching):
                     self._count(entry, "near")
                     return found
             seq = near.seq  # a copy is kept only if nothing is dropped while Redis is read
-        raw = await self._read(entry, keys, client)
+        raw, seq = await self._read(entry, keys, client, seq)
         if raw is None:
             self._count(entry, "error")
             return await self._single_flight((keys.value, b"live"), loader)
@@ -271,17 +275,20 @@ class Cache(Patching):
         return await self._flights.run(flight, load)
 
     async def _read(
-        self, entry: Entry[Any], keys: Keys, client: RedisClient
-    ) -> list[bytes | None] | None:
-        """MGET value + generations; concurrent reads of one key share one call. None: failed.
+        self, entry: Entry[Any], keys: Keys, client: RedisClient, seq: int
+    ) -> tuple[list[bytes | None] | None, int]:
+        """MGET value + generations, and the near copies' ``seq`` from before it was sent;
+        concurrent reads of one key share one call (and its ``seq``: a caller that joins after
+        a drop must not keep what was read before it). None: failed.
 
         The hot path: inlined (no helper, no future unless a second reader shows up)."""
-        followers = self._reads.get(keys.value)
-        if followers is not None:
+        shared = self._reads.get(keys.value)
+        if shared is not None:
             mine = asyncio.get_running_loop().create_future()
-            followers.append(mine)
-            return await mine
-        followers = self._reads[keys.value] = []
+            shared[1].append(mine)
+            return await mine, shared[0]
+        followers: list[asyncio.Future[list[bytes | None] | None]] = []
+        self._reads[keys.value] = (seq, followers)
         raw: list[bytes | None] | None = None
         hits = self._hits
         try:
@@ -307,7 +314,7 @@ class Cache(Patching):
             for follower in followers:  # on cancellation too: they then serve live
                 if not follower.done():
                     follower.set_result(raw)
-        return raw
+        return raw, seq
 
     async def _fill(
         self,

@@ -13,16 +13,21 @@ Coherence comes from Redis (https://redis.io/docs/latest/develop/reference/clien
 ``CLIENT TRACKING ON REDIRECT <its own id> BCAST PREFIX <namespace>:``, so Redis sends it the name
 of every key of the deployment's namespace that any client changes, deletes, or that expires or
 is evicted (``null`` for a flush). A copy depends on the keys it was read from (the value and its
-generations); a message naming any of them drops it. So an invalidation, a patch, a new value
-written by another process or a value's expiry drops the copy as soon as the message reaches this
-process, which it does before the writer hears back from Redis, and a reader's next request is
-handled after the message in practice (they come through other sockets of the same event loop).
-This process's own writes (``invalidate``, ``patch``) drop their keys' copies at once, without
-waiting for the message: a process always reads its own writes.
+generations); a message naming any of them drops it. So an invalidation, a patch or a new value
+written by another process drops the copy as soon as the message reaches this process, which it
+does before the writer hears back from Redis, and a reader's next request is handled after the
+message in practice (they come through other sockets of the same event loop). An expiry is
+reported when Redis deletes the key, which its active expiry does within a fraction of a second
+on a small keyspace but not at the instant the TTL ends (a copy served from here does not touch
+the key): a copy may outlive its value's TTL by up to its own ``life``, which is why that life is
+short. This process's own writes (``invalidate``, ``patch``) drop their keys' copies at once,
+without waiting for the message: a process always reads its own writes.
 
 A read that was sent before a message (or a local drop) and answered after it may carry the value
-from before the change: it is served (as a read from Redis would have been) but not kept, since
-every drop moves ``seq`` and a copy is only kept if ``seq`` did not move while it was read.
+from before the change: it is served (as a read from Redis would have been) but not kept. Every
+drop moves ``seq`` and notes it for the keys it names; a copy is kept only if none of the keys it
+was read from was dropped after the ``seq`` noted when the read was sent (callers sharing one
+read share that ``seq``), and nothing read before the listener (re)subscribed is kept.
 
 Copies exist only while the listener is subscribed (``armed``): when its connection breaks, or
 sends nothing for ``SILENT_AFTER`` (it is pinged every second: a silent network or a frozen
@@ -46,7 +51,7 @@ import hiredis
 import structlog
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, ResponseError
+from redis.exceptions import InvalidResponse, NoPermissionError, ResponseError
 
 from services.common.cache.pipelined import open_connection, take_over
 from services.common.metrics import CACHE_NEAR_SUBSCRIBED
@@ -58,9 +63,21 @@ NEAR_ENTRIES = 512
 NEAR_SIZE = 256 * 1024  # bytes of records kept at most; a record over an eighth of it is not kept
 HEARTBEAT = 1.0  # seconds between the listener's pings (and sweeps of expired copies)
 SILENT_AFTER = 2.5  # seconds without a word from the listener after which it counts as lost
+DROPS_NOTED = 4096  # keys whose last drop is remembered; beyond, every read in flight is refused
 CHANNEL = b"__redis__:invalidate"
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _INVALIDATE = (b"invalidate", b"message")
+
+
+def _refusal(exc: ResponseError) -> bool:
+    """Whether Redis refused the tracking commands for good: no permission (ACL), or commands it
+    does not know (before Redis 6); not a passing error such as ``BUSY``."""
+    text = str(exc).lower()
+    return (
+        isinstance(exc, NoPermissionError)
+        or "unknown command" in text
+        or ("unknown subcommand" in text)
+    )
 
 
 class _Copy:
@@ -73,8 +90,8 @@ class _Copy:
 class _Messages(asyncio.Protocol):
     """The listener's socket once subscribed: invalidation messages and the pings' replies."""
 
-    def __init__(self, near: NearCopies) -> None:
-        self._near = near
+    def __init__(self, near: NearCopies, connection: AbstractConnection) -> None:
+        self._near, self._connection = near, connection
         self._parser = hiredis.Reader(protocolError=InvalidResponse, replyError=ResponseError)
 
     def data_received(self, data: bytes) -> None:
@@ -93,13 +110,13 @@ class _Messages(asyncio.Protocol):
                 else:
                     near.drop([k.decode() for k in keys])
         except Exception as exc:  # a message we cannot read: copies may be stale, start over
-            near.lost(exc)
+            near.lost(exc, self._connection)
 
     def eof_received(self) -> bool:
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._near.lost(exc or RedisConnectionError("connection closed"))
+        self._near.lost(exc or RedisConnectionError("connection closed"), self._connection)
 
 
 class NearCopies:
@@ -117,7 +134,10 @@ class NearCopies:
         self._copies: dict[str, _Copy] = {}  # by value key, oldest first
         self._by_key: dict[str, set[str]] = {}  # a key read -> the value keys of copies using it
         self._bytes = 0
-        self.seq = 0  # moves on every drop: a read that saw it move keeps no copy
+        self.seq = 0  # moves on every drop (see the module)
+        self._dropped: dict[str, int] = {}  # key -> seq of its last drop (DROPS_NOTED at most)
+        self._floor = 0  # a read sent before this seq keeps nothing
+        self.client_id: int | None = None  # the listener's connection, as Redis knows it
         self.armed = False  # the listener is subscribed: copies may be kept and served
         self.heard = 0.0
         self._connection: AbstractConnection | None = None
@@ -142,7 +162,10 @@ class NearCopies:
     ) -> None:
         """Keep ``record`` (a hit read from ``read``, value key first) if nothing was dropped
         since the read was sent (``seq`` then) and the listener is still subscribed."""
-        if not self.armed or seq != self.seq or len(record) > self._size // 8:
+        if not self.armed or seq < self._floor or len(record) > self._size // 8:
+            return
+        dropped = self._dropped
+        if dropped and any(dropped.get(name, -1) > seq for name in read):
             return
         now = time.monotonic()
         if key in self._copies:
@@ -166,12 +189,19 @@ class NearCopies:
     def drop(self, keys: list[str]) -> None:
         """Drop every copy read from any of ``keys`` (a change Redis reported, or our own)."""
         self.seq += 1
+        seq, dropped = self.seq, self._dropped
         for name in keys:
+            dropped[name] = seq
             for key in self._by_key.pop(name, ()):
                 self._remove(key)
+        if len(dropped) > DROPS_NOTED:  # forgotten: every read in flight now keeps nothing
+            dropped.clear()
+            self._floor = seq
 
     def clear(self) -> None:
         self.seq += 1
+        self._floor = self.seq
+        self._dropped.clear()
         self._copies.clear()
         self._by_key.clear()
         self._bytes = 0
@@ -224,17 +254,18 @@ class NearCopies:
         if self.armed or self._closed:
             return
         prefix = self._prefix
+        me: list[int] = []
 
         async def subscribe(connection: AbstractConnection) -> None:
+            await connection.send_command("CLIENT", "ID")
+            me.append(int(await connection.read_response()))
             if str(getattr(connection, "protocol", 2)) == "3":  # RESP3: messages come as pushes
                 await connection.send_command("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", prefix)
                 await connection.read_response()
                 return
             # RESP2: to the connection itself, subscribed to the invalidation channel
-            await connection.send_command("CLIENT", "ID")
-            me = await connection.read_response()
             await connection.send_command(
-                "CLIENT", "TRACKING", "ON", "REDIRECT", me, "BCAST", "PREFIX", prefix
+                "CLIENT", "TRACKING", "ON", "REDIRECT", me[0], "BCAST", "PREFIX", prefix
             )
             await connection.read_response()
             await connection.send_command("SUBSCRIBE", CHANNEL)
@@ -242,12 +273,14 @@ class NearCopies:
 
         try:
             connection = await open_connection(self._pool, subscribe)
-            await take_over(connection, _Messages(self))
         except ResponseError as exc:
-            # The server refuses the commands (an ACL without CLIENT, a Redis before 6, a
-            # managed service that disables them): no copies in this process, asked no more.
-            self._refused = True
-            log.warning("cache_near_refused", error=str(exc)[:200])
+            if _refusal(exc):
+                # The server refuses the commands (an ACL without CLIENT, a Redis before 6):
+                # no copies in this process, asked no more.
+                self._refused = True
+                log.warning("cache_near_refused", error=str(exc)[:200])
+            else:  # anything else (a busy server, say) is tried again on the next tick
+                self._warn("subscribe", exc)
             raise
         except Exception as exc:
             self._warn("subscribe", exc)
@@ -256,20 +289,32 @@ class NearCopies:
             await connection.disconnect(nowait=True)
             return
         self._connection = connection
+        try:
+            await take_over(connection, _Messages(self, connection))
+        except Exception:
+            self._connection = None
+            raise
+        if self._connection is not connection:  # lost while its first bytes were read
+            return
+        self.client_id = me[0]
         self.heard = time.monotonic()
-        self.clear()  # nothing kept from before (there is nothing: a fresh start)
+        self.clear()  # nothing read before now is kept
         self.armed = True
         CACHE_NEAR_SUBSCRIBED.set(1)
         if self._warned:
             log.info("cache_near_on", prefix=prefix)
             self._warned = False
 
-    def lost(self, exc: BaseException) -> None:
+    def lost(self, exc: BaseException, connection: AbstractConnection | None = None) -> None:
         """The listener's connection broke or went silent: drop every copy, reads go to Redis
-        until the next tick subscribes again."""
+        until the next tick subscribes again. ``connection``: the one that broke (nothing to do
+        if it is not the current one any more)."""
+        if connection is not None and connection is not self._connection:
+            return
         connection, self._connection = self._connection, None
         was_armed, self.armed = self.armed, False
-        CACHE_NEAR_SUBSCRIBED.set(0)
+        if was_armed:
+            CACHE_NEAR_SUBSCRIBED.set(0)
         self.clear()
         if connection is not None:
             with suppress(Exception):

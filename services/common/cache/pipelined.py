@@ -87,7 +87,7 @@ async def take_over(connection: AbstractConnection, protocol: asyncio.Protocol) 
     redis-py's reader. Closes the connection and raises if it is closed already."""
     reader: Any = connection._reader
     writer = connection._writer
-    if writer is None or reader is None:
+    if writer is None or reader is None or writer.transport.is_closing():
         await connection.disconnect(nowait=True)
         raise RedisConnectionError("the connection is closed")
     writer.transport.set_protocol(protocol)
