@@ -24,6 +24,12 @@ class ConfigurationError(RuntimeError):
     The service stops with this message and exit status 2, like a bad variable."""
 
 
+def _near_life(seconds: float) -> float:
+    if seconds < 0:
+        raise ValueError("must be 0 (off) or more")
+    return seconds
+
+
 class ServiceSettings(Settings):
     """Settings every service has. Subclasses set ``env_prefix`` and their default port."""
 
@@ -56,6 +62,10 @@ class ServiceSettings(Settings):
     # Prefix of every Redis key and channel this deployment uses (``services/common/cache/keys``):
     # deployments sharing one Redis (a dev stack and a test run) each set their own.
     cache_namespace: str = shared("CACHE_NAMESPACE", DEFAULT_NAMESPACE, check=check_namespace)
+    # Seconds a cache hit read from Redis is kept in the process and served again from it, kept
+    # coherent by Redis's invalidation messages (services/common/cache/near.py); 0 = every hit
+    # reads Redis.
+    cache_near_life_s: float = shared("CACHE_NEAR_LIFE_S", 1.0, check=_near_life)
 
     # Access-token verification (tokens are issued by identity).
     jwt_issuer: str = shared("JWT_ISSUER", "portal-identity")

@@ -98,7 +98,10 @@ def cache(settings: ServiceSettings, service: str) -> Cache:
     from services.common.cache import Cache
 
     return Cache.from_url(
-        settings.redis_url.get_secret_value(), service=service, namespace=settings.cache_namespace
+        settings.redis_url.get_secret_value(),
+        service=service,
+        namespace=settings.cache_namespace,
+        near_life=settings.cache_near_life_s,
     )
 
 

@@ -191,3 +191,18 @@ def test_all_fields_reach_into_nested_settings() -> None:
     assert {"COMMERCE_PORT", "DATABASE_URL", "FULFILLMENT_CONCURRENCY"} <= set(variables)
     assert variables["FULFILLMENT_FREEBIT_MASTER_PASSWORD"].secret
     assert "" not in variables  # the nested class itself is no variable
+
+
+def test_the_near_copies_life_is_zero_or_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.common.upstreams import cache
+
+    assert BillingSettings().cache_near_life_s == 1.0
+    monkeypatch.setenv("CACHE_NEAR_LIFE_S", "0")
+    settings = BillingSettings()
+    assert settings.cache_near_life_s == 0.0
+    assert cache(settings, "billing")._near is None  # off: every hit reads Redis
+    assert cache(BillingSettings(cache_near_life_s=2.5), "billing")._near is not None
+    monkeypatch.setenv("CACHE_NEAR_LIFE_S", "-1")
+    with pytest.raises(SettingsError) as bad:
+        BillingSettings()
+    assert bad.value.problems == [("CACHE_NEAR_LIFE_S", "must be 0 (off) or more")]
