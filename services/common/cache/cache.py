@@ -207,7 +207,7 @@ class Cache(Patching):
                     self._count(entry, "hit")
                     self._count(entry, "near")
                     return found
-            seq = near.seq  # a copy is kept only if nothing is dropped while Redis is read
+            seq = near.seq  # kept only if none of its keys is dropped while Redis is read
         raw, seq = await self._read(entry, keys, client, seq)
         if raw is None:
             self._count(entry, "error")

@@ -160,8 +160,8 @@ class NearCopies:
     def keep(
         self, key: str, read: tuple[str, ...], record: bytes, head: bytes, seq: int, ttl: float
     ) -> None:
-        """Keep ``record`` (a hit read from ``read``, value key first) if nothing was dropped
-        since the read was sent (``seq`` then) and the listener is still subscribed."""
+        """Keep ``record`` (a hit read from ``read``, value key first) if none of those keys was
+        dropped since the read was sent (``seq`` then) and the listener is still subscribed."""
         if not self.armed or seq < self._floor or len(record) > self._size // 8:
             return
         dropped = self._dropped
