@@ -18,10 +18,11 @@ written by another process drops the copy as soon as the message reaches this pr
 does before the writer hears back from Redis, and a reader's next request is handled after the
 message in practice (they come through other sockets of the same event loop). An expiry is
 reported when Redis deletes the key, which its active expiry does within a fraction of a second
-on a small keyspace but not at the instant the TTL ends (a copy served from here does not touch
-the key): a copy may outlive its value's TTL by up to its own ``life``, which is why that life is
-short. This process's own writes (``invalidate``, ``patch``) drop their keys' copies at once,
-without waiting for the message: a process always reads its own writes.
+among a few keys with a TTL, seconds later among many, never at the instant the TTL ends (a copy
+served from here does not touch the key): a copy may outlive its value's TTL by up to its own
+``life``, which is why that life is short. This process's own writes (``invalidate``, ``patch``)
+drop their keys' copies at once, without waiting for the message: a process always reads its own
+writes.
 
 A read that was sent before a message (or a local drop) and answered after it may carry the value
 from before the change: it is served (as a read from Redis would have been) but not kept. Every
