@@ -74,10 +74,8 @@ def _refusal(exc: ResponseError) -> bool:
     """Whether Redis refused the tracking commands for good: no permission (ACL), or commands it
     does not know (before Redis 6); not a passing error such as ``BUSY``."""
     text = str(exc).lower()
-    return (
-        isinstance(exc, NoPermissionError)
-        or "unknown command" in text
-        or ("unknown subcommand" in text)
+    return isinstance(exc, NoPermissionError) or any(
+        unknown in text for unknown in ("unknown command", "unknown subcommand")
     )
 
 
@@ -242,15 +240,6 @@ class NearCopies:
             self._opening = asyncio.ensure_future(self._listen())
             self._opening.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-    async def start(self) -> bool:
-        """``begin`` and wait for it: True once subscribed, False (logged) if Redis could not
-        be reached."""
-        self.begin()
-        if self._opening is not None:
-            with suppress(Exception):
-                await asyncio.shield(self._opening)
-        return self.armed
-
     async def _listen(self) -> None:
         if self.armed or self._closed:
             return
@@ -313,10 +302,7 @@ class NearCopies:
         if connection is not None and connection is not self._connection:
             return
         connection, self._connection = self._connection, None
-        was_armed, self.armed = self.armed, False
-        if was_armed:
-            CACHE_NEAR_SUBSCRIBED.set(0)
-        self.clear()
+        was_armed = self._disarm()
         if connection is not None:
             with suppress(Exception):
                 transport = connection._writer.transport if connection._writer else None
@@ -324,6 +310,14 @@ class NearCopies:
                     transport.abort()
         if was_armed and not self._closed:
             self._warn("lost", exc)
+
+    def _disarm(self) -> bool:
+        """No more copies until subscribed again; whether there were (the listener was armed)."""
+        was_armed, self.armed = self.armed, False
+        if was_armed:
+            CACHE_NEAR_SUBSCRIBED.set(0)
+        self.clear()
+        return was_armed
 
     def _beat(self) -> None:
         if self._closed or self._refused:  # refused: no copies, no more ticks
@@ -350,9 +344,6 @@ class NearCopies:
         if self._opening is not None and not self._opening.done():
             self._opening.cancel()
         connection, self._connection = self._connection, None
-        if self.armed:
-            CACHE_NEAR_SUBSCRIBED.set(0)
-        self.armed = False
-        self.clear()
+        self._disarm()
         if connection is not None:
             await connection.disconnect(nowait=True)

@@ -47,10 +47,7 @@ def mgets(port: int) -> int:
 async def armed(cache, within: float = 2.0) -> NearCopies:
     near = cache._near
     assert near is not None
-    deadline = time.monotonic() + within
-    while not near.armed:
-        assert time.monotonic() < deadline, "the listener did not subscribe"
-        await asyncio.sleep(0.01)
+    await until(lambda: near.armed, within)  # the listener subscribed
     return near
 
 
